@@ -1,0 +1,51 @@
+"""A small error hierarchy. The CLI turns any of these into one clear message and exit 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MonitorError(Exception):
+    """Base for every error the CLI reports without a traceback."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in an input file, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+class InputError(MonitorError):
+    """A spec or config file with one or more problems; all are listed at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        what = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{len(problems)} {what}:\n{lines}")
+
+
+class ConnectionFailed(MonitorError):
+    """The database could not be reached or refused us; the message never holds a password."""
+
+
+class CatalogError(MonitorError):
+    """A catalog query failed (timeout, unknown schema, permission)."""
+
+
+class MigrationFailed(MonitorError):
+    """A migration file failed to apply during `spec build`."""
+
+    def __init__(self, file: str, line: int | None, server_message: str) -> None:
+        self.file = file
+        self.line = line
+        self.server_message = server_message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"migration failed at {where}: {server_message}")
