@@ -1,0 +1,369 @@
+"""Canonical forms of SQL pieces, so that comparison is semantic, never textual.
+
+A spec may say ``int`` where the catalog says ``integer``, or
+``role IN ('owner', 'admin')`` where ``pg_get_expr`` says
+``(role = ANY (ARRAY['owner'::text, 'admin'::text]))``. Both sides are parsed
+with pglast (PostgreSQL's own parser) and the parse trees are rewritten into
+one canonical shape; two pieces are equal when their canonical keys are.
+
+The rewrites only remove differences PostgreSQL itself does not keep:
+parentheses, whitespace and case (gone once parsed), source locations,
+``IN (list)`` versus ``= ANY (ARRAY[...])``, casts the server adds to string
+literals, ``public``/``pg_catalog`` qualifiers, table qualifiers on columns of
+the one relation in scope, and the order of AND/OR operands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from pglast import parser
+
+Tree = Any  # the JSON form of a pglast parse tree: dicts, lists, scalars
+
+# Keys that say where text was, not what it means.
+_POSITION_KEYS = frozenset(
+    {
+        "location",
+        "stmt_location",
+        "stmt_len",
+        "rexpr_list_start",
+        "rexpr_list_end",
+        "list_start",
+        "list_end",
+    }
+)
+_DEFAULT_SCHEMAS = frozenset({"public", "pg_catalog"})
+# Casts PostgreSQL adds to string literals when it stores an expression.
+_TEXTUAL_TYPES = frozenset({"text", "varchar", "bpchar", "name", "unknown"})
+# Internal type names (as the parser spells them) to format_type()'s spelling.
+_TYPE_NAMES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "smallserial": "smallint",
+    "serial": "integer",
+    "bigserial": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "varchar": "character varying",
+    "bpchar": "character",
+    "varbit": "bit varying",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone",
+    "time": "time without time zone",
+    "decimal": "numeric",
+}
+
+
+class SqlSyntaxError(ValueError):
+    """A piece of SQL that PostgreSQL's parser rejects."""
+
+
+def _parse(sql: str) -> Tree:
+    try:
+        parsed = json.loads(parser.parse_sql_json(sql))
+    except parser.ParseError as exc:
+        raise SqlSyntaxError(str(exc)) from None
+    statements = parsed.get("stmts", [])
+    if len(statements) != 1:
+        raise SqlSyntaxError("expected exactly one SQL expression")
+    return statements[0]["stmt"]
+
+
+def _only_target(select: Tree, text: str) -> Tree:
+    targets = select["SelectStmt"].get("targetList", [])
+    if len(targets) != 1 or set(select["SelectStmt"]) - {"targetList", "limitOption", "op"}:
+        raise SqlSyntaxError(f"not a single SQL expression: {text!r}")
+    return targets[0]["ResTarget"]["val"]
+
+
+def _key(tree: Tree) -> str:
+    return json.dumps(tree, sort_keys=True, separators=(",", ":"))
+
+
+# --- types -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def type_key(text: str) -> str:
+    """Canonical type: ``int`` -> ``integer``, ``varchar(50)`` -> ``character varying(50)``."""
+    expression = _only_target(_parse(f"SELECT NULL::{text}"), text)
+    type_name = expression.get("TypeCast", {}).get("typeName")
+    if type_name is None:
+        raise SqlSyntaxError(f"not a type: {text!r}")
+    return _type_name_text(type_name)
+
+
+def _type_name_text(type_name: Tree) -> str:
+    names = [part["String"]["sval"] for part in type_name["names"]]
+    if len(names) > 1 and names[0] in _DEFAULT_SCHEMAS:
+        names = names[1:]
+    base = ".".join(_TYPE_NAMES.get(name, name) for name in names)
+    modifiers = [_modifier_text(_strip(mod)) for mod in type_name.get("typmods", [])]
+    if modifiers:
+        base += "(" + ",".join(modifiers) + ")"
+    return base + "[]" * len(type_name.get("arrayBounds", []))
+
+
+def _modifier_text(modifier: Tree) -> str:
+    constant = modifier.get("A_Const", {})
+    if "ival" in constant:
+        return str(constant["ival"].get("ival", 0))  # pglast leaves out a zero
+    return _key(modifier)
+
+
+def type_error(text: str) -> str | None:
+    return _error_of(type_key, text)
+
+
+# --- expressions -----------------------------------------------------------
+
+
+@lru_cache(maxsize=16384)
+def expression_key(text: str, table: str | None = None, column_type: str | None = None) -> str:
+    """Canonical key of a scalar expression (predicate, default, check, USING).
+
+    ``table`` is the relation the expression belongs to: its name may qualify
+    columns or not. ``column_type`` is the type of the column a default
+    belongs to: a literal cast to it (``'{}'::jsonb``) equals the bare literal.
+    """
+    tree = _only_target(_parse(f"SELECT {text}"), text)
+    scope = frozenset({table}) if table else frozenset()
+    canonical = _canonical(tree, scope)
+    if column_type is not None:
+        canonical = _drop_cast_to(canonical, type_key(column_type))
+    return _key(canonical)
+
+
+def expression_error(text: str) -> str | None:
+    return _error_of(expression_key, text)
+
+
+def same_expression(
+    expected: str | None,
+    actual: str | None,
+    table: str | None = None,
+    column_type: str | None = None,
+) -> bool:
+    """Equal text is equal; otherwise compare canonical trees. Unparsable text is unequal."""
+    if expected is None or actual is None:
+        return expected is actual
+    if expected == actual:
+        return True
+    try:
+        return expression_key(expected, table, column_type) == expression_key(
+            actual, table, column_type
+        )
+    except SqlSyntaxError:
+        return False
+
+
+# --- index columns ---------------------------------------------------------
+
+
+@lru_cache(maxsize=16384)
+def index_column_key(text: str) -> str:
+    """Canonical key of one index key column: ``created_at DESC``, ``lower(email)``."""
+    statement = _parse(f"CREATE INDEX ON t ({text})")
+    params = statement["IndexStmt"]["indexParams"]
+    if len(params) != 1:
+        raise SqlSyntaxError(f"not a single index column: {text!r}")
+    element = dict(params[0]["IndexElem"])
+    expression = element.pop("expr", None)
+    if expression is not None:
+        expression = _canonical(expression, frozenset())
+        fields = expression.get("ColumnRef", {}).get("fields", [])
+        if len(fields) == 1 and "String" in fields[0]:
+            element["name"] = fields[0]["String"]["sval"]  # "(col)" is just the column
+            expression = None
+    if expression is not None:
+        element["expr"] = expression
+    ordering = element.get("ordering", "SORTBY_DEFAULT")
+    if ordering == "SORTBY_ASC":
+        ordering = "SORTBY_DEFAULT"
+    nulls = element.get("nulls_ordering", "SORTBY_NULLS_DEFAULT")
+    default_nulls = "SORTBY_NULLS_FIRST" if ordering == "SORTBY_DESC" else "SORTBY_NULLS_LAST"
+    if nulls == default_nulls:
+        nulls = "SORTBY_NULLS_DEFAULT"
+    element["ordering"], element["nulls_ordering"] = ordering, nulls
+    if "opclass" in element:
+        element["opclass"] = _unqualified(element["opclass"])
+    return _key(_strip(element))
+
+
+def index_column_error(text: str) -> str | None:
+    return _error_of(index_column_key, text)
+
+
+def same_index_columns(expected: tuple[str, ...], actual: tuple[str, ...]) -> bool:
+    if expected == actual:
+        return True
+    if len(expected) != len(actual):
+        return False
+    try:
+        return all(
+            e == a or index_column_key(e) == index_column_key(a)
+            for e, a in zip(expected, actual, strict=True)
+        )
+    except SqlSyntaxError:
+        return False
+
+
+def same_type(expected: str, actual: str) -> bool:
+    if expected == actual:
+        return True
+    try:
+        return type_key(expected) == type_key(actual)
+    except SqlSyntaxError:
+        return False
+
+
+# --- the rewrites ----------------------------------------------------------
+
+
+def _canonical(tree: Tree, scope: frozenset[str]) -> Tree:
+    """Rewrite a parse tree bottom-up into its canonical shape."""
+    if isinstance(tree, list):
+        return [_canonical(item, scope) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    if len(tree) == 1:
+        ((node_type, body),) = tree.items()
+        rewrite = _REWRITES.get(node_type)
+        if rewrite is not None and isinstance(body, dict):
+            return rewrite(body, scope)
+    return {
+        key: _canonical(value, scope) for key, value in tree.items() if key not in _POSITION_KEYS
+    }
+
+
+def _strip(tree: Tree) -> Tree:
+    return _canonical(tree, frozenset())
+
+
+def _select(body: Tree, scope: frozenset[str]) -> Tree:
+    # Inside a subquery over one relation, that relation's name (or alias)
+    # may qualify its columns or not; outer names keep their qualifiers.
+    sources = body.get("fromClause", [])
+    inner: frozenset[str] = frozenset()
+    if len(sources) == 1 and "RangeVar" in sources[0]:
+        relation = sources[0]["RangeVar"]
+        alias = relation.get("alias", {}).get("aliasname")
+        inner = frozenset({alias or relation["relname"]})
+    return {"SelectStmt": {k: _canonical(v, inner) for k, v in body.items()}}
+
+
+def _column_ref(body: Tree, scope: frozenset[str]) -> Tree:
+    fields = [_strip(field) for field in body["fields"]]
+    names = [field.get("String", {}).get("sval") for field in fields]
+    if len(fields) == 3 and names[0] in _DEFAULT_SCHEMAS:
+        fields, names = fields[1:], names[1:]
+    if len(fields) == 2 and names[0] in scope:
+        fields = fields[1:]
+    return {"ColumnRef": {"fields": fields}}
+
+
+def _range_var(body: Tree, scope: frozenset[str]) -> Tree:
+    relation = {k: _strip(v) for k, v in body.items() if k not in _POSITION_KEYS}
+    if relation.get("schemaname") in _DEFAULT_SCHEMAS:
+        del relation["schemaname"]
+    return {"RangeVar": relation}
+
+
+def _func_call(body: Tree, scope: frozenset[str]) -> Tree:
+    call = {k: _canonical(v, scope) for k, v in body.items() if k not in _POSITION_KEYS}
+    call["funcname"] = _unqualified(call["funcname"])
+    return {"FuncCall": call}
+
+
+def _sql_value_function(body: Tree, scope: frozenset[str]) -> Tree:
+    # CURRENT_TIMESTAMP is now() by definition; the catalog keeps whichever was typed.
+    if body.get("op") == "SVFOP_CURRENT_TIMESTAMP" and body.get("typmod", -1) == -1:
+        return {
+            "FuncCall": {
+                "funcname": [{"String": {"sval": "now"}}],
+                "funcformat": "COERCE_EXPLICIT_CALL",
+            }
+        }
+    return {"SQLValueFunction": _strip(body)}
+
+
+def _type_cast(body: Tree, scope: frozenset[str]) -> Tree:
+    argument = _canonical(body["arg"], scope)
+    type_name = _strip(body["typeName"])
+    type_name["names"] = _unqualified(type_name["names"])
+    names = [part["String"]["sval"] for part in type_name["names"]]
+    is_string = "A_Const" in argument and "sval" in argument["A_Const"]
+    if is_string and names[-1] in _TEXTUAL_TYPES and not type_name.get("arrayBounds"):
+        return argument
+    if "A_ArrayExpr" in argument and names[-1] in _TEXTUAL_TYPES and type_name.get("arrayBounds"):
+        return argument  # ARRAY['a'::text]::text[] is ARRAY['a']
+    return {"TypeCast": {"arg": argument, "typeName": type_name}}
+
+
+def _a_expr(body: Tree, scope: frozenset[str]) -> Tree:
+    expression = {k: _canonical(v, scope) for k, v in body.items() if k not in _POSITION_KEYS}
+    if expression.get("kind") == "AEXPR_IN" and "List" in expression.get("rexpr", {}):
+        # x IN (a, b) is x = ANY (ARRAY[a, b]); NOT IN is <> ALL.
+        operator = expression["name"][0]["String"]["sval"]
+        expression["kind"] = "AEXPR_OP_ANY" if operator == "=" else "AEXPR_OP_ALL"
+        expression["rexpr"] = {"A_ArrayExpr": {"elements": expression["rexpr"]["List"]["items"]}}
+    return {"A_Expr": expression}
+
+
+def _bool_expr(body: Tree, scope: frozenset[str]) -> Tree:
+    operator = body["boolop"]
+    arguments = [_canonical(argument, scope) for argument in body["args"]]
+    if operator == "NOT_EXPR":
+        return {"BoolExpr": {"boolop": operator, "args": arguments}}
+    flat: list[Tree] = []
+    for argument in arguments:  # (a AND b) AND c is a AND b AND c
+        nested = argument.get("BoolExpr")
+        if nested is not None and nested["boolop"] == operator:
+            flat.extend(nested["args"])
+        else:
+            flat.append(argument)
+    return {"BoolExpr": {"boolop": operator, "args": sorted(flat, key=_key)}}
+
+
+def _unqualified(names: list[Tree]) -> list[Tree]:
+    if len(names) > 1 and names[0].get("String", {}).get("sval") in _DEFAULT_SCHEMAS:
+        return names[1:]
+    return names
+
+
+def _drop_cast_to(tree: Tree, wanted_type: str) -> Tree:
+    cast = tree.get("TypeCast") if isinstance(tree, dict) else None
+    if (
+        cast is not None
+        and "A_Const" in cast["arg"]
+        and _type_name_text(cast["typeName"]) == wanted_type
+    ):
+        return cast["arg"]
+    return tree
+
+
+_REWRITES: dict[str, Callable[[Tree, frozenset[str]], Tree]] = {
+    "SelectStmt": _select,
+    "ColumnRef": _column_ref,
+    "RangeVar": _range_var,
+    "FuncCall": _func_call,
+    "SQLValueFunction": _sql_value_function,
+    "TypeCast": _type_cast,
+    "A_Expr": _a_expr,
+    "BoolExpr": _bool_expr,
+}
+
+
+def _error_of(function: Callable[[str], str], text: str) -> str | None:
+    try:
+        function(text)
+    except SqlSyntaxError as exc:
+        return str(exc)
+    return None
