@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitor import migrations
+from monitor.demo import deploy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"
@@ -64,14 +64,12 @@ def _drop_database(pg_server: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def phase3_template(pg_server: str) -> Iterator[str]:
-    """Name of a template database holding the bootstrap and the example migrations."""
+    """Name of a template database holding the bootstrap and the example migrations, recorded in
+    the migration ledger as a deploy would."""
     name = f"sm_tmpl_{uuid.uuid4().hex[:8]}"
     with _admin(pg_server) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(with_database(pg_server, name), autocommit=True) as conn:
-        migrations.apply_sql(conn, migrations.supabase_bootstrap(), "supabase_bootstrap.sql")
-        for migration in migrations.discover(EXAMPLE_MIGRATIONS):
-            migrations.apply_file(conn, migration.path)
+    deploy(with_database(pg_server, name), EXAMPLE_MIGRATIONS)
     try:
         yield name
     finally:

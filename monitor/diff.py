@@ -1,0 +1,603 @@
+"""diff(expected, actual) -> findings. Pure: no database, no clock, no I/O.
+
+Severity follows DESIGN.md: critical for a missing table, column, index or
+policy, RLS turned off, a policy widened and an invalid index; warning for
+other changes and unexpected objects; info for what a pending migration will
+still bring (a deploy in progress is not an outage).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+from monitor import normalize
+from monitor.model import (
+    Absent,
+    Change,
+    Column,
+    Constraint,
+    Extra,
+    Finding,
+    ForeignKey,
+    Index,
+    Kind,
+    Ledger,
+    Policy,
+    Schema,
+    Severity,
+    State,
+    Table,
+    Trigger,
+    by_name,
+)
+
+_KIND_ORDER = {kind: position for position, kind in enumerate(Kind)}
+
+
+def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tuple[Finding, ...]:
+    """Everything in which `actual` departs from `expected`, sorted for stable output.
+
+    `skipped` holds "schema.table" names whose live state is unknown (their
+    AccessExclusiveLock was held or awaited): they are not compared at all.
+    """
+    pending = _pending_versions(expected.ledger, actual.ledger)
+    findings = list(_ledger_findings(expected.ledger, actual.ledger))
+    for schema in expected.schemas:
+        live = actual.schema(schema.name) or Schema(schema.name)
+        context = _Context(schema, pending, frozenset(skipped))
+        findings.extend(context.filtered(_schema_findings(context, schema, live)))
+    return tuple(sorted(findings, key=_sort_key))
+
+
+def _sort_key(finding: Finding) -> tuple[str, str, int, str]:
+    return (finding.schema, finding.table or "", _KIND_ORDER[finding.kind], finding.name)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Context:
+    schema: Schema
+    pending: frozenset[str]  # migration versions the spec expects but the live ledger lacks
+    skipped: frozenset[str]
+
+    def filtered(self, findings: Iterable[Finding]) -> Iterator[Finding]:
+        for finding in findings:
+            if not any(fnmatchcase(finding.name, glob) for glob in self.schema.ignore):
+                yield finding
+
+    def reports_extra(self, kind: str) -> bool:
+        return self.schema.extra.for_kind(kind) is Extra.REPORT
+
+    def is_pending(self, migration: str | None) -> bool:
+        return migration is not None and migration_version(migration) in self.pending
+
+    def finding(
+        self,
+        kind: Kind,
+        change: Change,
+        severity: Severity,
+        table: str | None,
+        name: str,
+        message: str,
+        expected: Any = None,
+        actual: Any = None,
+        migration: str | None = None,
+    ) -> Finding:
+        if change in (Change.MISSING, Change.CHANGED) and self.is_pending(migration):
+            change, severity = Change.PENDING, Severity.INFO
+            message = f"{message} (migration {migration} is not applied yet)"
+        return Finding(
+            kind, change, severity, self.schema.name, table, name, message, expected, actual
+        )
+
+
+def migration_version(migration: str) -> str:
+    """ "20250122000000_create_integrations_table" -> "20250122000000"."""
+    head = migration.split("_", 1)[0]
+    return head if head.isdigit() else migration
+
+
+# --- migration ledger ------------------------------------------------------
+
+
+def _pending_versions(expected: Ledger | None, actual: Ledger | None) -> frozenset[str]:
+    if expected is None or actual is None:
+        return frozenset()
+    return frozenset(expected.applied) - frozenset(actual.applied)
+
+
+def _ledger_findings(expected: Ledger | None, actual: Ledger | None) -> Iterator[Finding]:
+    if expected is None:
+        return
+    schema, _, table = expected.table.rpartition(".")
+    if actual is None:
+        if expected.applied:
+            yield Finding(
+                Kind.MIGRATION,
+                Change.MISSING,
+                Severity.WARNING,
+                schema or "public",
+                table,
+                expected.table,
+                f"migration ledger {expected.table} not found; pending migrations cannot be told",
+            )
+        return
+    applied = set(actual.applied)
+    known = set(expected.applied)
+    newest_applied = max((v for v in expected.applied if v in applied), default=None)
+    for version in expected.applied:
+        if version in applied:
+            continue
+        out_of_order = newest_applied is not None and version < newest_applied
+        if out_of_order:
+            message = f"migration {version} is not applied but the later {newest_applied} is"
+            change, severity = Change.CHANGED, Severity.WARNING
+        else:
+            message = f"migration {version} is pending"
+            change, severity = Change.PENDING, Severity.INFO
+        yield Finding(
+            Kind.MIGRATION, change, severity, schema, table, version, message, version, None
+        )
+    for version in actual.applied:
+        if version not in known:
+            yield Finding(
+                Kind.MIGRATION,
+                Change.UNEXPECTED,
+                Severity.WARNING,
+                schema,
+                table,
+                version,
+                f"migration {version} is applied but not in the spec",
+                None,
+                version,
+            )
+
+
+# --- schemas and tables ----------------------------------------------------
+
+
+def _schema_findings(context: _Context, expected: Schema, live: Schema) -> Iterator[Finding]:
+    live_tables = by_name(live.tables)
+    for table in expected.tables:
+        if f"{expected.name}.{table.name}" in context.skipped:
+            continue
+        actual = live_tables.get(table.name)
+        if actual is None:
+            yield context.finding(
+                Kind.TABLE,
+                Change.MISSING,
+                Severity.CRITICAL,
+                table.name,
+                table.name,
+                f"table {expected.name}.{table.name} is missing",
+                expected={"table": table.name},
+                migration=table.migration,
+            )
+            continue
+        yield from _table_findings(context, table, actual)
+    yield from _absent_findings(context, expected.absent, live)
+    if context.reports_extra("tables"):
+        listed = {t.name for t in expected.tables}
+        for table in live.tables:
+            qualified = f"{expected.name}.{table.name}"
+            if table.name not in listed and qualified not in context.skipped:
+                yield context.finding(
+                    Kind.TABLE,
+                    Change.UNEXPECTED,
+                    Severity.WARNING,
+                    table.name,
+                    table.name,
+                    f"table {qualified} is not in the spec",
+                    actual={"table": table.name},
+                )
+
+
+def _table_findings(context: _Context, expected: Table, actual: Table) -> Iterator[Finding]:
+    where = f"{context.schema.name}.{expected.name}"
+    if expected.rls is not None and actual.rls is not None and expected.rls != actual.rls:
+        turned_off = expected.rls.enabled and not actual.rls.enabled
+        yield context.finding(
+            Kind.RLS,
+            Change.DISABLED if turned_off else Change.CHANGED,
+            Severity.CRITICAL if turned_off else Severity.WARNING,
+            expected.name,
+            expected.name,
+            f"row level security on {where} is "
+            + (
+                "disabled"
+                if turned_off
+                else f"{_rls_text(actual.rls)}, expected {_rls_text(expected.rls)}"
+            ),
+            describe(expected.rls),
+            describe(actual.rls),
+            expected.migration,
+        )
+    yield from _columns(context, expected, actual)
+    backed = _constraint_backed_indexes(expected, actual)
+    for spec in _COLLECTIONS:
+        yield from _collection(context, expected, actual, spec, backed)
+
+
+def _rls_text(rls: Any) -> str:
+    state = "enabled" if rls.enabled else "disabled"
+    return f"{state} and forced" if rls.forced else state
+
+
+def _columns(context: _Context, expected: Table, actual: Table) -> Iterator[Finding]:
+    if expected.columns is None or actual.columns is None:
+        return
+    live = by_name(actual.columns)
+    where = f"{context.schema.name}.{expected.name}"
+    for column in expected.columns:
+        found = live.get(column.name)
+        label = f"column {where}.{column.name}"
+        if found is None:
+            yield context.finding(
+                Kind.COLUMN,
+                Change.MISSING,
+                Severity.CRITICAL,
+                expected.name,
+                column.name,
+                f"{label} is missing",
+                describe(column),
+                None,
+                column.migration or expected.migration,
+            )
+            continue
+        changed = _column_changes(column, found)
+        if changed:
+            yield context.finding(
+                Kind.COLUMN,
+                Change.CHANGED,
+                Severity.WARNING,
+                expected.name,
+                column.name,
+                f"{label} changed: {_describe_changes(changed, column, found)}",
+                describe(column),
+                describe(found),
+                column.migration,
+            )
+    listed = [c.name for c in expected.columns]
+    if context.reports_extra("columns"):
+        for column in actual.columns:
+            if column.name not in listed:
+                yield context.finding(
+                    Kind.COLUMN,
+                    Change.UNEXPECTED,
+                    Severity.WARNING,
+                    expected.name,
+                    column.name,
+                    f"column {where}.{column.name} is not in the spec",
+                    None,
+                    describe(column),
+                )
+    live_order = [c.name for c in actual.columns if c.name in listed]
+    spec_order = [name for name in listed if name in live]
+    if live_order != spec_order:
+        yield context.finding(
+            Kind.COLUMN,
+            Change.CHANGED,
+            Severity.WARNING,
+            expected.name,
+            "(column order)",
+            f"columns of {where} are in another order",
+            spec_order,
+            live_order,
+        )
+
+
+def _column_changes(expected: Column, actual: Column) -> list[str]:
+    changed = []
+    if not normalize.same_type(expected.type, actual.type):
+        changed.append("type")
+    if expected.nullable != actual.nullable:
+        changed.append("nullable")
+    if not normalize.same_expression(expected.default, actual.default, column_type=actual.type):
+        changed.append("default")
+    if expected.identity != actual.identity:
+        changed.append("identity")
+    if not normalize.same_expression(expected.generated, actual.generated):
+        changed.append("generated")
+    return changed
+
+
+# --- constraints, indexes, policies, triggers -------------------------------
+
+Named = Constraint | Index | Policy | Trigger
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _CollectionSpec:
+    kind: Kind
+    attribute: str  # Table field holding the collection
+    missing_severity: Severity
+
+
+_COLLECTIONS = (
+    _CollectionSpec(Kind.CONSTRAINT, "constraints", Severity.WARNING),
+    _CollectionSpec(Kind.INDEX, "indexes", Severity.CRITICAL),
+    _CollectionSpec(Kind.POLICY, "policies", Severity.CRITICAL),
+    _CollectionSpec(Kind.TRIGGER, "triggers", Severity.WARNING),
+)
+
+
+def _constraint_backed_indexes(expected: Table, actual: Table) -> frozenset[str]:
+    """Indexes reported through their constraint: a dropped UNIQUE is one finding, not two."""
+    if expected.constraints is None:
+        return frozenset()
+    listed = {c.name for c in expected.constraints}
+    indexes = (expected.indexes or ()) + (actual.indexes or ())
+    return frozenset(i.name for i in indexes if i.constraint is not None and i.constraint in listed)
+
+
+def _collection(
+    context: _Context,
+    expected_table: Table,
+    actual_table: Table,
+    spec: _CollectionSpec,
+    reported_elsewhere: frozenset[str],
+) -> Iterator[Finding]:
+    expected: Sequence[Named] | None = getattr(expected_table, spec.attribute)
+    actual: Sequence[Named] | None = getattr(actual_table, spec.attribute)
+    if expected is None or actual is None:
+        return
+    table = expected_table.name
+    live = {item.name: item for item in actual}
+    for item in expected:
+        if spec.kind is Kind.INDEX and item.name in reported_elsewhere:
+            continue
+        label = f"{spec.kind} {context.schema.name}.{table}.{item.name}"
+        found = live.get(item.name)
+        if found is None:
+            yield context.finding(
+                spec.kind,
+                Change.MISSING,
+                spec.missing_severity,
+                table,
+                item.name,
+                f"{label} is missing",
+                describe(item),
+                None,
+                item.migration or expected_table.migration,
+            )
+            continue
+        verdict = _COMPARE[spec.kind](item, found, table)
+        if verdict is not None:
+            change, severity, changed = verdict
+            detail = _describe_changes(changed, item, found)
+            yield context.finding(
+                spec.kind,
+                change,
+                severity,
+                table,
+                item.name,
+                f"{label} is {change}" + (f": {detail}" if detail else ""),
+                describe(item),
+                describe(found),
+                item.migration,
+            )
+    if context.reports_extra(spec.attribute):
+        listed = {item.name for item in expected}
+        for item in actual:
+            if item.name not in listed and item.name not in reported_elsewhere:
+                yield context.finding(
+                    spec.kind,
+                    Change.UNEXPECTED,
+                    Severity.WARNING,
+                    table,
+                    item.name,
+                    f"{spec.kind} {context.schema.name}.{table}.{item.name} is not in the spec",
+                    None,
+                    describe(item),
+                )
+
+
+Verdict = tuple[Change, Severity, list[str]] | None
+
+
+def _compare_constraint(expected: Any, actual: Any, table: str) -> Verdict:
+    changed = [
+        field
+        for field in ("type", "columns", "references", "deferrable", "deferred", "validated")
+        if _references_key(getattr(expected, field)) != _references_key(getattr(actual, field))
+    ]
+    if not normalize.same_expression(expected.check, actual.check, table):
+        changed.append("check")
+    return (Change.CHANGED, Severity.WARNING, changed) if changed else None
+
+
+def _references_key(value: Any) -> Any:
+    # FK actions may be spelled in any case; compare them as PostgreSQL prints them.
+    if isinstance(value, ForeignKey):
+        return dataclasses.replace(
+            value,
+            on_delete=value.on_delete.upper(),
+            on_update=value.on_update.upper(),
+            match=value.match.upper(),
+        )
+    return value
+
+
+def _compare_index(expected: Any, actual: Any, table: str) -> Verdict:
+    changed = []
+    if not normalize.same_index_columns(expected.columns, actual.columns):
+        changed.append("columns")
+    if not normalize.same_index_columns(expected.include, actual.include):
+        changed.append("include")
+    if not normalize.same_expression(expected.where, actual.where, table):
+        changed.append("where")
+    if expected.unique != actual.unique:
+        changed.append("unique")
+    if expected.method.lower() != actual.method.lower():
+        changed.append("method")
+    if changed:
+        return Change.CHANGED, Severity.WARNING, changed
+    if expected.valid and not actual.valid:
+        return Change.INVALID, Severity.CRITICAL, []
+    return None
+
+
+def _compare_policy(expected: Any, actual: Any, table: str) -> Verdict:
+    changed = []
+    widened = False
+    if expected.command != actual.command:
+        changed.append("command")
+        widened |= actual.command == "ALL"
+    if expected.permissive != actual.permissive:
+        changed.append("permissive")
+        widened |= actual.permissive  # restrictive made permissive
+    expected_roles, actual_roles = _roles(expected.roles), _roles(actual.roles)
+    if expected_roles != actual_roles:
+        changed.append("roles")
+        widened |= not actual_roles <= expected_roles or (
+            "public" in actual_roles and "public" not in expected_roles
+        )
+    for field in ("using", "with_check"):
+        if not normalize.same_expression(getattr(expected, field), getattr(actual, field), table):
+            changed.append(field)
+            widened = True  # a changed USING/WITH CHECK cannot be proven narrower
+    if not changed:
+        return None
+    return Change.CHANGED, Severity.CRITICAL if widened else Severity.WARNING, changed
+
+
+def _roles(roles: frozenset[str]) -> frozenset[str]:
+    return frozenset(role.lower() for role in roles)
+
+
+def _compare_trigger(expected: Any, actual: Any, table: str) -> Verdict:
+    changed = [
+        field
+        for field in ("timing", "events", "level", "columns")
+        if _upper(getattr(expected, field)) != _upper(getattr(actual, field))
+    ]
+    if not _same_function(expected.function, actual.function):
+        changed.append("function")
+    if not normalize.same_expression(expected.when, actual.when, table):
+        changed.append("when")
+    if changed:
+        return Change.CHANGED, Severity.WARNING, changed
+    if expected.enabled != actual.enabled:
+        if actual.enabled == "disabled":
+            return Change.DISABLED, Severity.WARNING, ["enabled"]
+        return Change.CHANGED, Severity.WARNING, ["enabled"]
+    return None
+
+
+def _upper(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.upper()
+    if isinstance(value, tuple):
+        return tuple(_upper(v) for v in value)
+    return value
+
+
+def _same_function(expected: str, actual: str) -> bool:
+    """Trigger functions compare as calls: `public.f()` is `f()`."""
+    return normalize.same_expression(expected, actual) or normalize.same_expression(
+        expected if expected.endswith(")") else f"{expected}()", actual
+    )
+
+
+_COMPARE = {
+    Kind.CONSTRAINT: _compare_constraint,
+    Kind.INDEX: _compare_index,
+    Kind.POLICY: _compare_policy,
+    Kind.TRIGGER: _compare_trigger,
+}
+
+
+# --- absent objects --------------------------------------------------------
+
+
+def _absent_findings(
+    context: _Context, absent: Sequence[Absent], live: Schema
+) -> Iterator[Finding]:
+    for entry in absent:
+        found = _find_absent(entry, live)
+        if found is None:
+            continue
+        table, obj = found
+        dropped_by = f" (dropped by migration {entry.migration})" if entry.migration else ""
+        qualified = ".".join(p for p in (context.schema.name, table, entry.name) if p)
+        if entry.kind is Kind.TABLE:
+            qualified = f"{context.schema.name}.{entry.name}"
+        yield context.finding(
+            entry.kind,
+            Change.UNEXPECTED,
+            Severity.WARNING,
+            table,
+            entry.name,
+            f"{entry.kind} {qualified} should not exist{dropped_by}",
+            None,
+            describe(obj),
+        )
+
+
+def _find_absent(entry: Absent, live: Schema) -> tuple[str | None, Any] | None:
+    if entry.kind is Kind.TABLE:
+        table = live.table(entry.name)
+        return (entry.name, table and {"table": table.name}) if table else None
+    if entry.kind is Kind.INDEX:
+        for table in live.tables:
+            for index in table.indexes or ():
+                if index.name == entry.name:
+                    return table.name, index
+        return None
+    table = live.table(entry.table or "")
+    if table is None:
+        return None
+    collection = getattr(table, _ABSENT_COLLECTIONS[entry.kind]) or ()
+    match = next((item for item in collection if item.name == entry.name), None)
+    return (table.name, match) if match is not None else None
+
+
+_ABSENT_COLLECTIONS = {
+    Kind.COLUMN: "columns",
+    Kind.CONSTRAINT: "constraints",
+    Kind.POLICY: "policies",
+    Kind.TRIGGER: "triggers",
+}
+
+
+# --- describing objects for JSON and messages -------------------------------
+
+
+def describe(obj: Any) -> Any:
+    """A JSON-able form of a model object, without its provenance."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: describe(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.name != "migration"
+        }
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, frozenset):
+        return sorted(describe(item) for item in obj)
+    if isinstance(obj, tuple | list):
+        return [describe(item) for item in obj]
+    return obj
+
+
+def _describe_changes(fields: Sequence[str], expected: Any, actual: Any) -> str:
+    parts = []
+    for field in fields:
+        before, after = describe(getattr(expected, field)), describe(getattr(actual, field))
+        parts.append(f"{field} {_short(before)} -> {_short(after)}")
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, False)) + "}"
+        )
+    return str(value)

@@ -1,0 +1,33 @@
+"""An embedded PostgreSQL (pgserver) in a temporary directory, for `demo` and `spec build`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from monitor.errors import MonitorError
+
+
+@contextmanager
+def embedded_server() -> Iterator[str]:
+    """Start a private PostgreSQL server; yield a superuser DSN; remove it all afterwards."""
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
+        raise MonitorError(f"embedded PostgreSQL is not available: {exc}") from None
+    # pgserver asks platformdirs for a runtime directory; a container may have none.
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    datadir = tempfile.mkdtemp(prefix="schema-monitor-pg-")
+    try:
+        server = pgserver.get_server(datadir, cleanup_mode="stop")
+    except Exception as exc:
+        shutil.rmtree(datadir, ignore_errors=True)
+        raise MonitorError(f"cannot start the embedded PostgreSQL: {exc}") from None
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+        shutil.rmtree(datadir, ignore_errors=True)
