@@ -1,0 +1,268 @@
+"""Drift made with real DDL on real PostgreSQL, found by `check` with the right kind, change and
+severity; and changes that are not drift, found to be nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor import catalog, db, spec
+from monitor.cli import run_check
+from monitor.model import Change, Kind, Severity, State
+
+VIEW = '"Users can view organization integrations"'
+INSERT = '"Admins can insert integrations"'
+
+
+@pytest.fixture(scope="module")
+def expected(phase3_template: str, pg_server: str) -> State:
+    """The spec of the freshly migrated database, through a YAML round trip as a user keeps it."""
+    dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=phase3_template)
+    with db.connect(dsn) as conn:
+        snap = catalog.snapshot(conn, ["public"])
+    return spec.loads(spec.dumps(snap.state), "phase3.yaml")
+
+
+def findings_of(expected: State, dsn: str) -> set[tuple[str, str, str, str]]:
+    return {
+        (f.kind.value, f.change.value, f.severity.value, f.name) for f in run_check(expected, dsn)
+    }
+
+
+def test_untouched_database_has_no_drift(expected: State, phase3_dsn: str) -> None:
+    assert findings_of(expected, phase3_dsn) == set()
+
+
+DRIFT = [
+    ("index dropped", "DROP INDEX idx_active_integrations",
+     (Kind.INDEX, Change.MISSING, Severity.CRITICAL, "idx_active_integrations")),
+    ("partial predicate changed",
+     "DROP INDEX idx_active_integrations; CREATE INDEX idx_active_integrations"
+     " ON integrations (organization_id, integration_type) WHERE is_active = true",
+     (Kind.INDEX, Change.CHANGED, Severity.WARNING, "idx_active_integrations")),
+    ("index made invalid",
+     "UPDATE pg_index SET indisvalid = false"
+     " WHERE indexrelid = 'idx_integrations_type'::regclass",
+     (Kind.INDEX, Change.INVALID, Severity.CRITICAL, "idx_integrations_type")),
+    ("RLS disabled", "ALTER TABLE integrations DISABLE ROW LEVEL SECURITY",
+     (Kind.RLS, Change.DISABLED, Severity.CRITICAL, "integrations")),
+    ("policy dropped", f"DROP POLICY {VIEW} ON integrations",
+     (Kind.POLICY, Change.MISSING, Severity.CRITICAL, VIEW.strip('"'))),
+    ("policy USING changed", f"ALTER POLICY {VIEW} ON integrations USING (true)",
+     (Kind.POLICY, Change.CHANGED, Severity.CRITICAL, VIEW.strip('"'))),
+    ("policy roles changed", f"ALTER POLICY {VIEW} ON integrations TO authenticated, anon",
+     (Kind.POLICY, Change.CHANGED, Severity.CRITICAL, VIEW.strip('"'))),
+    ("policy made restrictive",
+     f"DROP POLICY {VIEW} ON integrations; CREATE POLICY {VIEW} ON integrations AS RESTRICTIVE"
+     " FOR SELECT TO authenticated USING (organization_id IN (SELECT om.organization_id"
+     " FROM public.organization_members AS om WHERE om.user_id = (SELECT auth.uid())))",
+     (Kind.POLICY, Change.CHANGED, Severity.WARNING, VIEW.strip('"'))),
+    ("column dropped", "ALTER TABLE integrations DROP COLUMN last_error",
+     (Kind.COLUMN, Change.MISSING, Severity.CRITICAL, "last_error")),
+    ("column type changed", "ALTER TABLE integrations ALTER COLUMN status TYPE varchar(40)",
+     (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "status")),
+    ("NOT NULL dropped",
+     "ALTER TABLE integrations ALTER COLUMN integration_type DROP NOT NULL",
+     (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "integration_type")),
+    ("default changed", "ALTER TABLE integrations ALTER COLUMN is_active SET DEFAULT false",
+     (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "is_active")),
+    ("unique constraint dropped",
+     "ALTER TABLE integrations"
+     " DROP CONSTRAINT integrations_organization_id_integration_type_key",
+     (Kind.CONSTRAINT, Change.MISSING, Severity.WARNING,
+      "integrations_organization_id_integration_type_key")),
+    ("FK ON DELETE changed",
+     "ALTER TABLE integrations DROP CONSTRAINT integrations_organization_id_fkey;"
+     " ALTER TABLE integrations ADD CONSTRAINT integrations_organization_id_fkey"
+     " FOREIGN KEY (organization_id) REFERENCES organizations(id) ON DELETE RESTRICT",
+     (Kind.CONSTRAINT, Change.CHANGED, Severity.WARNING, "integrations_organization_id_fkey")),
+    ("trigger dropped", "DROP TRIGGER update_integrations_updated_at ON integrations",
+     (Kind.TRIGGER, Change.MISSING, Severity.WARNING, "update_integrations_updated_at")),
+    ("trigger disabled",
+     "ALTER TABLE integrations DISABLE TRIGGER update_integrations_updated_at",
+     (Kind.TRIGGER, Change.DISABLED, Severity.WARNING, "update_integrations_updated_at")),
+    ("extra table", "CREATE TABLE public.scratch (id int)",
+     (Kind.TABLE, Change.UNEXPECTED, Severity.WARNING, "scratch")),
+    ("extra index", "CREATE INDEX idx_hand_made ON integrations (status)",
+     (Kind.INDEX, Change.UNEXPECTED, Severity.WARNING, "idx_hand_made")),
+    ("extra policy",
+     "CREATE POLICY anyone_reads ON integrations FOR SELECT TO anon USING (true)",
+     (Kind.POLICY, Change.UNEXPECTED, Severity.WARNING, "anyone_reads")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("statement", "finding"), [c[1:] for c in DRIFT], ids=[c[0] for c in DRIFT]
+)
+def test_drift_is_found_with_its_kind_change_and_severity(
+    expected: State,
+    phase3_dsn: str,
+    sql: Callable[[str], None],
+    statement: str,
+    finding: tuple[Kind, Change, Severity, str],
+) -> None:
+    sql(statement)
+    assert findings_of(expected, phase3_dsn) == {tuple(str(part) for part in finding)}
+
+
+NOT_DRIFT = [
+    ("index recreated with other whitespace, case, USING btree and a schema-qualified table",
+     "DROP INDEX idx_active_integrations; create   INDEX idx_active_integrations ON"
+     " public.INTEGRATIONS USING BTREE (Organization_Id,integration_type)"
+     " WHERE (IS_ACTIVE = TRUE) and organization_id is not null"),
+    ("policy recreated with roles in another order and other spelling",
+     f"DROP POLICY {INSERT} ON integrations; CREATE POLICY {INSERT} ON public.integrations"
+     " AS PERMISSIVE FOR INSERT TO authenticated WITH CHECK ("
+     " ORGANIZATION_ID in (select OM.organization_id from organization_members om"
+     " where (om.user_id = (select AUTH.UID())) and om.role = any(array['owner', 'admin'])))"),
+    ("vacuum, analyze and reindex",
+     "VACUUM ANALYZE integrations; REINDEX TABLE integrations"),
+    ("rows inserted",
+     "INSERT INTO organizations (id, name, slug)"
+     " VALUES ('00000000-0000-0000-0000-000000000001', 'A', 'a');"
+     " INSERT INTO integrations (organization_id, integration_type)"
+     " VALUES ('00000000-0000-0000-0000-000000000001', 'slack')"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("statement", [c[1] for c in NOT_DRIFT], ids=[c[0] for c in NOT_DRIFT])
+def test_changes_that_keep_the_meaning_are_not_drift(
+    expected: State, phase3_dsn: str, sql: Callable[[str], None], statement: str
+) -> None:
+    sql(statement)
+    assert findings_of(expected, phase3_dsn) == set()
+
+
+def test_policy_roles_in_another_order_are_not_drift(
+    expected: State, phase3_dsn: str, sql: Callable[[str], None]
+) -> None:
+    sql(f"ALTER POLICY {VIEW} ON integrations TO anon, authenticated")
+    widened = findings_of(expected, phase3_dsn)
+    sql(f"ALTER POLICY {VIEW} ON integrations TO authenticated")
+    assert widened and findings_of(expected, phase3_dsn) == set()
+    sql(f"ALTER POLICY {VIEW} ON integrations TO service_role, authenticated")
+    sql(f"ALTER POLICY {VIEW} ON integrations TO authenticated, service_role")
+    assert {f[1] for f in findings_of(expected, phase3_dsn)} == {"changed"}
+
+
+# --- the CLI, as a CI/CD gate runs it ----------------------------------------
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def spec_file(expected: State, tmp_path: Path) -> Path:
+    path = tmp_path / "phase3.yaml"
+    path.write_text(spec.dumps(expected))
+    return path
+
+
+def test_check_exits_zero_and_says_so_on_a_clean_database(spec_file: Path, phase3_dsn: str) -> None:
+    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        "no drift: the database matches the spec",
+    )
+
+
+def test_check_json_reports_a_missing_index_as_the_contract_says(
+    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
+) -> None:
+    sql("DROP INDEX idx_active_integrations")
+    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn, "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert report["ok"] is False
+    assert report["summary"] == {"critical": 1, "warning": 0, "info": 0}
+    (finding,) = report["findings"]
+    assert finding["message"] == "index public.integrations.idx_active_integrations is missing"
+    assert finding["expected"]["where"] == "is_active = true AND organization_id IS NOT NULL"
+    assert finding["actual"] is None
+
+
+def test_check_text_groups_findings_by_table(
+    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
+) -> None:
+    sql(f"DROP POLICY {VIEW} ON integrations; CREATE TABLE public.scratch (id int)")
+    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "public.integrations" in lines and "public.scratch" in lines
+    assert lines[-1] == "2 findings: 1 critical, 1 warning, 0 info"
+
+
+def test_check_takes_the_dsn_from_database_url(spec_file: Path, phase3_dsn: str) -> None:
+    import os
+
+    env = {**os.environ, "DATABASE_URL": phase3_dsn}
+    assert cli("check", "--spec", str(spec_file), env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dsn", "postgresql://postgres:s3cret@127.0.0.1:1/postgres"], "cannot connect"),
+        (["--dsn", "postgresql://postgres@127.0.0.1:5432/no_such_database_here"], "cannot connect"),
+    ],
+    ids=["unreachable host", "unknown database"],
+)
+def test_connection_problems_are_one_line_and_exit_two(
+    spec_file: Path, args: list[str], message: str
+) -> None:
+    result = cli("check", "--spec", str(spec_file), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_spec_file_is_exit_two(tmp_path: Path, phase3_dsn: str) -> None:
+    result = cli("check", "--spec", str(tmp_path / "nope.yaml"), "--dsn", phase3_dsn)
+    assert result.returncode == 2
+    assert "nope.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_invalid_spec_lists_every_problem_with_its_line(tmp_path: Path, phase3_dsn: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\n"
+        "schemas:\n"
+        "  public:\n"
+        "    tables:\n"
+        "      integrations:\n"
+        "        colums: []\n"
+        "        rls: {enabled: maybe}\n"
+    )
+    result = cli("check", "--spec", str(bad), "--dsn", phase3_dsn)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{bad}:6" in result.stderr and f"{bad}:7" in result.stderr
+
+
+def test_unknown_schema_in_the_spec_is_exit_two(tmp_path: Path, phase3_dsn: str) -> None:
+    path = tmp_path / "other.yaml"
+    path.write_text("version: 1\nschemas:\n  no_such_schema:\n    tables: {}\n")
+    result = cli("check", "--spec", str(path), "--dsn", phase3_dsn)
+    assert result.returncode == 2
+    assert "no_such_schema" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_spec_snapshot_writes_a_spec_that_checks_clean(tmp_path: Path, phase3_dsn: str) -> None:
+    out = tmp_path / "snap.yaml"
+    result = cli("spec", "snapshot", "--dsn", phase3_dsn, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert cli("check", "--spec", str(out), "--dsn", phase3_dsn).returncode == 0
