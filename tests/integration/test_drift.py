@@ -65,8 +65,8 @@ DRIFT = [
      (Kind.POLICY, Change.CHANGED, Severity.WARNING, VIEW.strip('"'))),
     ("column dropped", "ALTER TABLE integrations DROP COLUMN last_error",
      (Kind.COLUMN, Change.MISSING, Severity.CRITICAL, "last_error")),
-    ("column type changed", "ALTER TABLE integrations ALTER COLUMN status TYPE varchar(40)",
-     (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "status")),
+    ("column type changed", "ALTER TABLE integrations ALTER COLUMN last_error TYPE varchar(500)",
+     (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "last_error")),
     ("NOT NULL dropped",
      "ALTER TABLE integrations ALTER COLUMN integration_type DROP NOT NULL",
      (Kind.COLUMN, Change.CHANGED, Severity.WARNING, "integration_type")),
@@ -135,7 +135,8 @@ NOT_DRIFT = [
 def test_changes_that_keep_the_meaning_are_not_drift(
     expected: State, phase3_dsn: str, sql: Callable[[str], None], statement: str
 ) -> None:
-    sql(statement)
+    for each in statement.split("; "):  # one at a time: VACUUM refuses a transaction block
+        sql(each)
     assert findings_of(expected, phase3_dsn) == set()
 
 
