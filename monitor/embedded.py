@@ -14,12 +14,12 @@ from monitor.errors import MonitorError
 @contextmanager
 def embedded_server() -> Iterator[str]:
     """Start a private PostgreSQL server; yield a superuser DSN; remove it all afterwards."""
+    # pgserver asks platformdirs for a runtime directory on import; a container may have none.
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
         raise MonitorError(f"embedded PostgreSQL is not available: {exc}") from None
-    # pgserver asks platformdirs for a runtime directory; a container may have none.
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     datadir = tempfile.mkdtemp(prefix="schema-monitor-pg-")
     try:
         server = pgserver.get_server(datadir, cleanup_mode="stop")
