@@ -15,7 +15,8 @@ from monitor.errors import MonitorError
 def embedded_server() -> Iterator[str]:
     """Start a private PostgreSQL server; yield a superuser DSN; remove it all afterwards."""
     # pgserver asks platformdirs for a runtime directory on import; a container may have none.
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="schema-monitor-run-")
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
