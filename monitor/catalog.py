@@ -1,0 +1,438 @@
+"""The live side of the comparison: a snapshot of the catalog as a :class:`model.State`.
+
+A snapshot costs a fixed number of statements whatever the size of the
+catalog (BEGIN, eight SELECTs, COMMIT), all in one short REPEATABLE READ READ
+ONLY transaction, so every object comes from the same instant. It reads
+catalogs only, never a table's rows, except the migration ledger's
+``version`` column.
+
+The server's deparse functions (``pg_get_expr``, ``pg_get_indexdef`` of an
+expression, ``pg_get_constraintdef``, ``pg_get_triggerdef``) open the table
+for an instant to read its column names: they take an AccessShareLock and
+release it at once, so the snapshot never holds a lock on a user table, but
+each would wait behind an AccessExclusiveLock. Relations behind one, granted
+or queued, are therefore left out (and listed in :attr:`Snapshot.skipped`);
+``lock_timeout`` bounds the wait should one be queued mid-read.
+
+The I/O lives in :func:`snapshot`; the ``*_from_row`` functions below it turn
+catalog rows into model objects and know nothing of the database.
+
+A trigger's WHEN condition is the one thing the server cannot deparse on its
+own (it refers to OLD and NEW, which ``pg_get_expr`` rejects), so it is taken
+from ``pg_get_triggerdef`` parsed with pglast and written back with
+``pglast.stream.RawStream``.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import IsolationLevel, sql
+
+from monitor import model
+from monitor.errors import CatalogError, ConnectionFailed
+
+Row = tuple[Any, ...]
+Item = TypeVar("Item")
+
+# BEGIN and COMMIT, issued by the transaction block around the SELECTs.
+_TRANSACTION_STATEMENTS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    state: model.State
+    skipped: tuple[str, ...]  # "schema.table" whose AccessExclusiveLock was held or awaited
+    queries: int  # statements issued, BEGIN and COMMIT included
+
+
+@cache
+def load_query(name: str) -> str:
+    """The text of ``monitor/queries/<name>.sql``."""
+    return resources.files("monitor.queries").joinpath(f"{name}.sql").read_text()
+
+
+def snapshot(
+    conn: psycopg.Connection[Any],
+    schemas: Sequence[str] = ("public",),
+    ledger_table: str | None = model.DEFAULT_LEDGER_TABLE,
+) -> Snapshot:
+    """Read the asked schemas and the migration ledger in one read-only transaction."""
+    reader = _Reader(conn)
+    asked = sorted(set(schemas))
+    # The snapshot's consistency rests on these; connect() sets them already,
+    # and assigning them outside a transaction sends nothing to the server.
+    if conn.isolation_level != IsolationLevel.REPEATABLE_READ:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+    if not conn.read_only:
+        conn.read_only = True
+    try:
+        with conn.transaction(), _collector_paused():
+            state, skipped = _read(reader, asked, ledger_table)
+    except psycopg.Error as exc:
+        raise _catalog_error(conn, exc) from None
+    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Build the model without garbage collection passes.
+
+    A large catalog turns into a few hundred thousand new objects, none of
+    them in a reference cycle; the collector would scan them (and everything
+    else alive) again and again while they are created, for nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Reader:
+    """Runs the named queries and counts them."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.statements = 0
+
+    def rows(self, name: str, params: dict[str, Any]) -> list[Row]:
+        return self._fetch(load_query(name), params)
+
+    def ledger_versions(self, schema: str, table: str) -> list[Row]:
+        query = sql.SQL(load_query("catalog_ledger")).format(ledger=sql.Identifier(schema, table))
+        return self._fetch(query, {})
+
+    def _fetch(self, query: str | sql.Composed, params: dict[str, Any]) -> list[Row]:
+        self.statements += 1
+        cursor = self.conn.cursor(row_factory=psycopg.rows.tuple_row)
+        return cursor.execute(query, params).fetchall()
+
+
+def _read(
+    reader: _Reader, schemas: list[str], ledger_table: str | None
+) -> tuple[model.State, tuple[str, ...]]:
+    context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
+    missing, skipped_oids, skipped_names, ledger_schema, ledger_name = context[0]
+    if missing:
+        raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
+    tables = reader.rows("catalog_tables", {"schemas": schemas, "skipped": skipped_oids})
+    by_oid = {"tables": [row[0] for row in tables]}
+    parts = TableParts(
+        columns=group_by_table(reader.rows("catalog_columns", by_oid), shared(column_from_row)),
+        constraints=group_by_table(reader.rows("catalog_constraints", by_oid), constraint_from_row),
+        indexes=group_by_table(reader.rows("catalog_indexes", by_oid), index_from_row),
+        policies=group_by_table(reader.rows("catalog_policies", by_oid), policy_from_row),
+        triggers=group_by_table(reader.rows("catalog_triggers", by_oid), trigger_from_row),
+    )
+    skipped = tuple(sorted(skipped_names))
+    ledger = None
+    ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped
+    if ledger_table is not None and ledger_name is not None and ledger_readable:
+        versions = reader.ledger_versions(ledger_schema, ledger_name)
+        ledger = ledger_from_rows(versions, ledger_table)
+    return state_from_rows(schemas, tables, parts, ledger), skipped
+
+
+def _catalog_error(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Exception:
+    """One line that says what went wrong, from the server's own words."""
+    message = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    if conn.broken:
+        return ConnectionFailed(f"lost the connection to the database: {message}")
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return CatalogError(f"catalog read gave up waiting for a lock (lock_timeout): {message}")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return CatalogError(f"catalog read cancelled (statement_timeout): {message}")
+    return CatalogError(f"catalog read failed: {message}")
+
+
+# --- rows to model: pure functions ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableParts:
+    """Each table's objects of every kind, by table oid."""
+
+    columns: dict[int, tuple[model.Column, ...]]
+    constraints: dict[int, tuple[model.Constraint, ...]]
+    indexes: dict[int, tuple[model.Index, ...]]
+    policies: dict[int, tuple[model.Policy, ...]]
+    triggers: dict[int, tuple[model.Trigger, ...]]
+
+
+# The four possible switch settings, made once.
+_RLS = {
+    (on, forced): model.Rls(enabled=on, forced=forced)
+    for on in (False, True)
+    for forced in (False, True)
+}
+
+
+def state_from_rows(
+    schemas: Sequence[str], tables: Iterable[Row], parts: TableParts, ledger: model.Ledger | None
+) -> model.State:
+    """The state of the asked schemas; ``tables`` rows come sorted by schema and name."""
+    schema_tables: dict[str, list[model.Table]] = {name: [] for name in schemas}
+    for oid, schema, name, rls_enabled, rls_forced in tables:
+        schema_tables[schema].append(
+            model.Table(
+                name=name,
+                columns=parts.columns.get(oid, ()),
+                constraints=parts.constraints.get(oid, ()),
+                indexes=parts.indexes.get(oid, ()),
+                policies=parts.policies.get(oid, ()),
+                triggers=parts.triggers.get(oid, ()),
+                rls=_RLS[rls_enabled, rls_forced],
+            )
+        )
+    return model.State(
+        schemas=tuple(model.Schema(name, tuple(found)) for name, found in schema_tables.items()),
+        ledger=ledger,
+    )
+
+
+def group_by_table(
+    rows: Iterable[Row], convert: Callable[[Row], Item]
+) -> dict[int, tuple[Item, ...]]:
+    """Convert rows whose first field is the table oid, keeping each table's rows in order.
+
+    The queries sort by table oid, so each table's rows come together.
+    """
+    return {oid: tuple(map(convert, group)) for oid, group in groupby(rows, itemgetter(0))}
+
+
+def shared(convert: Callable[[Row], Item]) -> Callable[[Row], Item]:
+    """``convert``, but rows equal apart from the table oid give one shared object.
+
+    Model objects are immutable, and many tables have the very same ``id``,
+    ``created_at`` and ``updated_at`` columns: one object for all of them is
+    less memory and less time than one each.
+    """
+    made: dict[Row, Item] = {}
+
+    def convert_once(row: Row) -> Item:
+        key = row[1:]
+        found = made.get(key)
+        if found is None:
+            found = made[key] = convert(row)
+        return found
+
+    return convert_once
+
+
+# Names and types repeat across thousands of tables ("id", "uuid", "created_at");
+# one shared string each keeps a large snapshot small.
+_intern = sys.intern
+
+_IDENTITY = {"a": "always", "d": "by default"}
+
+
+def column_from_row(row: Row) -> model.Column:
+    _, name, type_, not_null, expression, identity, generated = row
+    return model.Column(
+        name=_intern(name),
+        type=_intern(type_),
+        nullable=not not_null,
+        default=None if generated else expression,
+        identity=_IDENTITY.get(identity),
+        generated=expression if generated else None,
+    )
+
+
+_CONSTRAINT_TYPES = {
+    "p": model.ConstraintType.PRIMARY_KEY,
+    "u": model.ConstraintType.UNIQUE,
+    "f": model.ConstraintType.FOREIGN_KEY,
+    "c": model.ConstraintType.CHECK,
+    "x": model.ConstraintType.EXCLUDE,
+}
+_REFERENTIAL_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+_MATCH_TYPES = {"s": "SIMPLE", "f": "FULL", "p": "PARTIAL"}
+
+
+def constraint_from_row(row: Row) -> model.Constraint:
+    (
+        _,
+        name,
+        contype,
+        columns,
+        referenced_table,
+        referenced_columns,
+        on_delete,
+        on_update,
+        match,
+        check,
+        deferrable,
+        deferred,
+        validated,
+    ) = row
+    references = None
+    if contype == "f":
+        references = model.ForeignKey(
+            table=referenced_table,
+            columns=tuple(referenced_columns),
+            on_delete=_REFERENTIAL_ACTIONS[on_delete],
+            on_update=_REFERENTIAL_ACTIONS[on_update],
+            match=_MATCH_TYPES[match],
+        )
+    return model.Constraint(
+        name=name,
+        type=_CONSTRAINT_TYPES[contype],
+        columns=tuple(columns),
+        references=references,
+        check=check,
+        deferrable=deferrable,
+        deferred=deferred,
+        validated=validated,
+    )
+
+
+# pg_index.indoption bits (catalog/pg_index.h).
+_INDOPTION_DESC = 1
+_INDOPTION_NULLS_FIRST = 2
+
+
+def index_from_row(row: Row) -> model.Index:
+    (
+        _,
+        name,
+        method,
+        unique,
+        valid,
+        key_count,
+        definitions,
+        options,
+        opclasses,
+        predicate,
+        constraint,
+    ) = row
+    keys = definitions[:key_count]
+    if any(options) or any(opclasses):
+        keys = [index_key(*key) for key in zip(keys, options, opclasses, strict=True)]
+    return model.Index(
+        name=name,
+        columns=tuple(keys),
+        include=tuple(definitions[key_count:]),
+        where=predicate,
+        unique=unique,
+        method=method,
+        valid=valid,
+        constraint=constraint,
+    )
+
+
+def index_key(definition: str, option: int, opclass: str | None) -> str:
+    """One key column the way CREATE INDEX writes it: ``expr [opclass] [DESC] [NULLS ...]``.
+
+    NULLS is spelled out only when it differs from the direction's default
+    (NULLS LAST ascending, NULLS FIRST descending), as pg_get_indexdef does.
+    """
+    key = definition if opclass is None else f"{definition} {opclass}"
+    if option & _INDOPTION_DESC:
+        return key + " DESC" if option & _INDOPTION_NULLS_FIRST else key + " DESC NULLS LAST"
+    return key + " NULLS FIRST" if option & _INDOPTION_NULLS_FIRST else key
+
+
+_POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+
+
+def policy_from_row(row: Row) -> model.Policy:
+    _, name, command, permissive, roles, using, with_check = row
+    return model.Policy(
+        name=name,
+        command=_POLICY_COMMANDS[command],
+        permissive=permissive,
+        roles=frozenset(roles),
+        using=using,
+        with_check=with_check,
+    )
+
+
+# pg_trigger.tgtype bits (catalog/pg_trigger.h).
+_TRIGGER_ROW = 1 << 0
+_TRIGGER_BEFORE = 1 << 1
+_TRIGGER_INSTEAD = 1 << 6
+_TRIGGER_EVENTS = (("INSERT", 1 << 2), ("UPDATE", 1 << 4), ("DELETE", 1 << 3), ("TRUNCATE", 1 << 5))
+_TRIGGER_ENABLED = {"O": "origin", "A": "always", "R": "replica", "D": "disabled"}
+
+
+def trigger_from_row(row: Row) -> model.Trigger:
+    (
+        _,
+        name,
+        tgtype,
+        enabled,
+        function_schema,
+        function_name,
+        argument_count,
+        arguments,
+        columns,
+        definition,
+    ) = row
+    if tgtype & _TRIGGER_INSTEAD:
+        timing = "INSTEAD OF"
+    else:
+        timing = "BEFORE" if tgtype & _TRIGGER_BEFORE else "AFTER"
+    return model.Trigger(
+        name=name,
+        timing=timing,
+        events=tuple(event for event, bit in _TRIGGER_EVENTS if tgtype & bit),
+        level="ROW" if tgtype & _TRIGGER_ROW else "STATEMENT",
+        function=trigger_function(function_schema, function_name, argument_count, arguments),
+        enabled=_TRIGGER_ENABLED[enabled],
+        when=None if definition is None else trigger_when(definition),
+        columns=tuple(columns),
+    )
+
+
+def trigger_function(schema: str, name: str, argument_count: int, arguments: bytes) -> str:
+    """``name('arg', ...)``, schema-qualified unless in public; arguments as SQL literals."""
+    qualified = name if schema == "public" else f"{schema}.{name}"
+    if not argument_count:
+        return _intern(f"{qualified}()")
+    values = arguments.split(b"\0")[:argument_count]
+    literals = ", ".join(_string_literal(value.decode()) for value in values)
+    return f"{qualified}({literals})"
+
+
+def _string_literal(value: str) -> str:
+    escaped = value.replace("'", "''")
+    return f"'{escaped}'"
+
+
+def trigger_when(definition: str) -> str:
+    """The WHEN condition of a ``pg_get_triggerdef`` text, without its parentheses."""
+    # Imported here: pglast is large and most catalogs have no trigger with WHEN.
+    import pglast
+    from pglast.stream import RawStream
+
+    try:
+        statement = pglast.parse_sql(definition)[0].stmt
+    except pglast.parser.ParseError as exc:
+        raise CatalogError(f"cannot read trigger definition {definition!r}: {exc}") from None
+    if not isinstance(statement, pglast.ast.CreateTrigStmt) or statement.whenClause is None:
+        raise CatalogError(f"trigger definition without a WHEN condition: {definition!r}")
+    text: str = RawStream()(statement.whenClause)
+    return text
+
+
+def ledger_from_rows(rows: Iterable[Row], table: str) -> model.Ledger:
+    return model.Ledger(applied=tuple(sorted(str(version) for (version,) in rows)), table=table)

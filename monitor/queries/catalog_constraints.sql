@@ -1,0 +1,39 @@
+-- Primary key, unique, foreign key, check and exclusion constraints (not the
+-- NOT NULL rows newer servers keep here: nullability is a column property).
+SELECT
+    con.conrelid,
+    con.conname,
+    con.contype,
+    ARRAY(
+        SELECT (
+            SELECT a.attname FROM pg_attribute AS a
+            WHERE a.attrelid = con.conrelid AND a.attnum = k.attnum
+        )
+        FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, position)
+        ORDER BY k.position
+    ) AS columns,
+    rn.nspname || '.' || rc.relname AS referenced_table,
+    ARRAY(
+        SELECT (
+            SELECT a.attname FROM pg_attribute AS a
+            WHERE a.attrelid = con.confrelid AND a.attnum = k.attnum
+        )
+        FROM unnest(con.confkey) WITH ORDINALITY AS k (attnum, position)
+        ORDER BY k.position
+    ) AS referenced_columns,
+    con.confdeltype,
+    con.confupdtype,
+    con.confmatchtype,
+    CASE con.contype
+        WHEN 'c' THEN pg_get_expr(con.conbin, con.conrelid, true)
+        WHEN 'x' THEN pg_get_constraintdef(con.oid, true)
+    END AS check_expression,
+    con.condeferrable,
+    con.condeferred,
+    con.convalidated
+FROM pg_constraint AS con
+LEFT JOIN pg_class AS rc ON rc.oid = con.confrelid
+LEFT JOIN pg_namespace AS rn ON rn.oid = rc.relnamespace
+WHERE con.conrelid = ANY(%(tables)s::oid[])
+  AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+ORDER BY con.conrelid, con.conname COLLATE "C"
