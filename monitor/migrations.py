@@ -94,7 +94,7 @@ def meta_commands(sql: str, file: str) -> list[Problem]:
             Problem(
                 file,
                 _line_at(sql, start),
-                f"psql meta-command {command!r} cannot be replayed: the server runs SQL only",
+                f"psql meta-command '{command}' cannot be replayed: the server runs SQL only",
             )
         )
     return problems
@@ -260,7 +260,8 @@ def _string_line(statement: Statement, tokens: list[Token], after: str | None) -
 
 def server_message(diag: psycopg.errors.Diagnostic) -> str:
     """The server's words, as psql shows them: severity, message, detail and hint."""
-    parts = [f"{diag.severity or 'ERROR'}: {diag.message_primary or 'unknown error'}"]
+    primary = " ".join((diag.message_primary or "unknown error").split())  # one line
+    parts = [f"{diag.severity or 'ERROR'}: {primary}"]
     if diag.message_detail:
         parts.append(f"DETAIL: {diag.message_detail}")
     if diag.message_hint:
