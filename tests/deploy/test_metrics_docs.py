@@ -1,0 +1,59 @@
+"""docs/metrics.md and the daemon's /metrics hold each other to account.
+
+The daemon runs against a database holding the example migrations; once both
+checks have run, every exported metric must be documented with its type and
+labels, and every documented metric must be exported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy.conftest import DocumentedMetric, documented_metrics
+from tests.e2e.conftest import Processes, http_get, start_monitor, wait_until
+
+# Series that appear only after each check has completed once.
+AFTER_BOTH_CHECKS = ("schema_monitor_drift_objects{", "schema_monitor_index_scans_total{")
+
+
+def exported_metrics(exposition: str) -> dict[str, DocumentedMetric]:
+    """name (as written in the docs: counters with `_total`) -> type and label names."""
+    metrics = {}
+    for family in text_string_to_metric_families(exposition):
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        labels = frozenset(label for sample in family.samples for label in sample.labels)
+        assert family.samples, f"{name} is announced without a sample"
+        metrics[name] = DocumentedMetric(family.type, labels)
+    return metrics
+
+
+def scrape_after_both_checks(processes: Processes, url: str) -> str:
+    def scrape() -> str | None:
+        answer = http_get(f"{url}/metrics")
+        text = answer[1].decode() if answer and answer[0] == 200 else ""
+        return text if all(marker in text for marker in AFTER_BOTH_CHECKS) else None
+
+    return wait_until(scrape, timeout=30, what="drift and stats results", processes=processes)
+
+
+def test_docs_list_exactly_the_exported_metrics(phase3_dsn: str, tmp_path: Path) -> None:
+    with Processes(tmp_path) as processes:
+        url = start_monitor(processes, phase3_dsn)
+        exported = exported_metrics(scrape_after_both_checks(processes, url))
+    documented = documented_metrics()
+    assert sorted(exported.keys() - documented.keys()) == [], "exported but not documented"
+    assert sorted(documented.keys() - exported.keys()) == [], "documented but not exported"
+    for name, metric in exported.items():
+        assert documented[name] == metric, f"{name}: documented {documented[name]}, got {metric}"
+
+
+def test_every_series_but_the_daemons_own_carries_the_target_label() -> None:
+    own = {
+        "schema_monitor_build_info",
+        "schema_monitor_config_reload_success",
+        "schema_monitor_config_last_reload_success_timestamp_seconds",
+    }
+    for name, metric in documented_metrics().items():
+        assert ("target" in metric.labels) == (name not in own), name

@@ -1,0 +1,174 @@
+"""From a dropped index to a notification: the daemon, Prometheus with the project's
+alerts.yml, Alertmanager with a webhook, and the dashboard's queries, all real.
+
+Prometheus evaluates the production rules unchanged, so the test waits out
+their `for: 1m`: about a minute and a half in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql as pgsql
+
+from tests.deploy.conftest import (
+    alert_rules,
+    dashboard,
+    panel_queries,
+    require_binary,
+    substitute,
+)
+from tests.e2e.conftest import (
+    Processes,
+    Webhook,
+    instant_query,
+    prometheus_api,
+    start_alertmanager,
+    start_monitor,
+    start_prometheus,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+INDEX = "idx_active_integrations"
+POLICY = "Admins can delete integrations"
+TABLE = "integrations"
+# How Grafana fills the dashboard variables for this target and schema.
+VARIABLES = {"target": "supabase", "schema": "public", "__rate_interval": "1m"}
+# `for: 1m`, evaluation and notification with a wide margin.
+ALERT_TIMEOUT = 150
+
+
+def restore_statements(dsn: str) -> list[str]:
+    """The DDL that puts the index and the policy back exactly as the catalog has them now."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        index_row = conn.execute(
+            "SELECT pg_get_indexdef(%s::regclass)", (f"public.{INDEX}",)
+        ).fetchone()
+        policy_row = conn.execute(
+            "SELECT permissive, cmd, roles, qual, with_check FROM pg_policies"
+            " WHERE schemaname = 'public' AND tablename = %s AND policyname = %s",
+            (TABLE, POLICY),
+        ).fetchone()
+        assert index_row and policy_row, "the example migrations create both"
+        permissive, command, roles, using, with_check = policy_row
+        policy = pgsql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+            pgsql.Identifier(POLICY),
+            pgsql.Identifier("public", TABLE),
+            pgsql.SQL(permissive),
+            pgsql.SQL(command),
+            pgsql.SQL(", ").join(
+                pgsql.SQL("PUBLIC") if role == "public" else pgsql.Identifier(role)
+                for role in roles
+            ),
+        )
+        if using:
+            policy += pgsql.SQL(" USING ({})").format(pgsql.SQL(using))
+        if with_check:
+            policy += pgsql.SQL(" WITH CHECK ({})").format(pgsql.SQL(with_check))
+        return [index_row[0], policy.as_string(conn)]
+
+
+def presence(prometheus: str, name: str) -> float | None:
+    result = instant_query(
+        prometheus, f'schema_monitor_expected_object_present{{relname="{TABLE}",object="{name}"}}'
+    )
+    return float(result[0]["value"][1]) if result else None
+
+
+def loaded_rules(prometheus: str) -> list[dict[str, Any]]:
+    groups = prometheus_api(prometheus, "rules")["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def active_alerts(prometheus: str) -> dict[str, str]:
+    """alertname -> state (pending or firing) of the alerts Prometheus holds now."""
+    alerts = prometheus_api(prometheus, "alerts")["alerts"]
+    return {alert["labels"]["alertname"]: alert["state"] for alert in alerts}
+
+
+def assert_names_object(alert: dict[str, Any], name: str) -> None:
+    assert alert["labels"]["object"] == name
+    assert alert["labels"]["relname"] == TABLE
+    assert alert["labels"]["target"] == "supabase"
+    assert name in alert["annotations"]["description"]
+    assert alert["annotations"]["runbook_url"].endswith(f"#{alert['labels']['alertname'].lower()}")
+
+
+def test_dropped_index_and_policy_page_and_resolve(
+    phase3_dsn: str, sql: Callable[[str], None], processes: Processes
+) -> None:
+    prometheus_binary = require_binary("prometheus")
+    alertmanager_binary = require_binary("alertmanager", "prometheus-alertmanager")
+    monitor = start_monitor(processes, phase3_dsn)
+    with Webhook() as webhook:
+        alertmanager = start_alertmanager(processes, alertmanager_binary, webhook.url)
+        prometheus = start_prometheus(processes, prometheus_binary, monitor, alertmanager)
+
+        # Before: both objects are there and every rule of alerts.yml evaluates cleanly.
+        wait_until(
+            lambda: presence(prometheus, INDEX) == 1 and presence(prometheus, POLICY) == 1,
+            timeout=30,
+            what="Prometheus to scrape the index and the policy as present",
+            processes=processes,
+        )
+        assert len(loaded_rules(prometheus)) == len(alert_rules()), "alerts.yml loaded whole"
+        wait_until(
+            lambda: all(rule["health"] == "ok" for rule in loaded_rules(prometheus)),
+            timeout=15,
+            what="every rule of alerts.yml to evaluate without error",
+            processes=processes,
+        )
+        quiet = active_alerts(prometheus)
+        assert "SchemaIndexMissing" not in quiet and "SchemaPolicyMissing" not in quiet, quiet
+
+        restore = restore_statements(phase3_dsn)
+        sql(f"DROP INDEX public.{INDEX}")
+        sql(f'DROP POLICY "{POLICY}" ON public.{TABLE}')
+        wait_until(
+            lambda: presence(prometheus, INDEX) == 0 and presence(prometheus, POLICY) == 0,
+            timeout=30,
+            what="Prometheus to see the index and the policy missing",
+            processes=processes,
+        )
+
+        # While the alerts wait out `for:`, every dashboard panel must show data.
+        for query in panel_queries(dashboard()):
+            expr = substitute(query.expr, VARIABLES)
+            wait_until(
+                lambda expr=expr: instant_query(prometheus, expr),
+                timeout=20,
+                what=f"data for panel {query.panel!r} ({query.ref_id}): {expr}",
+                processes=processes,
+            )
+
+        index_alert = wait_until(
+            lambda: webhook.find("SchemaIndexMissing", "firing"),
+            timeout=ALERT_TIMEOUT,
+            what="SchemaIndexMissing at the webhook",
+            processes=processes,
+        )
+        assert_names_object(index_alert, INDEX)
+        policy_alert = wait_until(
+            lambda: webhook.find("SchemaPolicyMissing", "firing"),
+            timeout=30,
+            what="SchemaPolicyMissing at the webhook",
+            processes=processes,
+        )
+        assert_names_object(policy_alert, POLICY)
+
+        for statement in restore:
+            sql(statement)
+        for alertname, name in (("SchemaIndexMissing", INDEX), ("SchemaPolicyMissing", POLICY)):
+            resolved = wait_until(
+                lambda alertname=alertname: webhook.find(alertname, "resolved"),
+                timeout=60,
+                what=f"{alertname} resolved at the webhook",
+                processes=processes,
+            )
+            assert_names_object(resolved, name)
+        assert presence(prometheus, INDEX) == 1 and presence(prometheus, POLICY) == 1
