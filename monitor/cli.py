@@ -165,13 +165,16 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
 def _spec_build(args: argparse.Namespace) -> int:
     from monitor import replay, spec
 
+    interactive = sys.stderr.isatty()
+    if interactive:
+        print("starting a scratch database ...", file=sys.stderr, flush=True)
     state = replay.build(
         args.migrations_dir,
         shadow_dsn=args.shadow_dsn,
         bootstrap_files=args.bootstrap,
         supabase_bootstrap=not args.no_supabase_bootstrap,
         schemas=args.schemas or ["public"],
-        progress=_progress if sys.stderr.isatty() else None,
+        progress=_progress if interactive else None,
     )
     _write(spec.dumps(state), args.output)
     return EXIT_OK

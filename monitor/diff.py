@@ -20,6 +20,7 @@ from monitor.model import (
     Change,
     Column,
     Constraint,
+    ConstraintType,
     Extra,
     Finding,
     ForeignKey,
@@ -44,8 +45,11 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
     `skipped` holds "schema.table" names whose live state is unknown (their
     AccessExclusiveLock was held or awaited): they are not compared at all.
     """
-    pending = _pending_versions(expected.ledger, actual.ledger)
-    findings = list(_ledger_findings(expected.ledger, actual.ledger))
+    ledger = expected.ledger
+    if ledger is not None and ledger.table in skipped:
+        ledger = None  # the ledger table is locked: what is pending is unknown this time
+    pending = _pending_versions(ledger, actual.ledger)
+    findings = list(_ledger_findings(ledger, actual.ledger))
     for schema in expected.schemas:
         live = actual.schema(schema.name) or Schema(schema.name)
         context = _Context(schema, pending, frozenset(skipped))
@@ -70,6 +74,14 @@ class _Context:
 
     def reports_extra(self, kind: str) -> bool:
         return self.schema.extra.for_kind(kind) is Extra.REPORT
+
+    def is_absent(self, kind: Kind, table: str | None, name: str) -> bool:
+        """Absent objects that reappear are reported once, as such, not also as extras."""
+        owner = None if kind in (Kind.TABLE, Kind.INDEX) else table
+        return any(
+            a.kind is kind and a.name == name and (a.table if owner else None) == owner
+            for a in self.schema.absent
+        )
 
     def is_pending(self, migration: str | None) -> bool:
         return migration is not None and migration_version(migration) in self.pending
@@ -183,7 +195,11 @@ def _schema_findings(context: _Context, expected: Schema, live: Schema) -> Itera
         listed = {t.name for t in expected.tables}
         for table in live.tables:
             qualified = f"{expected.name}.{table.name}"
-            if table.name not in listed and qualified not in context.skipped:
+            if (
+                table.name not in listed
+                and qualified not in context.skipped
+                and not context.is_absent(Kind.TABLE, None, table.name)
+            ):
                 yield context.finding(
                     Kind.TABLE,
                     Change.UNEXPECTED,
@@ -263,7 +279,9 @@ def _columns(context: _Context, expected: Table, actual: Table) -> Iterator[Find
     listed = [c.name for c in expected.columns]
     if context.reports_extra("columns"):
         for column in actual.columns:
-            if column.name not in listed:
+            if column.name not in listed and not context.is_absent(
+                Kind.COLUMN, expected.name, column.name
+            ):
                 yield context.finding(
                     Kind.COLUMN,
                     Change.UNEXPECTED,
@@ -382,7 +400,11 @@ def _collection(
     if context.reports_extra(spec.attribute):
         listed = {item.name for item in expected}
         for item in actual:
-            if item.name not in listed and item.name not in reported_elsewhere:
+            if (
+                item.name not in listed
+                and item.name not in reported_elsewhere
+                and not context.is_absent(spec.kind, table, item.name)
+            ):
                 yield context.finding(
                     spec.kind,
                     Change.UNEXPECTED,
@@ -399,9 +421,12 @@ Verdict = tuple[Change, Severity, list[str]] | None
 
 
 def _compare_constraint(expected: Any, actual: Any, table: str) -> Verdict:
+    fields = ["type", "columns", "references", "deferrable", "deferred", "validated"]
+    if not expected.columns and expected.type in (ConstraintType.CHECK, ConstraintType.EXCLUDE):
+        fields.remove("columns")  # the catalog derives them from the expression
     changed = [
         field
-        for field in ("type", "columns", "references", "deferrable", "deferred", "validated")
+        for field in fields
         if _references_key(getattr(expected, field)) != _references_key(getattr(actual, field))
     ]
     if not normalize.same_expression(expected.check, actual.check, table):

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from monitor.errors import MonitorError
 
@@ -16,7 +17,9 @@ def embedded_server() -> Iterator[str]:
     """Start a private PostgreSQL server; yield a superuser DSN; remove it all afterwards."""
     # pgserver asks platformdirs for a runtime directory on import; a container may have none.
     if not os.environ.get("XDG_RUNTIME_DIR"):
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="schema-monitor-run-")
+        runtime = Path(tempfile.gettempdir()) / f"schema-monitor-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency

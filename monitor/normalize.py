@@ -65,11 +65,15 @@ class SqlSyntaxError(ValueError):
     """A piece of SQL that PostgreSQL's parser rejects."""
 
 
-def _parse(sql: str) -> Tree:
+def _parse(sql: str, prefix: str = "") -> Tree:
+    """Parse `prefix + sql`; an error position counts characters of `sql`, as the user wrote it."""
     try:
-        parsed = json.loads(parser.parse_sql_json(sql))
+        parsed = json.loads(parser.parse_sql_json(prefix + sql))
     except parser.ParseError as exc:
-        raise SqlSyntaxError(str(exc)) from None
+        message, position = exc.args[0], exc.args[1] if len(exc.args) > 1 else None
+        if isinstance(position, int) and position > len(prefix):
+            message = f"{message} (at character {position - len(prefix) + 1})"
+        raise SqlSyntaxError(message) from None
     statements = parsed.get("stmts", [])
     if len(statements) != 1:
         raise SqlSyntaxError("expected exactly one SQL expression")
@@ -80,6 +84,9 @@ def _only_target(select: Tree, text: str) -> Tree:
     targets = select["SelectStmt"].get("targetList", [])
     if len(targets) != 1 or set(select["SelectStmt"]) - {"targetList", "limitOption", "op"}:
         raise SqlSyntaxError(f"not a single SQL expression: {text!r}")
+    if "name" in targets[0]["ResTarget"]:
+        # "a = 1 AND" parses as "a = 1 AS and": a trailing word is not an expression.
+        raise SqlSyntaxError(f"unexpected word after the expression: {text!r}")
     return targets[0]["ResTarget"]["val"]
 
 
@@ -93,7 +100,7 @@ def _key(tree: Tree) -> str:
 @lru_cache(maxsize=4096)
 def type_key(text: str) -> str:
     """Canonical type: ``int`` -> ``integer``, ``varchar(50)`` -> ``character varying(50)``."""
-    expression = _only_target(_parse(f"SELECT NULL::{text}"), text)
+    expression = _only_target(_parse(text, "SELECT NULL::"), text)
     type_name = expression.get("TypeCast", {}).get("typeName")
     if type_name is None:
         raise SqlSyntaxError(f"not a type: {text!r}")
@@ -133,7 +140,7 @@ def expression_key(text: str, table: str | None = None, column_type: str | None 
     columns or not. ``column_type`` is the type of the column a default
     belongs to: a literal cast to it (``'{}'::jsonb``) equals the bare literal.
     """
-    tree = _only_target(_parse(f"SELECT {text}"), text)
+    tree = _only_target(_parse(text, "SELECT "), text)
     scope = frozenset({table}) if table else frozenset()
     canonical = _canonical(tree, scope)
     if column_type is not None:
@@ -170,7 +177,7 @@ def same_expression(
 @lru_cache(maxsize=16384)
 def index_column_key(text: str) -> str:
     """Canonical key of one index key column: ``created_at DESC``, ``lower(email)``."""
-    statement = _parse(f"CREATE INDEX ON t ({text})")
+    statement = _parse(f"{text})", "CREATE INDEX ON t (")
     params = statement["IndexStmt"]["indexParams"]
     if len(params) != 1:
         raise SqlSyntaxError(f"not a single index column: {text!r}")
@@ -256,7 +263,12 @@ def _select(body: Tree, scope: frozenset[str]) -> Tree:
         relation = sources[0]["RangeVar"]
         alias = relation.get("alias", {}).get("aliasname")
         inner = frozenset({alias or relation["relname"]})
-    return {"SelectStmt": {k: _canonical(v, inner) for k, v in body.items()}}
+    select = {k: _canonical(v, inner) for k, v in body.items()}
+    # PostgreSQL names the columns of a sub-select it prints ("SELECT auth.uid() AS uid");
+    # inside an expression those names mean nothing.
+    for target in select.get("targetList", []):
+        target.get("ResTarget", {}).pop("name", None)
+    return {"SelectStmt": select}
 
 
 def _column_ref(body: Tree, scope: frozenset[str]) -> Tree:

@@ -393,3 +393,36 @@ def test_missing_ledger_table_is_a_warning() -> None:
 @given(states())
 def test_a_state_has_no_drift_against_itself(state: State) -> None:
     assert diff(state, state) == ()
+
+
+def test_absent_index_that_reappears_unlisted_is_reported_once() -> None:
+    spec_table = without(INTEGRATIONS, "indexes", "idx_integrations_type")
+    spec = State(
+        schemas=(
+            Schema(
+                "public",
+                tables=(spec_table,),
+                absent=(Absent(Kind.INDEX, "idx_integrations_type", migration=INDEXES),),
+            ),
+        ),
+        ledger=LEDGER,
+    )
+    finding = only(diff(spec, live(lambda t: t)))
+    assert (finding.change, finding.name) == (Change.UNEXPECTED, "idx_integrations_type")
+    assert "should not exist" in finding.message
+
+
+def test_check_constraint_without_columns_in_the_spec_compares_its_expression_only() -> None:
+    check = Constraint("status_check", ConstraintType.CHECK, ("status",), check="(status <> '')")
+    live_table = dataclasses.replace(INTEGRATIONS, constraints=(check,))
+    spec_table = dataclasses.replace(
+        INTEGRATIONS,
+        constraints=(dataclasses.replace(check, columns=(), check="status <> ''"),),
+    )
+    spec = State(schemas=(Schema("public", tables=(spec_table,)),), ledger=LEDGER)
+    assert diff(spec, live(lambda t: live_table)) == ()
+
+
+def test_a_locked_ledger_table_leaves_migrations_uncompared() -> None:
+    findings = diff(SPEC, live(lambda t: t, ledger=None), skipped={LEDGER.table})
+    assert findings == ()

@@ -58,10 +58,18 @@ REVOKE ALL ON TABLE
   public.organization_members,
   public.workflows,
   public.workflow_execution_logs,
-  public.integrations,
   public.api_integrations,
   public.system_health_checks
 FROM anon;
+
+-- integrations comes from its own migration; like the Phase 3 indexes, only
+-- touch it where it exists.
+DO $$
+BEGIN
+  IF to_regclass('public.integrations') IS NOT NULL THEN
+    REVOKE ALL ON TABLE public.integrations FROM anon;
+  END IF;
+END $$;
 
 -- 4. Audit log ----------------------------------------------------------------------------
 
@@ -143,10 +151,15 @@ $$;
 
 REVOKE ALL ON FUNCTION public.log_audit_event() FROM PUBLIC, anon, authenticated;
 
-DROP TRIGGER IF EXISTS audit_integrations_changes ON public.integrations;
-CREATE TRIGGER audit_integrations_changes
-  AFTER INSERT OR UPDATE OR DELETE ON public.integrations
-  FOR EACH ROW EXECUTE FUNCTION public.log_audit_event();
+DO $$
+BEGIN
+  IF to_regclass('public.integrations') IS NOT NULL THEN
+    DROP TRIGGER IF EXISTS audit_integrations_changes ON public.integrations;
+    CREATE TRIGGER audit_integrations_changes
+      AFTER INSERT OR UPDATE OR DELETE ON public.integrations
+      FOR EACH ROW EXECUTE FUNCTION public.log_audit_event();
+  END IF;
+END $$;
 
 DROP TRIGGER IF EXISTS audit_api_integrations_changes ON public.api_integrations;
 CREATE TRIGGER audit_api_integrations_changes
