@@ -1,0 +1,619 @@
+"""The daemon's configuration file: strict loading that reports every problem at once.
+
+The YAML is composed into nodes (not loaded into plain dicts) so that each
+problem names the line it sits on. Unknown keys are errors: a misspelt
+option silently falling back to its default is how monitors end up
+watching nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import yaml
+
+from monitor.errors import InputError, Problem
+
+DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9568"
+DEFAULT_STATE_DIR = Path("/var/lib/schema-monitor")
+LOG_FORMATS = ("auto", "json", "console")
+AFTER_WINDOW = ("continue", "exit")
+# Shortest interval accepted: below this the monitor itself becomes load.
+MIN_INTERVAL_SECONDS = 1.0
+# A run may use this share of its interval; the rest is slack so runs never pile up.
+RUN_BUDGET_SHARE = 0.9
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 10.0
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_LISTEN_ADDRESS = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Web:
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    tls: Tls | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    drift: float = 60.0
+    stats: float = 60.0
+    # The catalog fingerprint lets a quiet cycle skip the full snapshot; this
+    # bounds how long that shortcut may be trusted (renamed roles or functions
+    # change deparsed text without touching the watched catalogs).
+    full_drift: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    lock: float = 0.2
+    statement: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS
+    connect: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchWindow:
+    start: datetime | None = None  # None: "auto", the first start, persisted in state_dir
+    duration: float = 48 * 3600.0
+    after: str = "continue"  # continue | exit
+    # Spec indexes whose migration version is >= this count as "new" in the
+    # report; None: every spec index that does not back a constraint.
+    new_indexes_since: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    other_indexes: int = 20  # per-index series beyond the spec's: the top N by scans
+    # Per-index and per-table series of the spec's own indexes and tables (each).
+    spec_relations: int = 500
+    present_objects: int = 2000  # expected_object_present series; missing ones always shown
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    dsn: str = field(repr=False)  # may hold a password: never printed
+    dsn_source: str  # "inline", "env:NAME" or "file:/path": safe to show
+    spec: Path
+    schemas: tuple[str, ...] = ("public",)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    targets: tuple[Target, ...]
+    state_dir: Path = DEFAULT_STATE_DIR
+    log_format: str = "auto"
+    web: Web = field(default_factory=Web)
+    intervals: Intervals = field(default_factory=Intervals)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    reconnect: Reconnect = field(default_factory=Reconnect)
+    watch_window: WatchWindow = field(default_factory=WatchWindow)
+    limits: Limits = field(default_factory=Limits)
+
+    def run_budget(self, check: str) -> float:
+        """Seconds one run of `check` may take before its query is cancelled."""
+        interval = self.intervals.drift if check == "drift" else self.intervals.stats
+        return interval * RUN_BUDGET_SHARE
+
+    def target(self, name: str) -> Target | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+
+def parse_listen_address(text: str) -> tuple[str, int] | None:
+    """("host", port) from "host:port", "[::1]:port" or ":port"; None when malformed."""
+    match = _LISTEN_ADDRESS.fullmatch(text)
+    if match is None or int(match["port"]) > 65535:
+        return None
+    host = match["ipv6"] if match["ipv6"] is not None else match["host"]
+    return host or "0.0.0.0", int(match["port"])
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds from "60s", "5m", "48h", "1h30m", "200ms", "2d"; None when malformed."""
+    text = text.strip()
+    if not text or _DURATION_PART.sub("", text):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; raises InputError listing every problem."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(
+            [Problem(str(path), None, f"cannot read config: {exc.strerror}")]
+        ) from None
+    return loads(text, path, os.environ if environ is None else environ)
+
+
+def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
+    reader = _Reader(str(path), path.resolve().parent, environ)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise InputError([Problem(str(path), line, f"invalid YAML: {exc.problem}")]) from None
+    config = reader.config(root, path)
+    if reader.problems or config is None:
+        # In file order, as a person fixes them; sorted() keeps a line's problems in order.
+        problems = sorted(reader.problems, key=lambda p: p.line or 0)
+        raise InputError(problems or [Problem(str(path), None, "empty config")])
+    return config
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Walks the YAML node tree, collecting problems instead of stopping at the first."""
+
+    def __init__(self, filename: str, base_dir: Path, environ: Mapping[str, str]) -> None:
+        self.filename = filename
+        self.base_dir = base_dir
+        self.environ = environ
+        self.problems: list[Problem] = []
+
+    def problem(self, node: yaml.Node | None, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        self.problems.append(Problem(self.filename, line, message))
+
+    # -- the document -------------------------------------------------------
+
+    def config(self, root: yaml.Node | None, path: Path) -> Config | None:
+        if root is None:
+            self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
+            return None
+        keys = self.mapping(
+            root,
+            "config",
+            required=("version", "targets"),
+            optional=(
+                "state_dir",
+                "log_format",
+                "web",
+                "intervals",
+                "timeouts",
+                "reconnect",
+                "watch_window",
+                "limits",
+            ),
+        )
+        if keys is None:
+            return None
+        version = self.integer(keys.get("version"), "version", minimum=1)
+        if version is not None and version != 1:
+            self.problem(keys["version"], f"version: unsupported version {version}; expected 1")
+        intervals = self.section(keys.get("intervals"), "intervals", Intervals(), self.intervals)
+        # Without an explicit statement timeout, the default fits inside the shortest run budget.
+        shortest_budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+        default_timeouts = Timeouts(
+            statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
+        )
+        timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
+        config = Config(
+            path=path,
+            targets=self.targets(keys.get("targets")),
+            state_dir=self.optional(
+                keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
+            ),
+            log_format=self.optional(
+                keys.get("log_format"),
+                "log_format",
+                lambda n, w: self.choice(n, w, LOG_FORMATS),
+                "auto",
+            ),
+            web=self.section(keys.get("web"), "web", Web(), self.web),
+            intervals=intervals,
+            timeouts=timeouts,
+            reconnect=self.section(keys.get("reconnect"), "reconnect", Reconnect(), self.reconnect),
+            watch_window=self.section(
+                keys.get("watch_window"), "watch_window", WatchWindow(), self.watch_window
+            ),
+            limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
+        )
+        self.check_timings(config, keys)
+        return config
+
+    def section(
+        self,
+        node: yaml.Node | None,
+        where: str,
+        default: T,
+        read: Callable[[yaml.Node, str, T], T],
+    ) -> T:
+        return default if node is None else read(node, where, default)
+
+    def optional(
+        self,
+        node: yaml.Node | None,
+        where: str,
+        read: Callable[[yaml.Node, str], T | None],
+        default: T,
+    ) -> T:
+        if node is None:
+            return default
+        value = read(node, where)
+        return default if value is None else value
+
+    def web(self, node: yaml.Node, where: str, default: Web) -> Web:
+        keys = self.mapping(node, where, optional=("listen_address", "tls"))
+        if keys is None:
+            return default
+        tls = None
+        if "tls" in keys:
+            tls_keys = self.mapping(keys["tls"], f"{where}.tls", required=("cert_file", "key_file"))
+            if tls_keys is not None:
+                cert = self.readable_file(tls_keys.get("cert_file"), f"{where}.tls.cert_file")
+                key = self.readable_file(tls_keys.get("key_file"), f"{where}.tls.key_file")
+                tls = Tls(cert, key) if cert is not None and key is not None else None
+        return Web(
+            listen_address=self.optional(
+                keys.get("listen_address"),
+                f"{where}.listen_address",
+                self.listen_address,
+                default.listen_address,
+            ),
+            tls=tls,
+        )
+
+    def intervals(self, node: yaml.Node, where: str, default: Intervals) -> Intervals:
+        keys = self.mapping(node, where, optional=("drift", "stats", "full_drift"))
+        if keys is None:
+            return default
+        return Intervals(
+            drift=self.interval(keys.get("drift"), f"{where}.drift", default.drift),
+            stats=self.interval(keys.get("stats"), f"{where}.stats", default.stats),
+            full_drift=self.interval(
+                keys.get("full_drift"), f"{where}.full_drift", default.full_drift
+            ),
+        )
+
+    def interval(self, node: yaml.Node | None, where: str, default: float) -> float:
+        seconds = self.optional(node, where, self.duration, default)
+        if seconds < MIN_INTERVAL_SECONDS:
+            self.problem(node, f"{where}: must be at least {MIN_INTERVAL_SECONDS:g}s")
+        return seconds
+
+    def timeouts(self, node: yaml.Node, where: str, default: Timeouts) -> Timeouts:
+        keys = self.mapping(node, where, optional=("lock", "statement", "connect"))
+        if keys is None:
+            return default
+        connect = self.optional(
+            keys.get("connect"), f"{where}.connect", self.duration, default.connect
+        )
+        if connect < 1:
+            # libpq's connect_timeout counts whole seconds; below 2 it uses 2.
+            self.problem(keys.get("connect"), f"{where}.connect: must be at least 1s")
+        return Timeouts(
+            lock=self.optional(keys.get("lock"), f"{where}.lock", self.duration, default.lock),
+            statement=self.optional(
+                keys.get("statement"), f"{where}.statement", self.duration, default.statement
+            ),
+            connect=connect,
+        )
+
+    def reconnect(self, node: yaml.Node, where: str, default: Reconnect) -> Reconnect:
+        keys = self.mapping(node, where, optional=("initial_delay", "max_delay"))
+        if keys is None:
+            return default
+        return Reconnect(
+            initial_delay=self.optional(
+                keys.get("initial_delay"),
+                f"{where}.initial_delay",
+                self.duration,
+                default.initial_delay,
+            ),
+            max_delay=self.optional(
+                keys.get("max_delay"), f"{where}.max_delay", self.duration, default.max_delay
+            ),
+        )
+
+    def watch_window(self, node: yaml.Node, where: str, default: WatchWindow) -> WatchWindow:
+        keys = self.mapping(
+            node, where, optional=("start", "duration", "after", "new_indexes_since")
+        )
+        if keys is None:
+            return default
+        return WatchWindow(
+            start=self.window_start(keys.get("start"), f"{where}.start"),
+            duration=self.optional(
+                keys.get("duration"), f"{where}.duration", self.duration, default.duration
+            ),
+            after=self.optional(
+                keys.get("after"),
+                f"{where}.after",
+                lambda n, w: self.choice(n, w, AFTER_WINDOW),
+                default.after,
+            ),
+            new_indexes_since=self.optional(
+                keys.get("new_indexes_since"), f"{where}.new_indexes_since", self.string, None
+            ),
+        )
+
+    def window_start(self, node: yaml.Node | None, where: str) -> datetime | None:
+        text = self.optional(node, where, self.string, "auto")
+        if text == "auto":
+            return None
+        try:
+            start = datetime.fromisoformat(text)
+        except ValueError:
+            self.problem(node, f"{where}: expected `auto` or an RFC 3339 timestamp, got {text!r}")
+            return None
+        if start.tzinfo is None:
+            self.problem(node, f"{where}: the timestamp needs a timezone, e.g. {text}Z")
+            return None
+        return start
+
+    def limits(self, node: yaml.Node, where: str, default: Limits) -> Limits:
+        keys = self.mapping(
+            node, where, optional=("other_indexes", "spec_relations", "present_objects")
+        )
+        if keys is None:
+            return default
+
+        def count(key: str, fallback: int) -> int:
+            return self.optional(
+                keys.get(key),
+                f"{where}.{key}",
+                lambda n, w: self.integer(n, w, minimum=0),
+                fallback,
+            )
+
+        return Limits(
+            other_indexes=count("other_indexes", default.other_indexes),
+            spec_relations=count("spec_relations", default.spec_relations),
+            present_objects=count("present_objects", default.present_objects),
+        )
+
+    def targets(self, node: yaml.Node | None) -> tuple[Target, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, "targets: expected a non-empty list of targets")
+            return ()
+        targets = tuple(
+            t
+            for i, item in enumerate(node.value)
+            if (t := self.target(item, f"targets[{i}]")) is not None
+        )
+        seen: dict[str, yaml.Node] = {}
+        for item, target in zip(node.value, targets, strict=False):
+            if target.name in seen:
+                self.problem(item, f"targets: duplicate target name {target.name!r}")
+            seen[target.name] = item
+        return targets
+
+    def target(self, node: yaml.Node, where: str) -> Target | None:
+        keys = self.mapping(
+            node,
+            where,
+            required=("name", "spec"),
+            optional=("dsn", "dsn_env", "dsn_file", "schemas"),
+        )
+        if keys is None:
+            return None
+        name = self.string(keys.get("name"), f"{where}.name")
+        if name is not None and not _TARGET_NAME.fullmatch(name):
+            self.problem(
+                keys["name"], f"{where}.name: {name!r} must be letters, digits, '_', '.' or '-'"
+            )
+            name = None
+        dsn = self.dsn(node, keys, where)
+        spec = self.readable_file(keys.get("spec"), f"{where}.spec")
+        default_schemas: tuple[str, ...] = ("public",)
+        schemas = self.optional(
+            keys.get("schemas"), f"{where}.schemas", self.strings, default_schemas
+        )
+        if name is None or dsn is None or spec is None:
+            return None
+        return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
+
+    def dsn(
+        self, node: yaml.Node, keys: dict[str, yaml.Node], where: str
+    ) -> tuple[str, str] | None:
+        given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
+        if len(given) != 1:
+            self.problem(
+                node,
+                f"{where}: give exactly one of dsn, dsn_env, dsn_file"
+                + (f" (found {', '.join(given)})" if given else ""),
+            )
+            return None
+        key = given[0]
+        value_node = keys[key]
+        value = self.string(value_node, f"{where}.{key}")
+        if value is None:
+            return None
+        if key == "dsn":
+            dsn, source = value, "inline"
+        elif key == "dsn_env":
+            if not self.environ.get(value):
+                self.problem(
+                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
+                )
+                return None
+            dsn, source = self.environ[value], f"env:{value}"
+        else:
+            path = self.resolve(value)
+            try:
+                dsn = path.read_text().strip()
+            except OSError as exc:
+                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {exc.strerror}")
+                return None
+            source = f"file:{path}"
+        try:
+            psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            # The parser's message may quote the string, password and all: say less.
+            self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
+            return None
+        return dsn, source
+
+    # -- scalars ------------------------------------------------------------
+
+    def mapping(
+        self,
+        node: yaml.Node,
+        where: str,
+        required: tuple[str, ...] = (),
+        optional: tuple[str, ...] = (),
+    ) -> dict[str, yaml.Node] | None:
+        """The mapping's keys and value nodes; unknown, duplicate and missing keys are problems."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{where}: expected a mapping")
+            return None
+        known = required + optional
+        keys: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if not isinstance(key_node, yaml.ScalarNode) or key not in known:
+                self.problem(
+                    key_node,
+                    f"{where}: unknown key {key!r} (expected one of: {', '.join(known)})",
+                )
+            elif key in keys:
+                self.problem(key_node, f"{where}: duplicate key {key!r}")
+            else:
+                keys[key] = value_node
+        for key in required:
+            if key not in keys:
+                self.problem(node, f"{where}: missing required key {key!r}")
+        return keys
+
+    def scalar(self, node: yaml.Node, where: str, what: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+            self.problem(node, f"{where}: expected {what}")
+            return None
+        value: str = node.value
+        return value
+
+    def string(self, node: yaml.Node | None, where: str) -> str | None:
+        if node is None:
+            return None
+        value = self.scalar(node, where, "a string")
+        if value is not None and not value.strip():
+            self.problem(node, f"{where}: must not be empty")
+            return None
+        return value
+
+    def strings(self, node: yaml.Node, where: str) -> tuple[str, ...] | None:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, f"{where}: expected a non-empty list of strings")
+            return None
+        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        clean = tuple(v for v in values if v is not None)
+        return clean if len(clean) == len(values) else None
+
+    def integer(self, node: yaml.Node | None, where: str, minimum: int) -> int | None:
+        if node is None:
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+            self.problem(node, f"{where}: expected an integer")
+            return None
+        value = int(node.value, 0) if node.value.lower().startswith("0x") else int(node.value)
+        if value < minimum:
+            self.problem(node, f"{where}: must be at least {minimum}")
+            return None
+        return value
+
+    def duration(self, node: yaml.Node, where: str) -> float | None:
+        text = self.scalar(node, where, "a duration such as 60s, 5m or 48h")
+        if text is None:
+            return None
+        seconds = parse_duration(text)
+        if seconds is None or not math.isfinite(seconds):
+            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
+            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
+            return None
+        if seconds <= 0:
+            self.problem(node, f"{where}: must be longer than zero")
+            return None
+        return seconds
+
+    def choice(self, node: yaml.Node, where: str, choices: tuple[str, ...]) -> str | None:
+        value = self.scalar(node, where, f"one of {', '.join(choices)}")
+        if value is not None and value not in choices:
+            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def listen_address(self, node: yaml.Node, where: str) -> str | None:
+        value = self.scalar(node, where, "HOST:PORT")
+        if value is not None and parse_listen_address(value) is None:
+            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
+            return None
+        return value
+
+    def resolve(self, text: str) -> Path:
+        """Relative paths are relative to the config file, not to wherever the daemon started."""
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def path(self, node: yaml.Node, where: str) -> Path | None:
+        text = self.string(node, where)
+        return self.resolve(text) if text is not None else None
+
+    def readable_file(self, node: yaml.Node | None, where: str) -> Path | None:
+        if node is None:
+            return None
+        path = self.path(node, where)
+        if path is not None and not path.is_file():
+            self.problem(node, f"{where}: file not found: {path}")
+            return None
+        return path
+
+    # -- rules across sections ----------------------------------------------
+
+    def check_timings(self, config: Config, keys: dict[str, yaml.Node]) -> None:
+        timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
+        budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+        timeouts_node = keys.get("timeouts")
+        if timeouts.statement >= budget:
+            self.problem(
+                timeouts_node,
+                f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
+                f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
+            )
+        if timeouts.lock >= timeouts.statement:
+            self.problem(
+                timeouts_node,
+                f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
+                f"({timeouts.statement:g}s)",
+            )
+        if intervals.full_drift < intervals.drift:
+            self.problem(
+                keys.get("intervals"),
+                "intervals.full_drift: must not be shorter than intervals.drift",
+            )
+        if reconnect.initial_delay > reconnect.max_delay:
+            self.problem(
+                keys.get("reconnect"),
+                "reconnect.initial_delay: must not be longer than reconnect.max_delay",
+            )

@@ -1,0 +1,408 @@
+"""The watch-window report: did the deploy do what it promised, with the evidence.
+
+It answers the success criteria of the deployment note one by one
+(migrations applied in order, table structure verified, indexes created and
+valid, RLS policies active), lists every drift seen during the window with
+when it was first and last seen, says which new indexes were used and which
+never were, and how the database's health held up.
+
+It is built only from what the daemon persisted in ``state_dir`` and from
+the spec, so `schema-monitor report` gives the same answer from another
+process, at any time, without touching the database.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import config as config_module
+from monitor import spec as spec_module
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.diff import migration_version
+from monitor.errors import InputError, MonitorError
+from monitor.model import Finding, Kind, State, Table
+from monitor.results import WindowStatus
+from monitor.watch import DriftRecord, Evidence, History, StateFiles, WatchState, status
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+_STRUCTURE_KINDS = frozenset({Kind.TABLE, Kind.COLUMN, Kind.CONSTRAINT})
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    title: str
+    verdict: str  # pass | fail | unknown
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewIndex:
+    schema: str
+    table: str
+    name: str
+    migration: str | None
+    scans_since_watch_start: int | None  # None: not sampled yet (or missing)
+
+    @property
+    def used(self) -> bool | None:
+        return None if self.scans_since_watch_start is None else self.scans_since_watch_start > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    target: str
+    generated_at: datetime
+    window: WindowStatus | None
+    window_ended: datetime | None
+    last_check: datetime | None
+    criteria: tuple[Criterion, ...]
+    drift: tuple[DriftRecord, ...]
+    new_indexes: tuple[NewIndex, ...]
+    health: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.verdict == PASS for c in self.criteria)
+
+
+def build(
+    target: str,
+    expected: State,
+    watch: WatchState | None,
+    history: History,
+    evidence: Evidence | None,
+    *,
+    duration_seconds: float,
+    new_indexes_since: str | None,
+    now: datetime,
+) -> Report:
+    """The report of one target, from its spec and its persisted state. Pure."""
+    window = status(watch, duration_seconds, now) if watch is not None else None
+    in_window = tuple(r for r in history.records if window is None or r.last_seen >= window.start)
+    return Report(
+        target=target,
+        generated_at=now,
+        window=window,
+        window_ended=watch.ended if watch is not None else None,
+        last_check=evidence.checked_at if evidence is not None else None,
+        criteria=(
+            _migrations(expected, evidence),
+            _structure(expected, evidence),
+            _indexes(expected, evidence),
+            _rls(expected, evidence),
+            _drift(in_window, evidence),
+            _health(watch),
+        ),
+        drift=in_window,
+        new_indexes=new_indexes(expected, watch, new_indexes_since),
+        health=_health_figures(watch),
+    )
+
+
+def _no_check(title: str) -> Criterion:
+    return Criterion(title, UNKNOWN, ("no drift check has completed yet",))
+
+
+def _verdict(problems: Sequence[Finding], good: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    if problems:
+        return FAIL, tuple(f.message for f in problems)
+    return PASS, tuple(good)
+
+
+def _migrations(expected: State, evidence: Evidence | None) -> Criterion:
+    title = "Migrations applied in order"
+    if expected.ledger is None:
+        return Criterion(title, UNKNOWN, ("the spec lists no migrations to check",))
+    if evidence is None:
+        return _no_check(title)
+    problems = [f for f in evidence.findings if f.kind is Kind.MIGRATION]
+    applied = evidence.ledger or ()
+    good = [
+        f"all {len(expected.ledger.applied)} expected migrations recorded in "
+        f"{expected.ledger.table}, in order: {', '.join(applied)}"
+    ]
+    verdict, lines = _verdict(problems, good)
+    return Criterion(title, verdict, lines)
+
+
+def _tables(expected: State) -> list[tuple[str, Table]]:
+    return [(schema.name, table) for schema in expected.schemas for table in schema.tables]
+
+
+def _on_table(findings: Iterable[Finding], schema: str, table: str) -> list[Finding]:
+    return [f for f in findings if f.schema == schema and f.table == table]
+
+
+def _structure(expected: State, evidence: Evidence | None) -> Criterion:
+    title = "Table structure verified"
+    if evidence is None:
+        return _no_check(title)
+    structural = [f for f in evidence.findings if f.kind in _STRUCTURE_KINDS]
+    good = []
+    for schema, table in _tables(expected):
+        columns = f"{len(table.columns)} columns" if table.columns is not None else "columns"
+        constraints = (
+            f", {len(table.constraints)} constraints" if table.constraints is not None else ""
+        )
+        good.append(f"{schema}.{table.name}: {columns}{constraints} as expected")
+    return Criterion(title, *_verdict(structural, good))
+
+
+def _indexes(expected: State, evidence: Evidence | None) -> Criterion:
+    title = "Indexes created and valid"
+    if evidence is None:
+        return _no_check(title)
+    problems = [f for f in evidence.findings if f.kind is Kind.INDEX]
+    building = set(evidence.building)
+    good = []
+    for schema, table in _tables(expected):
+        for index in table.indexes or ():
+            state = "being built" if f"{schema}.{index.name}" in building else "present and valid"
+            good.append(f"{schema}.{table.name}.{index.name}: {state}")
+    verdict, lines = _verdict(problems, good)
+    if verdict == PASS and building & {
+        f"{schema}.{i.name}" for schema, t in _tables(expected) for i in t.indexes or ()
+    }:
+        verdict = UNKNOWN  # a build in progress may still fail
+    return Criterion(title, verdict, lines)
+
+
+def _rls(expected: State, evidence: Evidence | None) -> Criterion:
+    title = "RLS policies active"
+    if evidence is None:
+        return _no_check(title)
+    problems = [f for f in evidence.findings if f.kind in (Kind.RLS, Kind.POLICY)]
+    good = []
+    for schema, table in _tables(expected):
+        if table.rls is not None and table.rls.enabled:
+            policies = table.policies or ()
+            names = ", ".join(p.name for p in policies)
+            count = f"{len(policies)} {'policy' if len(policies) == 1 else 'policies'}"
+            good.append(f"{schema}.{table.name}: RLS enabled, {count} active ({names})")
+    if not good:
+        return Criterion(title, UNKNOWN, ("the spec expects RLS on no table",))
+    return Criterion(title, *_verdict(problems, good))
+
+
+def _drift(records: Sequence[DriftRecord], evidence: Evidence | None) -> Criterion:
+    title = "No drift during the watch window"
+    if evidence is None and not records:
+        return _no_check(title)
+    if not records:
+        return Criterion(title, PASS, ("no check during the window found any drift",))
+    lines = tuple(
+        f"{r.message}: first seen {_iso(r.first_seen)}, last seen {_iso(r.last_seen)}, "
+        + (f"resolved {_iso(r.resolved_at)}" if r.resolved_at else "still present")
+        for r in records
+    )
+    return Criterion(title, FAIL, lines)
+
+
+def _health(watch: WatchState | None) -> Criterion:
+    title = "Database health during the window"
+    if watch is None or watch.samples == 0:
+        return Criterion(title, UNKNOWN, ("no statistics sample has completed yet",))
+    figures = _health_figures(watch)
+    lines = tuple(f"{name.replace('_', ' ')}: {value}" for name, value in figures.items())
+    verdict = FAIL if watch.deadlocks.since > 0 else PASS
+    return Criterion(title, verdict, lines)
+
+
+def _health_figures(watch: WatchState | None) -> dict[str, Any]:
+    if watch is None:
+        return {}
+    return {
+        "deadlocks": watch.deadlocks.since,
+        "rollbacks": watch.rollbacks.since,
+        "peak_connections": watch.peaks.connections,
+        "peak_lock_waiting_sessions": watch.peaks.lock_waiting_sessions,
+        "longest_transaction_seconds": round(watch.peaks.longest_transaction_seconds, 1),
+        "statistics_resets": watch.resets,
+        "failed_checks": watch.failed_checks,
+        "samples": watch.samples,
+    }
+
+
+def new_indexes(
+    expected: State, watch: WatchState | None, since: str | None
+) -> tuple[NewIndex, ...]:
+    """The spec's indexes that a deploy adds: not backing a constraint, and from a migration
+    at or after `since` when given."""
+    found = []
+    for schema, table in _tables(expected):
+        for index in table.indexes or ():
+            if index.constraint is not None:
+                continue
+            if since is not None and (
+                index.migration is None or migration_version(index.migration) < since
+            ):
+                continue
+            counter = watch.indexes.get(f"{schema}.{index.name}") if watch is not None else None
+            found.append(
+                NewIndex(
+                    schema=schema,
+                    table=table.name,
+                    name=index.name,
+                    migration=index.migration,
+                    scans_since_watch_start=counter.since if counter is not None else None,
+                )
+            )
+    return tuple(found)
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else "never"
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    window = report.window
+    return {
+        "target": report.target,
+        "generated_at": _iso(report.generated_at),
+        "passed": report.passed,
+        "window": None
+        if window is None
+        else {
+            "start": _iso(window.start),
+            "end": _iso(window.end),
+            "active": window.active,
+            "report_written_at": _iso(report.window_ended) if report.window_ended else None,
+        },
+        "last_check": _iso(report.last_check) if report.last_check else None,
+        "criteria": [
+            {"title": c.title, "verdict": c.verdict, "evidence": list(c.evidence)}
+            for c in report.criteria
+        ],
+        "drift": [
+            {
+                "kind": str(r.kind),
+                "change": str(r.change),
+                "severity": str(r.severity),
+                "schema": r.schema,
+                "table": r.table,
+                "name": r.name,
+                "message": r.message,
+                "first_seen": _iso(r.first_seen),
+                "last_seen": _iso(r.last_seen),
+                "resolved_at": _iso(r.resolved_at) if r.resolved_at else None,
+                "occurrences": r.occurrences,
+            }
+            for r in report.drift
+        ],
+        "new_indexes": [
+            {
+                "schema": i.schema,
+                "table": i.table,
+                "name": i.name,
+                "migration": i.migration,
+                "scans_since_watch_start": i.scans_since_watch_start,
+                "used": i.used,
+            }
+            for i in report.new_indexes
+        ],
+        "health": report.health,
+    }
+
+
+_MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "UNKNOWN"}
+
+
+def to_markdown(report: Report) -> str:
+    lines = [f"# Watch window report: {report.target}", ""]
+    window = report.window
+    if window is None:
+        lines.append("The watch window has not started: the daemon has not run for this target.")
+    else:
+        state = "active" if window.active else "ended" if report.generated_at >= window.end else ""
+        lines.append(
+            f"- Window: {_iso(window.start)} to {_iso(window.end)} ({state or 'not started'})"
+        )
+    lines.append(f"- Last drift check: {_iso(report.last_check)}")
+    lines.append(f"- Generated: {_iso(report.generated_at)}")
+    lines += ["", "## Success criteria", ""]
+    for criterion in report.criteria:
+        lines.append(f"### {_MARK[criterion.verdict]}: {criterion.title}")
+        lines.append("")
+        lines += [f"- {line}" for line in criterion.evidence]
+        lines.append("")
+    lines.append(
+        "Not covered by this report: backend API tests and documentation; check those by hand."
+    )
+    lines += ["", "## New indexes", ""]
+    if not report.new_indexes:
+        lines.append("The spec names no new index.")
+    else:
+        lines += ["| Index | Table | Scans since window start | Used |", "|---|---|---|---|"]
+        for index in report.new_indexes:
+            scans = (
+                "not sampled"
+                if index.scans_since_watch_start is None
+                else index.scans_since_watch_start
+            )
+            used = {True: "yes", False: "never", None: "unknown"}[index.used]
+            lines.append(f"| {index.name} | {index.schema}.{index.table} | {scans} | {used} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --- `schema-monitor report` ---------------------------------------------------------------
+
+
+def for_target(
+    config: config_module.Config, target: config_module.Target, expected: State, now: datetime
+) -> Report:
+    files = StateFiles(config.state_dir, target.name)
+    return build(
+        target.name,
+        expected,
+        files.load_watch(),
+        files.load_history(),
+        files.load_evidence(),
+        duration_seconds=config.watch_window.duration,
+        new_indexes_since=config.watch_window.new_indexes_since,
+        now=now,
+    )
+
+
+def write_files(files: StateFiles, report: Report) -> None:
+    files.write(files.report_markdown, to_markdown(report))
+    files.write(files.report_json, json.dumps(to_json(report), indent=2) + "\n")
+
+
+def main(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
+    config = config_module.load(config_path)
+    specs = load_specs(config)
+    now = clock.now()
+    reports = [for_target(config, t, specs[t.name], now) for t in config.targets]
+    if fmt == "json":
+        print(json.dumps({"targets": [to_json(r) for r in reports]}, indent=2))
+    else:
+        sys.stdout.write("\n".join(to_markdown(r) for r in reports))
+    return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
+
+
+def load_specs(config: config_module.Config) -> dict[str, State]:
+    """Every target's spec; the problems of all of them in one error."""
+    specs: dict[str, State] = {}
+    problems = []
+    for target in config.targets:
+        try:
+            specs[target.name] = spec_module.load(target.spec)
+        except InputError as exc:
+            problems.extend(exc.problems)
+        except MonitorError as exc:
+            raise MonitorError(f"{target.spec}: {exc}") from None
+    if problems:
+        raise InputError(problems)
+    return specs

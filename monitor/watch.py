@@ -1,0 +1,403 @@
+"""The watch window after a deploy: counters since its start, and the drift seen in it.
+
+PostgreSQL's statistics counters only grow until someone resets them
+(``pg_stat_reset()``). "Scans since the window started" is kept as a running
+sum of increases, so a reset in the middle of the window loses nothing but
+the few scans between the last sample and the reset: after a reset the
+counter restarted from zero, and all of its new value is new.
+
+Everything here survives a restart: the state lives in ``state_dir/<target>/``
+as JSON, written atomically. The functions that move the state forward are
+pure; :class:`StateFiles` is the I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import MonitorError
+from monitor.model import Change, Finding, Kind, Severity
+from monitor.results import FindingKey, WindowStatus, finding_key
+from monitor.stats import Sample
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A statistics counter followed across samples: what it gained since the window began."""
+
+    since: int  # gained since the window started
+    last: int  # the raw value at the last sample
+
+    def advance(self, current: int, reset: bool) -> Counter:
+        # A counter that went down was reset (pg_stat_reset_single_table_counters
+        # does not touch stats_reset), so it restarted from zero.
+        gained = current if reset or current < self.last else current - self.last
+        return Counter(self.since + gained, current)
+
+
+@dataclass(frozen=True, slots=True)
+class Peaks:
+    """The worst the database's health got during the window."""
+
+    connections: int = 0
+    lock_waiting_sessions: int = 0
+    longest_transaction_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    start: datetime
+    samples: int = 0
+    stats_reset: datetime | None = None  # the server's stats_reset at the last sample
+    resets: int = 0  # statistics resets seen during the window
+    indexes: Mapping[str, Counter] = field(default_factory=dict)  # "schema.index" -> scans
+    deadlocks: Counter = Counter(0, 0)
+    rollbacks: Counter = Counter(0, 0)
+    peaks: Peaks = Peaks()
+    failed_checks: int = 0
+    ended: datetime | None = None  # when the end-of-window report was written
+
+
+def begin(start: datetime) -> WatchState:
+    return WatchState(start=start)
+
+
+def status(state: WatchState, duration_seconds: float, now: datetime) -> WindowStatus:
+    end = state.start + timedelta(seconds=duration_seconds)
+    return WindowStatus(start=state.start, end=end, active=state.start <= now < end)
+
+
+def observe(state: WatchState, sample: Sample) -> tuple[WatchState, bool]:
+    """Fold one statistics sample into the window; also says whether a reset was detected.
+
+    The first sample is the baseline: every counter starts at zero gained. An
+    index first seen later was created during the window, so all its scans count.
+    """
+    database = sample.database
+    first = state.samples == 0
+    reset = not first and database.stats_reset != state.stats_reset
+    indexes: dict[str, Counter] = {}
+    for index in sample.indexes:
+        key = f"{index.schemaname}.{index.indexrelname}"
+        known = state.indexes.get(key)
+        if known is not None:
+            indexes[key] = known.advance(index.scans, reset)
+        else:
+            indexes[key] = Counter(0 if first else index.scans, index.scans)
+    connections = sum(count for _, count in database.connections)
+    peaks = Peaks(
+        connections=max(state.peaks.connections, connections),
+        lock_waiting_sessions=max(
+            state.peaks.lock_waiting_sessions, database.lock_waiting_sessions
+        ),
+        longest_transaction_seconds=max(
+            state.peaks.longest_transaction_seconds, database.longest_transaction_seconds
+        ),
+    )
+    observed = replace(
+        state,
+        samples=state.samples + 1,
+        stats_reset=database.stats_reset,
+        resets=state.resets + int(reset),
+        indexes=indexes,
+        deadlocks=_baseline_or_advance(state.deadlocks, database.deadlocks, first, reset),
+        rollbacks=_baseline_or_advance(state.rollbacks, database.rollbacks, first, reset),
+        peaks=peaks,
+    )
+    return observed, reset
+
+
+def _baseline_or_advance(counter: Counter, current: int, first: bool, reset: bool) -> Counter:
+    return Counter(0, current) if first else counter.advance(current, reset)
+
+
+def scans_since_start(state: WatchState, schemaname: str, indexrelname: str) -> int | None:
+    counter = state.indexes.get(f"{schemaname}.{indexrelname}")
+    return counter.since if counter is not None else None
+
+
+# --- drift history -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftRecord:
+    """One drift, from the first time a check saw it to the last."""
+
+    kind: Kind
+    change: Change
+    severity: Severity
+    schema: str
+    table: str | None
+    name: str
+    message: str
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+    occurrences: int = 1  # separate episodes: it came back after being resolved
+
+    @property
+    def key(self) -> FindingKey:
+        return (str(self.kind), self.schema, self.table, self.name, str(self.change))
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    records: tuple[DriftRecord, ...] = ()
+
+
+def record(history: History, findings: Iterable[Finding], now: datetime) -> History:
+    """Fold one drift check's findings into the history."""
+    current = {finding_key(f): f for f in findings}
+    records: list[DriftRecord] = []
+    for entry in history.records:
+        finding = current.pop(entry.key, None)
+        if finding is None:
+            records.append(entry if entry.resolved_at else replace(entry, resolved_at=now))
+            continue
+        reopened = entry.resolved_at is not None
+        records.append(
+            replace(
+                entry,
+                severity=finding.severity,
+                message=finding.message,
+                last_seen=now,
+                resolved_at=None,
+                occurrences=entry.occurrences + int(reopened),
+            )
+        )
+    for finding in current.values():
+        records.append(
+            DriftRecord(
+                kind=finding.kind,
+                change=finding.change,
+                severity=finding.severity,
+                schema=finding.schema,
+                table=finding.table,
+                name=finding.name,
+                message=finding.message,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+    return History(tuple(sorted(records, key=lambda r: (r.first_seen, r.schema, r.name))))
+
+
+# --- the latest drift check, for reports made by another process ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    checked_at: datetime
+    findings: tuple[Finding, ...]
+    ledger: tuple[str, ...] | None  # live migration versions in applied order
+    skipped: tuple[str, ...]
+    building: tuple[str, ...]
+
+
+# --- persistence -------------------------------------------------------------------------
+
+
+class StateFiles:
+    """The files of one target under ``state_dir/<target>/``."""
+
+    def __init__(self, state_dir: Path, target: str) -> None:
+        self.directory = state_dir / target
+        self.watch = self.directory / "watch.json"
+        self.history = self.directory / "history.json"
+        self.evidence = self.directory / "latest.json"
+        self.report_markdown = self.directory / "report.md"
+        self.report_json = self.directory / "report.json"
+
+    def load_watch(self) -> WatchState | None:
+        data = self._read(self.watch)
+        return None if data is None else watch_from_json(data, self.watch)
+
+    def save_watch(self, state: WatchState) -> None:
+        self.write(self.watch, json.dumps(watch_to_json(state), sort_keys=True))
+
+    def load_history(self) -> History:
+        data = self._read(self.history)
+        return History() if data is None else history_from_json(data, self.history)
+
+    def save_history(self, history: History) -> None:
+        self.write(self.history, json.dumps(history_to_json(history), indent=1, sort_keys=True))
+
+    def load_evidence(self) -> Evidence | None:
+        data = self._read(self.evidence)
+        return None if data is None else evidence_from_json(data, self.evidence)
+
+    def save_evidence(self, evidence: Evidence) -> None:
+        self.write(self.evidence, json.dumps(evidence_to_json(evidence), sort_keys=True))
+
+    def write(self, path: Path, text: str) -> None:
+        """Write all or nothing: a crash mid-write leaves the previous file intact."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.")
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(text)
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise MonitorError(f"cannot write {path}: {exc.strerror}") from None
+
+    @staticmethod
+    def _read(path: Path) -> Any:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise MonitorError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MonitorError(f"corrupt state file {path}: {exc}") from None
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _counter(data: Any) -> Counter:
+    return Counter(int(data[0]), int(data[1]))
+
+
+def watch_to_json(state: WatchState) -> dict[str, Any]:
+    return {
+        "start": _time(state.start),
+        "samples": state.samples,
+        "stats_reset": _time(state.stats_reset),
+        "resets": state.resets,
+        # [since, last]: compact, this map may hold thousands of indexes.
+        "indexes": {key: [c.since, c.last] for key, c in sorted(state.indexes.items())},
+        "deadlocks": [state.deadlocks.since, state.deadlocks.last],
+        "rollbacks": [state.rollbacks.since, state.rollbacks.last],
+        "peaks": {
+            "connections": state.peaks.connections,
+            "lock_waiting_sessions": state.peaks.lock_waiting_sessions,
+            "longest_transaction_seconds": state.peaks.longest_transaction_seconds,
+        },
+        "failed_checks": state.failed_checks,
+        "ended": _time(state.ended),
+    }
+
+
+def watch_from_json(data: Any, path: Path) -> WatchState:
+    try:
+        start = _parse_time(data["start"])
+        if start is None:
+            raise ValueError("no start")
+        peaks = data["peaks"]
+        return WatchState(
+            start=start,
+            samples=int(data["samples"]),
+            stats_reset=_parse_time(data["stats_reset"]),
+            resets=int(data["resets"]),
+            indexes={str(k): _counter(v) for k, v in data["indexes"].items()},
+            deadlocks=_counter(data["deadlocks"]),
+            rollbacks=_counter(data["rollbacks"]),
+            peaks=Peaks(
+                int(peaks["connections"]),
+                int(peaks["lock_waiting_sessions"]),
+                float(peaks["longest_transaction_seconds"]),
+            ),
+            failed_checks=int(data["failed_checks"]),
+            ended=_parse_time(data["ended"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+
+
+def history_to_json(history: History) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": str(r.kind),
+            "change": str(r.change),
+            "severity": str(r.severity),
+            "schema": r.schema,
+            "table": r.table,
+            "name": r.name,
+            "message": r.message,
+            "first_seen": _time(r.first_seen),
+            "last_seen": _time(r.last_seen),
+            "resolved_at": _time(r.resolved_at),
+            "occurrences": r.occurrences,
+        }
+        for r in history.records
+    ]
+
+
+def history_from_json(data: Any, path: Path) -> History:
+    try:
+        return History(
+            tuple(
+                DriftRecord(
+                    kind=Kind(item["kind"]),
+                    change=Change(item["change"]),
+                    severity=Severity(item["severity"]),
+                    schema=item["schema"],
+                    table=item["table"],
+                    name=item["name"],
+                    message=item["message"],
+                    first_seen=datetime.fromisoformat(item["first_seen"]),
+                    last_seen=datetime.fromisoformat(item["last_seen"]),
+                    resolved_at=_parse_time(item["resolved_at"]),
+                    occurrences=int(item["occurrences"]),
+                )
+                for item in data
+            )
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+
+
+def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
+    return {
+        "checked_at": _time(evidence.checked_at),
+        "findings": [f.as_json() for f in evidence.findings],
+        "ledger": list(evidence.ledger) if evidence.ledger is not None else None,
+        "skipped": list(evidence.skipped),
+        "building": list(evidence.building),
+    }
+
+
+def evidence_from_json(data: Any, path: Path) -> Evidence:
+    try:
+        checked_at = _parse_time(data["checked_at"])
+        if checked_at is None:
+            raise ValueError("no checked_at")
+        ledger = data["ledger"]
+        return Evidence(
+            checked_at=checked_at,
+            findings=tuple(finding_from_json(item) for item in data["findings"]),
+            ledger=tuple(ledger) if ledger is not None else None,
+            skipped=tuple(data["skipped"]),
+            building=tuple(data["building"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+
+
+def finding_from_json(item: Mapping[str, Any]) -> Finding:
+    return Finding(
+        kind=Kind(item["kind"]),
+        change=Change(item["change"]),
+        severity=Severity(item["severity"]),
+        schema=item["schema"],
+        table=item["table"],
+        name=item["name"],
+        message=item["message"],
+        expected=item.get("expected"),
+        actual=item.get("actual"),
+    )

@@ -1,0 +1,639 @@
+"""The daemon in-process against real PostgreSQL, scraped over real HTTP.
+
+Intervals are one second, so "within two intervals" is a few seconds; the
+watch window's 48 hours pass through an injectable clock.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import structlog
+
+from monitor import daemon, report
+from monitor.clock import SYSTEM_CLOCK, Clock, ManualClock
+from tests.integration.test_stats import use_an_index
+from tests.unit.test_metrics import Samples, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "config" / "expected" / "phase3.yaml"
+INTERVAL = 1.0
+# Scheduling and a loaded test machine: what "within two intervals" may overrun by.
+SLACK = 2.0
+INDEX = "idx_active_integrations"
+POLICY = "Users can view organization integrations"
+
+
+def write_config(
+    directory: Path, dsn: str, *, extra: str = "", name: str = "app", listen: str = "127.0.0.1:0"
+) -> Path:
+    path = directory / "monitor.yaml"
+    path.write_text(
+        f"""\
+version: 1
+state_dir: {directory / "state"}
+log_format: json
+web: {{listen_address: "{listen}"}}
+intervals: {{drift: 1s, stats: 1s}}
+timeouts: {{lock: 200ms, statement: 800ms, connect: 2s}}
+reconnect: {{initial_delay: 200ms, max_delay: 1s}}
+{extra}
+targets:
+  - name: {name}
+    dsn: "{dsn}"
+    spec: {SPEC}
+"""
+    )
+    return path
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        time.sleep(0.05)
+
+
+def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Running:
+    """A daemon started in this process, serving on a free port, with its own serve() thread."""
+
+    def __init__(self, config_path: Path, clock: Clock) -> None:
+        config, specs = daemon.load(config_path)
+        self.config_path = config_path
+        self.daemon = daemon.Daemon(config, specs, clock=clock)
+        self.daemon.start()
+        self.exit_code: int | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.exit_code = self.daemon.serve()
+
+    @property
+    def url(self) -> str:
+        url = self.daemon.url
+        assert url is not None
+        return url
+
+    def scrape(self) -> Samples:
+        status, text = fetch(f"{self.url}/metrics")
+        assert status == 200
+        return parse(text)
+
+    def value(self, name: str, **labels: str) -> float | None:
+        labels.setdefault("target", "app")
+        return self.scrape().get((f"schema_monitor_{name}", frozenset(labels.items())))
+
+    def present(self, kind: str, relname: str, name: str) -> float | None:
+        return self.value(
+            "expected_object_present", kind=kind, schemaname="public", relname=relname, object=name
+        )
+
+    def wait_ready(self) -> None:
+        wait_until(
+            lambda: (
+                self.value("check_success", check="drift") == 1
+                and self.value("check_success", check="stats") == 1
+            ),
+            what="both checks succeed",
+        )
+
+    def stop(self) -> None:
+        self.daemon.request_stop()
+        self._thread.join(timeout=10)
+        assert not self._thread.is_alive()
+
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+
+@contextmanager
+def running(config_path: Path, clock: Clock = SYSTEM_CLOCK) -> Iterator[Running]:
+    started = Running(config_path, clock)
+    try:
+        yield started
+    finally:
+        if not started.finished():
+            started.stop()
+
+
+class SessionCounter:
+    """Samples, all along a test, how many sessions the monitor holds on one database."""
+
+    def __init__(self, admin_dsn: str, dbname: str) -> None:
+        self.most = 0
+        self._admin_dsn, self._dbname = admin_dsn, dbname
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
+            while not self._stop.is_set():
+                self.most = max(self.most, monitor_sessions(conn, self._dbname))
+                time.sleep(0.02)
+
+    def __enter__(self) -> SessionCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def monitor_sessions(conn: psycopg.Connection[Any], dbname: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'schema-monitor' AND datname = %s",
+        [dbname],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def dbname(dsn: str) -> str:
+    return str(psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+
+
+def definitions(dsn: str) -> tuple[str, str]:
+    """The index and policy as DDL, to put them back after dropping them."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT pg_get_indexdef(%s::regclass),"
+            " (SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = %s)",
+            [f"public.{INDEX}", POLICY],
+        ).fetchone()
+    assert row is not None
+    index_ddl, using = row
+    policy_ddl = (
+        f'CREATE POLICY "{POLICY}" ON public.integrations FOR SELECT TO authenticated'
+        f" USING ({using})"
+    )
+    return index_ddl, policy_ddl
+
+
+def events_named(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == event]
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def test_a_clean_database_scrapes_clean(phase3_dsn: str, tmp_path: Path) -> None:
+    with running(write_config(tmp_path, phase3_dsn)) as run:
+        run.wait_ready()
+        samples = run.scrape()
+        drift = [v for (name, _), v in samples.items() if name == "schema_monitor_drift_objects"]
+        assert len(drift) == 144 and sum(drift) == 0
+        assert run.value("up") == 1
+        assert run.present("index", "integrations", INDEX) == 1
+        assert run.present("policy", "integrations", POLICY) == 1
+        assert run.present("rls", "integrations", "integrations") == 1
+        index = {
+            "datname": dbname(phase3_dsn),
+            "schemaname": "public",
+            "relname": "integrations",
+            "indexrelname": INDEX,
+        }
+        assert run.value("index_valid", **index) == 1
+        assert run.value("index_building", **index) == 0
+        assert run.value("watch_window_active") == 1
+        assert run.value("locked_relations_skipped") == 0
+        assert fetch(f"{run.url}/healthz")[0] == 200
+        assert fetch(f"{run.url}/readyz")[0] == 200
+        assert fetch(f"{run.url}/nope")[0] == 404
+
+
+def test_a_dropped_index_and_policy_show_within_two_intervals_and_clear_when_restored(
+    phase3_dsn: str, sql: Callable[[str], None], pg_server: str, tmp_path: Path
+) -> None:
+    index_ddl, policy_ddl = definitions(phase3_dsn)
+    with (
+        structlog.testing.capture_logs() as logs,
+        SessionCounter(pg_server, dbname(phase3_dsn)) as sessions,
+        running(write_config(tmp_path, phase3_dsn)) as run,
+    ):
+        run.wait_ready()
+        sql(f"DROP INDEX public.{INDEX}")
+        sql(f'DROP POLICY "{POLICY}" ON public.integrations')
+        wait_until(
+            lambda: (
+                run.present("index", "integrations", INDEX) == 0
+                and run.present("policy", "integrations", POLICY) == 0
+            ),
+            timeout=2 * INTERVAL + SLACK,
+            what="both drifts reported",
+        )
+        missing = {"kind": "index", "change": "missing", "severity": "critical"}
+        assert run.value("drift_objects", **missing) == 1
+        assert run.value("drift_objects", **{**missing, "kind": "policy"}) == 1
+        sql(index_ddl)
+        sql(policy_ddl)
+        wait_until(
+            lambda: (
+                run.present("index", "integrations", INDEX) == 1
+                and run.present("policy", "integrations", POLICY) == 1
+                and run.value("drift_objects", **missing) == 0
+            ),
+            timeout=2 * INTERVAL + SLACK,
+            what="both drifts resolved",
+        )
+        time.sleep(2 * INTERVAL)  # more quiet cycles: they must log nothing
+    assert sessions.most == 1
+    detected = events_named(logs, "drift_detected")
+    assert sorted(e["object"] for e in detected) == sorted([INDEX, POLICY])
+    assert sorted(e["object"] for e in events_named(logs, "drift_resolved")) == sorted(
+        [INDEX, POLICY]
+    )
+    history = json.loads((tmp_path / "state" / "app" / "history.json").read_text())
+    assert {(h["name"], h["resolved_at"] is not None) for h in history} == {
+        (INDEX, True),
+        (POLICY, True),
+    }
+
+
+def test_terminated_sessions_are_replaced_one_at_a_time(
+    phase3_dsn: str, pg_server: str, tmp_path: Path
+) -> None:
+    with (
+        structlog.testing.capture_logs() as logs,
+        SessionCounter(pg_server, dbname(phase3_dsn)) as sessions,
+        running(write_config(tmp_path, phase3_dsn)) as run,
+        psycopg.connect(pg_server, autocommit=True) as admin,
+    ):
+        run.wait_ready()
+        for _ in range(3):
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'schema-monitor' AND datname = %s",
+                [dbname(phase3_dsn)],
+            )
+            wait_until(
+                lambda: monitor_sessions(admin, dbname(phase3_dsn)) == 1,
+                what="a new session",
+            )
+        wait_until(lambda: run.value("up") == 1)
+        errors = sum(run.value("check_errors_total", check=c) or 0 for c in ("drift", "stats"))
+        assert errors >= 1
+        run.wait_ready()
+    assert sessions.most == 1
+    assert len(events_named(logs, "database_unreachable")) == len(
+        events_named(logs, "database_recovered")
+    )
+    assert 1 <= len(events_named(logs, "database_unreachable")) <= 3
+
+
+class TcpProxy:
+    """A port in front of PostgreSQL; stopping it is the database going away for the monitor."""
+
+    def __init__(self, upstream_dsn: str) -> None:
+        params = psycopg.conninfo.conninfo_to_dict(upstream_dsn)
+        host, port = str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
+        self._upstream: Any = f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port)
+        self._family = socket.AF_UNIX if host.startswith("/") else socket.AF_INET
+        probe = socket.create_server(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.dsn = psycopg.conninfo.make_conninfo(
+            upstream_dsn, host="127.0.0.1", port=str(self.port)
+        )
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            for sock in self._open:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.socket(self._family, socket.SOCK_STREAM)
+            server.connect(self._upstream)
+            with self._lock:
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+def test_an_unreachable_database_sets_up_0_and_recovers_by_itself(
+    phase3_dsn: str, pg_server: str, tmp_path: Path
+) -> None:
+    proxy = TcpProxy(phase3_dsn)
+    proxy.start()
+    try:
+        with (
+            structlog.testing.capture_logs() as logs,
+            SessionCounter(pg_server, dbname(phase3_dsn)) as sessions,
+            running(write_config(tmp_path, proxy.dsn)) as run,
+        ):
+            run.wait_ready()
+            proxy.stop()
+            wait_until(lambda: run.value("up") == 0, what="up drops to 0")
+            errors = run.value("check_errors_total", check="drift") or 0
+            wait_until(
+                lambda: (run.value("check_errors_total", check="drift") or 0) >= errors + 3,
+                what="many failed attempts",
+            )
+            assert fetch(f"{run.url}/healthz")[0] == 200
+            assert run.value("check_success", check="drift") == 0
+            proxy.start()
+            wait_until(lambda: run.value("up") == 1, what="recovery")
+            run.wait_ready()
+    finally:
+        proxy.stop()
+    assert sessions.most == 1
+    assert len(events_named(logs, "database_unreachable")) == 1
+    assert len(events_named(logs, "database_recovered")) == 1
+    assert "drift_detected" not in {e["event"] for e in logs}
+
+
+def test_readiness_waits_for_a_check_that_completes(tmp_path: Path) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with running(write_config(tmp_path, f"postgresql://monitor@127.0.0.1:{port}/app")) as run:
+        wait_until(lambda: (run.value("check_errors_total", check="drift") or 0) >= 1)
+        assert run.value("up") == 0
+        assert fetch(f"{run.url}/healthz")[0] == 200
+        assert fetch(f"{run.url}/readyz") == (503, "no check has completed yet\n")
+
+
+def test_a_table_locked_by_a_migration_is_skipped_and_its_alter_is_not_delayed(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    config, specs = daemon.load(write_config(tmp_path, phase3_dsn))
+    runner = daemon.Daemon(config, specs).runners["app"]
+    runner.run_stats()  # the session is open before the lock is taken; no drift check yet
+    monitor_pid = next_monitor_pid(phase3_dsn)
+    locker = psycopg.connect(phase3_dsn)
+    locker.execute("LOCK TABLE public.integrations IN ACCESS EXCLUSIVE MODE")
+    alter_pid: list[int] = []
+    alter = threading.Thread(target=run_alter, args=(phase3_dsn, alter_pid))
+    try:
+        started = time.monotonic()
+        runner.run_drift()
+        runner.run_stats()
+        # Nothing waited on the lock: well inside lock_timeout (200 ms) plus a margin.
+        assert time.monotonic() - started < 0.2 + 0.5
+        alter.start()
+        with psycopg.connect(phase3_dsn, autocommit=True) as observer:
+            wait_until(lambda: bool(alter_pid) and waiting(observer, alter_pid[0]))
+            blockers: set[int] = set()
+            for _ in range(5):  # checks run while the ALTER queues: it must only wait on the locker
+                runner.run_drift()
+                runner.run_stats()
+                blockers |= blocking_pids(observer, alter_pid[0])
+            assert monitor_pid not in blockers
+            assert blockers == {locker.info.backend_pid}
+        latest = runner_results(runner)
+        assert latest.drift is not None and latest.drift.skipped == ("public.integrations",)
+        assert latest.drift_check.ok and latest.stats_check.ok
+        assert not [f for f in latest.drift.findings if f.table == "integrations"]
+        locker.commit()
+        released = time.monotonic()
+        alter.join(timeout=10)
+        assert time.monotonic() - released < 1.0
+    finally:
+        locker.close()
+        alter.join(timeout=10)
+    runner.run_drift()
+    latest = runner_results(runner)
+    assert latest.drift is not None and latest.drift.skipped == ()
+    assert [(f.name, str(f.change)) for f in latest.drift.findings] == [("note", "unexpected")]
+
+
+def next_monitor_pid(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'schema-monitor'"
+            " AND datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def run_alter(dsn: str, pid: list[int]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pid.append(conn.info.backend_pid)
+        conn.execute("ALTER TABLE public.integrations ADD COLUMN note text")
+
+
+def waiting(conn: psycopg.Connection[Any], pid: int) -> bool:
+    row = conn.execute(
+        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def blocking_pids(conn: psycopg.Connection[Any], pid: int) -> set[int]:
+    row = conn.execute("SELECT pg_blocking_pids(%s)", [pid]).fetchone()
+    assert row is not None
+    return set(row[0])
+
+
+def runner_results(runner: daemon.TargetRunner) -> Any:
+    found = runner._store.latest().target(runner.name)
+    assert found is not None
+    return found
+
+
+def test_a_quiet_cycle_reuses_the_last_snapshot_and_a_change_forces_a_full_one(
+    phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    config, specs = daemon.load(write_config(tmp_path, phase3_dsn))
+    runner = daemon.Daemon(config, specs).runners["app"]
+    runner.run_drift()
+    assert runner_results(runner).drift.full
+    runner.run_drift()
+    quiet = runner_results(runner).drift
+    assert not quiet.full and quiet.findings == ()
+    sql(f"DROP INDEX public.{INDEX}")
+    runner.run_drift()
+    changed = runner_results(runner).drift
+    assert changed.full and [f.name for f in changed.findings] == [INDEX]
+    runner.close()
+
+
+def test_scans_since_the_window_started_survive_a_statistics_reset_and_a_restart(
+    phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    name = use_an_index(phase3_dsn, times=0)
+    labels = {
+        "datname": dbname(phase3_dsn),
+        "schemaname": "public",
+        "relname": "integrations",
+        "indexrelname": name,
+    }
+    config_path = write_config(tmp_path, phase3_dsn)
+    with running(config_path) as run:
+        run.wait_ready()
+        start = run.value("watch_window_start_timestamp_seconds")
+        use_an_index(phase3_dsn, times=3)
+        wait_until(lambda: run.value("index_scans_since_watch_start", **labels) == 3)
+        reset_before = run.value("stats_reset_timestamp_seconds", datname=labels["datname"])
+        sql("SELECT pg_stat_reset()")
+        wait_until(
+            lambda: (
+                run.value("stats_reset_timestamp_seconds", datname=labels["datname"])
+                != reset_before
+            ),
+            what="reset seen",
+        )
+        use_an_index(phase3_dsn, times=2)
+        wait_until(lambda: run.value("index_scans_since_watch_start", **labels) == 5)
+        assert run.value("index_scans_total", **labels) == 2
+    with running(config_path) as run:
+        run.wait_ready()
+        assert run.value("watch_window_start_timestamp_seconds") == start
+        use_an_index(phase3_dsn, times=1)
+        wait_until(lambda: run.value("index_scans_since_watch_start", **labels) == 6)
+
+
+def test_the_end_of_the_window_writes_the_report_and_may_exit(
+    phase3_dsn: str,
+    sql: Callable[[str], None],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    index_ddl, _ = definitions(phase3_dsn)
+    config_path = write_config(
+        tmp_path, phase3_dsn, extra="watch_window: {duration: 48h, after: exit}"
+    )
+    state = tmp_path / "state" / "app"
+    with structlog.testing.capture_logs() as logs, running(config_path, clock) as run:
+        run.wait_ready()
+        sql(f"DROP INDEX public.{INDEX}")
+        wait_until(lambda: run.present("index", "integrations", INDEX) == 0)
+        clock.advance(timedelta(hours=3))
+        sql(index_ddl)
+        wait_until(lambda: run.present("index", "integrations", INDEX) == 1)
+        assert not (state / "report.md").exists()
+        clock.advance(timedelta(hours=46))
+        wait_until(run.finished, what="the daemon exits after the window")
+        assert run.exit_code == 0
+    (ended,) = events_named(logs, "watch_window_ended")
+    assert ended["report_markdown"] == str(state / "report.md")
+    written = json.loads((state / "report.json").read_text())
+    verdicts = {c["title"]: c["verdict"] for c in written["criteria"]}
+    assert verdicts == {
+        "Migrations applied in order": "pass",
+        "Table structure verified": "pass",
+        "Indexes created and valid": "pass",
+        "RLS policies active": "pass",
+        "No drift during the watch window": "fail",
+        "Database health during the window": "pass",
+    }
+    (drift,) = written["drift"]
+    assert drift["name"] == INDEX and drift["resolved_at"] is not None
+    assert written["window"]["active"] is False
+    markdown = (state / "report.md").read_text()
+    assert "### FAIL: No drift during the watch window" in markdown
+    assert f"index public.integrations.{INDEX}" in markdown
+    capsys.readouterr()
+    assert report.main(config_path, "json", clock=clock) == 1
+    printed = json.loads(capsys.readouterr().out)["targets"][0]
+    assert printed["criteria"] == written["criteria"]
+    assert printed["drift"] == written["drift"]
+
+
+def test_run_once_exit_codes(phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path) -> None:
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "down").mkdir()
+    clean = write_config(tmp_path / "clean", phase3_dsn)
+    assert daemon.run(clean, None, validate_only=False, once=True) == 0
+    sql(f"DROP INDEX public.{INDEX}")
+    assert daemon.run(clean, None, validate_only=False, once=True) == 1
+    down = write_config(tmp_path / "down", "postgresql://monitor@127.0.0.1:1/app")
+    assert daemon.run(down, None, validate_only=False, once=True) == 2
+
+
+def test_metrics_over_tls(phase3_dsn: str, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config_path = write_config(tmp_path, phase3_dsn)
+    text = config_path.read_text().replace(
+        'web: {listen_address: "127.0.0.1:0"}',
+        f'web: {{listen_address: "127.0.0.1:0", tls: {{cert_file: {cert}, key_file: {key}}}}}',
+    )
+    config_path.write_text(text)
+    with running(config_path) as run:
+        assert run.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        with pytest.raises(OSError):  # plain HTTP to a TLS port: the server hangs up
+            urllib.request.urlopen(run.url.replace("https", "http") + "/metrics", timeout=5)
+        status, body = fetch(f"{run.url}/metrics", context)
+        assert status == 200 and "schema_monitor_build_info" in body

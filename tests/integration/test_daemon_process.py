@@ -1,0 +1,203 @@
+"""`python -m monitor run` as a process: signals, reloads, and what its logs may say."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.integration.test_daemon import SPEC, fetch, wait_until
+from tests.unit.test_metrics import Samples, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "s3cret-Pass-word"
+
+
+def free_port() -> int:
+    probe = socket.create_server(("127.0.0.1", 0))
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def config_text(state_dir: Path, targets: dict[str, str], extra: str = "") -> str:
+    listed = "".join(
+        f'  - {{name: {name}, dsn: "{dsn}", spec: {SPEC}}}\n' for name, dsn in targets.items()
+    )
+    return (
+        f"version: 1\nstate_dir: {state_dir}\nlog_format: auto\n"
+        "intervals: {drift: 1s, stats: 1s}\n"
+        "timeouts: {lock: 200ms, statement: 800ms, connect: 5s}\n"
+        "reconnect: {initial_delay: 200ms, max_delay: 1s}\n"
+        f"{extra}targets:\n{listed}"
+    )
+
+
+class Process:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._log_file = log.open("w")
+        self.popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(config),
+                "--web.listen-address",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def scrape(self) -> Samples:
+        try:
+            status, text = fetch(f"{self.url}/metrics")
+        except OSError:
+            return {}
+        return parse(text) if status == 200 else {}
+
+    def value(self, name: str, **labels: str) -> float | None:
+        return self.scrape().get((f"schema_monitor_{name}", frozenset(labels.items())))
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every log line, each of which must be one JSON object (stderr is not a TTY)."""
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line["event"] == name]
+
+    def terminate(self) -> float:
+        """SIGTERM; returns how long the process took to exit."""
+        started = time.monotonic()
+        self.popen.send_signal(signal.SIGTERM)
+        self.popen.wait(timeout=10)
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        self._log_file.close()
+
+
+@contextmanager
+def daemon_process(config: Path, log: Path) -> Iterator[Process]:
+    process = Process(config, log)
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+def with_password(dsn: str) -> str:
+    return psycopg.conninfo.make_conninfo(dsn, password=PASSWORD)
+
+
+def test_sighup_reloads_a_good_config_and_keeps_the_running_one_on_a_bad_one(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    state = tmp_path / "state"
+    config.write_text(config_text(state, {"app": phase3_dsn}))
+    with daemon_process(config, tmp_path / "log") as process:
+        wait_until(lambda: process.value("check_success", target="app", check="drift") == 1)
+        loaded_at = process.value("config_last_reload_success_timestamp_seconds")
+        config.write_text(config_text(state, {"app": phase3_dsn, "second": phase3_dsn}))
+        process.popen.send_signal(signal.SIGHUP)
+        wait_until(lambda: process.value("check_success", target="second", check="drift") == 1)
+        assert process.value("config_reload_success") == 1
+        assert (process.value("config_last_reload_success_timestamp_seconds") or 0) > (
+            loaded_at or 0
+        )
+
+        config.write_text(config_text(state, {"app": phase3_dsn}, extra="bogus: true\n"))
+        process.popen.send_signal(signal.SIGHUP)
+        wait_until(lambda: process.value("config_reload_success") == 0)
+        assert process.value("up", target="second") == 1  # the old config keeps running
+        (failed,) = process.events("config_reload_failed")
+        assert f"{config}:7: config: unknown key 'bogus'" in failed["error"]
+
+        config.write_text(config_text(state, {"app": phase3_dsn}))
+        process.popen.send_signal(signal.SIGHUP)
+        wait_until(lambda: process.value("config_reload_success") == 1)
+        # The removed target leaves no series behind.
+        assert not [labels for _, labels in process.scrape() if ("target", "second") in labels]
+        assert process.value("up", target="app") == 1
+        assert process.terminate() < 5
+        assert process.popen.returncode == 0
+    assert [e["event"] for e in process.lines()][-1] == "daemon_stopped"
+    # The report, from another process, at any time: a clean window so far.
+    for fmt in ("markdown", "json"):
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "report", "--config", str(config), "--format", fmt],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["targets"][0]["passed"] is True
+
+
+def test_logs_are_json_one_line_per_state_change_and_never_hold_a_password(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    down = f"postgresql://monitor:{PASSWORD}@127.0.0.1:{free_port()}/app"
+    config.write_text(
+        config_text(tmp_path / "state", {"up": with_password(phase3_dsn), "down": down})
+    )
+    with daemon_process(config, tmp_path / "log") as process:
+        wait_until(lambda: process.value("check_success", target="up", check="drift") == 1)
+        wait_until(
+            lambda: (process.value("check_errors_total", target="down", check="drift") or 0) >= 4,
+            what="several failed cycles",
+        )
+        scraped = fetch(f"{process.url}/metrics")[1]
+        assert process.terminate() < 5
+    log = process.log.read_text()
+    assert PASSWORD not in log and PASSWORD not in scraped
+    lines = process.lines()  # every line is JSON
+    (unreachable,) = [e for e in lines if e["event"] == "database_unreachable"]
+    assert unreachable["target"] == "down"
+    assert "connection refused" in unreachable["error"]
+    assert "***" in str(process.events("daemon_started")[0]["targets"])
+    assert not [e for e in lines if e["event"] == "check_failed"]
+    # Started, window started per target, unreachable once, stopped: no line per cycle.
+    assert len(lines) <= 6, [e["event"] for e in lines]
+
+
+def test_sigterm_stops_within_five_seconds_even_while_a_connect_hangs(tmp_path: Path) -> None:
+    # A server that accepts and never answers: libpq waits for its connect_timeout (5 s).
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        config_text(tmp_path / "state", {"stuck": f"postgresql://monitor@127.0.0.1:{port}/app"})
+    )
+    try:
+        with daemon_process(config, tmp_path / "log") as process:
+            wait_until(
+                lambda: fetch(f"{process.url}/healthz")[0] == 200 if process.scrape() else False
+            )
+            accepted, _ = silent.accept()  # the daemon is now inside its connect
+            assert process.terminate() < 5
+            assert process.popen.returncode == 0
+            accepted.close()
+    finally:
+        silent.close()
