@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/schema-monitor demo
+	$(BIN)/schema-monitor demo --drift
 
 test: $(STAMP)
 	$(BIN)/pytest

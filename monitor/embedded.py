@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -20,6 +21,8 @@ def embedded_server() -> Iterator[str]:
         runtime = Path(tempfile.gettempdir()) / f"schema-monitor-runtime-{os.getuid()}"
         runtime.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    # pgserver narrates every pg_ctl call at INFO; only its problems are ours to show.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is a declared dependency
