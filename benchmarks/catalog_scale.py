@@ -2,17 +2,21 @@
 
 Builds a synthetic catalog in a fresh database (by default 5,000 tables, each
 with 8 columns, 4 indexes one of them partial, a CHECK constraint, row level
-security, 2 policies and a trigger), then measures, each in a fresh Python
-process so that building the catalog does not count:
+security, 2 policies and a trigger), writes its spec with ``spec.dumps``,
+then measures, each in a fresh Python process so that building the catalog
+does not count:
 
-- the same catalog SQL run raw (execute each query file, fetch the rows as
-  tuples, nothing else), the floor any client pays, against the snapshot;
-- the statements one snapshot issues;
-- one full check, snapshot + ``spec.loads(spec.dumps(state))`` + ``diff``,
-  with its peak RSS (``spec`` and ``diff`` are optional: without them the
-  figures are for the snapshot only).
+- the spec: ``spec.dumps`` of the snapshot, ``spec.load`` of the file and the
+  memory the loaded spec holds;
+- the check cycle the daemon and ``check`` repeat, snapshot + ``diff``
+  against the already loaded spec, taking turns with the same catalog SQL
+  run raw (execute each query file, fetch the rows as tuples, nothing else),
+  the floor any client pays; and the statements one snapshot issues;
+- ``schema-monitor check --spec FILE`` as a user runs it: its wall time and
+  the peak RSS of its process.
 
-Targets: check <= 1.3x the raw read, <= 10 statements, <= 80 MB peak RSS.
+Targets: check cycle <= 1.3x the raw read, <= 10 statements, <= 80 MB peak
+RSS of the check.
 
     python benchmarks/catalog_scale.py [--tables 5000] [--dsn postgresql://...]
 
@@ -42,7 +46,7 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import catalog, db, model  # noqa: E402
+from monitor import catalog, db, diff, model, spec  # noqa: E402
 
 TABLES_PER_TRANSACTION = 200  # each table takes ~8 relation locks until commit
 CATALOG_QUERIES = (
@@ -137,8 +141,8 @@ def build_catalog(dsn: str, tables: int) -> float:
 # --- measuring, each in a fresh process -----------------------------------------------------
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
 
 
 def timed(action: Callable[[], Any]) -> tuple[Any, float]:
@@ -147,27 +151,52 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def measure_timing(dsn: str, repeat: int) -> dict[str, Any]:
-    """Raw read and snapshot, each first on a fresh connection, then in turns on the same ones.
+def measure_dump(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
+    """The spec of the live catalog, written to ``spec_file``; the time spec.dumps takes."""
+    with db.connect(dsn, statement_timeout_ms=120_000) as conn:
+        state = catalog.snapshot(conn).state
+    text, seconds = timed(lambda: spec.dumps(state))
+    spec_file.write_text(text, encoding="utf-8")
+    return {"dumps_s": seconds, "spec_bytes": len(text.encode())}
 
-    Taking turns, and keeping the best of each, spares the comparison from
-    whatever else the machine is doing at the time.
+
+def measure_cycle(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
+    """spec.load, then raw reads and check cycles, first on fresh connections, then in turns.
+
+    Taking turns on the same connections, and keeping the best of each,
+    spares the comparison from whatever else the machine is doing meanwhile.
     """
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"rss_start_mb": peak_rss_mb()}
+    expected, figures["load_s"] = timed(lambda: spec.load(spec_file))
+    figures["rss_after_load_mb"] = peak_rss_mb()
+    ledger = expected.ledger.table if expected.ledger is not None else None
+    schemas = [schema.name for schema in expected.schemas]
+
+    def cycle(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+        snap, snapshot_s = timed(lambda: catalog.snapshot(conn, schemas, ledger))
+        findings, diff_s = timed(lambda: diff.diff(expected, snap.state, skipped=snap.skipped))
+        return {
+            "snapshot": snapshot_s,
+            "diff": diff_s,
+            "total": snapshot_s + diff_s,
+            "findings": len(findings),
+            "queries": snap.queries,
+            "tables": sum(len(schema.tables) for schema in snap.state.schemas),
+        }
+
     with (
         db.connect(dsn, statement_timeout_ms=120_000) as raw_conn,
-        db.connect(dsn, statement_timeout_ms=120_000) as snapshot_conn,
+        db.connect(dsn, statement_timeout_ms=120_000) as cycle_conn,
     ):
         figures["raw_cold"] = read_raw(raw_conn)
-        snap, figures["snapshot_cold_s"] = timed(lambda: catalog.snapshot(snapshot_conn))
-        raw_runs, snapshot_runs = [], []
+        figures["cycle_cold"] = cycle(cycle_conn)
+        raw_runs, cycle_runs = [], []
         for _ in range(repeat):
             raw_runs.append(read_raw(raw_conn))
-            snapshot_runs.append(timed(lambda: catalog.snapshot(snapshot_conn))[1])
+            cycle_runs.append(cycle(cycle_conn))
     figures["raw_warm"] = min(raw_runs, key=lambda run: run["total"])
-    figures["snapshot_warm_s"] = min(snapshot_runs)
-    figures["queries"] = snap.queries
-    figures["tables"] = sum(len(schema.tables) for schema in snap.state.schemas)
+    figures["cycle_warm"] = min(cycle_runs, key=lambda run: run["total"])
+    figures["rss_peak_mb"] = peak_rss_mb()
     return figures
 
 
@@ -196,35 +225,28 @@ def read_raw(conn: psycopg.Connection[Any]) -> dict[str, float]:
     return figures
 
 
-def measure_check(dsn: str, repeat: int) -> dict[str, Any]:
-    """One full check from a fresh process, for its peak memory and the spec and diff steps."""
-    figures: dict[str, Any] = {"rss_start_mb": peak_rss_mb()}
-    with db.connect(dsn, statement_timeout_ms=120_000) as conn:
-        snap = catalog.snapshot(conn)
-    figures["rss_after_snapshot_mb"] = peak_rss_mb()
-    try:
-        from monitor import diff, spec
-    except ImportError:
-        figures["mode"] = "snapshot only"
-        return figures
-    figures["mode"] = "full check"
-    text, figures["spec_dumps_s"] = timed(lambda: spec.dumps(snap.state))
-    expected, figures["spec_loads_s"] = timed(lambda: spec.loads(text))
-    findings, figures["diff_s"] = timed(
-        lambda: diff.diff(expected, snap.state, skipped=snap.skipped)
+def measure_command(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
+    """`schema-monitor check` in a process of its own: this one's only child, so
+    RUSAGE_CHILDREN is that process's peak RSS."""
+    command = [sys.executable, "-m", "monitor", "check", "--spec", str(spec_file), "--dsn", dsn]
+    done, seconds = timed(
+        lambda: subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     )
-    figures["findings"] = len(findings)
-    figures["spec_bytes"] = len(text)
-    figures["rss_peak_mb"] = peak_rss_mb()
-    return figures
+    return {
+        "seconds": seconds,
+        "exit_code": done.returncode,
+        "output": (done.stdout + done.stderr).strip().splitlines()[-1:],
+        "rss_peak_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
+    }
 
 
-MEASURES = {"timing": measure_timing, "check": measure_check}
+MEASURES = {"dump": measure_dump, "cycle": measure_cycle, "command": measure_command}
 
 
-def in_fresh_process(what: str, dsn: str, repeat: int) -> dict[str, Any]:
+def in_fresh_process(what: str, dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
+    arguments = ["--measure", what, "--dsn", dsn, "--spec-file", str(spec_file)]
     output = subprocess.run(
-        [sys.executable, __file__, "--measure", what, "--dsn", dsn, "--repeat", str(repeat)],
+        [sys.executable, __file__, *arguments, "--repeat", str(repeat)],
         check=True,
         capture_output=True,
         text=True,
@@ -240,40 +262,39 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<46} {value}")
 
 
-def report(tables: int, build_s: float, timing: dict[str, Any], check: dict[str, Any]) -> None:
-    print(f"catalog: {timing['tables']} tables ({tables} asked), built in {build_s:.1f} s")
+def report(
+    tables: int,
+    build_s: float,
+    dump: dict[str, Any],
+    cycle: dict[str, Any],
+    command: dict[str, Any],
+) -> None:
+    warm = cycle["cycle_warm"]
+    print(f"catalog: {warm['tables']} tables ({tables} asked), built in {build_s:.1f} s")
+    print("the spec of the whole catalog:")
+    line("spec.dumps", f"{dump['dumps_s']:.3f} s  ({dump['spec_bytes'] / 1e6:.1f} MB of YAML)")
+    line("spec.load of the file", f"{cycle['load_s']:.3f} s")
+    line(
+        "peak RSS before / after spec.load",
+        f"{cycle['rss_start_mb']:.1f} / {cycle['rss_after_load_mb']:.1f} MB",
+    )
     for run, title in (("cold", "fresh connection"), ("warm", "same connection, best run")):
-        raw_s = timing[f"raw_{run}"]["total"]
-        snapshot_s = timing[f"snapshot_{run}_s"]
-        print(f"{title}:")
-        line("raw catalog SQL, execute + fetch", f"{raw_s:.3f} s")
+        raw, checked = cycle[f"raw_{run}"], cycle[f"cycle_{run}"]
+        print(f"check cycle against the loaded spec, {title}:")
+        line("raw catalog SQL, execute + fetch", f"{raw['total']:.3f} s")
         for name in CATALOG_QUERIES:
-            line(f"  {name}", f"{timing[f'raw_{run}'][name]:.3f} s")
-        line(
-            "snapshot (same SQL, rows -> model)",
-            f"{snapshot_s:.3f} s  ({snapshot_s / raw_s:.2f}x raw)",
-        )
-    line("statements per snapshot", f"{timing['queries']}  (target <= 10)")
-    print(f"one check in a fresh process ({check['mode']}):")
-    line("peak RSS at start (imports)", f"{check['rss_start_mb']:.1f} MB")
-    line(
-        "peak RSS after the snapshot", f"{check['rss_after_snapshot_mb']:.1f} MB  (target <= 80 MB)"
-    )
-    if check["mode"] == "snapshot only":
-        print("  (monitor.spec or monitor.diff is not importable)")
-        return
-    line(
-        "spec.dumps", f"{check['spec_dumps_s']:.3f} s  ({check['spec_bytes'] / 1e6:.1f} MB of YAML)"
-    )
-    line("spec.loads", f"{check['spec_loads_s']:.3f} s")
-    line("diff", f"{check['diff_s']:.3f} s  ({check['findings']} findings, expected 0)")
-    line("peak RSS, whole check", f"{check['rss_peak_mb']:.1f} MB  (target <= 80 MB)")
-    raw_s = timing["raw_warm"]["total"]
-    total = (
-        timing["snapshot_warm_s"] + check["spec_dumps_s"] + check["spec_loads_s"] + check["diff_s"]
-    )
-    print("full check = snapshot + spec.loads(spec.dumps(state)) + diff:")
-    line("seconds", f"{total:.3f} s  ({total / raw_s:.2f}x raw, target <= 1.3x)")
+            line(f"  {name}", f"{raw[name]:.3f} s")
+        line("snapshot (same SQL, rows -> model)", f"{checked['snapshot']:.3f} s")
+        line("diff", f"{checked['diff']:.3f} s  ({checked['findings']} findings, expected 0)")
+        ratio = checked["total"] / raw["total"]
+        line("check cycle = snapshot + diff", f"{checked['total']:.3f} s  ({ratio:.2f}x raw)")
+    line("target", "check cycle <= 1.3x raw, same connection")
+    line("statements per snapshot", f"{warm['queries']}  (target <= 10)")
+    line("peak RSS of that process", f"{cycle['rss_peak_mb']:.1f} MB")
+    print("`schema-monitor check --spec FILE` in a fresh process (load + snapshot + diff):")
+    line("wall time, with interpreter start", f"{command['seconds']:.3f} s")
+    line("exit code, last line", f"{command['exit_code']}, {' '.join(command['output'])}")
+    line("peak RSS", f"{command['rss_peak_mb']:.1f} MB  (target <= 80 MB)")
 
 
 def main() -> None:
@@ -282,16 +303,23 @@ def main() -> None:
     parser.add_argument("--dsn", help="server to use (default: MONITOR_TEST_DSN or embedded)")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs, best kept (5)")
     parser.add_argument("--measure", choices=sorted(MEASURES), help=argparse.SUPPRESS)
+    parser.add_argument("--spec-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(MEASURES[args.measure](args.dsn, args.repeat)))
+        print(json.dumps(MEASURES[args.measure](args.dsn, args.spec_file, args.repeat)))
         return
-    with server(args.dsn) as server_dsn, scratch_database(server_dsn) as dsn:
+    with (
+        server(args.dsn) as server_dsn,
+        scratch_database(server_dsn) as dsn,
+        tempfile.TemporaryDirectory(prefix="schema-monitor-bench-") as directory,
+    ):
         print(f"building {args.tables} tables in {db.redact(dsn)} ...", flush=True)
         build_s = build_catalog(dsn, args.tables)
-        timing = in_fresh_process("timing", dsn, args.repeat)
-        check = in_fresh_process("check", dsn, args.repeat)
-        report(args.tables, build_s, timing, check)
+        spec_file = Path(directory) / "spec.yaml"
+        dump = in_fresh_process("dump", dsn, spec_file, args.repeat)
+        cycle = in_fresh_process("cycle", dsn, spec_file, args.repeat)
+        command = in_fresh_process("command", dsn, spec_file, args.repeat)
+        report(args.tables, build_s, dump, cycle, command)
 
 
 if __name__ == "__main__":

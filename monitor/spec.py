@@ -3,9 +3,11 @@
 Loading is strict and reports every problem at once, each with its file and
 line: the YAML is composed into a node tree (nodes keep their line) and
 walked here, instead of being turned into plain dicts that forget where
-things were. Dumping is stable: the same state always gives the same text,
-with objects sorted by name and default values left out, so that a spec kept
-in git changes only where the schema did.
+things were. Each table is read as soon as its part of the tree is built, so
+a spec of thousands of tables is never held whole as nodes. Dumping is
+stable: the same state always gives the same text, with objects sorted by
+name and default values left out, so that a spec kept in git changes only
+where the schema did.
 
 Text the user wrote (types, expressions, names) is stored as written, only
 stripped; comparison is semantic and belongs to the diff. The format is
@@ -17,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
+import io
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import yaml
 
@@ -29,14 +33,17 @@ from monitor.errors import InputError, Problem
 
 T = TypeVar("T")
 D = TypeVar("D")
+H = TypeVar("H", bound=Hashable)
 
 _TAG = "tag:yaml.org,2002:"
-_NULL, _BOOL, _INT, _STR, _MERGE = (
+_NULL, _BOOL, _INT, _STR, _MERGE, _SEQ, _MAP = (
     _TAG + "null",
     _TAG + "bool",
     _TAG + "int",
     _TAG + "str",
     _TAG + "merge",
+    _TAG + "seq",
+    _TAG + "map",
 )
 _SCALAR_TAGS = frozenset(
     _TAG + name for name in ("str", "null", "bool", "int", "float", "timestamp")
@@ -143,17 +150,14 @@ _DEFAULT_ROLES = frozenset({_PUBLIC})
 
 def loads(text: str, filename: str = "<spec>") -> model.State:
     """Parse and validate a spec; raise InputError listing every problem with its line."""
-    reader = _Reader(filename)
-    root = reader.compose(text)
-    state = reader.state(root) if root is not None else None
-    if reader.problems or state is None:
-        raise InputError(reader.sorted_problems())
-    return state
+    return _Reader(filename).read(text)
 
 
 def load(path: Path) -> model.State:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Parsed as it is read: the text of a large spec is never held whole either.
+        with path.open(encoding="utf-8") as stream:
+            return _Reader(str(path)).read(stream)
     except FileNotFoundError:
         raise InputError([Problem(str(path), None, "spec file not found")]) from None
     except UnicodeDecodeError as exc:
@@ -162,7 +166,6 @@ def load(path: Path) -> model.State:
     except OSError as exc:
         message = f"cannot read spec file: {exc.strerror or exc}"
         raise InputError([Problem(str(path), None, message)]) from None
-    return loads(text, str(path))
 
 
 def absent_sort_key(absent: model.Absent) -> tuple[str, str, str]:
@@ -214,18 +217,195 @@ class _Named:
     body: yaml.Node
 
 
+class _ReadTable(yaml.Node):
+    """A table body already read into the model; it stands in for the body's nodes."""
+
+    def __init__(
+        self, table: model.Table, absent: list[model.Absent], problems: list[Problem]
+    ) -> None:
+        super().__init__(_MAP, None, None, None)
+        self.table = table
+        self.absent = absent
+        self.problems = problems
+
+
+class _Events(Protocol):
+    """The parser side of a PyYAML loader: a stream of events."""
+
+    def get_event(self) -> Any: ...
+
+    def dispose(self) -> None: ...
+
+
+# libyaml's parser when PyYAML was built with it (it is many times faster), else PyYAML's own.
+_PARSER: Callable[[str | IO[str]], _Events] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+
+# The keys on the way from the root to a table body; None stands for any name.
+_WAY_TO_TABLE: tuple[str | None, ...] = ("schemas", None, "tables", None)
+_SCHEMA_STEP = 1  # the key taken at this step is the schema's name
+
+# How far along that way a mapping is, and the schema it is in.
+_Place = tuple[int, str]
+
+
+class _Composer:
+    """Builds the node tree from parser events, as ``yaml.compose`` does.
+
+    Unlike ``yaml.compose``, it gives each table body to ``read_table`` as
+    soon as the body is complete and keeps what that returns instead of the
+    body's nodes, so the tree of a large spec never exists whole. Only a body
+    the reader's walk will reach is given: under the first `schemas` key of
+    the root, the first key of each schema, the first `tables` key of a
+    schema, with no anchor on the way (an aliased mapping may stand in
+    another place, where its tables belong to another schema).
+    """
+
+    def __init__(
+        self,
+        events: _Events,
+        read_table: Callable[[str, str, yaml.Node, yaml.Node], yaml.Node],
+    ) -> None:
+        self.events = events
+        self.read_table = read_table
+        self.anchors: dict[str, yaml.Node] = {}
+
+    def document(self) -> yaml.Node | None:
+        """The root node of the one document; None for an empty stream."""
+        events = self.events
+        events.get_event()  # stream start
+        event = events.get_event()
+        root = None
+        if type(event) is not yaml.StreamEndEvent:
+            root = self.node(events.get_event(), (0, ""))  # the event after the document start
+            events.get_event()  # document end
+            event = events.get_event()
+        if type(event) is not yaml.StreamEndEvent:
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream",
+                root.start_mark if root is not None else None,
+                "but found another document",
+                event.start_mark,
+            )
+        return root
+
+    def node(self, event: Any, place: _Place | None) -> yaml.Node:
+        """The node that starts with ``event``; ``place``: where it is on the way to a table."""
+        kind = type(event)
+        if kind is yaml.AliasEvent:
+            if event.anchor not in self.anchors:
+                message = f"found undefined alias {event.anchor!r}"
+                raise yaml.composer.ComposerError(None, None, message, event.start_mark)
+            return self.anchors[event.anchor]
+        if kind is yaml.ScalarEvent:
+            tag = self.scalar_tag(event)
+            scalar = yaml.ScalarNode(
+                tag, event.value, event.start_mark, event.end_mark, event.style
+            )
+            self.keep(event, scalar)
+            return scalar
+        if kind is yaml.SequenceStartEvent:
+            tag = _SEQ if event.tag in (None, "!") else event.tag
+            sequence = yaml.SequenceNode(tag, [], event.start_mark, None, event.flow_style)
+            self.keep(event, sequence)
+            event = self.events.get_event()
+            while type(event) is not yaml.SequenceEndEvent:
+                sequence.value.append(self.node(event, None))
+                event = self.events.get_event()
+            sequence.end_mark = event.end_mark
+            return sequence
+        tag = _MAP if event.tag in (None, "!") else event.tag
+        mapping = yaml.MappingNode(tag, [], event.start_mark, None, event.flow_style)
+        if self.keep(event, mapping):
+            place = None
+        self.entries(mapping, place)
+        return mapping
+
+    def keep(self, event: Any, node: yaml.Node) -> bool:
+        """Keep an anchored node, before its children (they may refer to it); True if anchored."""
+        anchor = event.anchor
+        if anchor is None:
+            return False
+        if anchor in self.anchors:
+            raise yaml.composer.ComposerError(
+                f"found duplicate anchor {anchor!r}; first occurrence",
+                self.anchors[anchor].start_mark,
+                "second occurrence",
+                event.start_mark,
+            )
+        self.anchors[anchor] = node
+        return True
+
+    def scalar_tag(self, event: Any) -> str:
+        tag: str | None = event.tag
+        if tag is not None and tag != "!":
+            return tag
+        if not event.implicit[0]:
+            return _STR  # quoted: text
+        return _plain_tag(event.value)
+
+    def entries(self, mapping: yaml.MappingNode, place: _Place | None) -> None:
+        way = place if place is not None and place[0] < len(_WAY_TO_TABLE) else None
+        seen: set[str] = set()  # as _Reader.pairs: a repeated key is not read
+        event = self.events.get_event()
+        while type(event) is not yaml.MappingEndEvent:
+            key = self.node(event, None)
+            inner: _Place | None = None
+            name = ""
+            if way is not None and isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                name = key.value.strip()
+                if name and name not in seen:
+                    seen.add(name)
+                    inner = _step(way, name)
+            value = self.node(self.events.get_event(), inner)
+            if inner is not None and inner[0] == len(_WAY_TO_TABLE):
+                value = self.read_table(inner[1], name, key, value)
+            mapping.value.append((key, value))
+            event = self.events.get_event()
+        mapping.end_mark = event.end_mark
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys and values come back all through a spec
+def _plain_tag(text: str) -> str:
+    """The tag YAML gives ``text`` written plain: `yes` is a boolean, `1` a number."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+def _step(place: _Place, key: str) -> _Place | None:
+    """Where the value of ``key`` is, in a mapping at ``place``; None when off the way."""
+    depth, schema = place
+    wanted = _WAY_TO_TABLE[depth]
+    if wanted is not None and key != wanted:
+        return None
+    return depth + 1, key if depth == _SCHEMA_STEP else schema
+
+
 class _Reader:
     """Walks the composed YAML tree into a State, collecting problems as it goes."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: list[Problem] = []
-        # Where each named object was read, by (what, owner, name), to place
-        # problems found later by comparing objects with each other.
-        self.places: dict[tuple[str, str, str], yaml.Node] = {}
+        # The line of each index and absent entry, by (what, owner, name), to
+        # place problems found later by comparing objects with each other.
+        self.places: dict[tuple[str, str, str], int | None] = {}
+        # One object per distinct value (see shared).
+        self.values: dict[Hashable, Any] = {}
+        self.merging: set[int] = set()  # mappings being merged, to stop a merge into itself
 
     def problem(self, node: yaml.Node | None, message: str) -> None:
-        self.problems.append(Problem(self.filename, _line(node), message))
+        self.problem_at(_line(node), message)
+
+    def problem_at(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.filename, line, message))
+
+    def shared(self, value: H) -> H:
+        """The first equal ``value`` read: a large spec repeats its types,
+        expressions, column lists and whole columns (`id`, `created_at`)
+        table after table, and the model is immutable."""
+        kept: H = self.values.setdefault(value, value)
+        return kept
 
     def invalid(self, node: yaml.Node, message: str) -> _Invalid:
         self.problem(node, message)
@@ -235,22 +415,51 @@ class _Reader:
         unique = dict.fromkeys(self.problems)  # an aliased node is walked once per alias
         return sorted(unique, key=lambda p: p.line or 0)
 
-    def compose(self, text: str) -> yaml.Node | None:
+    def read(self, stream: str | IO[str]) -> model.State:
+        root = self.compose(stream)
+        state = self.state(root) if root is not None else None
+        if self.problems or state is None:
+            raise InputError(self.sorted_problems())
+        return state
+
+    def compose(self, stream: str | IO[str]) -> yaml.Node | None:
+        events = _PARSER(stream)
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = _Composer(events, self.early_table).document()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             detail = "; ".join(part for part in (exc.context, exc.problem) if part)
-            line = mark.line + 1 if mark is not None else None
-            self.problems.append(Problem(self.filename, line, f"invalid YAML: {detail}"))
+            self.broken(mark.line + 1 if mark is not None else None, detail)
             return None
         except yaml.YAMLError as exc:
-            self.problems.append(Problem(self.filename, None, f"invalid YAML: {exc}"))
+            self.broken(None, str(exc))
             return None
+        except RecursionError:
+            self.broken(None, "nested too deeply")
+            return None
+        finally:
+            events.dispose()
         if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL):
             self.problems.append(Problem(self.filename, 1, "the spec is empty"))
             return None
         return root
+
+    def broken(self, line: int | None, detail: str) -> None:
+        # Tables read before the YAML broke do not count: as if nothing was read.
+        self.problems = [Problem(self.filename, line, f"invalid YAML: {detail}")]
+
+    def early_table(self, schema: str, name: str, key: yaml.Node, body: yaml.Node) -> yaml.Node:
+        """Read a table as soon as its body is composed, so that its nodes can go.
+
+        Its problems are kept aside and reported when the walk reaches the
+        table, in the order a walk of the whole tree would find them.
+        """
+        problems, self.problems = self.problems, []
+        try:
+            table, absent = self.table(schema, _Named(name, key, body))
+        finally:
+            found, self.problems = self.problems, problems
+        return _ReadTable(table, absent, found)
 
     # -- mappings
 
@@ -286,10 +495,16 @@ class _Reader:
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         pairs: list[tuple[str, yaml.Node, yaml.Node]] = []
         for source in sources:
-            if isinstance(source, yaml.MappingNode):
-                pairs.extend(self.pairs(source, what))
-            else:
+            if not isinstance(source, yaml.MappingNode):
                 self.problem(source, f"{what}: `<<` merges a mapping, not {_describe(source)}")
+            elif id(source) in self.merging:
+                self.problem(source, f"{what}: `<<` merges a mapping into itself")
+            else:
+                self.merging.add(id(source))
+                try:
+                    pairs.extend(self.pairs(source, what))
+                finally:
+                    self.merging.discard(id(source))
         return pairs
 
     def fields(
@@ -345,8 +560,8 @@ class _Reader:
             return None
         if node.tag not in _SCALAR_TAGS:
             raise self.invalid(node, f"{label}: unsupported YAML tag {node.tag}")
-        text: str = node.value
-        return text.strip()
+        text: str = node.value.strip()
+        return self.shared(text)
 
     def optional_text(self, node: yaml.Node, label: str) -> str | None:
         value = self.scalar(node, label)
@@ -425,7 +640,7 @@ class _Reader:
         return tuple(values)
 
     def names(self, node: yaml.Node, label: str, *, single: bool = False) -> tuple[str, ...]:
-        return self.items(node, label, self.text, single=single)
+        return self.shared(self.items(node, label, self.text, single=single))
 
     def get(
         self,
@@ -473,7 +688,7 @@ class _Reader:
         tables: list[model.Table] = []
         absent: list[model.Absent] = []
         for table_entry in self.named(found.get("tables"), f"{what}: tables"):
-            table, table_absent = self.table(name, table_entry)
+            table, table_absent = self.table_of(name, table_entry)
             tables.append(table)
             absent.extend(table_absent)
         if "absent" in found:
@@ -487,6 +702,13 @@ class _Reader:
             ignore=tuple(sorted(ignore)),
         )
 
+    def table_of(self, schema: str, entry: _Named) -> tuple[model.Table, list[model.Absent]]:
+        body = entry.body
+        if isinstance(body, _ReadTable):
+            self.problems.extend(body.problems)
+            return body.table, body.absent
+        return self.table(schema, entry)
+
     def check_schema_names(
         self, schema: str, tables: Sequence[model.Table], absent: Sequence[model.Absent]
     ) -> None:
@@ -497,7 +719,7 @@ class _Reader:
             for index in table.indexes or ():
                 other = index_tables.setdefault(index.name, table.name)
                 if other != table.name:
-                    self.problem(
+                    self.problem_at(
                         self.places.get(("index", f"{schema}.{table.name}", index.name)),
                         f"{what}: index {index.name!r} is listed on both tables "
                         f"{other!r} and {table.name!r}",
@@ -508,7 +730,7 @@ class _Reader:
         }
         for item in absent:
             if item.table is None and item.name in expected.get(item.kind, ()):
-                self.problem(
+                self.problem_at(
                     self.places.get((f"absent {item.kind}", what, item.name)),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
@@ -546,7 +768,7 @@ class _Reader:
                     self.problem(entry_node, f"{label}: duplicate entry {name!r}")
                     continue
                 names[name] = model.Absent(kind, name, table, migration)
-                self.places[(f"absent {kind}", what, name)] = entry_node
+                self.places[(f"absent {kind}", what, name)] = _line(entry_node)
             absent.extend(names.values())
         return absent
 
@@ -576,8 +798,9 @@ class _Reader:
         def objects(key: str, noun: str, read: Callable[[_Named, str], T]) -> tuple[T, ...] | None:
             def read_all(node: yaml.Node, label: str) -> tuple[T, ...]:
                 entries = self.named(node, label)
-                for e in entries:
-                    self.places[(noun, prefix, e.name)] = e.key
+                if noun == "index":  # index names are compared across the tables of a schema
+                    for e in entries:
+                        self.places[(noun, prefix, e.name)] = _line(e.key)
                 return tuple(read(e, f"{noun} {prefix}.{e.name}") for e in entries)
 
             return self.collection(found, key, what, read_all)
@@ -630,19 +853,21 @@ class _Reader:
         }
         for item in absent:
             if any(obj.name == item.name for obj in listed[item.kind]):
-                self.problem(
+                self.problem_at(
                     self.places.get((f"absent {item.kind}", what, item.name)),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
 
     def rls(self, node: yaml.Node, label: str) -> model.Rls:
         if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
-            return model.Rls(enabled=self.flag(node, label))  # `rls: true` is enabled, not forced
+            # `rls: true` is enabled, not forced
+            return self.shared(model.Rls(enabled=self.flag(node, label)))
         found = self.fields(node, label, _RLS_KEYS, required=("enabled",))
-        return model.Rls(
+        rls = model.Rls(
             enabled=self.get(found, "enabled", label, self.flag, False),
             forced=self.get(found, "forced", label, self.flag, False),
         )
+        return self.shared(rls)
 
     # -- columns
 
@@ -660,7 +885,7 @@ class _Reader:
                 self.problem(entry, f"{label}: duplicate column {column.name!r} ({where})")
                 continue
             first_line[column.name] = _line(entry)
-            columns.append(column)
+            columns.append(self.shared(column))
         return tuple(columns)
 
     def column(self, node: yaml.Node, label: str, prefix: str) -> model.Column | None:
@@ -793,7 +1018,7 @@ class _Reader:
         table = self.get(found, "table", label, self.text, "")
         if "columns" in found and _empty_list(found["columns"]):
             self.problem(found["columns"], f"{label}: columns must not be empty")
-        return model.ForeignKey(
+        references = model.ForeignKey(
             # An unqualified table is in the constraint's own schema, as in SQL here.
             table=table if "." in table else f"{schema}.{table}",
             columns=self.get(found, "columns", label, self.names, ()),
@@ -801,6 +1026,7 @@ class _Reader:
             on_update=self.get(found, "on_update", label, self.action, "NO ACTION"),
             match=self.get(found, "match", label, self.match, "SIMPLE"),
         )
+        return self.shared(references)
 
     def action(self, node: yaml.Node, label: str) -> str:
         return self.choice(node, label, _ACTIONS)
@@ -829,7 +1055,7 @@ class _Reader:
         )
 
     def index_columns(self, node: yaml.Node, label: str) -> tuple[str, ...]:
-        return self.items(node, label, self.index_column, unique=False)
+        return self.shared(self.items(node, label, self.index_column, unique=False))
 
     def index_column(self, node: yaml.Node, label: str) -> str:
         value = self.text(node, label)
@@ -880,7 +1106,7 @@ class _Reader:
         roles = self.items(node, label, self.role, single=True)
         if not roles:
             raise self.invalid(node, f"{label} must not be empty (leave it out for public)")
-        return frozenset(roles)
+        return self.shared(frozenset(roles))
 
     def role(self, node: yaml.Node, label: str) -> str:
         name = self.text(node, label)
@@ -919,7 +1145,7 @@ class _Reader:
         events = self.items(node, label, self.event, single=True)
         if not events:
             raise self.invalid(node, f"{label} must name at least one event")
-        return tuple(e for e in _EVENT_ORDER if e in events)
+        return self.shared(tuple(e for e in _EVENT_ORDER if e in events))
 
     def event(self, node: yaml.Node, label: str) -> str:
         return self.choice(node, label, _EVENTS)
@@ -953,7 +1179,6 @@ def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
 
 # --- dumping ---------------------------------------------------------------
 
-_WIDTH = 1_000_000  # never fold a long expression over several lines
 # An object that fits a line this long is written as one {...} line. A
 # column gets more room: one line per column reads like the table, even with
 # its migration provenance.
@@ -972,37 +1197,22 @@ class _Inline(list[Any]):
     """A list written on one line: ``[a, b]``."""
 
 
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # equal values are written out again, never as &anchors
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OneLineIfFits:
+    """A mapping written as one ``{...}`` line if it has one line and fits
+    ``width`` after ``lead`` columns, else as a block."""
 
-
-def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
-    return dumper.represent_mapping(_TAG + "map", data, flow_style=True)
-
-
-def _represent_inline(dumper: yaml.SafeDumper, data: _Inline) -> yaml.Node:
-    return dumper.represent_sequence(_TAG + "seq", data, flow_style=True)
-
-
-def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style: str | None = None
-    if "\n" in data:
-        # A pretty-printed expression keeps its lines; YAML falls back to
-        # quotes where a literal block cannot hold the text exactly.
-        style = "|"
-    elif "'" in data and "\\" not in data and not dumper.analyze_scalar(data).allow_flow_plain:
-        style = '"'  # SQL string literals read better in "..." than with doubled ''
-    return dumper.represent_scalar(_STR, data, style=style)
-
-
-_Dumper.add_representer(_Flow, _represent_flow)
-_Dumper.add_representer(_Inline, _represent_inline)
-_Dumper.add_representer(str, _represent_text)
+    body: dict[str, Any]
+    lead: int
+    width: int
 
 
 def dumps(state: model.State) -> str:
     """The spec text of a state: fixed key order, objects sorted by name, defaults left out."""
+    return _Writer().text(_state_document(state))
+
+
+def _state_document(state: model.State) -> dict[str, Any]:
     document: dict[str, Any] = {"version": state.version}
     if state.ledger is not None:
         document["migrations"] = {
@@ -1010,30 +1220,245 @@ def dumps(state: model.State) -> str:
             "applied": list(state.ledger.applied),
         }
     document["schemas"] = {s.name: _schema_document(s) for s in sorted(state.schemas, key=_name)}
-    return _yaml(document)
+    return document
 
 
-def _yaml(data: Any) -> str:
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=_WIDTH,
+# What YAML counts as a line break; a run of them, or of anything else.
+_BREAKS = "\n\x85\u2028\u2029"
+_RUNS = re.compile(f"[{_BREAKS}]+|[^{_BREAKS}]+")
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]+")
+# Characters a double-quoted scalar writes as escapes (with allow_unicode).
+_ESCAPED = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
+_ESCAPES: Mapping[str, str] = yaml.emitter.Emitter.ESCAPE_REPLACEMENTS
+# PyYAML writes a key as `? key` from this length on, counting its `!!str` tag.
+_SIMPLE_KEY_LENGTH = 128 - len("!!str")
+_INDENT = 2
+# Only its analyze_scalar is used: which styles can hold a text exactly.
+_ANALYZER = yaml.emitter.Emitter(io.StringIO(), allow_unicode=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Styles:
+    """The style PyYAML writes one text in, by place: "" plain, ' " or |.
+
+    The key styles are None when the text cannot be a simple key: it is then
+    written after a ``?`` in its block or flow style.
+    """
+
+    block: str
+    flow: str
+    key: str | None
+    flow_key: str | None
+
+
+def _styles(text: str) -> _Styles:
+    analysis = _ANALYZER.analyze_scalar(text)
+    asked = ""
+    if "\n" in text:
+        # A pretty-printed expression keeps its lines; YAML falls back to
+        # quotes where a literal block cannot hold the text exactly.
+        asked = "|"
+    elif "'" in text and "\\" not in text and not analysis.allow_flow_plain:
+        asked = '"'  # SQL string literals read better in "..." than with doubled ''
+    # Plain only if it reads back as text, not as a number, boolean or null.
+    plain = not asked and _plain_tag(text) == _STR
+
+    def choose(flow: bool, key: bool) -> str:  # as yaml.emitter.Emitter.choose_scalar_style
+        if asked == '"':
+            return '"'
+        if (
+            plain
+            and not (key and (analysis.empty or analysis.multiline))
+            and (analysis.allow_flow_plain if flow else analysis.allow_block_plain)
+        ):
+            return ""
+        if asked == "|" and not flow and not key and analysis.allow_block:
+            return "|"
+        if not asked and analysis.allow_single_quoted and not (key and analysis.multiline):
+            return "'"
+        return '"'
+
+    simple_key = len(text) < _SIMPLE_KEY_LENGTH and not analysis.empty and not analysis.multiline
+    return _Styles(
+        block=choose(flow=False, key=False),
+        flow=choose(flow=True, key=False),
+        key=choose(flow=False, key=True) if simple_key else None,
+        flow_key=choose(flow=True, key=True) if simple_key else None,
     )
+
+
+def _single_quoted(text: str, indent: int) -> str:
+    # Never with a \n (such text asks for a | block, else double quotes), but
+    # maybe with YAML's other line breaks: each run is followed by the indent.
+    quoted = _OTHER_BREAKS.sub(lambda run: run.group() + " " * indent, text.replace("'", "''"))
+    return "'" + quoted + "'"
+
+
+def _double_quoted(text: str) -> str:
+    return '"' + _ESCAPED.sub(_escape, text) + '"'
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _ESCAPES:
+        return "\\" + _ESCAPES[char]
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
+def _literal(text: str, indent: int) -> str:
+    """A ``|`` block scalar: its header and its lines, each ending its line."""
+    hints = str(_INDENT) if text[0] in " " + _BREAKS else ""
+    if text[-1] not in _BREAKS:
+        hints += "-"
+    elif len(text) == 1 or text[-2] in _BREAKS:
+        hints += "+"
+    pad = " " * indent
+    parts = ["|", hints, "\n"]
+    for run in _RUNS.findall(text):
+        parts += [run] if run[0] in _BREAKS else [pad, run]
+    if text[-1] not in _BREAKS:
+        parts.append("\n")
+    return "".join(parts)
+
+
+class _Writer:
+    """Writes a document exactly as ``yaml.dump`` writes it with PyYAML's
+    emitter (block style, ``sort_keys=False``, ``allow_unicode``, no aliases,
+    :class:`_Flow` and :class:`_Inline` in flow style, text styled as the
+    ``_styles`` rules say), only many times faster.
+
+    PyYAML's emitter runs every value through a state machine; the shapes of
+    a spec are few and are written here directly: block mappings (a list in a
+    mapping is not indented), block lists, ``{...}`` and ``[...]`` flow
+    collections, and scalars. Lines are never folded: PyYAML folds only past
+    a width that dumps set beyond any real line.
+    """
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.styles: dict[str, _Styles] = {}
+        # The last scalar was a `|+` block, whose trailing empty lines YAML
+        # keeps: then the document ends with `...`, as PyYAML writes it.
+        self.open_ended = False
+
+    def text(self, document: dict[str, Any]) -> str:
+        self.mapping(document, 0, continued=True)
+        if self.open_ended:
+            self.out.append("...\n")
+        return "".join(self.out)
+
+    def style(self, text: str) -> _Styles:
+        styles = self.styles.get(text)
+        if styles is None:
+            styles = self.styles[text] = _styles(text)
+        return styles
+
+    def scalar(self, value: Any, style: str, indent: int) -> str:
+        """``value`` in ``style``; ``indent`` is where its continuation lines start."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int) or style == "":
+            return str(value)
+        if style == "'":
+            return _single_quoted(value, indent)
+        if style == "|":
+            return _literal(value, indent)
+        return _double_quoted(value)
+
+    def mapping(self, mapping: Mapping[str, Any], indent: int, *, continued: bool) -> None:
+        """A block mapping; ``continued``: its first key goes on the current line."""
+        out, pad = self.out, " " * indent
+        for key, value in mapping.items():
+            if not continued:
+                out.append(pad)
+            continued = False
+            style = self.style(key).key
+            if style is not None:
+                out += [self.scalar(key, style, indent + _INDENT), ":"]
+            else:
+                out.append("?")
+                self.node(key, indent + _INDENT)
+                out.append(pad + ":")
+            self.value(value, indent, simple_key=style is not None)
+
+    def value(self, value: Any, indent: int, *, simple_key: bool) -> None:
+        """The value of a key of a block mapping at ``indent``."""
+        value = self.fitted(value)
+        if simple_key and value and type(value) is dict:
+            self.out.append("\n")
+            self.mapping(value, indent + _INDENT, continued=False)
+        elif simple_key and value and type(value) is list:
+            self.out.append("\n")
+            self.sequence(value, indent, continued=False)  # not indented in a mapping
+        else:
+            self.node(value, indent + _INDENT)
+
+    def sequence(self, items: Sequence[Any], indent: int, *, continued: bool) -> None:
+        """A block list; ``continued``: its first item goes on the current line."""
+        out, pad = self.out, " " * indent
+        for item in items:
+            if not continued:
+                out.append(pad)
+            continued = False
+            out.append("-")
+            self.node(self.fitted(item), indent + _INDENT)
+
+    def node(self, value: Any, indent: int) -> None:
+        """A value after an indicator (``key:``, ``-``, ``?``): the rest of the line and
+        what follows; ``indent`` is where a mapping or list in it starts."""
+        out = self.out
+        if value and type(value) is dict:
+            out.append(" ")
+            self.mapping(value, indent, continued=True)
+        elif value and type(value) is list:
+            out.append(" ")
+            self.sequence(value, indent, continued=True)
+        elif isinstance(value, dict | list):
+            out += [" ", self.flow(value, indent), "\n"]
+            self.open_ended = False
+        else:
+            style = self.style(value).block if isinstance(value, str) else ""
+            text = self.scalar(value, style, indent)
+            out += [" ", text] if style == "|" else [" ", text, "\n"]
+            self.open_ended = style == "|" and text.startswith(("|+", "|2+"))
+
+    def flow(self, value: Mapping[str, Any] | Sequence[Any], indent: int) -> str:
+        """A ``{...}`` or ``[...]`` collection; ``indent`` is its own, as PyYAML counts it."""
+        inner = indent + _INDENT
+        if isinstance(value, Mapping):
+            entries = (self.flow_entry(key, item, inner) for key, item in value.items())
+            return "{" + ", ".join(entries) + "}"
+        return "[" + ", ".join(self.flow_value(item, inner) for item in value) + "]"
+
+    def flow_entry(self, key: str, value: Any, indent: int) -> str:
+        styles = self.style(key)
+        if styles.flow_key is not None:
+            return f"{self.scalar(key, styles.flow_key, indent)}: {self.flow_value(value, indent)}"
+        return f"? {self.scalar(key, styles.flow, indent)} : {self.flow_value(value, indent)}"
+
+    def flow_value(self, value: Any, indent: int) -> str:
+        if isinstance(value, dict | list):
+            return self.flow(value, indent)
+        style = self.style(value).flow if isinstance(value, str) else ""
+        return self.scalar(value, style, indent)
+
+    def fitted(self, value: Any) -> Any:
+        if not isinstance(value, _OneLineIfFits):
+            return value
+        if _has_line_break(value.body):
+            return value.body
+        flow = _Flow(value.body)
+        # Measured as PyYAML measured it: the mapping alone, as a document.
+        fits = value.lead + len(self.flow(flow, _INDENT)) <= value.width
+        return flow if fits else value.body
 
 
 def _document(*fields: tuple[str, Any, Any]) -> dict[str, Any]:
     """`key: value` for each field whose value differs from its default."""
     return {key: value for key, value, default in fields if value != default}
-
-
-def _compact(body: dict[str, Any], lead: int, width: int) -> dict[str, Any]:
-    """The body as one `{...}` line if it fits in ``width`` after ``lead`` and has one line."""
-    flow = _Flow(body)
-    fits = lead + len(_yaml(flow).rstrip("\n")) <= width
-    return flow if fits and not _has_line_break(body) else body
 
 
 def _has_line_break(value: Any) -> bool:
@@ -1116,7 +1541,7 @@ def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[
     if table.columns is not None:
         lead = _COLUMN_INDENT + len("- ")
         document["columns"] = [
-            _compact(_column_document(c), lead, _COLUMN_LINE) for c in table.columns
+            _OneLineIfFits(_column_document(c), lead, _COLUMN_LINE) for c in table.columns
         ]
     objects: tuple[tuple[str, Sequence[Any] | None, Callable[[Any], dict[str, Any]]], ...] = (
         ("constraints", table.constraints, _constraint_document),
@@ -1128,7 +1553,7 @@ def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[
         if items is not None:
             ordered = sorted(items, key=lambda item: str(item.name))
             document[key] = {
-                item.name: _compact(
+                item.name: _OneLineIfFits(
                     describe(item), _OBJECT_INDENT + len(item.name) + len(": "), _OBJECT_LINE
                 )
                 for item in ordered
