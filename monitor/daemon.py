@@ -14,13 +14,9 @@ second session.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
-import pickle
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +41,7 @@ from monitor import config as config_module
 from monitor import log as log_module
 from monitor import report as report_module
 from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.errors import ConnectionFailed, InputError, MonitorError, Problem
+from monitor.errors import ConnectionFailed, MonitorError
 from monitor.model import DEFAULT_LEDGER_TABLE, Finding, Severity, State
 from monitor.results import (
     CheckResult,
@@ -776,73 +772,10 @@ def load(config_path: Path) -> tuple[config_module.Config, dict[str, State]]:
     return config, load_specs(config)
 
 
-# Reading a spec with line numbers builds a node for every YAML scalar: for a
-# catalog of thousands of tables that peaks at hundreds of MB, which CPython
-# keeps once freed. A large spec is read in a short-lived child process, and
-# only the (much smaller) States come back.
-_SPECS_IN_CHILD_OVER_BYTES = 512 * 1024
-
-
 def load_specs(config: config_module.Config) -> dict[str, State]:
-    total = sum(t.spec.stat().st_size for t in config.targets if t.spec.is_file())
-    if total <= _SPECS_IN_CHILD_OVER_BYTES:
-        return report_module.load_specs(config)
-    child = subprocess.run(
-        [sys.executable, "-c", "from monitor.daemon import load_specs_child; load_specs_child()"],
-        input=pickle.dumps(config),
-        capture_output=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        lines = child.stderr.decode(errors="replace").strip().splitlines() or ["no output"]
-        raise MonitorError(f"reading the specs failed: {lines[-1]}")
-    specs, problems, message = pickle.loads(child.stdout)
-    if problems:
-        raise InputError(problems)
-    if message is not None:
-        raise MonitorError(message)
-    specs_read: dict[str, State] = specs
-    return specs_read
-
-
-def _shared(value: Any, memo: dict[Any, Any]) -> Any:
-    """`value` with equal strings and equal frozen objects made one object each.
-
-    Thousands of tables repeat the same column names, types and whole columns
-    ("id uuid NOT NULL"); shared, they pickle small and cost memory once.
-    """
-    if type(value) is str:
-        return sys.intern(value)
-    if isinstance(value, tuple):
-        return tuple(_shared(item, memo) for item in value)
-    if isinstance(value, frozenset):
-        return frozenset(_shared(item, memo) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _shared(getattr(value, f.name), memo) for f in dataclasses.fields(value)}
-        rebuilt = dataclasses.replace(value, **fields)
-        try:
-            return memo.setdefault(rebuilt, rebuilt)
-        except TypeError:  # holds something unhashable (a finding's JSON details)
-            return rebuilt
-    return value
-
-
-def load_specs_child() -> None:
-    """The child's side: a pickled Config in, pickled (specs, problems, message) out.
-
-    Errors travel back as values: an InputError does not survive pickling intact.
-    """
-    config = pickle.loads(sys.stdin.buffer.read())
-    outcome: tuple[dict[str, State], list[Problem], str | None]
-    try:
-        specs = report_module.load_specs(config)
-        memo: dict[Any, Any] = {}
-        outcome = {name: _shared(state, memo) for name, state in specs.items()}, [], None
-    except InputError as exc:
-        outcome = {}, exc.problems, None
-    except MonitorError as exc:
-        outcome = {}, [], str(exc)
-    sys.stdout.buffer.write(pickle.dumps(outcome))
+    # spec.load streams the YAML and shares equal values itself, so even a
+    # 5,000-table spec is read in place without a lasting memory peak.
+    return report_module.load_specs(config)
 
 
 def run(
