@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -263,7 +264,7 @@ def _columns(context: _Context, expected: Table, actual: Table) -> Iterator[Find
                 column.migration or expected.migration,
             )
             continue
-        changed = _column_changes(column, found)
+        changed = [] if _equal_but_provenance(column, found) else _column_changes(column, found)
         if changed:
             yield context.finding(
                 Kind.COLUMN,
@@ -382,6 +383,8 @@ def _collection(
                 item.migration or expected_table.migration,
             )
             continue
+        if _equal_but_provenance(item, found):
+            continue
         verdict = _COMPARE[spec.kind](item, found, table)
         if verdict is not None:
             change, severity, changed = verdict
@@ -418,6 +421,23 @@ def _collection(
 
 
 Verdict = tuple[Change, Severity, list[str]] | None
+
+
+def _equal_but_provenance(expected: Any, actual: Any) -> bool:
+    """The common case, equal as written, settled without the field-by-field comparison."""
+    fields = _fields_but_provenance(type(expected))
+    return type(expected) is type(actual) and bool(fields(expected) == fields(actual))
+
+
+_GETTERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _fields_but_provenance(cls: type) -> Callable[[Any], Any]:
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "migration"]
+        getter = _GETTERS[cls] = operator.attrgetter(*names)
+    return getter
 
 
 def _compare_constraint(expected: Any, actual: Any, table: str) -> Verdict:
