@@ -46,7 +46,8 @@ def main(*, drift: bool, listen_address: str | None, duration: float | None) -> 
     print("starting an embedded PostgreSQL ...", flush=True)
     with embedded_server() as server_dsn, tempfile.TemporaryDirectory() as state_dir:
         dsn = create_demo_database(server_dsn)
-        print(f"applied {len(deploy(dsn))} example migrations to database {DEMO_DATABASE!r}")
+        applied = migrations.deploy(dsn, EXAMPLE_MIGRATIONS)
+        print(f"applied {len(applied)} example migrations to database {DEMO_DATABASE!r}")
         print(f"\n$ schema-monitor check --spec {EXAMPLE_SPEC.relative_to(ROOT)}")
         print_findings(run_check(expected, dsn), sys.stdout)
         log.configure("console", stream=sys.stderr)
@@ -136,20 +137,6 @@ def create_demo_database(server_dsn: str) -> str:
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")
     return psycopg.conninfo.make_conninfo(server_dsn, dbname=DEMO_DATABASE)
-
-
-def deploy(dsn: str, directory: Path = EXAMPLE_MIGRATIONS) -> list[migrations.Migration]:
-    """Apply the bootstrap and the migrations, recording each version as `supabase db push` does."""
-    applied = migrations.discover(directory)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        migrations.apply_sql(conn, migrations.supabase_bootstrap(), "supabase_bootstrap.sql")
-        for migration in applied:
-            migrations.apply_file(conn, migration.path)
-            conn.execute(
-                "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)",
-                (migration.version, migration.name.partition("_")[2]),
-            )
-    return applied
 
 
 def _make_drift(dsn: str) -> None:

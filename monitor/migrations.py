@@ -166,6 +166,25 @@ def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:
     apply_sql(conn, read(path), path.name)
 
 
+def record(conn: psycopg.Connection[Any], migration: Migration) -> None:
+    """Note a migration as applied in the Supabase ledger, as `supabase db push` does."""
+    conn.execute(
+        "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)",
+        (migration.version, migration.name.partition("_")[2]),
+    )
+
+
+def deploy(dsn: str, directory: Path) -> list[Migration]:
+    """Apply the bootstrap and the migrations, recording each one, as a deploy would."""
+    applied = discover(directory)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        apply_sql(conn, supabase_bootstrap(), "supabase_bootstrap.sql")
+        for migration in applied:
+            apply_file(conn, migration.path)
+            record(conn, migration)
+    return applied
+
+
 def failure_location(
     statements: Sequence[Statement], index: int, diag: psycopg.errors.Diagnostic
 ) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitor.demo import deploy
+from monitor.migrations import deploy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"

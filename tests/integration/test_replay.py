@@ -154,11 +154,8 @@ def test_a_database_migrated_with_psql_matches_the_built_spec(
         )
         assert done.returncode == 0, done.stderr
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for migration in found:  # what `supabase db push` records
-            conn.execute(
-                "INSERT INTO supabase_migrations.schema_migrations (version) VALUES (%s)",
-                (migration.version,),
-            )
+        for migration in found:
+            migrations.record(conn, migration)
     with db.connect(dsn) as conn:
         live = catalog.snapshot(conn, ["public"], DEFAULT_LEDGER_TABLE)
     assert live.state.schema("public") is not None
