@@ -14,8 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class AlertLog(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.end_headers()
         for alert in json.loads(body).get("alerts", []):
             labels = alert.get("labels", {})
             annotations = alert.get("annotations", {})
@@ -24,6 +22,9 @@ class AlertLog(BaseHTTPRequestHandler):
                 f" [{labels.get('severity', '?')}] {annotations.get('summary', '')}",
                 flush=True,
             )
+        # Answer only once the alerts are printed: a 200 means "logged".
+        self.send_response(200)
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are logged as alerts above, not as access lines."""
