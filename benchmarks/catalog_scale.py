@@ -46,7 +46,13 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import catalog, db, diff, model, spec  # noqa: E402
+from monitor.postgres import catalog, db
+from monitor.postgres.queries import load_query
+from monitor.schema import (
+    diff,
+    model,
+    spec,
+)
 
 TABLES_PER_TRANSACTION = 200  # each table takes ~8 relation locks until commit
 CATALOG_QUERIES = (
@@ -206,18 +212,18 @@ def read_raw(conn: psycopg.Connection[Any]) -> dict[str, float]:
     started = time.perf_counter()
     with conn.transaction():
         context = conn.execute(
-            catalog.load_query("catalog_context"),
+            load_query("catalog_context"),
             {"schemas": ["public"], "ledger": model.DEFAULT_LEDGER_TABLE},
         ).fetchall()
         _, skipped, _, ledger_schema, ledger_name = context[0]
         tables = conn.execute(
-            catalog.load_query("catalog_tables"), {"schemas": ["public"], "skipped": skipped}
+            load_query("catalog_tables"), {"schemas": ["public"], "skipped": skipped}
         ).fetchall()
         params = {"tables": [row[0] for row in tables]}
         for name in CATALOG_QUERIES:
-            query = catalog.load_query(name)
+            query = load_query(name)
             _, figures[name] = timed(lambda: conn.execute(query, params).fetchall())  # noqa: B023
-        ledger = sql.SQL(catalog.load_query("catalog_ledger")).format(
+        ledger = sql.SQL(load_query("catalog_ledger")).format(
             ledger=sql.Identifier(ledger_schema, ledger_name)
         )
         conn.execute(ledger).fetchall()

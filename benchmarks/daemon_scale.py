@@ -41,9 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from catalog_scale import build_catalog, scratch_database, server  # noqa: E402
+from catalog_scale import build_catalog, scratch_database, server
 
-from monitor import catalog, daemon, db, log, spec  # noqa: E402
+from monitor.daemon import events as log
+from monitor.daemon import runner as daemon
+from monitor.postgres import catalog, db
+from monitor.schema import spec
 
 DRIFT_INTERVAL_SECONDS = 20  # long enough for a full cycle on 5,000 tables
 SCRAPES = 20
@@ -106,7 +109,7 @@ def counted(action: Callable[[], Any]) -> tuple[float, int]:
 def measure_cycles(config_path: Path) -> dict[str, Any]:
     from prometheus_client import generate_latest
 
-    from monitor import metrics
+    from monitor.daemon import metrics
 
     log.configure("json", sys.stderr)  # stdout carries the figures
     figures: dict[str, Any] = {"rss_start_mb": peak_rss_mb()}

@@ -31,8 +31,13 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import catalog, db, migrations, replay  # noqa: E402
-from monitor.embedded import embedded_server  # noqa: E402
+from monitor.postgres import (
+    catalog,
+    db,
+    migrations,
+    replay,
+)
+from monitor.postgres.embedded import embedded_server
 
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 CREATING_SHARE = 0.25  # the first quarter of the files each create a table

@@ -13,14 +13,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
 
 from monitor import __version__
-from monitor.errors import MonitorError
-from monitor.model import Finding, Severity, State
-
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
-_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.errors import ExitCode, MonitorError
+from monitor.schema.model import Severity
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,10 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except MonitorError as exc:
         print(f"schema-monitor: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except KeyboardInterrupt:
         print("schema-monitor: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -146,8 +143,9 @@ def _add_schemas(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec_snapshot(args: argparse.Namespace) -> int:
-    from monitor import catalog, db, spec
-    from monitor.model import DEFAULT_LEDGER_TABLE
+    from monitor.postgres import catalog, db
+    from monitor.schema import spec
+    from monitor.schema.model import DEFAULT_LEDGER_TABLE
 
     dsn = db.resolve_dsn(args.dsn)
     with db.connect(dsn) as conn:
@@ -159,11 +157,12 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
             "tables locked by a running migration, try again: " + ", ".join(snap.skipped)
         )
     _write(spec.dumps(snap.state), args.output)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _spec_build(args: argparse.Namespace) -> int:
-    from monitor import replay, spec
+    from monitor.postgres import replay
+    from monitor.schema import spec
 
     interactive = sys.stderr.isatty()
     if interactive:
@@ -177,7 +176,7 @@ def _spec_build(args: argparse.Namespace) -> int:
         progress=_progress if interactive else None,
     )
     _write(spec.dumps(state), args.output)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _progress(number: int, total: int, name: str) -> None:
@@ -204,76 +203,58 @@ def _write(text: str, output: Path | None) -> None:
 # --- check -----------------------------------------------------------------
 
 
-def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
-    """One check of a live database against a spec: connect, snapshot, diff."""
-    from monitor import catalog, db, diff
-
-    ledger_table = expected.ledger.table if expected.ledger else None
-    with db.connect(dsn) as conn:
-        snap = catalog.snapshot(conn, [s.name for s in expected.schemas], ledger_table)
-    return diff.diff(expected, snap.state, skipped=snap.skipped)
-
-
 def _check(args: argparse.Namespace) -> int:
-    from monitor import db, spec
+    from monitor import check
+    from monitor.postgres import db
+    from monitor.schema import spec
 
     expected = spec.load(args.spec)
-    findings = run_check(expected, db.resolve_dsn(args.dsn))
-    threshold = _SEVERITY_RANK[Severity(args.fail_on)]
-    failing = any(_SEVERITY_RANK[f.severity] >= threshold for f in findings)
+    findings = check.run_check(expected, db.resolve_dsn(args.dsn))
+    failing = check.failing(findings, Severity(args.fail_on))
     if args.format == "json":
-        print(json.dumps(check_json(findings, ok=not failing), indent=2))
+        print(json.dumps(check.check_json(findings, ok=not failing), indent=2))
     else:
-        print_findings(findings, sys.stdout)
-    return EXIT_DRIFT if failing else EXIT_OK
-
-
-def check_json(findings: Sequence[Finding], *, ok: bool) -> dict[str, object]:
-    summary = {severity.value: 0 for severity in Severity}
-    for finding in findings:
-        summary[finding.severity.value] += 1
-    return {"ok": ok, "findings": [f.as_json() for f in findings], "summary": summary}
-
-
-_COLOURS = {Severity.CRITICAL: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
-
-
-def print_findings(findings: Sequence[Finding], out: TextIO) -> None:
-    """Findings for people: grouped by table, coloured on a terminal."""
-    colour = out.isatty() and not os.environ.get("NO_COLOR")
-    if not findings:
-        print("no drift: the database matches the spec", file=out)
-        return
-    group = None
-    for finding in findings:
-        heading = f"{finding.schema}.{finding.table}" if finding.table else finding.schema
-        if finding.kind == "migration":
-            heading = "migrations"
-        if heading != group:
-            group = heading
-            print(f"\n{heading}", file=out)
-        label = f"{finding.severity.value:<8}"
-        if colour:
-            label = f"{_COLOURS[finding.severity]}{label}\033[0m"
-        print(f"  {label} {finding.message}", file=out)
-    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
-    total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
-    print(f"\n{len(findings)} finding{'s' if len(findings) != 1 else ''}: {total}", file=out)
+        check.print_findings(findings, sys.stdout)
+    return ExitCode.DRIFT if failing else ExitCode.OK
 
 
 # --- daemon, report, demo ---------------------------------------------------
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitor import daemon
+    from monitor.daemon import runner as daemon
 
     return daemon.run(args.config, args.listen_address, args.validate_config, args.once)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from monitor import report
+    return report_command(args.config, args.format)
 
-    return report.main(args.config, args.format)
+
+def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
+    from monitor.daemon import config as config_module
+    from monitor.window import report
+    from monitor.window.watch import StateFiles
+
+    config = config_module.load(config_path)
+    specs = config_module.load_specs(config)
+    now = clock.now()
+    reports = [
+        report.for_target(
+            StateFiles(config.state_dir, target.name),
+            specs[target.name],
+            duration_seconds=config.watch_window.duration,
+            new_indexes_since=config.watch_window.new_indexes_since,
+            now=now,
+        )
+        for target in config.targets
+    ]
+    if fmt == "json":
+        print(json.dumps({"targets": [report.to_json(r) for r in reports]}, indent=2))
+    else:
+        sys.stdout.write("\n".join(report.to_markdown(r) for r in reports))
+    return ExitCode.OK if all(r.passed for r in reports) else ExitCode.DRIFT
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import psycopg
 
-from monitor import config, daemon, log, migrations, spec
-from monitor.cli import print_findings, run_check
-from monitor.embedded import embedded_server
+from monitor.check import print_findings, run_check
+from monitor.daemon import config
+from monitor.daemon import events as log
+from monitor.daemon import runner as daemon
 from monitor.errors import MonitorError
-from monitor.model import State
+from monitor.postgres import migrations
+from monitor.postgres.embedded import embedded_server
+from monitor.schema import spec
+from monitor.schema.model import State
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"

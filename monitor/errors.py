@@ -1,8 +1,19 @@
-"""A small error hierarchy. The CLI turns any of these into one clear message and exit 2."""
+"""Exit codes and a small error hierarchy. The CLI turns any error into one clear line and
+exit 2."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every command's exit code: `check`, `run --once`, `report` and `spec` alike."""
+
+    OK = 0  # no drift, the window passed, the file was written
+    DRIFT = 1  # drift found at or above --fail-on, or a window criterion failed
+    ERROR = 2  # usage, config, spec, migration or connection error
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class MonitorError(Exception):

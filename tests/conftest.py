@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitor.migrations import deploy
+from monitor.postgres.migrations import deploy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from monitor.model import (
+from monitor.schema.model import (
     Column,
     Constraint,
     ConstraintType,

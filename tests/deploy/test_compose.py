@@ -173,7 +173,7 @@ def test_init_script_yields_a_database_without_drift(init_target: tuple[str, str
         "PGPORT": str(parts.get("port", "5432")),
         "POSTGRES_USER": str(parts.get("user", "postgres")),
         "POSTGRES_DB": str(parts["dbname"]),
-        "BOOTSTRAP_FILE": str(ROOT / "monitor" / "sql" / "supabase_bootstrap.sql"),
+        "BOOTSTRAP_FILE": str(ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"),
         "MIGRATIONS_DIR": str(ROOT / "examples" / "supabase" / "migrations"),
         "MONITOR_ROLE": role,
         "MONITOR_PASSWORD": "test-only",

@@ -185,7 +185,7 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     assert "pyproject.toml" in context
     assert "README.md" in context, "pyproject.toml names README.md: the build needs it"
     assert "monitor/cli.py" in context
-    assert any(path.startswith("monitor/queries/") and path.endswith(".sql") for path in context)
+    assert any(path.startswith("monitor/postgres/queries/") and path.endswith(".sql") for path in context)
     for path in context:
         assert path in ("pyproject.toml", "README.md") or path.startswith("monitor/"), path
         assert "__pycache__" not in path, path
@@ -211,5 +211,5 @@ def test_builder_stage_builds_the_wheel_from_the_context(tmp_path: Path) -> None
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "schema-monitor = monitor.cli:main" in archive.read(entry_points).decode()
     assert "monitor/cli.py" in names
-    assert "monitor/sql/supabase_bootstrap.sql" in names
-    assert any(n.startswith("monitor/queries/") and n.endswith(".sql") for n in names)
+    assert "monitor/postgres/sql/supabase_bootstrap.sql" in names
+    assert any(n.startswith("monitor/postgres/queries/") and n.endswith(".sql") for n in names)

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from monitor import catalog, db, model
 from monitor.errors import CatalogError, ConnectionFailed
+from monitor.postgres import catalog, db
+from monitor.schema import model
 
 Run = Callable[[str], None]
 

@@ -24,8 +24,9 @@ import psycopg
 import pytest
 import structlog
 
-from monitor import daemon, report
+from monitor import cli
 from monitor.clock import SYSTEM_CLOCK, Clock, ManualClock
+from monitor.daemon import runner as daemon
 from tests.integration.test_stats import use_an_index
 from tests.unit.test_metrics import Samples, parse
 
@@ -583,7 +584,7 @@ def test_the_end_of_the_window_writes_the_report_and_may_exit(
     assert "### FAIL: No drift during the watch window" in markdown
     assert f"index public.integrations.{INDEX}" in markdown
     capsys.readouterr()
-    assert report.main(config_path, "json", clock=clock) == 1
+    assert cli.report_command(config_path, "json", clock=clock) == 1
     printed = json.loads(capsys.readouterr().out)["targets"][0]
     assert printed["criteria"] == written["criteria"]
     assert printed["drift"] == written["drift"]

@@ -16,8 +16,9 @@ from apscheduler.events import (
     JobEvent,
 )
 
-from monitor import daemon, log
-from monitor.model import Change, Finding, Kind, Severity
+from monitor.daemon import events as log
+from monitor.daemon import runner as daemon
+from monitor.schema.model import Change, Finding, Kind, Severity
 from tests.integration.test_daemon import SPEC
 
 

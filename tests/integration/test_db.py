@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from monitor import db
 from monitor.errors import ConnectionFailed, MonitorError
+from monitor.postgres import db
 
 SECRET = "s3cr#t?pa/ss"
 

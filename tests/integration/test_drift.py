@@ -12,9 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from monitor import catalog, db, spec
-from monitor.cli import run_check
-from monitor.model import Change, Kind, Severity, State
+from monitor.check import run_check
+from monitor.postgres import catalog, db
+from monitor.schema import spec
+from monitor.schema.model import Change, Kind, Severity, State
 
 VIEW = '"Users can view organization integrations"'
 INSERT = '"Admins can insert integrations"'

@@ -21,11 +21,11 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-from monitor import migrations
+from monitor.postgres import migrations
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"
-BOOTSTRAP = ROOT / "monitor" / "sql" / "supabase_bootstrap.sql"
+BOOTSTRAP = ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"
 SEED_MIGRATIONS = [
     "20250122000000_create_integrations_table",
     "20250122235959_add_organization_id_to_workflow_execution_logs",

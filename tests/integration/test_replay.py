@@ -21,9 +21,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from monitor import catalog, db, diff, migrations, replay, spec
 from monitor.errors import ConnectionFailed, InputError, MigrationFailed, MonitorError
-from monitor.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
+from monitor.postgres import catalog, db, migrations, replay
+from monitor.schema import diff, spec
+from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
 from tests.integration.test_example_migrations import psql_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +144,7 @@ def test_a_database_migrated_with_psql_matches_the_built_spec(
     example_spec: State, make_database: Callable[..., str]
 ) -> None:
     dsn = make_database()
-    bootstrap = ROOT / "monitor" / "sql" / "supabase_bootstrap.sql"
+    bootstrap = ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"
     found = migrations.discover(EXAMPLES)
     for path in [bootstrap, *(m.path for m in found)]:
         done = subprocess.run(

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from monitor import db, stats, watch
+from monitor.postgres import db, stats
+from monitor.window import watch
 
 LEDGER = "supabase_migrations.schema_migrations"
 

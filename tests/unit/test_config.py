@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config
+from monitor.daemon import config
 from monitor.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]

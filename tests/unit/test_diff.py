@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 
-from monitor.diff import diff
-from monitor.model import (
+from monitor.schema.diff import diff
+from monitor.schema.model import (
     Absent,
     Change,
     Column,

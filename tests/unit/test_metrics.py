@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import metrics
-from monitor.model import Change, Finding, Index, Kind, Policy, Rls, Schema, Severity, State, Table
-from monitor.results import (
+from monitor.daemon import metrics
+from monitor.daemon.results import (
     CheckResult,
     DriftResult,
     ExpectedObject,
@@ -24,6 +23,18 @@ from monitor.results import (
     WindowStatus,
     expected_objects,
     without_building,
+)
+from monitor.schema.model import (
+    Change,
+    Finding,
+    Index,
+    Kind,
+    Policy,
+    Rls,
+    Schema,
+    Severity,
+    State,
+    Table,
 )
 
 NOW = datetime(2025, 1, 23, 12, tzinfo=UTC)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 
 from monitor.errors import MonitorError
-from monitor.model import (
+from monitor.postgres.replay import Step, provenance
+from monitor.schema.model import (
     Absent,
     Column,
     Constraint,
@@ -26,7 +27,6 @@ from monitor.model import (
     Table,
     Trigger,
 )
-from monitor.replay import Step, provenance
 from tests.strategies import states
 
 BASE = "20250101000000_base_schema"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.results import CheckResult, Results, TargetResults
+from monitor.daemon.results import CheckResult, Results, TargetResults
 
 
 def test_not_ready_before_any_check_completed() -> None:

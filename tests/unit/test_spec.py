@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import spec
 from monitor.errors import InputError
-from monitor.model import (
+from monitor.schema import spec
+from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
     Absent,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import report, watch
 from monitor.errors import MonitorError
-from monitor.model import (
+from monitor.postgres.stats import DatabaseStat, IndexStat, Sample
+from monitor.schema.model import (
     Change,
     Finding,
     Index,
@@ -24,7 +24,7 @@ from monitor.model import (
     State,
     Table,
 )
-from monitor.stats import DatabaseStat, IndexStat, Sample
+from monitor.window import report, watch
 
 START = datetime(2025, 1, 23, 10, tzinfo=UTC)
 EMPTY_HISTORY = watch.History()

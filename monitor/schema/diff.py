@@ -15,8 +15,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from monitor import normalize
-from monitor.model import (
+from monitor.schema import normalize
+from monitor.schema.model import (
     Absent,
     Change,
     Column,

@@ -28,9 +28,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from monitor import catalog, db, migrations, model
-from monitor.embedded import embedded_server
 from monitor.errors import ConnectionFailed, InputError, MonitorError, Problem
+from monitor.postgres import catalog, db, migrations
+from monitor.postgres.embedded import embedded_server
+from monitor.schema import model
 
 SCRATCH_PREFIX = "schema_monitor_scratch_"
 BOOTSTRAP_NAME = "supabase_bootstrap.sql"

@@ -20,7 +20,9 @@ from typing import TypeVar
 import psycopg
 import yaml
 
-from monitor.errors import InputError, Problem
+from monitor.errors import InputError, MonitorError, Problem
+from monitor.schema import spec
+from monitor.schema.model import State
 
 DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9568"
 DEFAULT_STATE_DIR = Path("/var/lib/schema-monitor")
@@ -150,6 +152,22 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
             [Problem(str(path), None, f"cannot read config: {exc.strerror}")]
         ) from None
     return loads(text, path, os.environ if environ is None else environ)
+
+
+def load_specs(config: Config) -> dict[str, State]:
+    """Every target's spec; the problems of all of them in one error."""
+    specs: dict[str, State] = {}
+    problems = []
+    for target in config.targets:
+        try:
+            specs[target.name] = spec.load(target.spec)
+        except InputError as exc:
+            problems.extend(exc.problems)
+        except MonitorError as exc:
+            raise MonitorError(f"{target.spec}: {exc}") from None
+    if problems:
+        raise InputError(problems)
+    return specs
 
 
 def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:

@@ -17,8 +17,7 @@ from typing import Any, TextIO
 import psycopg
 import structlog
 
-from monitor.model import Finding, Severity
-from monitor.results import FindingKey, finding_key
+from monitor.schema.model import Finding, FindingKey, Severity, finding_key
 
 # A password in a libpq URI (scheme://user:PASSWORD@host) or key=value string.
 _URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@\s]*)(@)")

@@ -30,8 +30,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -39,8 +37,9 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import IsolationLevel, sql
 
-from monitor import model
 from monitor.errors import CatalogError, ConnectionFailed
+from monitor.postgres.queries import load_query
+from monitor.schema import model
 
 Row = tuple[Any, ...]
 Item = TypeVar("Item")
@@ -54,12 +53,6 @@ class Snapshot:
     state: model.State
     skipped: tuple[str, ...]  # "schema.table" whose AccessExclusiveLock was held or awaited
     queries: int  # statements issued, BEGIN and COMMIT included
-
-
-@cache
-def load_query(name: str) -> str:
-    """The text of ``monitor/queries/<name>.sql``."""
-    return resources.files("monitor.queries").joinpath(f"{name}.sql").read_text()
 
 
 def snapshot(

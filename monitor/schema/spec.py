@@ -28,8 +28,8 @@ from typing import IO, Any, Protocol, TypeVar
 
 import yaml
 
-from monitor import model, normalize
 from monitor.errors import InputError, Problem
+from monitor.schema import model, normalize
 
 T = TypeVar("T")
 D = TypeVar("D")

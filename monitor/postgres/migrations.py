@@ -77,7 +77,7 @@ def read(path: Path) -> str:
 
 def supabase_bootstrap() -> str:
     """SQL that gives plain PostgreSQL what Supabase migrations assume (roles, auth.*)."""
-    return resources.files("monitor.sql").joinpath("supabase_bootstrap.sql").read_text()
+    return resources.files("monitor.postgres.sql").joinpath("supabase_bootstrap.sql").read_text()
 
 
 def meta_commands(sql: str, file: str) -> list[Problem]:

@@ -12,14 +12,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from monitor.model import Change, Finding, Kind, State, Table
-
-FindingKey = tuple[str, str, str | None, str, str]
-
-
-def finding_key(finding: Finding) -> FindingKey:
-    """What makes two findings "the same drift" across cycles (not its message or severity)."""
-    return (str(finding.kind), finding.schema, finding.table, finding.name, str(finding.change))
+from monitor.schema.model import Change, Finding, Kind, State, Table
+from monitor.window.watch import WindowStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +102,6 @@ class UsageResult:
     tables: tuple[TableUsage, ...]
     health: Health
     sampled_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WindowStatus:
-    start: datetime
-    end: datetime
-    active: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,24 +14,24 @@ process, at any time, without touching the database.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from monitor import config as config_module
-from monitor import spec as spec_module
-from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.diff import migration_version
-from monitor.errors import InputError, MonitorError
-from monitor.model import Finding, Kind, State, Table
-from monitor.results import WindowStatus
-from monitor.watch import DriftRecord, Evidence, History, StateFiles, WatchState, status
+from monitor.schema.diff import migration_version
+from monitor.schema.model import Finding, Kind, State, Table
+from monitor.window.watch import (
+    DriftRecord,
+    Evidence,
+    History,
+    StateFiles,
+    WatchState,
+    WindowStatus,
+    status,
+)
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 _STRUCTURE_KINDS = frozenset({Kind.TABLE, Kind.COLUMN, Kind.CONSTRAINT})
 
 
@@ -355,21 +355,26 @@ def to_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-# --- `schema-monitor report` ---------------------------------------------------------------
+# --- per target ------------------------------------------------------------------------------
 
 
 def for_target(
-    config: config_module.Config, target: config_module.Target, expected: State, now: datetime
+    files: StateFiles,
+    expected: State,
+    *,
+    duration_seconds: float,
+    new_indexes_since: str | None,
+    now: datetime,
 ) -> Report:
-    files = StateFiles(config.state_dir, target.name)
+    """The report of one target from what its state files hold now."""
     return build(
-        target.name,
+        files.target,
         expected,
         files.load_watch(),
         files.load_history(),
         files.load_evidence(),
-        duration_seconds=config.watch_window.duration,
-        new_indexes_since=config.watch_window.new_indexes_since,
+        duration_seconds=duration_seconds,
+        new_indexes_since=new_indexes_since,
         now=now,
     )
 
@@ -377,32 +382,3 @@ def for_target(
 def write_files(files: StateFiles, report: Report) -> None:
     files.write(files.report_markdown, to_markdown(report))
     files.write(files.report_json, json.dumps(to_json(report), indent=2) + "\n")
-
-
-def main(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
-    config = config_module.load(config_path)
-    specs = load_specs(config)
-    now = clock.now()
-    reports = [for_target(config, t, specs[t.name], now) for t in config.targets]
-    if fmt == "json":
-        print(json.dumps({"targets": [to_json(r) for r in reports]}, indent=2))
-    else:
-        sys.stdout.write("\n".join(to_markdown(r) for r in reports))
-    return EXIT_OK if all(r.passed for r in reports) else EXIT_FAILED
-
-
-def load_specs(config: config_module.Config) -> dict[str, State]:
-    """Every target's spec; the problems of all of them in one error."""
-    specs: dict[str, State] = {}
-    problems = []
-    for target in config.targets:
-        try:
-            specs[target.name] = spec_module.load(target.spec)
-        except InputError as exc:
-            problems.extend(exc.problems)
-        except MonitorError as exc:
-            raise MonitorError(f"{target.spec}: {exc}") from None
-    if problems:
-        raise InputError(problems)
-    return specs

@@ -4,7 +4,7 @@ One :class:`TargetRunner` per watched database owns its single session and
 runs both checks on it, one at a time. APScheduler fires the runs (never
 overlapping, coalesced, each with a time budget shorter than its interval,
 enforced by cancelling the query); results are swapped into the
-:class:`~monitor.results.ResultsStore` that the web server renders.
+:class:`~monitor.daemon.results.ResultsStore` that the web server renders.
 
 Failure is a state, not an exit: an unreachable database sets ``up`` to 0,
 logs once, and is retried with exponential backoff and jitter, never with a
@@ -36,14 +36,12 @@ from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor import __version__, catalog, db, diff, metrics, stats, watch
-from monitor import config as config_module
-from monitor import log as log_module
-from monitor import report as report_module
+from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.errors import ConnectionFailed, MonitorError
-from monitor.model import DEFAULT_LEDGER_TABLE, Finding, Severity, State
-from monitor.results import (
+from monitor.daemon import config as config_module
+from monitor.daemon import events as log_module
+from monitor.daemon import metrics
+from monitor.daemon.results import (
     CheckResult,
     DriftResult,
     Health,
@@ -56,9 +54,14 @@ from monitor.results import (
     expected_objects,
     without_building,
 )
-from monitor.web import WebServer
+from monitor.daemon.web import WebServer
+from monitor.errors import ConnectionFailed, ExitCode, MonitorError
+from monitor.postgres import catalog, db, stats
+from monitor.schema import diff
+from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, Severity, State
+from monitor.window import report as report_module
+from monitor.window import watch
 
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 # SIGTERM must end the process within 5 s; this leaves room for closing up.
 _STOP_GRACE_SECONDS = 3.0
 _SIGNAL_POLL_SECONDS = 0.25
@@ -587,7 +590,7 @@ class Daemon:
         self._wake = threading.Event()
         self._stop_requested = False
         self._reload_requested = False
-        self._exit_code = EXIT_OK
+        self._exit_code: int = ExitCode.OK
 
     @property
     def runners(self) -> dict[str, TargetRunner]:
@@ -685,7 +688,7 @@ class Daemon:
             ],
         )
 
-    def request_stop(self, exit_code: int = EXIT_OK, *, from_signal: bool = False) -> None:
+    def request_stop(self, exit_code: int = ExitCode.OK, *, from_signal: bool = False) -> None:
         """Ask :meth:`serve` to stop. A signal handler only sets the flag (taking a lock
         there could deadlock with the interrupted main thread); serve() polls for it."""
         self._exit_code = exit_code
@@ -713,7 +716,7 @@ class Daemon:
         """Re-read the config and specs; a bad one keeps the running one and says why."""
         try:
             config = config_module.load(self.config.path)
-            specs = load_specs(config)
+            specs = config_module.load_specs(config)
         except MonitorError as exc:
             self._log.error("config_reload_failed", error=str(exc))
             self.store.update(lambda r: replace(r, config_reload_success=False))
@@ -746,7 +749,7 @@ class Daemon:
         if self.config.watch_window.after == "exit" and all(
             r.window_ended for r in self._runners.values()
         ):
-            self.request_stop(EXIT_OK)
+            self.request_stop(ExitCode.OK)
 
     def run_once(self) -> int:
         """One drift and one stats run per target: 0 clean, 1 drift, 2 a check failed."""
@@ -759,23 +762,17 @@ class Daemon:
                 runner.close()
         targets = self.store.latest().targets
         if not all(t.up and t.drift_check.ok and t.stats_check.ok for t in targets):
-            return EXIT_ERROR
+            return ExitCode.ERROR
         drifting = any(
             f.severity in _FAILING for t in targets if t.drift is not None for f in t.drift.findings
         )
-        return EXIT_DRIFT if drifting else EXIT_OK
+        return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
 def load(config_path: Path) -> tuple[config_module.Config, dict[str, State]]:
     """The config and every target's spec, all problems of both reported at once."""
     config = config_module.load(config_path)
-    return config, load_specs(config)
-
-
-def load_specs(config: config_module.Config) -> dict[str, State]:
-    # spec.load streams the YAML and shares equal values itself, so even a
-    # 5,000-table spec is read in place without a lasting memory peak.
-    return report_module.load_specs(config)
+    return config, config_module.load_specs(config)
 
 
 def run(
@@ -792,7 +789,7 @@ def run(
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
     if validate_only:
         print(f"{config_path}: ok ({len(config.targets)} targets)")
-        return EXIT_OK
+        return ExitCode.OK
     log_module.configure(config.log_format)
     _prepare_state_dir(config.state_dir)
     daemon = Daemon(config, specs, listen_address=listen_address, clock=clock)

@@ -1,6 +1,6 @@
 """The /metrics exposition, rendered from the latest immutable results.
 
-A scrape reads one :class:`~monitor.results.Results` value and renders it:
+A scrape reads one :class:`~monitor.daemon.results.Results` value and renders it:
 it never queries PostgreSQL, and a series exists only while its object does
 (an index dropped since the last sample has no series in the next scrape).
 
@@ -93,8 +93,8 @@ from datetime import datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from monitor.model import Change, Kind, Severity
-from monitor.results import Results, TargetResults
+from monitor.daemon.results import Results, TargetResults
+from monitor.schema.model import Change, Kind, Severity
 
 PREFIX = "schema_monitor_"
 CHECKS = ("drift", "stats")

@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from monitor.catalog import load_query
 from monitor.errors import CatalogError, ConnectionFailed
+from monitor.postgres.queries import load_query
 
 # States pg_stat_activity reports for a client backend; each always gets a
 # series, so a dashboard line drops to zero instead of vanishing.

@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
-from monitor.config import Tls, parse_listen_address
+from monitor.daemon.config import Tls, parse_listen_address
 from monitor.errors import MonitorError
 
 # A scrape client that stops talking gets its thread back after this long.

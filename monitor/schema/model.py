@@ -246,6 +246,14 @@ class Finding:
         }
 
 
+FindingKey = tuple[str, str, str | None, str, str]
+
+
+def finding_key(finding: Finding) -> FindingKey:
+    """What makes two findings "the same drift" across cycles (not its message or severity)."""
+    return (str(finding.kind), finding.schema, finding.table, finding.name, str(finding.change))
+
+
 Named = TypeVar("Named", Column, Constraint, Index, Policy, Trigger, Table, Schema)
 
 

@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
-from monitor.model import Change, Finding, Kind, Severity
-from monitor.results import FindingKey, WindowStatus, finding_key
-from monitor.stats import Sample
+from monitor.postgres.stats import Sample
+from monitor.schema.model import Change, Finding, FindingKey, Kind, Severity, finding_key
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStatus:
+    start: datetime
+    end: datetime
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +214,7 @@ class StateFiles:
     """The files of one target under ``state_dir/<target>/``."""
 
     def __init__(self, state_dir: Path, target: str) -> None:
+        self.target = target
         self.directory = state_dir / target
         self.watch = self.directory / "watch.json"
         self.history = self.directory / "history.json"

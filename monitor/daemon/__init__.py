@@ -1,0 +1,1 @@
+"""The watch daemon: config, the scheduled runner, immutable results, metrics, web, events."""

@@ -1,0 +1,1 @@
+"""The watch window: persisted baseline and drift history, and the end-of-window report."""
