@@ -2,6 +2,12 @@
 
     python deploy/kubernetes/render.py          # rewrite them
     python deploy/kubernetes/render.py --check  # exit 1 if one is out of date
+    python deploy/kubernetes/render.py --runbook-base URL --output-dir DIR
+
+--runbook-base points every alert's runbook_url at your copy of
+docs/runbooks.md (a wiki, your fork's web view) instead of the repository
+path the committed files carry; the manifests and alerts.yml (for a plain
+Prometheus's rule_files) go to DIR.
 
 configmap.yaml embeds monitor.yaml (beside this script) and the expected-state
 spec config/expected/phase3.yaml; prometheusrule.yaml carries the groups of
@@ -12,6 +18,7 @@ the check.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,6 +27,8 @@ ROOT = HERE.parent.parent
 NAME = "schema-monitor"
 LABELS = f"  labels:\n    app.kubernetes.io/name: {NAME}\n"
 HEADER = "# Rendered by deploy/kubernetes/render.py from {sources}: do not edit.\n"
+# What every runbook_url of deploy/prometheus/alerts.yml starts with.
+RUNBOOK_BASE = "docs/runbooks.md"
 
 
 def indent(text: str, spaces: int) -> str:
@@ -45,15 +54,21 @@ def configmap() -> str:
     )
 
 
-def prometheusrule() -> str:
-    alerts = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+def alerts(runbook_base: str = RUNBOOK_BASE) -> str:
+    """deploy/prometheus/alerts.yml with its runbook links rebased."""
+    text = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+    return text.replace(f"runbook_url: {RUNBOOK_BASE}#", f"runbook_url: {runbook_base}#")
+
+
+def prometheusrule(runbook_base: str = RUNBOOK_BASE) -> str:
+    alerts_text = alerts(runbook_base)
     # Everything from `groups:` on; the comments above it describe the file itself.
-    start = alerts.index("\ngroups:\n") + 1
+    start = alerts_text.index("\ngroups:\n") + 1
     return (
         HEADER.format(sources="deploy/prometheus/alerts.yml")
         + "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n"
         + f"metadata:\n  name: {NAME}\n{LABELS}spec:\n"
-        + indent(alerts[start:], 2)
+        + indent(alerts_text[start:], 2)
     )
 
 
@@ -61,14 +76,23 @@ OUTPUTS = {"configmap.yaml": configmap, "prometheusrule.yaml": prometheusrule}
 
 
 def main(argv: list[str]) -> int:
-    check = argv == ["--check"]
-    if argv and not check:
-        print("usage: render.py [--check]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="render.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
+    parser.add_argument("--runbook-base", default=RUNBOOK_BASE, metavar="URL")
+    parser.add_argument("--output-dir", type=Path, default=HERE, metavar="DIR")
+    args = parser.parse_args(argv)
+    check = args.check
+    if check and args.runbook_base != RUNBOOK_BASE:
+        parser.error("--check compares with the committed files: leave out --runbook-base")
+    base = args.runbook_base.rstrip("/")
+    output = args.output_dir
+    if output != HERE:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "alerts.yml").write_text(alerts(base))
     stale = []
     for name, render in OUTPUTS.items():
-        path = HERE / name
-        text = render()
+        path = output / name
+        text = render() if name != "prometheusrule.yaml" else prometheusrule(base)
         if check:
             if not path.exists() or path.read_text() != text:
                 stale.append(name)

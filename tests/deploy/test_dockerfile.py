@@ -185,7 +185,9 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     assert "pyproject.toml" in context
     assert "README.md" in context, "pyproject.toml names README.md: the build needs it"
     assert "monitor/cli.py" in context
-    assert any(path.startswith("monitor/postgres/queries/") and path.endswith(".sql") for path in context)
+    assert any(
+        path.startswith("monitor/postgres/queries/") and path.endswith(".sql") for path in context
+    )
     for path in context:
         assert path in ("pyproject.toml", "README.md") or path.startswith("monitor/"), path
         assert "__pycache__" not in path, path

@@ -194,6 +194,30 @@ def test_rendered_manifests_are_up_to_date() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_runbook_links_follow_a_base_given_at_render_time(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(KUBERNETES / "render.py"),
+            "--runbook-base",
+            "https://wiki.internal/ops/schema-monitor/runbooks/",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("prometheusrule.yaml", "alerts.yml"):
+        text = (tmp_path / name).read_text()
+        links = re.findall(r"runbook_url: (\S+)", text)
+        assert links and all(
+            link.startswith("https://wiki.internal/ops/schema-monitor/runbooks#") for link in links
+        ), name
+
+
 def test_configmap_carries_the_config_and_the_spec_verbatim() -> None:
     data = manifests()["ConfigMap"]["data"]
     assert data["monitor.yaml"] == (KUBERNETES / "monitor.yaml").read_text()

@@ -22,7 +22,7 @@ from tests.deploy.conftest import (
 RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
-RUNBOOK_URL = "https://github.com/schema-monitor/schema-monitor/blob/main/docs/runbooks.md"
+RUNBOOK_URL = "docs/runbooks.md"  # deploy/kubernetes/render.py --runbook-base rebases it
 REQUIRED = {
     "SchemaIndexMissing",
     "SchemaPolicyMissing",
@@ -64,8 +64,8 @@ def test_rule_unit_tests_pass() -> None:
 
 def test_rule_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     broken = ALERTS.read_text().replace(
-        'schema_monitor_expected_object_present{kind="index"} == 0',
-        'schema_monitor_expected_object_present{kind="index"} == 2',
+        '(schema_monitor_expected_object_present{kind="index"}) == 0',
+        '(schema_monitor_expected_object_present{kind="index"}) == 2',
     )
     assert broken != ALERTS.read_text()
     (tmp_path / "alerts.yml").write_text(broken)
