@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean
+.PHONY: demo test test-all lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/schema-monitor demo --drift
 
+# The fast suite (no end-to-end runs of Prometheus, the demo or long property runs).
 test: $(STAMP)
+	$(BIN)/pytest -m 'not slow'
+
+# Everything, as CI runs it.
+test-all: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -25,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: lint typecheck test-all
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/catalog_scale.py

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from monitor.schema import (
     model,
     spec,
 )
+from tests.support.postgres import server
 
 TABLES_PER_TRANSACTION = 200  # each table takes ~8 relation locks until commit
 CATALOG_QUERIES = (
@@ -98,23 +98,6 @@ CREATE TRIGGER t{n}_touch BEFORE UPDATE ON public.t{n}
 
 
 # --- building the catalog -------------------------------------------------------------------
-
-
-@contextmanager
-def server(dsn: str | None) -> Iterator[str]:
-    """A server where a database may be created: the given one, or an embedded one."""
-    dsn = dsn or os.environ.get("MONITOR_TEST_DSN")
-    if dsn:
-        yield dsn
-        return
-    import pgserver
-
-    datadir = tempfile.mkdtemp(prefix="schema-monitor-bench-")
-    embedded = pgserver.get_server(datadir, cleanup_mode="delete")
-    try:
-        yield embedded.get_uri()
-    finally:
-        embedded.cleanup()
 
 
 @contextmanager

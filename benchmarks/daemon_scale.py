@@ -41,12 +41,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from catalog_scale import build_catalog, scratch_database, server
+from catalog_scale import build_catalog, scratch_database
 
 from monitor.daemon import events as log
 from monitor.daemon import runner as daemon
 from monitor.postgres import catalog, db
 from monitor.schema import spec
+from tests.support.postgres import server
 
 DRIFT_INTERVAL_SECONDS = 20  # long enough for a full cycle on 5,000 tables
 SCRAPES = 20

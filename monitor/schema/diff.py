@@ -1,6 +1,6 @@
 """diff(expected, actual) -> findings. Pure: no database, no clock, no I/O.
 
-Severity follows DESIGN.md: critical for a missing table, column, index or
+Severity follows docs/contracts.md: critical for a missing table, column, index or
 policy, RLS turned off, a policy widened and an invalid index; warning for
 other changes and unexpected objects; info for what a pending migration will
 still bring (a deploy in progress is not an outage).

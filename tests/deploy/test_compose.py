@@ -23,8 +23,9 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.deploy.conftest import DEPLOY, ROOT, require_binary
-from tests.e2e.conftest import free_port, wait_until
+from tests.support.deploy_files import require_binary
+from tests.support.paths import DEPLOY, ROOT
+from tests.support.waiting import free_port, wait_until
 
 COMPOSE_DIR = DEPLOY / "compose"
 INIT_SCRIPT = COMPOSE_DIR / "initdb" / "10-apply-migrations.sh"
@@ -234,6 +235,7 @@ def test_alert_log_prints_each_notification() -> None:
 def _post(request: urllib.request.Request) -> int | None:
     try:
         with urllib.request.urlopen(request, timeout=3) as response:
-            return response.status
+            status: int = response.status
+            return status
     except OSError:
         return None

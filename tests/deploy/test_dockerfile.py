@@ -16,7 +16,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.deploy.conftest import ROOT, require_binary
+from tests.support.deploy_files import require_binary
+from tests.support.paths import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
-    DEPLOY,
+from tests.support.deploy_files import (
     PanelQuery,
     dashboard,
     documented_metrics,
@@ -20,6 +19,7 @@ from tests.deploy.conftest import (
     substitute,
     variables_in,
 )
+from tests.support.paths import DEPLOY
 
 PROVISIONING = DEPLOY / "grafana" / "provisioning"
 COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
@@ -47,7 +47,8 @@ def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 def variable(board: dict[str, Any], name: str) -> dict[str, Any]:
     found = [v for v in board["templating"]["list"] if v["name"] == name]
     assert len(found) == 1, f"dashboard variable {name!r}"
-    return found[0]
+    variable: dict[str, Any] = found[0]
+    return variable
 
 
 def test_dashboard_is_a_current_grafana_dashboard() -> None:

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import ALERTS, DEPLOY, ROOT, require_binary
+from tests.support.deploy_files import ALERTS, require_binary
+from tests.support.paths import DEPLOY, ROOT
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate",
@@ -56,7 +57,8 @@ def manifests() -> dict[str, dict[str, Any]]:
 def sidecar() -> dict[str, Any]:
     pod = manifests()["Deployment"]["spec"]["template"]["spec"]
     [container] = [c for c in pod["containers"] if c["name"] == "schema-monitor"]
-    return container
+    found: dict[str, Any] = container
+    return found
 
 
 def pod_spec() -> dict[str, Any]:

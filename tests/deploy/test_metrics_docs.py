@@ -11,8 +11,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.conftest import DocumentedMetric, documented_metrics
-from tests.e2e.conftest import Processes, http_get, start_monitor, wait_until
+from tests.support.deploy_files import DocumentedMetric, documented_metrics
+from tests.support.processes import Processes, start_monitor
+from tests.support.waiting import http_get, wait_until
 
 # Series that appear only after each check has completed once.
 AFTER_BOTH_CHECKS = ("schema_monitor_drift_objects{", "schema_monitor_index_scans_total{")

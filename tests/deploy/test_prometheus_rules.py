@@ -9,15 +9,14 @@ from pathlib import Path
 
 import yaml
 
-from tests.deploy.conftest import (
+from tests.support.deploy_files import (
     ALERTS,
-    DEPLOY,
-    ROOT,
     alert_rules,
     documented_metrics,
     metric_names,
     require_binary,
 )
+from tests.support.paths import DEPLOY, ROOT
 
 RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"

@@ -7,6 +7,7 @@ their `for: 1m`: about a minute and a half in all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,14 +15,14 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-from tests.deploy.conftest import (
+from tests.support.deploy_files import (
     alert_rules,
     dashboard,
     panel_queries,
     require_binary,
     substitute,
 )
-from tests.e2e.conftest import (
+from tests.support.processes import (
     Processes,
     Webhook,
     instant_query,
@@ -29,8 +30,8 @@ from tests.e2e.conftest import (
     start_alertmanager,
     start_monitor,
     start_prometheus,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +141,7 @@ def test_dropped_index_and_policy_page_and_resolve(
         for query in panel_queries(dashboard()):
             expr = substitute(query.expr, VARIABLES)
             wait_until(
-                lambda expr=expr: instant_query(prometheus, expr),
+                functools.partial(instant_query, prometheus, expr),
                 timeout=20,
                 what=f"data for panel {query.panel!r} ({query.ref_id}): {expr}",
                 processes=processes,
@@ -165,7 +166,7 @@ def test_dropped_index_and_policy_page_and_resolve(
             sql(statement)
         for alertname, name in (("SchemaIndexMissing", INDEX), ("SchemaPolicyMissing", POLICY)):
             resolved = wait_until(
-                lambda alertname=alertname: webhook.find(alertname, "resolved"),
+                functools.partial(webhook.find, alertname, "resolved"),
                 timeout=60,
                 what=f"{alertname} resolved at the webhook",
                 processes=processes,

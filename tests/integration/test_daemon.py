@@ -14,8 +14,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ import structlog
 from monitor import cli
 from monitor.clock import SYSTEM_CLOCK, Clock, ManualClock
 from monitor.daemon import runner as daemon
-from tests.integration.test_stats import use_an_index
-from tests.unit.test_metrics import Samples, parse
+from tests.support.exposition import Samples, parse
+from tests.support.postgres import use_an_index
+from tests.support.proxy import TcpProxy
+from tests.support.waiting import fetch, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
@@ -60,22 +62,6 @@ targets:
 """
     )
     return path
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        time.sleep(0.05)
-
-
-def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5, context=context) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 class Running:
@@ -196,7 +182,9 @@ def definitions(dsn: str) -> tuple[str, str]:
     return index_ddl, policy_ddl
 
 
-def events_named(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+def events_named(
+    logs: Sequence[MutableMapping[str, Any]], event: str
+) -> list[MutableMapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == event]
 
 
@@ -305,67 +293,6 @@ def test_terminated_sessions_are_replaced_one_at_a_time(
         events_named(logs, "database_recovered")
     )
     assert 1 <= len(events_named(logs, "database_unreachable")) <= 3
-
-
-class TcpProxy:
-    """A port in front of PostgreSQL; stopping it is the database going away for the monitor."""
-
-    def __init__(self, upstream_dsn: str) -> None:
-        params = psycopg.conninfo.conninfo_to_dict(upstream_dsn)
-        host, port = str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
-        self._upstream: Any = f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port)
-        self._family = socket.AF_UNIX if host.startswith("/") else socket.AF_INET
-        probe = socket.create_server(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self.dsn = psycopg.conninfo.make_conninfo(
-            upstream_dsn, host="127.0.0.1", port=str(self.port)
-        )
-        self._listener: socket.socket | None = None
-        self._open: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
-
-    def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            # shutdown() wakes the thread blocked in accept(); close() alone would not.
-            with suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        with self._lock:
-            for sock in self._open:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._open.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.socket(self._family, socket.SOCK_STREAM)
-            server.connect(self._upstream)
-            with self._lock:
-                self._open += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
 
 
 def test_an_unreachable_database_sets_up_0_and_recovers_by_itself(

@@ -19,7 +19,7 @@ from apscheduler.events import (
 from monitor.daemon import events as log
 from monitor.daemon import runner as daemon
 from monitor.schema.model import Change, Finding, Kind, Severity
-from tests.integration.test_daemon import SPEC
+from tests.support.paths import SPEC
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from typing import Any
 
 import psycopg
 
-from tests.integration.test_daemon import SPEC, fetch, wait_until
-from tests.unit.test_metrics import Samples, parse
+from tests.support.exposition import Samples, parse
+from tests.support.paths import SPEC
+from tests.support.waiting import fetch, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cret-Pass-word"

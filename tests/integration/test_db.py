@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -139,7 +140,7 @@ def monitor_conn(make_database: Callable[..., str]) -> Iterator[psycopg.Connecti
         yield conn
 
 
-def show(conn: psycopg.Connection[object], setting: str) -> object:
+def show(conn: psycopg.Connection[Any], setting: str) -> Any:
     row = conn.execute(f"SHOW {setting}").fetchone()
     assert row is not None
     return row[0]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_demo_shows_a_clean_check_then_the_metrics_flip_on_drift() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "monitor", "demo", "--drift", "--duration", "12"],

@@ -8,13 +8,12 @@ policies); the behaviour checks prove the policies and functions do their job.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -22,6 +21,7 @@ import pytest
 from psycopg import sql as pgsql
 
 from monitor.postgres import migrations
+from tests.support.postgres import psql_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"
@@ -119,18 +119,6 @@ def apply_migrations(dsn: str, names: list[str]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in names:
             migrations.apply_file(conn, EXAMPLE_MIGRATIONS / f"{name}.sql")
-
-
-def psql_binary() -> str:
-    found = shutil.which("psql")
-    if found:
-        return found
-    import pgserver
-
-    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
-    if bundled.exists():
-        return str(bundled)
-    pytest.skip("no psql binary on PATH nor in pgserver")
 
 
 # --- files --------------------------------------------------------------------------------
@@ -397,13 +385,16 @@ def tenants(phase3_dsn: str) -> Tenants:
             return row[0]
 
         def user(email: str) -> UUID:
-            return one("INSERT INTO auth.users (email) VALUES (%s) RETURNING id", email)
+            return cast(UUID, one("INSERT INTO auth.users (email) VALUES (%s) RETURNING id", email))
 
         def organization(name: str) -> UUID:
-            return one(
-                "INSERT INTO organizations (name, slug) VALUES (%s, lower(%s)) RETURNING id",
-                name,
-                name,
+            return cast(
+                UUID,
+                one(
+                    "INSERT INTO organizations (name, slug) VALUES (%s, lower(%s)) RETURNING id",
+                    name,
+                    name,
+                ),
             )
 
         alice, bob, carol = (

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ from monitor.errors import ConnectionFailed, InputError, MigrationFailed, Monito
 from monitor.postgres import catalog, db, migrations, replay
 from monitor.schema import diff, spec
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
-from tests.integration.test_example_migrations import psql_binary
+from tests.support.postgres import psql_binary
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
@@ -513,16 +513,6 @@ def sleeping_migrations(tmp_path: Path, marker: str) -> Path:
     )
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize(
     ("signum", "returncode"), [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)]
 )
@@ -541,7 +531,7 @@ def test_an_interrupted_build_drops_its_scratch_database(
         return None if row is None else str(row[0])
 
     build = cli("spec", "build", str(directory), "--shadow-dsn", pg_server)
-    scratch = wait_until(sleeping_in, "the slow migration")
+    scratch = wait_until(sleeping_in, timeout=60, what="the slow migration")
     build.send_signal(signum)
     _, stderr = build.communicate(timeout=30)
     assert build.returncode == returncode, stderr
@@ -568,7 +558,7 @@ def test_ctrl_c_stops_and_removes_the_embedded_server(tmp_path: Path) -> None:
         "--no-supabase-bootstrap",
         env={**os.environ, "TMPDIR": str(temporary)},
     )
-    wait_until(started.exists, "the slow migration")
+    wait_until(started.exists, timeout=60, what="the slow migration")
     (datadir,) = temporary.glob("schema-monitor-pg-*")
     build.send_signal(signal.SIGINT)
     _, stderr = build.communicate(timeout=30)

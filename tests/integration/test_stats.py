@@ -13,6 +13,8 @@ import pytest
 
 from monitor.postgres import db, stats
 from monitor.window import watch
+from tests.support.postgres import use_an_index
+from tests.support.waiting import wait_until
 
 LEDGER = "supabase_migrations.schema_migrations"
 
@@ -212,39 +214,6 @@ def now() -> Any:
 def run_quietly(dsn: str, statement: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(statement.encode())
-
-
-def use_an_index(dsn: str, times: int) -> str:
-    """Run an index scan on integrations `times` times; returns the index the planner picks."""
-    query = (
-        "SELECT id FROM public.integrations WHERE organization_id = "
-        "'00000000-0000-0000-0000-000000000000' AND is_active"
-    )
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET enable_seqscan = off")
-        plan = conn.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchone()
-        assert plan is not None
-        name: str = find_index_name(plan[0][0]["Plan"])
-        for _ in range(times):
-            conn.execute(query).fetchall()
-    # Closing the session flushes its statistics.
-    return name
-
-
-def find_index_name(plan: dict[str, Any]) -> str:
-    if "Index Name" in plan:
-        return str(plan["Index Name"])
-    for child in plan.get("Plans", []):
-        return find_index_name(child)
-    raise AssertionError(f"no index scan in {plan}")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def observe_until(

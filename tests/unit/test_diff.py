@@ -17,6 +17,7 @@ from monitor.schema.model import (
     ConstraintType,
     Extra,
     ExtraPolicy,
+    Finding,
     ForeignKey,
     Index,
     Kind,
@@ -29,7 +30,7 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
-from tests.strategies import states
+from tests.support.strategies import states
 
 CREATE = "20250122000000_create_integrations_table"
 INDEXES = "20250123000000_phase3_performance_indexes"
@@ -112,15 +113,15 @@ def replace_in(table: Table, collection: str, name: str, **changes: object) -> T
         dataclasses.replace(item, **changes) if item.name == name else item
         for item in getattr(table, collection)
     )
-    return dataclasses.replace(table, **{collection: items})
+    return dataclasses.replace(table, **{collection: items})  # type: ignore[arg-type]
 
 
 def without(table: Table, collection: str, name: str) -> Table:
     items = tuple(item for item in getattr(table, collection) if item.name != name)
-    return dataclasses.replace(table, **{collection: items})
+    return dataclasses.replace(table, **{collection: items})  # type: ignore[arg-type]
 
 
-def only(findings: tuple[object, ...]) -> object:
+def only(findings: tuple[Finding, ...]) -> Finding:
     assert len(findings) == 1, findings
     return findings[0]
 
@@ -281,7 +282,7 @@ def test_jsonb_default_written_without_its_cast_is_not_drift() -> None:
 
 
 def test_partial_spec_checks_only_what_it_lists() -> None:
-    partial = Table("integrations", indexes=(INTEGRATIONS.indexes[0],))
+    partial = Table("integrations", indexes=(INTEGRATIONS.indexes or ())[:1])
     quiet = ExtraPolicy(indexes=Extra.IGNORE)
     spec = State(schemas=(Schema("public", tables=(partial,), extra=quiet),))
     edited = live(lambda t: without(dataclasses.replace(t, rls=Rls(False)), "triggers",
@@ -300,7 +301,7 @@ def test_extra_ignore_for_a_kind_hides_only_that_kind() -> None:
     extra_policy = Policy("Anyone", using="true")
     edited = live(
         lambda t: dataclasses.replace(
-            t, indexes=(*t.indexes, extra), policies=(*t.policies, extra_policy)
+            t, indexes=(*(t.indexes or ()), extra), policies=(*(t.policies or ()), extra_policy)
         )
     )
     assert [(f.kind, f.name) for f in diff(spec, edited)] == [(Kind.POLICY, "Anyone")]
@@ -311,7 +312,9 @@ def test_ignore_globs_hide_matching_names() -> None:
         schemas=(Schema("public", tables=(INTEGRATIONS,), ignore=("idx_tmp_*",)),), ledger=LEDGER
     )
     edited = live(
-        lambda t: dataclasses.replace(t, indexes=(*t.indexes, Index("idx_tmp_1", ("status",))))
+        lambda t: dataclasses.replace(
+            t, indexes=(*(t.indexes or ()), Index("idx_tmp_1", ("status",)))
+        )
     )
     assert diff(spec, edited) == ()
 

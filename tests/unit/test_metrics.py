@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.daemon import metrics
 from monitor.daemon.results import (
@@ -20,7 +19,6 @@ from monitor.daemon.results import (
     TableUsage,
     TargetResults,
     UsageResult,
-    WindowStatus,
     expected_objects,
     without_building,
 )
@@ -36,30 +34,14 @@ from monitor.schema.model import (
     State,
     Table,
 )
+from monitor.window.watch import WindowStatus
+from tests.support.exposition import Samples, names, parse, value
 
 NOW = datetime(2025, 1, 23, 12, tzinfo=UTC)
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    """Exposition text to {(sample name, labels): value}, with prometheus_client's own parser."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def scrape(results: Results) -> Samples:
     return parse(generate_latest(metrics.registry(lambda: results)).decode())
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((f"schema_monitor_{name}", frozenset(labels.items())))
-
-
-def names(samples: Samples) -> set[str]:
-    return {name for name, _ in samples}
 
 
 MISSING_INDEX = Finding(

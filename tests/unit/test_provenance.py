@@ -27,7 +27,7 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
-from tests.strategies import states
+from tests.support.strategies import states
 
 BASE = "20250101000000_base_schema"
 CREATE = "20250122000000_create_integrations_table"

@@ -6,7 +6,7 @@ import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -1393,7 +1393,7 @@ def table_strategy(
         migration=draw(migrations),
     )
     absent = []
-    listed = {
+    listed: dict[Kind, tuple[Any, ...]] = {
         Kind.COLUMN: table.columns or (),
         Kind.CONSTRAINT: table.constraints or (),
         Kind.POLICY: table.policies or (),

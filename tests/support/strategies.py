@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
 
 from monitor.schema.model import (
@@ -29,7 +31,9 @@ migrations = st.none() | st.builds(
 )
 
 
-def _unique(strategy: st.SearchStrategy[object], size: int = 4) -> st.SearchStrategy[tuple]:
+def _unique(
+    strategy: st.SearchStrategy[object], size: int = 4
+) -> st.SearchStrategy[tuple[Any, ...]]:
     return st.lists(strategy, max_size=size, unique_by=lambda item: item.name).map(  # type: ignore[attr-defined]
         lambda items: tuple(sorted(items, key=lambda item: item.name))
     )

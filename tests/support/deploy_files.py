@@ -1,4 +1,4 @@
-"""What the deployment tests share: the deploy files, read the way their tools read them."""
+"""The deploy files, read the way their tools read them, and the binaries that read them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
+from tests.support.paths import DEPLOY, ROOT
+
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "schema-monitor.json"
 METRICS_DOC = ROOT / "docs" / "metrics.md"

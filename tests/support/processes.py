@@ -9,34 +9,23 @@ webhook changed. Every wait is bounded and fails with the processes' logs.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-SPEC = ROOT / "config" / "expected" / "phase3.yaml"
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.paths import DEPLOY, SPEC
+from tests.support.waiting import answers_200, free_port, http_get, wait_until
 
 
 class Processes:
@@ -94,45 +83,6 @@ class Processes:
 def processes(tmp_path: Path) -> Iterator[Processes]:
     with Processes(tmp_path) as started:
         yield started
-
-
-def wait_until(
-    condition: Callable[[], T | None],
-    *,
-    timeout: float,
-    what: str,
-    processes: Processes | None = None,
-    interval: float = 0.25,
-) -> T:
-    """The first truthy value of `condition()`; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            logs = f"\n{processes.logs()}" if processes else ""
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{logs}")
-        time.sleep(interval)
-
-
-def http_get(url: str, timeout: float = 3.0) -> tuple[int, bytes] | None:
-    """Status and body, or None while nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
-
-
-def answers_200(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        answer = http_get(url)
-        return answer is not None and answer[0] == 200
-
-    return check
 
 
 def _write_yaml(path: Path, data: Any) -> Path:
