@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import psycopg
@@ -36,8 +37,8 @@ from monitor.postgres import (
     db,
     migrations,
     replay,
+    scratch,
 )
-from monitor.postgres.embedded import embedded_server
 
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 CREATING_SHARE = 0.25  # the first quarter of the files each create a table
@@ -156,9 +157,15 @@ def synthetic_build(files: int, shadow_dsn: str | None) -> None:
         print(f"  final snapshot     {final_snapshot_ms(directory, shadow_dsn):6.1f} ms")
 
 
+@contextmanager
+def private_server() -> Iterator[str]:
+    with scratch.scratch_server() as server:
+        yield server.dsn
+
+
 def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20) -> float:
     """Median time of one catalog snapshot of everything the files built."""
-    with embedded_server() if shadow_dsn is None else nullcontext(shadow_dsn) as server:
+    with private_server() if shadow_dsn is None else nullcontext(shadow_dsn) as server:
         name = f"{replay.SCRATCH_PREFIX}bench"
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.errors import ExitCode, MonitorError
+from monitor.postgres.layouts import Layout
 from monitor.schema.model import Severity
 
 
@@ -55,12 +56,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     snapshot.set_defaults(handler=_spec_snapshot)
 
-    build = spec_commands.add_parser("build", help="spec from a migrations directory (replay)")
+    build = spec_commands.add_parser(
+        "build",
+        help="spec from a migrations directory (replay)",
+        description="Replay a migrations folder into a scratch database, as its deploy tool"
+        " would apply it, and write the expected-state spec. The migrations run with the"
+        " rights of the scratch server's user: only build folders whose code you trust.",
+    )
     build.add_argument("migrations_dir", type=Path, metavar="MIGRATIONS_DIR")
     _add_output(build)
     build.add_argument(
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        help="the deploy tool the folder is written for (default: detected from file names)",
+    )
+    build.add_argument(
+        "--ledger-table",
+        metavar="SCHEMA.TABLE",
+        help="the deploy tool's migration ledger (default: the layout's own)",
+    )
+    build.add_argument(
         "--shadow-dsn",
-        help="server on which to create the scratch database (default: an embedded PostgreSQL)",
+        help="server on which to create the scratch database (default: a private PostgreSQL"
+        " from the machine's installation, else the embedded one)",
+    )
+    build.add_argument(
+        "--postgres-version",
+        type=int,
+        metavar="MAJOR",
+        help="major version of the target, to pick the nearest installed PostgreSQL"
+        " (default: supabase/config.toml's db.major_version)",
     )
     build.add_argument(
         "--bootstrap",
@@ -70,12 +95,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="SQL file applied before the migrations (repeatable)",
     )
-    build.add_argument(
-        "--no-supabase-bootstrap",
+    platform = build.add_mutually_exclusive_group()
+    platform.add_argument(
+        "--supabase-bootstrap",
         action="store_true",
-        help="do not apply the built-in Supabase bootstrap (roles, auth schema)",
+        default=None,
+        help="apply the built-in Supabase platform bootstrap (default: for the supabase"
+        " layout, or when the migrations name auth., storage., anon ...)",
     )
-    _add_schemas(build)
+    platform.add_argument(
+        "--no-supabase-bootstrap",
+        dest="supabase_bootstrap",
+        action="store_false",
+        help="do not apply the built-in Supabase bootstrap",
+    )
+    _add_schemas(build, "default: public and every schema the migrations create")
     build.set_defaults(handler=_spec_build)
 
     check = commands.add_parser("check", help="compare a live database with a spec, once")
@@ -128,14 +162,14 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
 
 
-def _add_schemas(parser: argparse.ArgumentParser) -> None:
+def _add_schemas(parser: argparse.ArgumentParser, default: str = "default: public") -> None:
     parser.add_argument(
         "--schema",
         dest="schemas",
         action="append",
         default=[],
         metavar="S",
-        help="schema to include (repeatable; default: public)",
+        help=f"schema to include (repeatable; {default})",
     )
 
 
@@ -165,17 +199,27 @@ def _spec_build(args: argparse.Namespace) -> int:
     from monitor.schema import spec
 
     interactive = sys.stderr.isatty()
-    if interactive:
-        print("starting a scratch database ...", file=sys.stderr, flush=True)
+    notes: list[str] = []
+
+    def notice(message: str) -> None:
+        notes.append(message)
+        print(f"schema-monitor: {message}", file=sys.stderr, flush=True)
+
     state = replay.build(
         args.migrations_dir,
         shadow_dsn=args.shadow_dsn,
         bootstrap_files=args.bootstrap,
-        supabase_bootstrap=not args.no_supabase_bootstrap,
-        schemas=args.schemas or ["public"],
+        supabase_bootstrap=args.supabase_bootstrap,
+        schemas=args.schemas,
+        layout=Layout(args.layout) if args.layout else None,
+        ledger_table=args.ledger_table,
+        postgres_version=args.postgres_version,
         progress=_progress if interactive else None,
+        notice=notice,
     )
-    _write(spec.dumps(state), args.output)
+    standins = [n for n in notes if n.startswith("stand-ins used")]
+    header = "".join(f"# {line}\n" for line in standins)
+    _write(header + spec.dumps(state), args.output)
     return ExitCode.OK
 
 

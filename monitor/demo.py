@@ -1,8 +1,9 @@
-"""`schema-monitor demo`: the whole flow on an embedded PostgreSQL, for a first look.
+"""`schema-monitor demo`: the whole flow on a private PostgreSQL, for a first look.
 
-It starts a private server, applies the example Supabase migrations the way
-a deploy would (recording each in the migration ledger), checks the result
-against the committed expected-state spec, then shows what drift looks like.
+It starts a private server (the machine's PostgreSQL, else the embedded
+one), applies the example Supabase migrations the way a deploy would
+(recording each in the migration ledger), checks the result against the
+committed expected-state spec, then shows what drift looks like.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from monitor.daemon import config
 from monitor.daemon import events as log
 from monitor.daemon import runner as daemon
 from monitor.errors import MonitorError
-from monitor.postgres import migrations
-from monitor.postgres.embedded import embedded_server
+from monitor.postgres import migrations, scratch
 from monitor.schema import spec
 from monitor.schema.model import State
 
@@ -47,9 +47,14 @@ def main(*, drift: bool, listen_address: str | None, duration: float | None) -> 
     expected = spec.load(EXAMPLE_SPEC)
     if duration is None:
         duration = None if sys.stdout.isatty() else DEFAULT_UNATTENDED_SECONDS
-    print("starting an embedded PostgreSQL ...", flush=True)
-    with embedded_server() as server_dsn, tempfile.TemporaryDirectory() as state_dir:
-        dsn = create_demo_database(server_dsn)
+    print("starting a private PostgreSQL ...", flush=True)
+    # SIGTERM and SIGHUP unwind like Ctrl-C: the server and its files never outlive the demo.
+    with (
+        scratch.signals_unwind(),
+        scratch.scratch_server() as server,
+        tempfile.TemporaryDirectory() as state_dir,
+    ):
+        dsn = create_demo_database(server.dsn)
         applied = migrations.deploy(dsn, EXAMPLE_MIGRATIONS)
         print(f"applied {len(applied)} example migrations to database {DEMO_DATABASE!r}")
         print(f"\n$ schema-monitor check --spec {EXAMPLE_SPEC.relative_to(ROOT)}")

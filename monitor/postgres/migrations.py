@@ -1,28 +1,36 @@
 """Finding and applying migration files: shared by `spec build`, `demo` and the tests.
 
-A file is applied the way psql applies it (one statement at a time, so that
-the server's error can be traced to its line), inside one transaction of its
-own, as the Supabase CLI does. When a statement fails, the line reported is
-the line in the file: for a syntax error the server's cursor position, for an
-error inside a DO block or a PL/pgSQL function defined in the file the line
-that the server's context names, counted from where the body starts.
+A file is applied the way its deploy tool applies it (see :mod:`layouts`):
+inside one transaction of its own where the tool makes one, else statement by
+statement in autocommit as ``psql -f`` does. Statements that cannot run in a
+transaction block (CREATE INDEX CONCURRENTLY, VACUUM, a COMMIT inside a DO
+block, an enum value added and then used ...) make the file run as psql runs
+it: the tools either run such files outside a transaction or leave the user
+to, and a replay must never refuse what the real deploy applies.
+
+Statements are sent one at a time, so that the server's error can be traced
+to its line: for a syntax error the server's cursor position, for an error
+inside a DO block or a PL/pgSQL function defined in the file the line that
+the server's context names, counted from where the body starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pglast
 import psycopg
+from pglast import ast
 from pglast.parser import ParseError, Token, scan
 
-from monitor.errors import MigrationFailed, MonitorError, Problem
+from monitor.errors import InputError, MigrationFailed, Problem
+from monitor.postgres import layouts, platform
+from monitor.postgres.layouts import Layout, Migration
 
 # Token names of pglast's scanner (PostgreSQL's own lexer).
 _BACKSLASH = "ASCII_92"
@@ -43,13 +51,6 @@ _DO_BLOCK = "inline_code_block"
 
 
 @dataclass(frozen=True, slots=True)
-class Migration:
-    version: str  # the leading digits of the file name: "20250122000000"
-    name: str  # the file name without ".sql": "20250122000000_create_integrations_table"
-    path: Path
-
-
-@dataclass(frozen=True, slots=True)
 class Statement:
     """One statement of a file as it is sent to the server, and the line it starts on."""
 
@@ -57,17 +58,36 @@ class Statement:
     line: int
 
 
-def discover(directory: Path) -> list[Migration]:
-    """The `*.sql` files of a migrations directory in byte order of file name."""
-    if not directory.is_dir():
-        raise MonitorError(f"migrations directory not found: {directory}")
-    files = sorted(directory.glob("*.sql"), key=lambda p: p.name.encode())
-    return [Migration(_version_of(p.stem), p.stem, p) for p in files]
+def discover(directory: Path, layout: Layout | None = None) -> list[Migration]:
+    """The migrations of a folder in the order its deploy tool applies them."""
+    return list(plan(directory, layout).migrations)
 
 
-def _version_of(stem: str) -> str:
-    head = stem.split("_", 1)[0]
-    return head if head.isdigit() else stem
+def plan(directory: Path, layout: Layout | None = None) -> layouts.Plan:
+    """The folder read with its layout's rules (detected unless given)."""
+    texts, problems = read_all(layouts.sql_files(directory))
+    if problems:
+        raise InputError(problems)
+    return layouts.plan(directory, texts, layout)
+
+
+def read_all(paths: Sequence[Path]) -> tuple[dict[Path, str], list[Problem]]:
+    """Every file's text; the unreadable ones as problems, all together."""
+    texts: dict[Path, str] = {}
+    problems = []
+    for path in paths:
+        try:
+            texts[path] = read(path)
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(path), None, f"not UTF-8 text: {exc.reason}"))
+        except OSError as exc:
+            problems.append(Problem(str(path), None, f"cannot read: {exc.strerror or exc}"))
+    return texts, problems
+
+
+def script(layout: Layout, text: str) -> str:
+    """The SQL its tool runs from a migration file (dbmate: the up section only)."""
+    return layouts.dbmate_up_section(text) if layout is Layout.DBMATE else text
 
 
 def read(path: Path) -> str:
@@ -77,7 +97,7 @@ def read(path: Path) -> str:
 
 def supabase_bootstrap() -> str:
     """SQL that gives plain PostgreSQL what Supabase migrations assume (roles, auth.*)."""
-    return resources.files("monitor.postgres.sql").joinpath("supabase_bootstrap.sql").read_text()
+    return platform.bootstrap()
 
 
 def meta_commands(sql: str, file: str) -> list[Problem]:
@@ -135,54 +155,190 @@ def _line_at(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def apply_sql(conn: psycopg.Connection[Any], sql: str, file: str) -> None:
-    """Run one file's SQL in its own transaction; a failure names the file and line.
+# SQLSTATEs of statements that refuse a transaction block: the file is run again
+# as psql runs it. 25001: CONCURRENTLY, VACUUM ...; 2D000: COMMIT in a procedure
+# or DO block; 55P04: an enum value added and used in one transaction.
+_OUTSIDE_A_TRANSACTION = frozenset({"25001", "2D000", "55P04"})
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"})
 
-    ``conn`` should be in autocommit mode: the transaction is opened here, with
-    plain BEGIN and COMMIT, so a file's own BEGIN or COMMIT only draws a warning.
+# A statement's replacement (an extension's stand-in), or None to send it as written.
+Rewrite = Callable[[psycopg.Connection[Any], "Statement"], str | None]
+
+
+def apply_sql(
+    conn: psycopg.Connection[Any],
+    sql: str,
+    file: str,
+    *,
+    transaction: bool = True,
+    rewrite: Rewrite | None = None,
+) -> None:
+    """Run one file's SQL, in one transaction when `transaction`; a failure names file and line.
+
+    ``conn`` must be in autocommit mode. The transaction is opened here with a
+    plain BEGIN, so a file's own BEGIN only draws a warning and its own COMMIT
+    ends the transaction early, as with the deploy tools. A file holding a
+    statement that cannot run in a transaction block runs statement by
+    statement in autocommit, as psql runs it.
     """
     problems = meta_commands(sql, file)
     if problems:
         first = problems[0]
         raise MigrationFailed(file, first.line, first.message)
     statements = split(sql)
+    if transaction and not needs_autocommit(statements):
+        retry = _in_one_transaction(conn, statements, file, rewrite)
+        if not retry:
+            return
+    _statement_by_statement(conn, statements, file, rewrite)
+
+
+def _in_one_transaction(
+    conn: psycopg.Connection[Any],
+    statements: Sequence[Statement],
+    file: str,
+    rewrite: Rewrite | None,
+) -> bool:
+    """Run the file in one transaction; True when it must run as psql would instead."""
     conn.execute(b"BEGIN")
+    controlled = False
     for index, statement in enumerate(statements):
+        controlled = controlled or _first_keyword(statement.text) in _TRANSACTION_CONTROL
         try:
-            # bytes, no parameters: sent as a simple query, exactly as written.
-            conn.execute(statement.text.encode())
+            _execute(conn, statement, rewrite)
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 conn.execute(b"ROLLBACK")
+            if exc.sqlstate in _OUTSIDE_A_TRANSACTION and not controlled:
+                return True  # nothing of the file was committed: start it again
             line, message = failure_location(statements, index, exc.diag)
             raise MigrationFailed(file, line, message) from None
     try:
         conn.execute(b"COMMIT")
     except psycopg.Error as exc:  # a deferred constraint, checked at commit
         raise MigrationFailed(file, None, server_message(exc.diag)) from None
+    return False
+
+
+def _statement_by_statement(
+    conn: psycopg.Connection[Any],
+    statements: Sequence[Statement],
+    file: str,
+    rewrite: Rewrite | None,
+) -> None:
+    for index, statement in enumerate(statements):
+        try:
+            _execute(conn, statement, rewrite)
+        except psycopg.Error as exc:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(b"ROLLBACK")  # the file's own transaction, as psql leaves it
+            line, message = failure_location(statements, index, exc.diag)
+            raise MigrationFailed(file, line, message) from None
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # A BEGIN without COMMIT: psql would end the session, rolling it back.
+        conn.execute(b"ROLLBACK")
+
+
+def _execute(conn: psycopg.Connection[Any], statement: Statement, rewrite: Rewrite | None) -> None:
+    replacement = rewrite(conn, statement) if rewrite is not None else None
+    # bytes, no parameters: sent as a simple query, exactly as written.
+    conn.execute((statement.text if replacement is None else replacement).encode())
+
+
+def _first_keyword(text: str) -> str:
+    tokens = _tokens(text)
+    return tokens[0].name if tokens else ""
+
+
+def needs_autocommit(statements: Sequence[Statement]) -> bool:
+    """Whether a statement of the file cannot run inside a transaction block."""
+    for index, statement in enumerate(statements):
+        try:
+            parsed = pglast.parse_sql(statement.text)
+        except ParseError:
+            continue  # the server will say what is wrong, wherever it runs
+        for raw in parsed:
+            if _outside_a_transaction(raw.stmt, last=index == len(statements) - 1):
+                return True
+    return False
+
+
+def _outside_a_transaction(node: Any, *, last: bool) -> bool:
+    match node:
+        case ast.IndexStmt(concurrent=True) | ast.DropStmt(concurrent=True):
+            return True
+        case ast.ReindexStmt(params=params):
+            return any(getattr(p, "defname", "") == "concurrently" for p in params or ())
+        case (
+            ast.VacuumStmt()
+            | ast.AlterSystemStmt()
+            | ast.CreatedbStmt()
+            | ast.DropdbStmt()
+            | ast.CreateTableSpaceStmt()
+            | ast.DropTableSpaceStmt()
+            | ast.CreateSubscriptionStmt()
+            | ast.DropSubscriptionStmt()
+        ):
+            return True
+        case ast.AlterEnumStmt(newVal=str()):
+            return not last  # a later statement may use the new value
+        case ast.DoStmt(args=args):
+            body = next((a.arg.sval for a in args or () if a.defname == "as"), "")
+            return bool(re.search(r"\b(COMMIT|ROLLBACK)\b", body, re.IGNORECASE))
+    return False
 
 
 def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:
     apply_sql(conn, read(path), path.name)
 
 
-def record(conn: psycopg.Connection[Any], migration: Migration) -> None:
-    """Note a migration as applied in the Supabase ledger, as `supabase db push` does."""
-    conn.execute(
-        "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)",
-        (migration.version, migration.name.partition("_")[2]),
-    )
+def record(
+    conn: psycopg.Connection[Any], migration: Migration, layout: Layout = Layout.SUPABASE
+) -> None:
+    """Note a migration as applied in its tool's ledger, as the tool does."""
+    ledger = layouts.LEDGERS[layout]
+    if ledger is None:
+        return
+    conn.execute(ledger.create.encode())
+    if layout is Layout.SUPABASE:
+        conn.execute(
+            "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (%s, %s)",
+            (migration.version, migration.description),
+        )
+    elif layout is Layout.GOLANG_MIGRATE:
+        # The tool keeps one row: the version the database is at.
+        conn.execute("TRUNCATE public.schema_migrations")
+        conn.execute(
+            "INSERT INTO public.schema_migrations (version, dirty) VALUES (%s, false)",
+            (int(migration.version),),
+        )
+    elif layout is Layout.DBMATE:
+        conn.execute(
+            "INSERT INTO public.schema_migrations (version) VALUES (%s)", (migration.version,)
+        )
+    else:
+        conn.execute(
+            "INSERT INTO public.flyway_schema_history (installed_rank, version, description,"
+            " type, script, installed_by, execution_time, success)"
+            " SELECT coalesce(max(installed_rank), 0) + 1, %s, %s, 'SQL', %s, current_user, 0,"
+            " true FROM public.flyway_schema_history",
+            (migration.version or None, migration.description, migration.path.name),
+        )
 
 
 def deploy(dsn: str, directory: Path) -> list[Migration]:
     """Apply the bootstrap and the migrations, recording each one, as a deploy would."""
-    applied = discover(directory)
+    found = plan(directory)
     with psycopg.connect(dsn, autocommit=True) as conn:
         apply_sql(conn, supabase_bootstrap(), "supabase_bootstrap.sql")
-        for migration in applied:
-            apply_file(conn, migration.path)
-            record(conn, migration)
-    return applied
+    for migration in found.migrations:
+        # A session per file, as psql and the deploy tools open.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            text = script(found.layout, read(migration.path))
+            apply_sql(conn, text, migration.path.name, transaction=migration.transaction)
+            record(conn, migration, found.layout)
+    return list(found.migrations)
 
 
 def failure_location(

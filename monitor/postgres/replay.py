@@ -2,58 +2,56 @@
 
 Like Supabase's shadow database, the migrations run on a real server, so DO
 blocks, conditional DDL and functions behave exactly as they will in
-production. The scratch database lives on the ``--shadow-dsn`` server or on
-an embedded PostgreSQL, and is dropped afterwards whatever happens: error,
-Ctrl-C or SIGTERM.
+production. Each file runs as its deploy tool runs it (see :mod:`layouts` and
+:func:`migrations.apply_sql`), in a session of its own as with psql, so
+settings that a bootstrap or an earlier file made with ``ALTER DATABASE ...
+SET`` apply. The scratch database lives on the ``--shadow-dsn`` server or on a
+private server (:mod:`scratch`), and is dropped afterwards whatever happens:
+error, Ctrl-C, SIGTERM or SIGHUP.
+
+Trust: the migrations run with the rights of the scratch server's user (a
+superuser on a private server). Replaying someone else's migrations on your
+shadow server is running their code there.
 
 The catalog is read after the bootstrap and after every migration file; the
-pure :func:`provenance` turns that sequence of states into the spec: who
-created or last changed each object, what was dropped for good, and which
-objects belong to the bootstrap (left out, unless a migration touched them).
+pure :func:`monitor.schema.provenance.provenance` turns that sequence of
+states into the spec.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from monitor.errors import ConnectionFailed, InputError, MonitorError, Problem
-from monitor.postgres import catalog, db, migrations
-from monitor.postgres.embedded import embedded_server
+from monitor.errors import ConnectionFailed, InputError, MonitorError
+from monitor.postgres import catalog, db, extensions, migrations, platform, scratch
+from monitor.postgres.layouts import Layout, Plan
 from monitor.schema import model
+from monitor.schema.provenance import Step, provenance
 
 SCRATCH_PREFIX = "schema_monitor_scratch_"
 BOOTSTRAP_NAME = "supabase_bootstrap.sql"
 
 Progress = Callable[[int, int, str], None]
-Value = TypeVar("Value")
+Notice = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One SQL file to apply: its name (for error messages) and its text."""
+    """One SQL file to apply: its name (for error messages), its text, and how its tool runs it."""
 
     name: str
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The catalog as one migration left it."""
-
-    migration: str  # the file name without ".sql"
-    state: model.State
+    transaction: bool = True
 
 
 def build(
@@ -61,65 +59,97 @@ def build(
     *,
     shadow_dsn: str | None = None,
     bootstrap_files: Sequence[Path] = (),
-    supabase_bootstrap: bool = True,
-    schemas: Sequence[str] = ("public",),
+    supabase_bootstrap: bool | None = None,
+    schemas: Sequence[str] = (),
+    layout: Layout | None = None,
+    ledger_table: str | None = None,
+    postgres_version: int | None = None,
     progress: Progress | None = None,
+    notice: Notice | None = None,
 ) -> model.State:
     """Replay the migrations into a scratch database and return the spec they produce.
 
-    Raises InputError (unreadable files, psql meta-commands, duplicate
-    versions; all of them at once) before any database is touched, and
-    MigrationFailed (file, line, server message) when a file does not apply.
+    `schemas` narrows what is watched; by default every schema the migrations
+    create, plus public. `supabase_bootstrap` None means: for the Supabase
+    layout, or when the migrations name the platform's schemas or roles.
+
+    Raises InputError (unreadable files, psql meta-commands, repeated versions;
+    all of them at once) before any database is touched, and MigrationFailed
+    (file, line, server message) when a file does not apply.
     """
-    found = migrations.discover(migrations_dir)
-    if not found:
-        raise MonitorError(f"no *.sql migration files in {migrations_dir}")
-    sources = _read(
-        [*((str(p), p) for p in bootstrap_files), *((m.path.name, m.path) for m in found)]
+    say = notice or (lambda _message: None)
+    extra_texts, problems = migrations.read_all(bootstrap_files)
+    try:
+        found = migrations.plan(migrations_dir, layout)
+    except InputError as exc:
+        raise InputError(problems + exc.problems) from None
+    if problems:
+        raise InputError(problems)
+    if not found.migrations:
+        raise MonitorError(
+            f"no migrations to replay in {migrations_dir} ({found.layout} layout"
+            + (f"; ignored: {', '.join(found.ignored)}" if found.ignored else "")
+            + ")"
+        )
+    if found.ignored:
+        say(f"{found.layout} layout: not applied by the tool, ignored: {', '.join(found.ignored)}")
+    files = _sources(found)
+    extra = [Source(str(path), extra_texts[path]) for path in bootstrap_files]
+    if supabase_bootstrap is None:
+        supabase_bootstrap = found.layout is Layout.SUPABASE or platform.referenced(
+            s.text for s in files
+        )
+    builtin = [Source(BOOTSTRAP_NAME, platform.bootstrap())] if supabase_bootstrap else []
+    bootstraps = builtin + extra
+    _check_inputs(bootstraps + files)
+    ledger = _ledger(found, ledger_table)
+    if postgres_version is None and found.layout is Layout.SUPABASE:
+        postgres_version = platform.configured_major_version(migrations_dir)
+    needed = extensions.requested(s.text for s in files)
+    with (
+        scratch.signals_unwind(),
+        _scratch_database(shadow_dsn, postgres_version, needed, say) as dsn,
+    ):
+        replayed = _replay(dsn, bootstraps, files, schemas, progress)
+    if replayed.standins:
+        say(
+            "stand-ins used for extensions the scratch server lacks (same schemas, types and"
+            f" function signatures; no behaviour): {', '.join(replayed.standins)}"
+        )
+    states = zip(found.migrations, replayed.states, strict=True)
+    steps = [Step(migration.name, state) for migration, state in states]
+    return provenance(
+        replayed.baseline,
+        steps,
+        schemas=replayed.watched,
+        ledger=ledger,
+        platform=platform.PLATFORM_TABLES if supabase_bootstrap else None,
     )
-    builtin = (
-        [Source(BOOTSTRAP_NAME, migrations.supabase_bootstrap())] if supabase_bootstrap else []
-    )
-    bootstraps = builtin + sources[: len(bootstrap_files)]
-    files = sources[len(bootstrap_files) :]
-    _check_inputs(found, bootstraps + files)
-    ledger = model.Ledger(applied=tuple(m.version for m in found))
-    asked = tuple(dict.fromkeys(schemas))
-    names = [m.name for m in found]
-    with _sigterm_unwinds(), _scratch_database(shadow_dsn) as dsn:
-        baseline, states = _replay(dsn, bootstraps, files, asked, progress)
-    steps = [Step(name, state) for name, state in zip(names, states, strict=True)]
-    return provenance(baseline, steps, schemas=asked, ledger=ledger)
+
+
+def _ledger(found: Plan, table: str | None) -> model.Ledger | None:
+    chosen = table or (found.ledger.table if found.ledger else None)
+    if chosen is None:
+        return None
+    return model.Ledger(applied=found.versions, table=chosen)
 
 
 # --- inputs ----------------------------------------------------------------
 
 
-def _read(files: Sequence[tuple[str, Path]]) -> list[Source]:
-    """Every file's text; all unreadable files are reported together."""
-    sources, problems = [], []
-    for name, path in files:
-        try:
-            sources.append(Source(name, migrations.read(path)))
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(str(path), None, f"not UTF-8 text: {exc.reason}"))
-        except OSError as exc:
-            problems.append(Problem(str(path), None, f"cannot read: {exc.strerror or exc}"))
+def _sources(found: Plan) -> list[Source]:
+    texts, problems = migrations.read_all([m.path for m in found.migrations])
     if problems:
         raise InputError(problems)
-    return sources
+    return [
+        Source(m.path.name, migrations.script(found.layout, texts[m.path]), m.transaction)
+        for m in found.migrations
+    ]
 
 
-def _check_inputs(found: Sequence[migrations.Migration], sources: Sequence[Source]) -> None:
-    """What can be found wrong without a server: psql meta-commands, repeated versions."""
+def _check_inputs(sources: Sequence[Source]) -> None:
+    """What can be found wrong without a server: psql meta-commands."""
     problems = [p for source in sources for p in migrations.meta_commands(source.text, source.name)]
-    first_of: dict[str, str] = {}
-    for migration in found:
-        earlier = first_of.setdefault(migration.version, migration.path.name)
-        if earlier != migration.path.name:
-            problems.append(
-                Problem(migration.path.name, None, f"version {migration.version} repeats {earlier}")
-            )
     if problems:
         raise InputError(problems)
 
@@ -133,53 +163,69 @@ _SCHEMAS_QUERY = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Replayed:
+    baseline: model.State
+    states: list[model.State]
+    watched: tuple[str, ...]  # the schemas the spec must hold
+    standins: tuple[str, ...]
+
+
 def _replay(
     dsn: str,
     bootstraps: Sequence[Source],
     files: Sequence[Source],
     asked: Sequence[str],
     progress: Progress | None,
-) -> tuple[model.State, list[model.State]]:
+) -> _Replayed:
     """Apply everything, reading the catalog after the bootstrap and after each file."""
-    with _connect(dsn) as writer, db.connect(dsn) as reader:
-        _fresh_session(writer)
+    with db.connect(dsn) as reader:
+        available = extensions.available(reader)
+        standins = extensions.Standins(available)
         for source in bootstraps:
-            _apply(writer, source)
-        # Schemas the bootstrap made (auth ...) are watched too: migrations may
-        # put policies and triggers on their tables.
-        bootstrap_schemas = [s for s in _schemas(reader) if s not in asked]
-        watched = [*asked, *bootstrap_schemas]
-        baseline = _snapshot(reader, watched)
+            _apply(dsn, source, standins)
+        before = _schemas(reader)
+        baseline = _snapshot(reader, before, standins)
         states = []
         for number, source in enumerate(files, start=1):
             if progress is not None:
                 progress(number, len(files), source.name)
-            _apply(writer, source)
-            states.append(_snapshot(reader, watched))
-    return baseline, states
+            _apply(dsn, source, standins)
+            states.append(_snapshot(reader, _schemas(reader), standins))
+        after = _schemas(reader)
+    if asked:
+        watched = tuple(dict.fromkeys(asked))
+    else:
+        created = [name for name in after if name not in before]
+        watched = tuple(
+            dict.fromkeys(["public", *(n for n in created if n not in standins.schemas)])
+        )
+    return _Replayed(baseline, states, watched, tuple(standins.used))
 
 
-def _apply(writer: psycopg.Connection[Any], source: Source) -> None:
-    migrations.apply_sql(writer, source.text, source.name)
-    _fresh_session(writer)
-
-
-def _fresh_session(writer: psycopg.Connection[Any]) -> None:
-    """Each file starts from a fresh session, as with `psql -f`: a SET search_path
-    or a temporary table does not leak into the next one."""
-    # The scratch database is thrown away: its commits need not wait for the disk.
-    writer.execute(b"DISCARD ALL")
-    writer.execute(b"SET synchronous_commit = off")
+def _apply(dsn: str, source: Source, standins: extensions.Standins) -> None:
+    """A session of its own for each file, as psql and the deploy tools open."""
+    with _connect(dsn) as writer:
+        # The scratch database is thrown away: its commits need not wait for the disk.
+        writer.execute(b"SET synchronous_commit = off")
+        migrations.apply_sql(
+            writer,
+            source.text,
+            source.name,
+            transaction=source.transaction,
+            rewrite=standins.rewrite,
+        )
 
 
 def _schemas(reader: psycopg.Connection[Any]) -> list[str]:
     return [name for (name,) in reader.execute(_SCHEMAS_QUERY).fetchall()]
 
 
-def _snapshot(reader: psycopg.Connection[Any], watched: Sequence[str]) -> model.State:
-    """The watched schemas that exist now (a migration may create or drop one)."""
-    present = set(_schemas(reader))
-    existing = [name for name in watched if name in present]
+def _snapshot(
+    reader: psycopg.Connection[Any], present: Sequence[str], standins: extensions.Standins
+) -> model.State:
+    """Every schema that exists now but the stand-ins' own (a migration may create or drop one)."""
+    existing = [name for name in present if name not in standins.schemas]
     return catalog.snapshot(reader, existing, ledger_table=None).state
 
 
@@ -202,13 +248,48 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
 
 
 @contextmanager
-def _scratch_database(shadow_dsn: str | None) -> Iterator[str]:
-    """A DSN of a new, empty database; the database (and any embedded server) goes afterwards."""
+def _scratch_database(
+    shadow_dsn: str | None, postgres_version: int | None, needed: Sequence[str], say: Notice
+) -> Iterator[str]:
+    """A DSN of a new, empty database; the database (and any private server) goes afterwards."""
     with ExitStack() as stack:
         server = shadow_dsn
         if server is None:
-            server = stack.enter_context(_shielded(embedded_server()))
-        yield stack.enter_context(_shielded(_database(server)))
+            install = extensions.best_installation(
+                scratch.installations(), postgres_version, needed
+            )
+            say(f"replaying on a private PostgreSQL {install.major} ({install.bindir})")
+            server = stack.enter_context(scratch.scratch_server(installation=install)).dsn
+        else:
+            _warn_if_remote_superuser(server, say)
+        yield stack.enter_context(scratch.shielded(_database(server)))
+
+
+def _warn_if_remote_superuser(server_dsn: str, say: Notice) -> None:
+    """Migrations run with the shadow user's rights: a superuser elsewhere is worth a word."""
+    host = conninfo_to_dict(server_dsn).get("host") or ""
+    if _is_local(str(host)):
+        return
+    try:
+        with _connect(server_dsn) as conn:
+            row = conn.execute(b"SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            superuser = bool((row.fetchone() or (False,))[0])
+    except (psycopg.Error, ConnectionFailed):
+        return  # the scratch database's creation will say what is wrong
+    if superuser:
+        say(
+            f"warning: --shadow-dsn connects as a superuser to {host}: the migrations run with"
+            " that user's rights on that server; prefer a role that may only create databases"
+        )
+
+
+def _is_local(host: str) -> bool:
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return all(ipaddress.ip_address(h).is_loopback for h in host.split(","))
+    except ValueError:
+        return False
 
 
 @contextmanager
@@ -247,253 +328,3 @@ def _drop(server_dsn: str, name: str) -> str | None:
     except (psycopg.Error, ConnectionFailed) as exc:
         return f"could not drop scratch database {name} on {db.redact(server_dsn)}: {exc}"
     return None
-
-
-# --- signals -----------------------------------------------------------------
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Terminated(SystemExit):
-    """SIGTERM during a build; a SystemExit, so psycopg cancels the running statement."""
-
-
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so cleanup runs; then it is delivered as if we were not here."""
-    previous = signal.getsignal(signal.SIGTERM)
-    if not _in_main_thread() or previous is None or previous == signal.SIG_IGN:
-        yield
-        return
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, previous)
-        signal.raise_signal(signal.SIGTERM)
-        raise  # only reached when the previous handler returns
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _held_signals() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM during a step that must not be cut in half, then deliver them."""
-    if not _in_main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
-    restorable = {number: handler for number, handler in previous.items() if handler is not None}
-    for number in restorable:
-        signal.signal(number, hold)
-    try:
-        yield
-    finally:
-        for number, handler in restorable.items():
-            signal.signal(number, handler)
-        for signum in dict.fromkeys(received):
-            signal.raise_signal(signum)
-
-
-@contextmanager
-def _shielded(manager: AbstractContextManager[Value]) -> Iterator[Value]:
-    """Enter and leave `manager` with signals held: a Ctrl-C then can neither leave a
-    database created but unrecorded, nor stop its DROP halfway."""
-    entered = False
-    try:
-        with _held_signals():
-            value = manager.__enter__()
-            entered = True
-        yield value
-    except BaseException as exc:
-        if entered:
-            with _held_signals():
-                manager.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    with _held_signals():
-        manager.__exit__(None, None, None)
-
-
-def _in_main_thread() -> bool:
-    # Only the main thread may set signal handlers.
-    return threading.current_thread() is threading.main_thread()
-
-
-# --- provenance: a pure function of the states -------------------------------
-
-# Where a table's objects live, in the order of the model.
-_COLLECTIONS = ("columns", "constraints", "indexes", "policies", "triggers")
-_KIND_OF = {
-    "tables": model.Kind.TABLE,
-    "columns": model.Kind.COLUMN,
-    "constraints": model.Kind.CONSTRAINT,
-    "indexes": model.Kind.INDEX,
-    "policies": model.Kind.POLICY,
-    "triggers": model.Kind.TRIGGER,
-}
-
-# (collection, schema, table, name); a table's own key is ("tables", schema, table, table).
-Key = tuple[str, str, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Drop:
-    step: int  # position of the dropping migration, to find the latest drop
-    migration: str
-    with_table: bool  # the object went because its whole table did
-
-
-def provenance(
-    baseline: model.State,
-    steps: Sequence[Step],
-    *,
-    schemas: Sequence[str],
-    ledger: model.Ledger | None,
-) -> model.State:
-    """The spec that a sequence of catalog states describes.
-
-    `baseline` is the catalog after the bootstrap, `steps` the catalog after
-    each migration. Each object is stamped with the migration that created or
-    last changed it. Objects that existed at some point but not at the end are
-    listed as absent, stamped with the migration that dropped them, unless
-    they went with their whole table (then only the table is absent).
-    Bootstrap tables appear only with the collections migrations changed.
-    The `schemas` asked for are always present; the others (those of the
-    bootstrap) only when a migration touched them.
-    """
-    objects = _objects(baseline)
-    changed_by: dict[Key, str | None] = dict.fromkeys(objects)
-    dropped: dict[Key, _Drop] = {}
-    for number, step in enumerate(steps):
-        now = _objects(step.state)
-        for key, value in now.items():
-            if key not in objects or objects[key] != value:
-                changed_by[key] = step.migration
-        for key in objects.keys() - now.keys():
-            dropped[key] = _Drop(number, step.migration, _table_key(key) not in now)
-        objects = now
-
-    final = steps[-1].state if steps else baseline
-    missing = [name for name in schemas if final.schema(name) is None]
-    if missing:
-        raise MonitorError(
-            ", ".join(f'schema "{name}" does not exist after the migrations' for name in missing)
-        )
-    bootstrap_tables = {(s.name, t.name): t for s in baseline.schemas for t in s.tables}
-    result = []
-    for schema in sorted(final.schemas, key=lambda s: s.name):
-        tables = []
-        for table in schema.tables:
-            bootstrap = bootstrap_tables.get((schema.name, table.name))
-            stamped = _stamped(schema.name, table, bootstrap, changed_by)
-            if stamped is not None:
-                tables.append(stamped)
-        absent = _absent(schema.name, objects, dropped)
-        if schema.name not in schemas and not tables and not absent:
-            continue
-        owns_tables = any(name == schema.name for name, _ in bootstrap_tables)
-        result.append(
-            model.Schema(
-                name=schema.name,
-                tables=tuple(tables),
-                absent=absent,
-                # The bootstrap's own tables are left out of the spec: not a surprise when live.
-                extra=model.ExtraPolicy(tables=model.Extra.IGNORE)
-                if owns_tables
-                else model.ExtraPolicy(),
-            )
-        )
-    return model.State(schemas=tuple(result), ledger=ledger)
-
-
-def _objects(state: model.State) -> dict[Key, object]:
-    """Every object of a state by key, without provenance, so values compare as definitions."""
-    found: dict[Key, object] = {}
-    for schema in state.schemas:
-        for table in schema.tables:
-            # A table itself is compared by existence: its contents have keys of their own.
-            found[("tables", schema.name, table.name, table.name)] = None
-            for collection in _COLLECTIONS:
-                for item in getattr(table, collection) or ():
-                    key = (collection, schema.name, table.name, item.name)
-                    found[key] = replace(item, migration=None)
-    return found
-
-
-def _table_key(key: Key) -> Key:
-    _, schema, table, _ = key
-    return ("tables", schema, table, table)
-
-
-def _stamped(
-    schema: str,
-    table: model.Table,
-    bootstrap: model.Table | None,
-    changed_by: dict[Key, str | None],
-) -> model.Table | None:
-    """`table` with provenance; for a bootstrap table only what migrations changed, or None."""
-
-    def collection(name: str) -> tuple[Any, ...]:
-        return tuple(
-            replace(item, migration=changed_by[(name, schema, table.name, item.name)])
-            for item in getattr(table, name) or ()
-        )
-
-    created_by = changed_by[("tables", schema, table.name, table.name)]
-    whole = bootstrap is None or created_by is not None
-    kept = {
-        name: collection(name)
-        for name in _COLLECTIONS
-        if whole or _definitions(getattr(table, name)) != _definitions(getattr(bootstrap, name))
-    }
-    rls = table.rls if whole or bootstrap is None or table.rls != bootstrap.rls else None
-    if not whole and not kept and rls is None:
-        return None
-    return model.Table(
-        name=table.name,
-        columns=kept.get("columns"),
-        constraints=kept.get("constraints"),
-        indexes=kept.get("indexes"),
-        policies=kept.get("policies"),
-        triggers=kept.get("triggers"),
-        rls=rls,
-        migration=created_by,
-    )
-
-
-def _definitions(items: tuple[Any, ...] | None) -> tuple[Any, ...]:
-    return tuple(replace(item, migration=None) for item in items or ())
-
-
-def _absent(
-    schema: str, final: dict[Key, object], dropped: dict[Key, _Drop]
-) -> tuple[model.Absent, ...]:
-    """The objects of `schema` that were dropped and not created again."""
-    # Index names are unique in a schema: one that moved to another table is not absent.
-    indexes_now = {key[3] for key in final if key[0] == "indexes" and key[1] == schema}
-    latest: dict[tuple[model.Kind, str | None, str], tuple[int, model.Absent]] = {}
-    for key, drop in dropped.items():
-        collection, key_schema, table, name = key
-        if key_schema != schema or key in final:
-            continue
-        if collection != "tables":
-            if drop.with_table or _table_key(key) not in final:
-                continue
-            if collection == "indexes" and name in indexes_now:
-                continue
-        owner = None if collection in ("tables", "indexes") else table
-        entry = model.Absent(_KIND_OF[collection], name, owner, drop.migration)
-        identity = (entry.kind, owner, name)
-        if identity not in latest or latest[identity][0] < drop.step:
-            latest[identity] = (drop.step, entry)
-    entries = [entry for _, entry in latest.values()]
-    return tuple(sorted(entries, key=lambda a: (a.kind, a.table or "", a.name)))

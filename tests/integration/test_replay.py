@@ -1,16 +1,16 @@
 """`spec build` on real PostgreSQL: replay, provenance, ledger, errors and cleanup.
 
 Most builds use the test server as the shadow server (``shadow_dsn=pg_server``);
-the ones that name no shadow server start their own embedded PostgreSQL.
+the ones that name no shadow server start their own private PostgreSQL.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +21,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from monitor.errors import ConnectionFailed, InputError, MigrationFailed, MonitorError
-from monitor.postgres import catalog, db, migrations, replay
+from monitor.postgres import catalog, db, migrations, replay, scratch
 from monitor.schema import diff, spec
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
 from tests.support.postgres import psql_binary
@@ -270,7 +270,10 @@ CREATE POLICY "Users see themselves" ON auth.users FOR SELECT TO authenticated
     assert [s.name for s in built.schemas] == ["auth", "public"]
     auth = built.schema("auth")
     assert auth is not None
-    assert auth.extra.tables is Extra.IGNORE
+    # The platform's other tables are ignored by name; a table of the user's own is not.
+    assert auth.extra.tables is Extra.REPORT
+    assert {"identities", "sessions", "refresh_tokens"} <= set(auth.ignore)
+    assert "users" not in auth.ignore
     assert [t.name for t in auth.tables] == ["users"]
     users = auth.tables[0]
     assert users.rls == Rls(enabled=True)
@@ -496,7 +499,7 @@ def test_a_shadow_role_that_may_not_create_databases_is_told_so(
 
 
 def test_a_directory_without_migrations_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(MonitorError, match=r"no \*\.sql migration files"):
+    with pytest.raises(MonitorError, match=r"no migrations to replay"):
         replay.build(migrations_dir(tmp_path, {}))
 
 
@@ -531,41 +534,48 @@ def test_an_interrupted_build_drops_its_scratch_database(
         return None if row is None else str(row[0])
 
     build = cli("spec", "build", str(directory), "--shadow-dsn", pg_server)
-    scratch = wait_until(sleeping_in, timeout=60, what="the slow migration")
+    database = wait_until(sleeping_in, timeout=60, what="the slow migration")
     build.send_signal(signum)
     _, stderr = build.communicate(timeout=30)
     assert build.returncode == returncode, stderr
     assert "Traceback" not in stderr
-    assert scratch not in scratch_databases(pg_server)
+    assert database not in scratch_databases(pg_server)
     assert sleeping_in() is None
 
 
-def test_ctrl_c_stops_and_removes_the_embedded_server(tmp_path: Path) -> None:
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    temporary.chmod(0o1777)  # like /tmp: the embedded server may run as a user of its own
-    started = temporary / "started"
+def test_ctrl_c_stops_and_removes_the_private_server(tmp_path: Path) -> None:
+    started = Path(tempfile.mkdtemp(prefix="sm-started-", dir="/tmp")) / "started"
+    started.parent.chmod(0o777)  # the server may run as a user of its own
     directory = migrations_dir(
         tmp_path,
-        {
-            "1_slow.sql": f"COPY (SELECT 1) TO '{started}';\nSELECT pg_sleep(60);\n",
-        },
+        {"1_slow.sql": f"COPY (SELECT 1) TO '{started}';\nSELECT pg_sleep(60);\n"},
     )
-    build = cli(
-        "spec",
-        "build",
-        str(directory),
-        "--no-supabase-bootstrap",
-        env={**os.environ, "TMPDIR": str(temporary)},
-    )
-    wait_until(started.exists, timeout=60, what="the slow migration")
-    (datadir,) = temporary.glob("schema-monitor-pg-*")
-    build.send_signal(signal.SIGINT)
-    _, stderr = build.communicate(timeout=30)
+    build = cli("spec", "build", str(directory), "--no-supabase-bootstrap")
+    try:
+        wait_until(started.exists, timeout=60, what="the slow migration")
+        (server,) = servers_of(build.pid)
+        build.send_signal(signal.SIGINT)
+        _, stderr = build.communicate(timeout=30)
+    finally:
+        build.kill()
+        shutil.rmtree(started.parent, ignore_errors=True)
     assert build.returncode == 130, stderr
-    assert not datadir.exists()
-    assert not [
+    assert not server.exists()
+    assert not processes_using(server)
+
+
+def servers_of(pid: int) -> list[Path]:
+    """The private server directories that process `pid` owns."""
+    return [
+        folder
+        for folder in scratch.base_directory().glob("server-*")
+        if (folder / "owner").is_file() and (folder / "owner").read_text().split()[:1] == [str(pid)]
+    ]
+
+
+def processes_using(folder: Path) -> list[psutil.Process]:
+    return [
         process
         for process in psutil.process_iter(["cmdline"])
-        if str(datadir) in " ".join(process.info["cmdline"] or ())
+        if str(folder) in " ".join(process.info["cmdline"] or ())
     ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,26 +18,22 @@ from typing import Any
 import psycopg
 import pytest
 
+from monitor.postgres import scratch
 from monitor.postgres.migrations import deploy
 from tests.support.paths import EXAMPLE_MIGRATIONS
 
 
 @contextmanager
 def server(dsn: str | None = None) -> Iterator[str]:
-    """A DSN for a server where databases may be created: `dsn`, MONITOR_TEST_DSN, or an
-    embedded server started for the caller and removed afterwards."""
+    """A DSN for a server where databases may be created: `dsn`, MONITOR_TEST_DSN, or a
+    private server (the machine's PostgreSQL, else the embedded one) started for the caller
+    and removed afterwards, whatever signal ends the run."""
     dsn = dsn or os.environ.get("MONITOR_TEST_DSN")
     if dsn:
         yield dsn
         return
-    import pgserver
-
-    datadir = tempfile.mkdtemp(prefix="schema-monitor-test-")
-    embedded = pgserver.get_server(datadir, cleanup_mode="delete")
-    try:
-        yield embedded.get_uri()
-    finally:
-        embedded.cleanup()
+    with scratch.signals_unwind(), scratch.scratch_server() as private:
+        yield private.dsn
 
 
 def with_database(dsn: str, dbname: str) -> str:

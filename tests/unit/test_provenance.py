@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 
 from monitor.errors import MonitorError
-from monitor.postgres.replay import Step, provenance
 from monitor.schema.model import (
     Absent,
     Column,
@@ -27,6 +26,8 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
+from monitor.schema.provenance import Step, provenance
+from monitor.schema.spec import dumps, loads
 from tests.support.strategies import states
 
 BASE = "20250101000000_base_schema"
@@ -260,13 +261,44 @@ def test_a_trigger_and_rls_on_a_bootstrap_table_are_kept() -> None:
     assert (found.columns, found.indexes, found.constraints, found.policies) == (None,) * 4
 
 
-def test_a_schema_holding_bootstrap_tables_ignores_tables_the_spec_leaves_out() -> None:
+def test_a_schema_holding_bootstrap_tables_ignores_them_by_name_and_reports_the_rest() -> None:
+    sessions = table("sessions", ID)
     users = dataclasses.replace(USERS, policies=(VIEW,))
-    spec = build((CREATE, state(auth=(users,))), baseline=BOOTSTRAP)
+    spec = build((CREATE, state(auth=(users, sessions))), baseline=state(auth=(USERS, sessions)))
     auth = spec.schema("auth")
     assert auth is not None
-    assert auth.extra == ExtraPolicy(tables=Extra.IGNORE)
+    # A table the user adds to auth by hand is still reported; the platform's are not.
+    assert auth.extra == ExtraPolicy(tables=Extra.REPORT)
+    assert auth.ignore == ("sessions",)
     assert public(spec).extra == ExtraPolicy()
+
+
+def test_platform_tables_beyond_the_bootstrap_are_ignored_too() -> None:
+    users = dataclasses.replace(USERS, policies=(VIEW,))
+    spec = provenance(
+        BOOTSTRAP,
+        [Step(CREATE, state(auth=(users,)))],
+        schemas=("public",),
+        ledger=None,
+        platform={"auth": ("users", "mfa_factors")},
+    )
+    auth = spec.schema("auth")
+    assert auth is not None
+    assert auth.ignore == ("mfa_factors",)  # users is listed: compared, not ignored
+
+
+def test_a_column_added_then_dropped_on_a_bootstrap_table_is_absent_and_dumps() -> None:
+    widened = table("users", ID, Column("nickname", "text"), USERS.indexes[0])
+    spec = build(
+        (CREATE, state(auth=(widened,))),
+        (INDEXES, state(auth=(USERS,))),
+        baseline=BOOTSTRAP,
+    )
+    auth = spec.schema("auth")
+    assert auth is not None
+    assert auth.table("users") == Table(name="users")
+    assert auth.absent == (Absent(Kind.COLUMN, "nickname", "users", INDEXES),)
+    assert loads(dumps(spec)) == spec
 
 
 def test_bootstrap_objects_in_a_touched_collection_have_no_migration() -> None:

@@ -1,0 +1,190 @@
+"""Extensions during a replay: the server's real ones, else stand-ins, else one clear error.
+
+A scratch server rarely ships every extension a project uses (pg_net,
+pg_cron, vector ...). A stand-in gives the same callable surface (schemas,
+types, function and operator signatures, index access methods) without the
+behaviour, which is all a replay needs: tables, defaults, indexes, policies
+and function bodies that name them then create as they do in production.
+Stand-ins live in ``sql/standins/<name>.sql``, written like an extension's
+script (``@extschema@`` is the schema it is created in).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pglast
+import psycopg
+from pglast import ast
+from pglast.enums import ObjectType
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+from psycopg import sql
+
+from monitor.errors import MonitorError
+from monitor.postgres.scratch import Installation
+
+_STANDINS = "monitor.postgres.sql.standins"
+# Schemas a stand-in makes for itself (a real extension would own them): never watched.
+_OWN_SCHEMAS = re.compile(r"^--\s*schemas:\s*(?P<names>.*)$", re.MULTILINE)
+# Index access methods a stand-in provides without their storage options.
+_STANDIN_ACCESS_METHODS = frozenset({"hnsw", "ivfflat"})
+_CREATE_EXTENSION = re.compile(
+    r"create\s+extension\s+(?:if\s+not\s+exists\s+)?(?:\"(?P<quoted>[^\"]+)\"|(?P<bare>[\w-]+))",
+    re.IGNORECASE,
+)
+
+
+def standin_names() -> frozenset[str]:
+    folder = resources.files(_STANDINS)
+    return frozenset(
+        entry.name.removesuffix(".sql") for entry in folder.iterdir() if entry.name.endswith(".sql")
+    )
+
+
+def standin_script(name: str) -> str:
+    return resources.files(_STANDINS).joinpath(f"{name}.sql").read_text()
+
+
+def requested(texts: Iterable[str]) -> list[str]:
+    """The extensions the files create, by name, in order of first mention."""
+    names: dict[str, None] = {}
+    for text in texts:
+        for match in _CREATE_EXTENSION.finditer(text):
+            names.setdefault((match["quoted"] or match["bare"]).lower(), None)
+    return list(names)
+
+
+def available(conn: psycopg.Connection[Any]) -> frozenset[str]:
+    rows = conn.execute(b"SELECT name FROM pg_available_extensions").fetchall()
+    return frozenset(name for (name,) in rows)
+
+
+def shipped(install: Installation) -> frozenset[str]:
+    """The extensions an installation ships (its ``*.control`` files)."""
+    for folder in _extension_folders(install.bindir):
+        if folder.is_dir():
+            return frozenset(p.stem for p in folder.glob("*.control"))
+    return frozenset()
+
+
+def _extension_folders(bindir: Path) -> list[Path]:
+    folders = [bindir.parent / "share" / "postgresql" / "extension"]
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        try:
+            sharedir = subprocess.run(
+                [str(pg_config), "--sharedir"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            sharedir = ""
+        if sharedir:
+            folders.insert(0, Path(sharedir) / "extension")
+    return folders
+
+
+def best_installation(
+    candidates: Sequence[Installation], target_major: int | None, needed: Sequence[str]
+) -> Installation:
+    """The installation that ships most of the needed extensions for real; then the
+    machine's own over an embedded one; then the major version nearest the target's."""
+    from monitor.postgres import scratch
+
+    if not candidates:
+        raise MonitorError(scratch.NO_SERVER_HELP)
+
+    def preference(install: Installation) -> tuple[int, int, int, int]:
+        missing = len(set(needed) - shipped(install)) if needed else 0
+        distance = 0 if target_major is None else abs(install.major - target_major)
+        return (missing, install.source != "system", distance, -install.major)
+
+    return min(candidates, key=preference)
+
+
+class Standins:
+    """Rewrites, statement by statement, what the scratch server cannot run as written."""
+
+    def __init__(self, available: frozenset[str]) -> None:
+        self.available = available
+        self.names = standin_names() - available
+        self.used: list[str] = []
+        self.schemas: set[str] = set()
+        for name in self.names:
+            declared = _OWN_SCHEMAS.search(standin_script(name))
+            if declared:
+                self.schemas.update(declared["names"].split())
+
+    def rewrite(self, conn: psycopg.Connection[Any], statement: Any) -> str | None:
+        text: str = statement.text
+        if not re.search(r"\b(extension|using)\b", text, re.IGNORECASE):
+            return None  # the common case, without a parse
+        try:
+            nodes = [raw.stmt for raw in pglast.parse_sql(text)]
+        except ParseError:
+            return None
+        if len(nodes) != 1:
+            return None
+        node = nodes[0]
+        match node:
+            case ast.CreateExtensionStmt(extname=str() as name):
+                return self._create(conn, name, node)
+            case ast.DropStmt(removeType=ObjectType.OBJECT_EXTENSION, objects=objects):
+                names = {getattr(o, "sval", "") for o in objects or ()}
+                if names & set(self.used):
+                    return "SELECT NULL"  # a stand-in's objects stay; nothing depends on that
+            case (
+                ast.AlterExtensionStmt(extname=name) | ast.AlterExtensionContentsStmt(extname=name)
+            ):
+                if name in self.used:
+                    return "SELECT NULL"
+            case ast.CommentStmt(objtype=ObjectType.OBJECT_EXTENSION, object=target):
+                if getattr(target, "sval", None) in self.used:
+                    return "SELECT NULL"
+            case ast.IndexStmt(accessMethod=method, options=options):
+                if method in _STANDIN_ACCESS_METHODS and options and self._provides(method):
+                    # A stand-in method has no storage options of its own (lists, m ...).
+                    return RawStream()(_without_options(node))
+        return None
+
+    def _provides(self, method: str) -> bool:
+        return any(method in _METHODS_OF.get(name, ()) for name in self.used)
+
+    def _create(self, conn: psycopg.Connection[Any], name: str, node: Any) -> str | None:
+        if name in self.available:
+            return None
+        if name not in self.names:
+            raise MonitorError(
+                f'extension "{name}" is not available on the scratch server, and schema-monitor'
+                " has no stand-in for it: install it for that PostgreSQL (e.g. apt-get install"
+                f" postgresql-<major>-{name}), or name a server that has it with --shadow-dsn,"
+                " or give a --bootstrap file that creates what the migrations use of it"
+            )
+        schema = next(
+            (o.arg.sval for o in node.options or () if o.defname == "schema"),
+            None,
+        )
+        if schema is None:
+            row = conn.execute(b"SELECT current_schema()").fetchone()
+            schema = row[0] if row and row[0] else "public"
+        if name in self.used:
+            # Created already: IF NOT EXISTS is a no-op, else the server's own error.
+            return "SELECT NULL" if node.if_not_exists else f"CREATE EXTENSION {name}"
+        self.used.append(name)
+        script = standin_script(name).replace("@extschema@", sql.Identifier(schema).as_string(conn))
+        return script
+
+
+# Index access methods each stand-in provides.
+_METHODS_OF = {"vector": ("hnsw", "ivfflat")}
+
+
+def _without_options(node: Any) -> Any:
+    return ast.IndexStmt(
+        **{slot: getattr(node, slot) for slot in node.__slots__ if slot != "options"},
+        options=None,
+    )

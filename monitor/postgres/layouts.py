@@ -1,0 +1,324 @@
+"""Migration folder layouts: which files a deploy tool applies, in which order, how, and
+where it records them.
+
+Each layout follows its tool's own rules:
+
+- ``supabase`` (Supabase CLI): ``<digits>_<name>.sql``, in byte order of file name; each
+  file one transaction; ledger ``supabase_migrations.schema_migrations``.
+- ``golang-migrate``: ``<N>_<title>.up.sql`` in numeric order of N (``.down.sql``
+  ignored); a file is sent as one multi-statement query, so one implicit transaction;
+  ledger ``schema_migrations(version bigint, dirty boolean)`` holding the latest version.
+- ``flyway``: ``V<version>__<description>.sql`` in version order (parts split on ``.`` or
+  ``_``, compared as numbers: ``V1_1`` < ``V1_10`` < ``V2`` < ``V10``), then the
+  repeatable ``R__<description>.sql`` in description order; undo (``U``) and baseline
+  (``B``) scripts ignored; a migration is one transaction unless it holds a statement
+  that cannot run in one, or its ``.sql.conf`` says ``executeInTransaction=false``;
+  ledger ``flyway_schema_history``.
+- ``dbmate``: ``<digits>_<name>.sql`` in byte order; only the ``-- migrate:up`` section
+  runs, in one transaction unless marked ``transaction:false``; ledger
+  ``schema_migrations(version varchar)``.
+- ``plain``: numbered files applied with ``psql -f`` in numeric order (``0002-`` before
+  ``00010-``), statement by statement in autocommit; no ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from monitor.errors import InputError, MonitorError, Problem
+
+
+class Layout(StrEnum):
+    SUPABASE = "supabase"
+    GOLANG_MIGRATE = "golang-migrate"
+    FLYWAY = "flyway"
+    DBMATE = "dbmate"
+    PLAIN = "plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One migration file as its tool sees it."""
+
+    version: str  # as the tool's ledger stores it: "20250122000000", "1" (golang), "1.1" (flyway)
+    name: str  # the provenance stamp: "<version>_<description>", or the file stem
+    path: Path
+    transaction: bool = True  # whether the tool wraps the file in a transaction
+    repeatable: bool = False  # flyway R__: re-run on change, never in the ledger's versions
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Where a layout's tool records what it applied, and how to make that table."""
+
+    table: str
+    create: str  # DDL, for appliers that play the tool (tests, demo)
+
+
+SUPABASE_LEDGER = Ledger(
+    "supabase_migrations.schema_migrations",
+    "CREATE SCHEMA IF NOT EXISTS supabase_migrations;"
+    " CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations"
+    " (version text PRIMARY KEY, statements text[], name text)",
+)
+GOLANG_MIGRATE_LEDGER = Ledger(
+    "public.schema_migrations",
+    "CREATE TABLE IF NOT EXISTS public.schema_migrations"
+    " (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)",
+)
+FLYWAY_LEDGER = Ledger(
+    "public.flyway_schema_history",
+    "CREATE TABLE IF NOT EXISTS public.flyway_schema_history ("
+    " installed_rank integer NOT NULL PRIMARY KEY, version varchar(50),"
+    " description varchar(200) NOT NULL, type varchar(20) NOT NULL,"
+    " script varchar(1000) NOT NULL, checksum integer, installed_by varchar(100) NOT NULL,"
+    " installed_on timestamp NOT NULL DEFAULT now(), execution_time integer NOT NULL,"
+    " success boolean NOT NULL);"
+    " CREATE INDEX IF NOT EXISTS flyway_schema_history_s_idx"
+    " ON public.flyway_schema_history (success)",
+)
+DBMATE_LEDGER = Ledger(
+    "public.schema_migrations",
+    "CREATE TABLE IF NOT EXISTS public.schema_migrations"
+    " (version varchar(128) NOT NULL PRIMARY KEY)",
+)
+LEDGERS: dict[Layout, Ledger | None] = {
+    Layout.SUPABASE: SUPABASE_LEDGER,
+    Layout.GOLANG_MIGRATE: GOLANG_MIGRATE_LEDGER,
+    Layout.FLYWAY: FLYWAY_LEDGER,
+    Layout.DBMATE: DBMATE_LEDGER,
+    Layout.PLAIN: None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A folder read with its layout's rules: the files to apply, in order."""
+
+    layout: Layout
+    migrations: tuple[Migration, ...]
+    ignored: tuple[str, ...]  # .sql files the tool would skip (down, undo, unmatched names)
+
+    @property
+    def ledger(self) -> Ledger | None:
+        return LEDGERS[self.layout]
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """What the ledger holds once every migration is applied, in order."""
+        return tuple(m.version for m in self.migrations if not m.repeatable)
+
+
+_SUPABASE_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
+_GOLANG_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.(?P<direction>up|down)\.sql$")
+_FLYWAY_VERSIONED = re.compile(r"^V(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<name>.+)\.sql$")
+_FLYWAY_REPEATABLE = re.compile(r"^R__(?P<name>.+)\.sql$")
+_FLYWAY_OTHER = re.compile(r"^[UB][0-9]+(?:[._][0-9]+)*__.+\.sql$")  # undo, baseline
+_PLAIN_FILE = re.compile(r"^(?P<version>[0-9]+)(?:[-_.]?(?P<name>.*))?\.sql$")
+DBMATE_UP = re.compile(r"^--\s*migrate:up\b(?P<options>.*)$", re.MULTILINE)
+DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
+
+
+def sql_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise MonitorError(f"migrations directory not found: {directory}")
+    return sorted((p for p in directory.iterdir() if p.suffix == ".sql"), key=_byte_order)
+
+
+def _byte_order(path: Path) -> bytes:
+    return path.name.encode()
+
+
+def detect(directory: Path, files: Sequence[Path], texts: dict[Path, str]) -> Layout:
+    """The layout a folder is written in, from its file names (and dbmate's markers)."""
+    names = [p.name for p in files]
+    if any(_GOLANG_FILE.match(n) for n in names):
+        return Layout.GOLANG_MIGRATE
+    if any(_FLYWAY_VERSIONED.match(n) or _FLYWAY_REPEATABLE.match(n) for n in names):
+        return Layout.FLYWAY
+    if any(DBMATE_UP.search(texts.get(p, "")) for p in files):
+        return Layout.DBMATE
+    numbered = [m for n in names if (m := _SUPABASE_FILE.match(n))]
+    in_supabase = "supabase" in directory.resolve().parts or (
+        (directory.parent / "config.toml").is_file()
+    )
+    if numbered and (in_supabase or all(len(m["version"]) == 14 for m in numbered)):
+        return Layout.SUPABASE
+    return Layout.PLAIN
+
+
+def plan(directory: Path, texts: dict[Path, str], layout: Layout | None = None) -> Plan:
+    """The migrations of `directory` in the order its tool applies them.
+
+    `texts` holds each file's text (dbmate's markers are inside the files).
+    Raises InputError listing every problem (repeated versions, unreadable names).
+    """
+    files = sql_files(directory)
+    chosen = layout or detect(directory, files, texts)
+    reader = {
+        Layout.SUPABASE: _supabase,
+        Layout.GOLANG_MIGRATE: _golang_migrate,
+        Layout.FLYWAY: _flyway,
+        Layout.DBMATE: _dbmate,
+        Layout.PLAIN: _plain,
+    }[chosen]
+    problems: list[Problem] = []
+    found, ignored = reader(files, texts, problems)
+    if LEDGERS[chosen] is not None:  # psql runs what it is given; a ledger keys on versions
+        problems.extend(_repeated_versions(found))
+    if problems:
+        raise InputError(problems)
+    return Plan(chosen, tuple(found), tuple(ignored))
+
+
+Found = tuple[list[Migration], list[str]]
+
+
+def _supabase(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
+    found, ignored = [], []
+    for path in files:
+        match = _SUPABASE_FILE.match(path.name)
+        if match is None:
+            ignored.append(path.name)  # the CLI skips it with a warning
+            continue
+        found.append(Migration(match["version"], path.stem, path, description=match["name"]))
+    return found, ignored
+
+
+def _golang_migrate(
+    files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]
+) -> Found:
+    found, ignored = [], []
+    for path in files:
+        match = _GOLANG_FILE.match(path.name)
+        if match is None or match["direction"] == "down":
+            ignored.append(path.name)
+            continue
+        version = str(int(match["version"]))  # the ledger's bigint
+        found.append(
+            Migration(version, f"{version}_{match['name']}", path, description=match["name"])
+        )
+    found.sort(key=lambda m: int(m.version))
+    return found, ignored
+
+
+def flyway_version_key(version: str) -> tuple[int, ...]:
+    """Flyway compares versions part by part as numbers; trailing zeros do not count."""
+    parts = [int(part) for part in re.split(r"[._]", version)]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def _flyway(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
+    versioned, repeatable, ignored = [], [], []
+    for path in files:
+        transaction = _flyway_in_transaction(path, problems)
+        if match := _FLYWAY_VERSIONED.match(path.name):
+            version = match["version"].replace("_", ".")
+            description = match["name"].replace("_", " ")
+            versioned.append(
+                Migration(
+                    version, f"{version}_{match['name']}", path, transaction, False, description
+                )
+            )
+        elif match := _FLYWAY_REPEATABLE.match(path.name):
+            description = match["name"].replace("_", " ")
+            repeatable.append(Migration("", path.stem, path, transaction, True, description))
+        else:
+            ignored.append(path.name)
+    versioned.sort(key=lambda m: flyway_version_key(m.version))
+    repeatable.sort(key=lambda m: m.description)
+    return versioned + repeatable, ignored
+
+
+def _flyway_in_transaction(path: Path, problems: list[Problem]) -> bool:
+    """A script's ``<file>.sql.conf`` may say ``executeInTransaction=false``."""
+    conf = path.with_name(path.name + ".conf")
+    if not conf.is_file():
+        return True
+    try:
+        text = conf.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(str(conf), None, f"cannot read: {exc}"))
+        return True
+    for number, line in enumerate(text.splitlines(), start=1):
+        key, _, value = line.partition("=")
+        if key.strip() == "executeInTransaction":
+            if value.strip().lower() not in ("true", "false"):
+                problems.append(Problem(conf.name, number, "executeInTransaction: true or false"))
+                return True
+            return value.strip().lower() == "true"
+    return True
+
+
+def _dbmate(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
+    found, ignored = [], []
+    for path in files:
+        match = _SUPABASE_FILE.match(path.name)
+        marker = DBMATE_UP.search(texts.get(path, ""))
+        if match is None:
+            ignored.append(path.name)
+            continue
+        if marker is None:
+            problems.append(Problem(path.name, None, "dbmate migration without '-- migrate:up'"))
+            continue
+        transaction = "transaction:false" not in marker["options"].replace(" ", "")
+        found.append(
+            Migration(match["version"], path.stem, path, transaction, description=match["name"])
+        )
+    return found, ignored
+
+
+def dbmate_up_section(text: str) -> str:
+    """The ``-- migrate:up`` section; every other line blanked so line numbers still hold."""
+    up = DBMATE_UP.search(text)
+    if up is None:
+        return text
+    down = DBMATE_DOWN.search(text, up.end())
+    end = down.start() if down else len(text)
+    return _blank(text[: up.end()]) + text[up.end() : end] + _blank(text[end:])
+
+
+def _blank(text: str) -> str:
+    return "\n" * text.count("\n")
+
+
+def _plain(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
+    found = []
+    for path in files:
+        match = _PLAIN_FILE.match(path.name)
+        if match is None:
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    "file name does not start with a number, so its place in the order is"
+                    " unknown (name the layout with --layout)",
+                )
+            )
+            continue
+        found.append(
+            Migration(match["version"], path.stem, path, False, description=match["name"] or "")
+        )
+    found.sort(key=lambda m: (int(m.version), m.path.name.encode()))
+    return found, []
+
+
+def _repeated_versions(found: Sequence[Migration]) -> list[Problem]:
+    problems = []
+    first_of: dict[str, str] = {}
+    for migration in found:
+        if migration.repeatable:
+            continue
+        earlier = first_of.setdefault(migration.version, migration.path.name)
+        if earlier != migration.path.name:
+            problems.append(
+                Problem(migration.path.name, None, f"version {migration.version} repeats {earlier}")
+            )
+    return problems
