@@ -288,7 +288,7 @@ def test_platform_tables_beyond_the_bootstrap_are_ignored_too() -> None:
 
 
 def test_a_column_added_then_dropped_on_a_bootstrap_table_is_absent_and_dumps() -> None:
-    widened = table("users", ID, Column("nickname", "text"), USERS.indexes[0])
+    widened = table("users", ID, Column("nickname", "text"), *(USERS.indexes or ()))
     spec = build(
         (CREATE, state(auth=(widened,))),
         (INDEXES, state(auth=(USERS,))),
