@@ -14,13 +14,14 @@ import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
-import psycopg
 import structlog
 
+from monitor.postgres import db
 from monitor.schema.model import Finding, FindingKey, Severity, finding_key
 
-# A password in a libpq URI (scheme://user:PASSWORD@host) or key=value string.
-_URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@\s]*)(@)")
+# A password in a libpq URI (scheme://user:PASSWORD@host) or key=value string. The
+# password runs to the last "@" of the word: it may hold "@", "/" or ":" unencoded.
+_URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(\S*)(@)")
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
 # Registered secrets shorter than this are too likely to match innocent text.
 _MIN_SECRET_LENGTH = 4
@@ -30,14 +31,10 @@ _secrets_lock = threading.Lock()
 
 
 def register_dsn(dsn: str) -> None:
-    """Remember a DSN's password so it is masked even where no pattern would spot it."""
-    try:
-        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
-    except psycopg.ProgrammingError:
-        return
-    if isinstance(password, str) and len(password) >= _MIN_SECRET_LENGTH:
-        with _secrets_lock:
-            _secrets.add(password)
+    """Remember a DSN's passwords so they are masked even where no pattern would spot them."""
+    found = [s for s in db.secrets(dsn) if len(s) >= _MIN_SECRET_LENGTH]
+    with _secrets_lock:
+        _secrets.update(found)
 
 
 def redact_text(text: str) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import psycopg
 from psycopg import IsolationLevel
@@ -47,6 +49,8 @@ def redact(dsn: str) -> str:
         # An unparsable string may still hold a password somewhere; show none of it.
         return "<unparsable connection string>"
     if dsn.startswith(_URI_PREFIXES):
+        # Split as the writer meant it, not as libpq does: a password holding a raw
+        # "/" or "@" must not come out because libpq took it for a host or a path.
         return _redact_uri(dsn)
     if "password" not in params:
         return dsn
@@ -54,21 +58,32 @@ def redact(dsn: str) -> str:
     return make_conninfo("", **params)
 
 
-def _redact_uri(uri: str) -> str:
-    """Mask the password of a URI's user info and of its ``password`` query parameter.
+def _split_uri(uri: str) -> tuple[str, str, str | None, str, str]:
+    """(scheme, user, password or None, host and path, query), as the writer meant them.
 
-    libpq ends the user info at an ``@`` ahead of the first ``/``; taking the
-    last such ``@`` masks a password holding ``@``, ``#`` or ``?`` whole.
+    The user info ends at the last ``@`` (a password may hold ``@``, ``/``, ``:``,
+    ``?`` or ``#`` unencoded); libpq ends it at the first ``@`` before the first
+    ``/``, which :func:`connect` refuses when that reads a password as a host.
+    An ``@`` in the query string makes this mask too much, never too little.
     """
     scheme, _, rest = uri.partition("://")
-    slash = rest.find("/")
-    at = (rest if slash < 0 else rest[:slash]).rfind("@")
-    if at >= 0:
-        user, has_password, _ = rest[:at].partition(":")
-        userinfo = f"{user}:{REDACTED}" if has_password else user
-        rest = f"{userinfo}@{rest[at + 1 :]}"
-    base, has_query, query = rest.partition("?")
-    if not has_query:
+    at = rest.rfind("@")
+    userinfo, rest = (rest[:at], rest[at + 1 :]) if at >= 0 else ("", rest)
+    location, _, query = rest.partition("?")
+    if at < 0:
+        return scheme, "", None, location, query
+    user, has_password, password = userinfo.partition(":")
+    return scheme, user, password if has_password else None, location, query
+
+
+def _redact_uri(uri: str) -> str:
+    """Mask the password of a URI's user info and of its ``password`` query parameter."""
+    scheme, user, password, location, query = _split_uri(uri)
+    userinfo = "" if not user and password is None else user
+    if password is not None:
+        userinfo = f"{user}:{REDACTED}"
+    base = f"{userinfo}@{location}" if userinfo else location
+    if not query:
         return f"{scheme}://{base}"
     params = [_redact_query_parameter(item) for item in query.split("&")]
     return f"{scheme}://{base}?{'&'.join(params)}"
@@ -77,6 +92,97 @@ def _redact_uri(uri: str) -> str:
 def _redact_query_parameter(item: str) -> str:
     key, has_value, _ = item.partition("=")
     return f"{key}={REDACTED}" if has_value and unquote(key) == "password" else item
+
+
+def _misread_uri(dsn: str) -> bool:
+    """Whether libpq reads part of the URI's user info as its host, port or database.
+
+    A raw "@" or "/" in a password does that, and libpq then quotes the piece it
+    took for a host in its error messages ("failed to resolve host 'Zebra77@db'").
+    """
+    if not dsn.startswith(_URI_PREFIXES):
+        return False
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return False  # connect() refuses it without quoting it
+    return any("@" in str(params.get(key) or "") for key in ("host", "hostaddr", "port", "dbname"))
+
+
+def secrets(dsn: str) -> list[str]:
+    """Every string that is, or may be, a password of `dsn`, in every spelling libpq reads.
+
+    The URI's user info as meant and as libpq reads it, the ``password`` keyword,
+    ``PGPASSWORD``, and the passwords of the service file and password file libpq
+    would consult: none of them may appear in anything we print.
+    """
+    found: list[str] = [os.environ.get("PGPASSWORD", "")]
+    params: dict[str, Any] = {}
+    with contextlib.suppress(psycopg.ProgrammingError):
+        params = conninfo_to_dict(dsn)
+    found.append(str(params.get("password") or ""))
+    if dsn.startswith(_URI_PREFIXES):
+        _, _, password, _, query = _split_uri(dsn)
+        found.append(password or "")
+        for item in query.split("&"):
+            key, _, value = item.partition("=")
+            if unquote(key) == "password":
+                found.append(value)
+    found += _service_passwords(params.get("service") or os.environ.get("PGSERVICE"))
+    found += _passfile_passwords(params.get("passfile") or os.environ.get("PGPASSFILE"))
+    variants = {
+        v for secret in found if secret for v in (secret, unquote(secret), quote(secret, safe=""))
+    }
+    return sorted((v for v in variants if v), key=len, reverse=True)
+
+
+def _service_passwords(service: str | None) -> list[str]:
+    if not service:
+        return []
+    files = [os.environ.get("PGSERVICEFILE") or os.path.expanduser("~/.pg_service.conf")]
+    files.append(
+        os.path.join(os.environ.get("PGSYSCONFDIR", "/etc/postgresql-common"), "pg_service.conf")
+    )
+    passwords = []
+    for name in files:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for line in Path(name).read_text().splitlines():
+                key, has_value, value = line.strip().partition("=")
+                if has_value and key.strip() == "password":
+                    passwords.append(value.strip())
+    return passwords
+
+
+def _passfile_passwords(passfile: str | None) -> list[str]:
+    """The password field of each line (host:port:database:user:password; ``\\`` escapes)."""
+    path = passfile or os.path.expanduser("~/.pgpass")
+    passwords = []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            fields: list[str] = []
+            field, escaped = "", False
+            for char in line:
+                if escaped:
+                    field, escaped = field + char, False
+                elif char == "\\":
+                    escaped = True
+                elif char == ":" and len(fields) < 4:
+                    fields.append(field)
+                    field = ""
+                else:
+                    field += char
+            if len(fields) == 4 and field:
+                passwords.append(field)
+    return passwords
+
+
+def without_secrets(text: str, dsn: str) -> str:
+    """`text` with every password `dsn` may carry (see :func:`secrets`) masked."""
+    for secret in secrets(dsn):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def session_options(
@@ -104,8 +210,17 @@ def connect(
     lock_timeout_ms: int = 200,
     statement_timeout_ms: int = 10_000,
     connect_timeout_s: int = 5,
+    tcp: Mapping[str, int] | None = None,
 ) -> psycopg.Connection[Any]:
-    """One autocommit, read-only session; its transactions are REPEATABLE READ READ ONLY."""
+    """One autocommit, read-only session; its transactions are REPEATABLE READ READ ONLY.
+
+    `tcp` adds libpq keepalive and ``tcp_user_timeout`` settings the DSN does not set itself.
+    """
+    if _misread_uri(dsn):
+        raise ConnectionFailed(
+            f"cannot connect to {redact(dsn)}: libpq would read part of the user info as the"
+            " host or database; percent-encode '@' as %40 and '/' as %2F in the password"
+        )
     ours = session_options(
         lock_timeout_ms=lock_timeout_ms,
         statement_timeout_ms=statement_timeout_ms,
@@ -115,15 +230,17 @@ def connect(
     )
     try:
         # An options keyword replaces PGOPTIONS rather than adding to it: keep both.
-        theirs = conninfo_to_dict(dsn).get("options") or os.environ.get("PGOPTIONS")
+        given = conninfo_to_dict(dsn)
+        theirs = given.get("options") or os.environ.get("PGOPTIONS")
     except psycopg.ProgrammingError:
         # libpq's message may quote a piece of the string, which may be the password.
         raise ConnectionFailed("cannot connect: the connection string cannot be parsed") from None
     # The user's own options come first so that ours, later on the line, win.
     options = f"{theirs} {ours}" if theirs else ours
+    extra = {key: value for key, value in (tcp or {}).items() if key not in given}
     try:
         conn = psycopg.connect(
-            dsn,
+            make_conninfo(dsn, **extra) if extra else dsn,
             autocommit=True,
             application_name=APPLICATION_NAME,
             options=options,
@@ -147,14 +264,4 @@ def _reason(exc: psycopg.Error, dsn: str) -> str:
     reason = attempts[-1].rpartition("failed:")[2].strip()
     reason = reason.removeprefix("FATAL:").strip() or attempts[-1]
     reason = reason[:1].lower() + reason[1:]
-    return _without_password(reason, dsn)
-
-
-def _without_password(text: str, dsn: str) -> str:
-    """Belt and braces: libpq does not echo passwords, but make sure of it."""
-    secrets = [os.environ.get("PGPASSWORD", "")]
-    with contextlib.suppress(psycopg.ProgrammingError):
-        secrets.append(str(conninfo_to_dict(dsn).get("password") or ""))
-    for secret in filter(None, secrets):
-        text = text.replace(secret, REDACTED)
-    return text
+    return without_secrets(reason, dsn)
