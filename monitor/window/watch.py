@@ -13,6 +13,7 @@ pure; :class:`StateFiles` is the I/O.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -244,28 +245,73 @@ class StateFiles:
         self.write(self.evidence, json.dumps(evidence_to_json(evidence), sort_keys=True))
 
     def write(self, path: Path, text: str) -> None:
-        """Write all or nothing: a crash mid-write leaves the previous file intact."""
+        """Write all or nothing: a crash, a full disk or a power cut leaves the previous file.
+
+        The data reaches the disk before the rename, and the rename before we return
+        (the directory is synced too); a failed write leaves no temporary file behind.
+        """
+        temporary: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.")
-            with os.fdopen(descriptor, "w") as handle:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(temporary, path)
+            temporary = None
+            _sync_directory(self.directory)
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else None
+            raise MonitorError(f"cannot write {path}: {reason or exc}") from None
+        finally:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+    def set_aside(self, path: Path, now: datetime) -> Path:
+        """Rename a corrupt file out of the way (kept for a person to look at); returns its name."""
+        aside = path.with_name(f"{path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%S%fZ')}")
+        try:
+            os.replace(path, aside)
         except OSError as exc:
-            raise MonitorError(f"cannot write {path}: {exc.strerror}") from None
+            raise MonitorError(f"cannot set aside corrupt {path}: {exc.strerror or exc}") from None
+        return aside
 
     @staticmethod
     def _read(path: Path) -> Any:
         try:
-            text = path.read_text()
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise MonitorError(f"cannot read {path}: {exc.strerror}") from None
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MonitorError(f"corrupt state file {path}: {exc}") from None
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptStateFile(path, str(exc)) from None
+
+
+class CorruptStateFile(MonitorError):
+    """A state file that exists but cannot be read back: kept aside, never overwritten."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"corrupt state file {path}: {reason}")
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the rename is done
+    finally:
+        os.close(descriptor)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -323,7 +369,7 @@ def watch_from_json(data: Any, path: Path) -> WatchState:
             ended=_parse_time(data["ended"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+        raise CorruptStateFile(path, repr(exc)) from None
 
 
 def history_to_json(history: History) -> list[dict[str, Any]]:
@@ -366,7 +412,7 @@ def history_from_json(data: Any, path: Path) -> History:
             )
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+        raise CorruptStateFile(path, repr(exc)) from None
 
 
 def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
@@ -393,7 +439,7 @@ def evidence_from_json(data: Any, path: Path) -> Evidence:
             building=tuple(data["building"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise MonitorError(f"corrupt state file {path}: {exc!r}") from None
+        raise CorruptStateFile(path, repr(exc)) from None
 
 
 def finding_from_json(item: Mapping[str, Any]) -> Finding:

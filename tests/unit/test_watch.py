@@ -189,6 +189,36 @@ def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
         files.load_watch()
 
 
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    files.save_history(watch.History())
+    before = files.history.read_text()
+    with pytest.raises(MonitorError, match=r"cannot write .*history\.json"):
+        files.write(files.history, "\udcff not encodable")  # fails half way through the write
+    assert files.history.read_text() == before
+    assert sorted(p.name for p in files.directory.iterdir()) == ["history.json"]
+
+
+def test_a_rename_that_fails_leaves_no_temporary_file(tmp_path: Path) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    files.watch.mkdir(parents=True)  # a directory where the file goes: the rename fails
+    with pytest.raises(MonitorError, match=r"cannot write .*watch\.json"):
+        files.save_watch(watch.begin(START))
+    assert [p.name for p in files.directory.iterdir()] == ["watch.json"]
+
+
+def test_a_corrupt_file_is_set_aside_not_overwritten(tmp_path: Path) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    files.directory.mkdir()
+    files.watch.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(watch.CorruptStateFile) as corrupt:
+        files.load_watch()
+    aside = files.set_aside(corrupt.value.path, START)
+    assert aside.name == "watch.json.corrupt-20250123T100000000000Z"
+    assert aside.read_bytes() == b"\xff\xfe not json"
+    assert not files.watch.exists()
+
+
 # --- the report ----------------------------------------------------------------------------
 
 SPEC = State(
