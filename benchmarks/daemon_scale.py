@@ -120,7 +120,7 @@ def measure_cycles(config_path: Path) -> dict[str, Any]:
     monitor = daemon.Daemon(config, specs)
     runner = monitor.runners["bench"]
     runner.run_stats()  # opens the session, so its statements can be counted from here on
-    conn = runner._conn
+    conn = runner.session.connection
     assert conn is not None, "the stats cycle could not connect"
     conn.cursor_factory = CountingCursor
     figures["stats_s"], figures["stats_statements"] = counted(runner.run_stats)

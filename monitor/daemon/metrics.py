@@ -90,6 +90,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
+from prometheus_client import ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -168,6 +169,7 @@ def _target(families: _Families, target: TargetResults) -> None:
     _checks(families, target)
     _drift(families, target)
     _usage(families, target)
+    _state_files(families, target)
     if target.window is not None:
         window = target.window
         for suffix, value, text in (
@@ -176,6 +178,19 @@ def _target(families: _Families, target: TargetResults) -> None:
             ("active", 1.0 if window.active else 0.0, "Whether the watch window is running."),
         ):
             families.gauge(f"watch_window_{suffix}", text, ["target"]).add_metric([name], value)
+
+
+def _state_files(families: _Families, target: TargetResults) -> None:
+    families.counter(
+        "state_write_errors",
+        "Writes of the state files (watch window, history, report) that failed.",
+        ["target"],
+    ).add_metric([target.name], float(target.state_write_errors))
+    families.counter(
+        "state_files_corrupt",
+        "Corrupt state files found and renamed aside (*.corrupt-<time>).",
+        ["target"],
+    ).add_metric([target.name], float(target.state_files_corrupt))
 
 
 def _checks(families: _Families, target: TargetResults) -> None:
@@ -309,7 +324,14 @@ def _usage(families: _Families, target: TargetResults) -> None:
 
 
 def registry(latest: Callable[[], Results]) -> CollectorRegistry:
-    """A registry holding only the results collector (no process or platform metrics)."""
+    """A registry holding only the results collector (process metrics: :func:`process`)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ResultsCollector(latest))
+    return registry
+
+
+def process() -> CollectorRegistry:
+    """``process_*`` (CPU, resident memory, open files, start time), read at each scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
     return registry

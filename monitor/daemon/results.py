@@ -113,6 +113,8 @@ class TargetResults:
     drift: DriftResult | None = None
     usage: UsageResult | None = None
     window: WindowStatus | None = None
+    state_write_errors: int = 0  # state file writes that failed (full disk, permissions)
+    state_files_corrupt: int = 0  # corrupt state files renamed aside
 
     def check(self, name: str) -> CheckResult:
         return self.drift_check if name == "drift" else self.stats_check
@@ -125,19 +127,6 @@ class Results:
     config_reload_success: bool = True
     config_last_reload_success: datetime | None = None
 
-    @property
-    def ready(self) -> bool:
-        """At least one check has completed somewhere: what /readyz reports.
-
-        It stays true when the watched database goes away later: the sidecar
-        must not take its application pod out of service for that; `up 0` and
-        the alerts say it instead.
-        """
-        return any(
-            t.drift_check.last_success is not None or t.stats_check.last_success is not None
-            for t in self.targets
-        )
-
     def target(self, name: str) -> TargetResults | None:
         return next((t for t in self.targets if t.name == name), None)
 
@@ -148,6 +137,11 @@ class ResultsStore:
     def __init__(self, initial: Results) -> None:
         self._results = initial
         self._lock = threading.Lock()
+        self._subscribers: list[Callable[[], None]] = []
+
+    def subscribe(self, changed: Callable[[], None]) -> None:
+        """Call `changed` (quickly: it runs on the writer's thread) after each new value."""
+        self._subscribers.append(changed)
 
     def latest(self) -> Results:
         # Reading a reference is atomic; readers never need the lock.
@@ -155,8 +149,10 @@ class ResultsStore:
 
     def update(self, change: Callable[[Results], Results]) -> Results:
         with self._lock:
-            self._results = change(self._results)
-            return self._results
+            self._results = results = change(self._results)
+        for changed in self._subscribers:
+            changed()
+        return results
 
     def update_target(self, name: str, change: Callable[[TargetResults], TargetResults]) -> None:
         """Apply `change` to one target's results; a target removed meanwhile stays removed."""

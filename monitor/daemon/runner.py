@@ -13,14 +13,11 @@ second session.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import random
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,37 +37,28 @@ from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
-from monitor.daemon import metrics
-from monitor.daemon.results import (
-    CheckResult,
-    DriftResult,
-    Health,
-    IndexUsage,
-    Results,
-    ResultsStore,
-    TableUsage,
-    TargetResults,
-    UsageResult,
-    expected_objects,
-    without_building,
-)
-from monitor.daemon.web import WebServer
+from monitor.daemon import metrics, webconfig
+from monitor.daemon.drift import DriftCheck
+from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
+from monitor.daemon.session import CANCEL_TIMEOUT_SECONDS, NotYet, Session
+from monitor.daemon.usage import SpecRelations, usage_result
+from monitor.daemon.web import Exposition, WebServer
+from monitor.daemon.webconfig import ServerTls, WebConfig
+from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
-from monitor.postgres import catalog, db, stats
-from monitor.schema import diff
-from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, Severity, State
-from monitor.window import report as report_module
-from monitor.window import watch
+from monitor.postgres import db, stats
+from monitor.schema.model import Severity, State
 
 # SIGTERM must end the process within 5 s; this leaves room for closing up.
 _STOP_GRACE_SECONDS = 3.0
 _SIGNAL_POLL_SECONDS = 0.25
-_WATCH_SAVE_SECONDS = 300.0
+# A run still going this long after its budget (and the cancel request it sent) is stuck
+# on a silent peer: the watchdog breaks its connection and reports the failure.
+WATCHDOG_GRACE_SECONDS = CANCEL_TIMEOUT_SECONDS + 1.0
+_WATCHDOG_POLL_SECONDS = 0.5
 _FAILING = frozenset({Severity.CRITICAL, Severity.WARNING})
 
-
-class _NotYet(Exception):
-    """The session is down and the backoff delay has not passed: no attempt this run."""
+Change = Callable[[TargetResults], TargetResults]
 
 
 class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
@@ -88,18 +76,15 @@ class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
         threading.Thread(target=work, name=f"check-{job.id}", daemon=True).start()
 
 
-@dataclass(frozen=True, slots=True)
-class _Drift:
-    """What the last full drift check found, kept to answer quiet cycles."""
-
-    fingerprint: str
-    findings: tuple[Finding, ...]  # before removing indexes being built
-    result: DriftResult
-    at: float  # time.monotonic() of the full check
-
-
 class TargetRunner:
-    """Checks one target on one session; both checks take turns on it."""
+    """Runs the drift and stats checks of one target, one at a time, on its one session.
+
+    The pieces: :class:`~monitor.daemon.session.Session` (connection, backoff),
+    :class:`~monitor.daemon.drift.DriftCheck` (fingerprint shortcut),
+    :class:`~monitor.daemon.window_state.WindowKeeper` (window, history, files).
+    This class times runs, turns their outcome into results and events, and
+    lets the watchdog fail a run that overstays.
+    """
 
     def __init__(
         self,
@@ -113,21 +98,17 @@ class TargetRunner:
     ) -> None:
         self.target = target
         self.config = config
-        self._use_spec(expected)
         self._store = store
         self._events = events
         self._clock = clock
         self._on_window_end = on_window_end
         self._lock = threading.Lock()  # one statement at a time on the one session
-        self._conn: psycopg.Connection[Any] | None = None
-        self._failures = 0
-        self._retry_at = 0.0
-        self._cancelled = False
         self._stopping = False
-        self._files = watch.StateFiles(config.state_dir, target.name)
-        self._watch_saved_at = time.monotonic()
-        self._watch = self._load_watch()
-        self._history = self._load(self._files.load_history, watch.History())
+        self._running: tuple[str, float] | None = None  # (check, monotonic start)
+        self._overdue = False  # the watchdog has reported the current run
+        self._use_spec(expected)
+        self.session = Session(target, config, time.monotonic)
+        self.window = WindowKeeper(target.name, config, events, clock.now(), self._publish)
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -140,7 +121,10 @@ class TargetRunner:
         """Whether a reload can keep this runner, its session and its window as they are."""
         return (
             target.dsn == self.target.dsn
+            and target.dsn_source == self.target.dsn_source
             and config.timeouts == self.config.timeouts
+            and config.intervals == self.config.intervals
+            and config.reconnect == self.config.reconnect
             and config.state_dir == self.config.state_dir
             and config.watch_window == self.config.watch_window
         )
@@ -150,125 +134,57 @@ class TargetRunner:
     ) -> None:
         with self._lock:
             self.target, self.config = target, config
+            self.window.config = config
             self._use_spec(expected)
-
-    @property
-    def _ledger_table(self) -> str:
-        ledger = self.expected.ledger
-        return ledger.table if ledger is not None else DEFAULT_LEDGER_TABLE
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
-        self._last_drift: _Drift | None = None  # a new spec needs a full check
-        # (schema, name) of the spec's tables and indexes: their series are always shown.
-        self._spec_tables = frozenset(
-            (schema.name, table.name) for schema in expected.schemas for table in schema.tables
+        # A new spec needs a full check: a new DriftCheck has no last answer.
+        self._drift_check = DriftCheck(
+            expected, self.config.intervals.full_drift, self.config.limits.present_objects
         )
-        self._spec_indexes = frozenset(
-            (schema.name, index.name)
-            for schema in expected.schemas
-            for table in schema.tables
-            for index in table.indexes or ()
-        )
+        self._spec_relations = SpecRelations(expected)
 
-    # -- persisted state ----------------------------------------------------
+    def _publish(self, change: Change) -> None:
+        self._store.update_target(self.name, change)
 
-    def _load(self, load: Callable[[], Any], fresh: Any) -> Any:
-        """An unreadable state file is reported, not fatal: the daemon must keep watching."""
-        try:
-            return load()
-        except MonitorError as exc:
-            self._events.once(self.name, "state", "state_file_unreadable", error=str(exc))
-            return fresh
-
-    def _load_watch(self) -> watch.WatchState:
-        configured = self.config.watch_window.start
-        state: watch.WatchState | None = self._load(self._files.load_watch, None)
-        if state is None or (configured is not None and state.start != configured):
-            state = watch.begin(configured or self._clock.now())
-            self._save(self._files.save_watch, state)
-            self._watch_saved_at = time.monotonic()
-            log_module.get_logger().info(
-                "watch_window_started", target=self.name, start=state.start.isoformat()
-            )
-        return state
-
-    def _save_watch(self, *, now: bool) -> None:
-        """Persist the window's state: at once when it changed shape, else now and then.
-
-        Counters saved late lose nothing: the next start adds everything since the
-        saved raw values. Saving every cycle would rewrite thousands of entries for nothing.
-        """
-        if now or time.monotonic() - self._watch_saved_at >= _WATCH_SAVE_SECONDS:
-            self._save(self._files.save_watch, self._watch)
-            self._watch_saved_at = time.monotonic()
-
-    def _save(self, save: Callable[[Any], None], value: Any) -> None:
-        try:
-            save(value)
-        except MonitorError as exc:
-            self._events.once(self.name, "state-write", "state_write_failed", error=str(exc))
-        else:
-            self._events.rearm(self.name, "state-write")
-
-    # -- the session ----------------------------------------------------------
-
-    def _session(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        self._drop_session()
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            raise _NotYet(f"database unreachable; next attempt in {wait:.1f}s")
-        timeouts = self.config.timeouts
-        try:
-            self._conn = db.connect(
-                self.target.dsn,
-                lock_timeout_ms=int(timeouts.lock * 1000),
-                statement_timeout_ms=int(timeouts.statement * 1000),
-                connect_timeout_s=max(1, round(timeouts.connect)),
-            )
-        except ConnectionFailed:
-            self._back_off()
-            raise
-        return self._conn
-
-    def _back_off(self) -> None:
-        """Exponential backoff with jitter, so a fleet of monitors does not reconnect in step."""
-        self._failures += 1
-        reconnect = self.config.reconnect
-        delay = min(reconnect.max_delay, reconnect.initial_delay * 2 ** (self._failures - 1))
-        self._retry_at = time.monotonic() + random.uniform(delay / 2, delay)
-
-    def _drop_session(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
-
-    def _cancel(self) -> None:
-        """Cancel the statement in flight (a cancel request, not a second session)."""
-        conn = self._conn
-        if conn is None or conn.closed:
-            return
-        self._cancelled = True
-        with contextlib.suppress(psycopg.Error):
-            conn.cancel_safe(timeout=2.0)
+    # -- lifecycle --------------------------------------------------------------
 
     def stop(self) -> None:
         """Refuse new runs and cancel the current one; the session closes when it ends."""
         self._stopping = True
-        self._cancel()
+        self.session.cancel()
 
     def close(self, timeout: float = _STOP_GRACE_SECONDS) -> None:
         acquired = self._lock.acquire(timeout=timeout)
         try:
-            self._drop_session()
-            self._save_watch(now=True)
+            self.session.drop()
+            self.window.close()
         finally:
             if acquired:
                 self._lock.release()
+
+    def watchdog(self) -> None:
+        """Fail a run that outlived its budget and its cancel: a silent peer, not a slow query.
+
+        Its connection is broken (the run's thread wakes with an error), and the
+        failure is published now rather than when that thread gets to it.
+        """
+        running = self._running
+        if running is None or self._overdue:
+            return
+        check, started = running
+        budget = self.config.run_budget(check)
+        overdue = time.monotonic() - started
+        if overdue < budget + WATCHDOG_GRACE_SECONDS:
+            return
+        self._overdue = True
+        self.session.sever()
+        error = f"no answer from the database for {overdue:.1f}s (run budget {budget:g}s)"
+        self._events.reachability(self.name, False, error)
+        self._publish(
+            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(overdue, error))
+        )
 
     # -- running a check ------------------------------------------------------
 
@@ -278,11 +194,7 @@ class TargetRunner:
     def run_stats(self) -> None:
         self._run("stats", self._stats)
 
-    def _run(
-        self,
-        check: str,
-        body: Callable[[psycopg.Connection[Any]], Callable[[TargetResults], TargetResults]],
-    ) -> None:
+    def _run(self, check: str, body: Callable[[psycopg.Connection[Any]], Change]) -> None:
         """Run one check; never raises: every failure becomes results, metrics and one event."""
         budget = self.config.run_budget(check)
         if not self._lock.acquire(timeout=budget):
@@ -297,40 +209,43 @@ class TargetRunner:
         try:
             self._events.rearm(self.name, f"busy:{check}")
             if not self._stopping:
-                self._run_locked(check, body, budget)
+                self._running, self._overdue = (check, time.monotonic()), False
+                try:
+                    self._run_locked(check, body, budget)
+                finally:
+                    self._running = None
             self._check_window()
         finally:
             self._lock.release()
 
     def _run_locked(
-        self,
-        check: str,
-        body: Callable[[psycopg.Connection[Any]], Callable[[TargetResults], TargetResults]],
-        budget: float,
+        self, check: str, body: Callable[[psycopg.Connection[Any]], Change], budget: float
     ) -> None:
         started = time.perf_counter()
-        try:
-            conn = self._session()
-        except (ConnectionFailed, _NotYet) as exc:
-            self._unreachable(check, str(exc), started)
-            return
-        self._failures, self._retry_at = 0, 0.0
-        self._cancelled = False
-        timer = threading.Timer(budget, self._cancel)
+        session = self.session
+        session.cancelled = False
+        timer = threading.Timer(budget, session.cancel)
         timer.daemon = True
         timer.start()
         try:
-            change = body(conn)
+            change = session.run(body)
+        except NotYet as exc:
+            self._unreachable(check, str(exc), started)
+            return
         except Exception as exc:  # a daemon reports failures, it does not die of them
             if self._stopping:
                 return  # cancelled by stop(): not a failure of the database
-            if isinstance(exc, ConnectionFailed) or conn.broken or conn.closed:
-                self._drop_session()
-                self._back_off()
+            conn = session.connection
+            broken = conn is not None and (conn.broken or conn.closed)
+            if isinstance(exc, ConnectionFailed) or (
+                isinstance(exc, psycopg.OperationalError) and broken
+            ):
+                if conn is not None:  # broke during the run (a failed connect backed off already)
+                    session.failed()
                 self._unreachable(check, _message(exc), started)
             else:
                 reason = _message(exc)
-                if self._cancelled:
+                if session.cancelled:
                     reason = (
                         f"run exceeded its time budget of {budget:g}s and was cancelled: {reason}"
                     )
@@ -342,104 +257,44 @@ class TargetRunner:
         now = self._clock.now()
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, True)
-        self._store.update_target(
-            self.name,
+        self._publish(
             lambda t: _with_check(
                 change(replace(t, up=True)), check, lambda c: c.succeeded(duration, now)
-            ),
+            )
         )
 
     def _unreachable(self, check: str, error: str, started: float) -> None:
+        self.window.count_failure()
+        if self._overdue:
+            return  # the watchdog said so already
         duration = time.perf_counter() - started
         self._events.reachability(self.name, False, error)
-        self._count_failure()
-        self._store.update_target(
-            self.name,
-            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(duration, error)),
+        self._publish(
+            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(duration, error))
         )
 
     def _failed(self, check: str, error: str, started: float) -> None:
+        self.window.count_failure()
+        if self._overdue:
+            return
         duration = time.perf_counter() - started
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, False, error)
-        self._count_failure()
-        self._store.update_target(
-            self.name,
-            lambda t: _with_check(replace(t, up=True), check, lambda c: c.failed(duration, error)),
+        self._publish(
+            lambda t: _with_check(replace(t, up=True), check, lambda c: c.failed(duration, error))
         )
 
-    def _count_failure(self) -> None:
-        self._watch = replace(self._watch, failed_checks=self._watch.failed_checks + 1)
-        self._save_watch(now=False)
+    # -- the checks -------------------------------------------------------------
 
-    # -- the drift check ------------------------------------------------------
-
-    def _drift(self, conn: psycopg.Connection[Any]) -> Callable[[TargetResults], TargetResults]:
-        schemas = [s.name for s in self.expected.schemas]
-        probe = stats.probe(conn, schemas, self._ledger_table)
-        now = self._clock.now()
-        last = self._last_drift
-        quiet = (
-            last is not None
-            and last.fingerprint == probe.fingerprint
-            and not last.result.skipped
-            and time.monotonic() - last.at < self.config.intervals.full_drift
-        )
-        if quiet and last is not None:
-            raw, result = last.findings, replace(last.result, checked_at=now, full=False)
-        else:
-            snap = catalog.snapshot(conn, schemas, self._ledger_table)
-            raw = diff.diff(self.expected, snap.state, skipped=snap.skipped)
-            previous = last.result.expected if last is not None else ()
-            result = DriftResult(
-                findings=(),
-                expected=expected_objects(
-                    self.expected,
-                    snap.state,
-                    snap.skipped,
-                    previous,
-                    cap=self.config.limits.present_objects,
-                ),
-                skipped=snap.skipped,
-                ledger=snap.state.ledger.applied if snap.state.ledger is not None else None,
-                building=(),
-                checked_at=now,
-                full=True,
-            )
-            self._last_drift = _Drift(probe.fingerprint, raw, result, time.monotonic())
-            del snap
-            # A snapshot is a whole catalog's worth of objects, now garbage; a full
-            # collection also empties the allocator's free lists, handing the memory
-            # back before the next cycle instead of keeping the peak for good.
-            gc.collect()
-        findings = without_building(raw, probe.building)
-        result = replace(result, findings=findings, building=probe.building)
-        self._events.findings(self.name, findings)
-        self._record_drift(result)
+    def _drift(self, conn: psycopg.Connection[Any]) -> Change:
+        result = self._drift_check.run(conn, self._clock.now())
+        self._events.findings(self.name, result.findings)
+        self.window.record_drift(result)
         return lambda t: replace(t, drift=result)
 
-    def _record_drift(self, result: DriftResult) -> None:
-        history = watch.record(self._history, result.findings, result.checked_at)
-        if history != self._history:
-            self._history = history
-            self._save(self._files.save_history, history)
-        evidence = watch.Evidence(
-            checked_at=result.checked_at,
-            findings=result.findings,
-            ledger=result.ledger,
-            skipped=result.skipped,
-            building=result.building,
-        )
-        self._save(self._files.save_evidence, evidence)
-
-    # -- the statistics check ---------------------------------------------------
-
-    def _stats(self, conn: psycopg.Connection[Any]) -> Callable[[TargetResults], TargetResults]:
+    def _stats(self, conn: psycopg.Connection[Any]) -> Change:
         sample = stats.sample(conn, [s.name for s in self.expected.schemas])
-        state, reset = watch.observe(self._watch, sample)
-        reshaped = reset or state.samples == 1 or state.indexes.keys() != self._watch.indexes.keys()
-        self._watch = state
-        self._save_watch(now=reshaped)
+        state, reset = self.window.observe(sample)
         if reset:
             log_module.get_logger().info(
                 "stats_reset_detected",
@@ -447,97 +302,24 @@ class TargetRunner:
                 datname=sample.database.datname,
                 stats_reset=str(sample.database.stats_reset),
             )
-        usage = self._usage(sample, state)
+        usage = usage_result(
+            sample, state, self._spec_relations, self.config.limits, self._clock.now()
+        )
         return lambda t: replace(t, usage=usage)
-
-    def _usage(self, sample: stats.Sample, state: watch.WatchState) -> UsageResult:
-        limits = self.config.limits
-        chosen = stats.select_indexes(
-            sample.indexes,
-            self._spec_indexes,
-            watched_cap=limits.spec_relations,
-            others_cap=limits.other_indexes,
-        )
-        spec_tables = self._spec_tables
-        shown_tables = {(i.schemaname, i.relname) for i in chosen}
-        mine = [t for t in sample.tables if (t.schemaname, t.relname) in spec_tables]
-        tables = mine[: limits.spec_relations] + [
-            t
-            for t in sample.tables
-            if (t.schemaname, t.relname) in shown_tables
-            and (t.schemaname, t.relname) not in spec_tables
-        ]
-        database = sample.database
-        return UsageResult(
-            datname=database.datname,
-            stats_reset=database.stats_reset,
-            indexes=tuple(
-                IndexUsage(
-                    schemaname=i.schemaname,
-                    relname=i.relname,
-                    indexrelname=i.indexrelname,
-                    scans=i.scans,
-                    size_bytes=i.size_bytes,
-                    valid=i.valid,
-                    building=i.building,
-                    scans_since_watch_start=watch.scans_since_start(
-                        state, i.schemaname, i.indexrelname
-                    ),
-                )
-                for i in chosen
-            ),
-            tables=tuple(
-                TableUsage(t.schemaname, t.relname, t.seq_scans, t.index_scans) for t in tables
-            ),
-            health=Health(
-                connections=database.connections,
-                lock_waiting_sessions=database.lock_waiting_sessions,
-                longest_transaction_seconds=database.longest_transaction_seconds,
-                deadlocks_since_watch_start=state.deadlocks.since,
-                rollbacks_since_watch_start=state.rollbacks.since,
-            ),
-            sampled_at=self._clock.now(),
-        )
 
     # -- the watch window -------------------------------------------------------
 
     def _check_window(self) -> None:
         """Publish the window's status; when it has just ended, write the report once."""
         now = self._clock.now()
-        window = watch.status(self._watch, self.config.watch_window.duration, now)
-        self._store.update_target(self.name, lambda t: replace(t, window=window))
-        if now < window.end or self._watch.ended is not None:
-            return
-        built = report_module.build(
-            self.name,
-            self.expected,
-            self._watch,
-            self._history,
-            self._load(self._files.load_evidence, None),
-            duration_seconds=self.config.watch_window.duration,
-            new_indexes_since=self.config.watch_window.new_indexes_since,
-            now=now,
-        )
-        try:
-            report_module.write_files(self._files, built)
-        except MonitorError as exc:
-            self._events.once(self.name, "state-write", "state_write_failed", error=str(exc))
-            return
-        self._watch = replace(self._watch, ended=now)
-        self._save_watch(now=True)
-        log_module.get_logger().info(
-            "watch_window_ended",
-            target=self.name,
-            passed=built.passed,
-            verdicts={c.title: c.verdict for c in built.criteria},
-            report_markdown=str(self._files.report_markdown),
-            report_json=str(self._files.report_json),
-        )
-        self._on_window_end(self.name)
+        window = self.window.status(now)
+        self._publish(lambda t: replace(t, window=window))
+        if self.window.finish(self.expected, now) is not None:
+            self._on_window_end(self.name)
 
     @property
     def window_ended(self) -> bool:
-        return self._watch.ended is not None
+        return self.window.ended
 
 
 def _with_check(
@@ -566,10 +348,12 @@ class Daemon:
         specs: dict[str, State],
         *,
         listen_address: str | None = None,
+        web_config: WebConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self._clock = clock
+        self._web_config = web_config
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
         self.store = ResultsStore(
@@ -590,6 +374,9 @@ class Daemon:
         self._wake = threading.Event()
         self._stop_requested = False
         self._reload_requested = False
+        self._reloading: threading.Thread | None = None
+        self._loaded: tuple[config_module.Config, dict[str, State]] | str | None = None
+        self._stopped = threading.Event()
         self._exit_code: int = ExitCode.OK
 
     @property
@@ -633,7 +420,10 @@ class Daemon:
             current = {t.name: t for t in results.targets}
             return replace(
                 results,
-                targets=tuple(current.get(n, TargetResults(name=n)) for n in runners),
+                targets=tuple(
+                    current.get(n) or runners[n].window.counters(TargetResults(name=n))
+                    for n in runners
+                ),
             )
 
         self.store.update(keep)
@@ -669,15 +459,13 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        self._web = WebServer(
-            self._listen_address,
-            metrics.registry(self.store.latest),
-            lambda: self.store.latest().ready,
-            self.config.web.tls,
-        )
+        exposition = Exposition(metrics.registry(self.store.latest), metrics.process())
+        self.store.subscribe(exposition.changed)
+        self._web = WebServer(self._listen_address, exposition, self._effective_web_config())
         self._web.start()
         self._schedule()
         self._scheduler.start()
+        threading.Thread(target=self._watch_runs, name="watchdog", daemon=True).start()
         self._log.info(
             "daemon_started",
             version=__version__,
@@ -687,6 +475,18 @@ class Daemon:
                 for r in self._runners.values()
             ],
         )
+
+    def _effective_web_config(self) -> WebConfig:
+        """--web.config.file, else the config's web.tls; both at once is refused at start."""
+        tls = self.config.web.tls
+        if self._web_config is not None:
+            return self._web_config
+        return WebConfig(tls=ServerTls(tls.cert_file, tls.key_file) if tls is not None else None)
+
+    def _watch_runs(self) -> None:
+        while not self._stopped.wait(_WATCHDOG_POLL_SECONDS):
+            for runner in list(self._runners.values()):
+                runner.watchdog()
 
     def request_stop(self, exit_code: int = ExitCode.OK, *, from_signal: bool = False) -> None:
         """Ask :meth:`serve` to stop. A signal handler only sets the flag (taking a lock
@@ -702,25 +502,44 @@ class Daemon:
             self._wake.set()
 
     def serve(self) -> int:
-        """Wait for stop or reload requests until stopped; returns the exit code."""
+        """Wait for stop or reload requests until stopped; returns the exit code.
+
+        A reload reads files in a thread of its own: however long a spec takes to
+        load (or however it hangs), this loop keeps answering SIGTERM and SIGINT.
+        """
         while not self._stop_requested:
             self._wake.wait(_SIGNAL_POLL_SECONDS)
             self._wake.clear()
-            if self._reload_requested and not self._stop_requested:
+            if self._stop_requested:
+                break
+            if self._reloading is not None and not self._reloading.is_alive():
+                self._reloading = None
+                self._apply_reload()
+            if self._reload_requested and self._reloading is None:
                 self._reload_requested = False
-                self.reload()
+                self._reloading = threading.Thread(
+                    target=self._load_for_reload, name="reload", daemon=True
+                )
+                self._reloading.start()
         self.stop()
         return self._exit_code
 
-    def reload(self) -> bool:
-        """Re-read the config and specs; a bad one keeps the running one and says why."""
+    def _load_for_reload(self) -> None:
         try:
-            config = config_module.load(self.config.path)
-            specs = config_module.load_specs(config)
+            self._loaded = load(self.config.path)
         except MonitorError as exc:
-            self._log.error("config_reload_failed", error=str(exc))
+            self._loaded = str(exc)
+        except Exception as exc:  # a reload must never take the daemon down
+            self._loaded = f"{self.config.path}: cannot load: {type(exc).__name__}: {exc}"
+        self._wake.set()
+
+    def _apply_reload(self) -> bool:
+        loaded, self._loaded = self._loaded, None
+        if loaded is None or isinstance(loaded, str):
+            self._log.error("config_reload_failed", error=loaded or "the reload did not finish")
             self.store.update(lambda r: replace(r, config_reload_success=False))
             return False
+        config, specs = loaded
         if config.web != self.config.web:
             self._log.warning(
                 "config_reload_partial", reason="web settings take effect at the next restart"
@@ -734,7 +553,13 @@ class Daemon:
         self._log.info("config_reloaded", targets=[t.name for t in config.targets])
         return True
 
+    def reload(self) -> bool:
+        """Re-read the config and specs now, on this thread (tests; signals go through serve)."""
+        self._load_for_reload()
+        return self._apply_reload()
+
     def stop(self) -> None:
+        self._stopped.set()
         for runner in self._runners.values():
             runner.stop()
         self._scheduler.shutdown(wait=False)
@@ -781,18 +606,26 @@ def run(
     validate_only: bool,
     once: bool,
     *,
+    web_config_file: Path | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """`schema-monitor run`. Errors in the config or specs raise InputError (exit 2)."""
     config, specs = load(config_path)
     if listen_address is not None and config_module.parse_listen_address(listen_address) is None:
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
+    web_config = webconfig.load(web_config_file) if web_config_file is not None else None
+    if web_config is not None and web_config.tls is not None and config.web.tls is not None:
+        raise MonitorError(
+            f"TLS is configured twice: in {web_config_file} and in {config_path} (web.tls)"
+        )
     if validate_only:
         print(f"{config_path}: ok ({len(config.targets)} targets)")
         return ExitCode.OK
     log_module.configure(config.log_format)
     _prepare_state_dir(config.state_dir)
-    daemon = Daemon(config, specs, listen_address=listen_address, clock=clock)
+    daemon = Daemon(
+        config, specs, listen_address=listen_address, web_config=web_config, clock=clock
+    )
     if once:
         return daemon.run_once()
     _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process

@@ -14,8 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,106 +24,18 @@ import pytest
 import structlog
 
 from monitor import cli
-from monitor.clock import SYSTEM_CLOCK, Clock, ManualClock
+from monitor.clock import ManualClock
 from monitor.daemon import runner as daemon
-from tests.support.exposition import Samples, parse
+from tests.support.daemon import dbname, events_named, running, write_config
 from tests.support.postgres import use_an_index
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import fetch, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "config" / "expected" / "phase3.yaml"
 INTERVAL = 1.0
 # Scheduling and a loaded test machine: what "within two intervals" may overrun by.
 SLACK = 2.0
 INDEX = "idx_active_integrations"
 POLICY = "Users can view organization integrations"
-
-
-def write_config(
-    directory: Path, dsn: str, *, extra: str = "", name: str = "app", listen: str = "127.0.0.1:0"
-) -> Path:
-    path = directory / "monitor.yaml"
-    path.write_text(
-        f"""\
-version: 1
-state_dir: {directory / "state"}
-log_format: json
-web: {{listen_address: "{listen}"}}
-intervals: {{drift: 1s, stats: 1s}}
-timeouts: {{lock: 200ms, statement: 800ms, connect: 2s}}
-reconnect: {{initial_delay: 200ms, max_delay: 1s}}
-{extra}
-targets:
-  - name: {name}
-    dsn: "{dsn}"
-    spec: {SPEC}
-"""
-    )
-    return path
-
-
-class Running:
-    """A daemon started in this process, serving on a free port, with its own serve() thread."""
-
-    def __init__(self, config_path: Path, clock: Clock) -> None:
-        config, specs = daemon.load(config_path)
-        self.config_path = config_path
-        self.daemon = daemon.Daemon(config, specs, clock=clock)
-        self.daemon.start()
-        self.exit_code: int | None = None
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        self.exit_code = self.daemon.serve()
-
-    @property
-    def url(self) -> str:
-        url = self.daemon.url
-        assert url is not None
-        return url
-
-    def scrape(self) -> Samples:
-        status, text = fetch(f"{self.url}/metrics")
-        assert status == 200
-        return parse(text)
-
-    def value(self, name: str, **labels: str) -> float | None:
-        labels.setdefault("target", "app")
-        return self.scrape().get((f"schema_monitor_{name}", frozenset(labels.items())))
-
-    def present(self, kind: str, relname: str, name: str) -> float | None:
-        return self.value(
-            "expected_object_present", kind=kind, schemaname="public", relname=relname, object=name
-        )
-
-    def wait_ready(self) -> None:
-        wait_until(
-            lambda: (
-                self.value("check_success", check="drift") == 1
-                and self.value("check_success", check="stats") == 1
-            ),
-            what="both checks succeed",
-        )
-
-    def stop(self) -> None:
-        self.daemon.request_stop()
-        self._thread.join(timeout=10)
-        assert not self._thread.is_alive()
-
-    def finished(self) -> bool:
-        return not self._thread.is_alive()
-
-
-@contextmanager
-def running(config_path: Path, clock: Clock = SYSTEM_CLOCK) -> Iterator[Running]:
-    started = Running(config_path, clock)
-    try:
-        yield started
-    finally:
-        if not started.finished():
-            started.stop()
 
 
 class SessionCounter:
@@ -161,10 +72,6 @@ def monitor_sessions(conn: psycopg.Connection[Any], dbname: str) -> int:
     return int(row[0])
 
 
-def dbname(dsn: str) -> str:
-    return str(psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
-
-
 def definitions(dsn: str) -> tuple[str, str]:
     """The index and policy as DDL, to put them back after dropping them."""
     with psycopg.connect(dsn) as conn:
@@ -180,12 +87,6 @@ def definitions(dsn: str) -> tuple[str, str]:
         f" USING ({using})"
     )
     return index_ddl, policy_ddl
-
-
-def events_named(
-    logs: Sequence[MutableMapping[str, Any]], event: str
-) -> list[MutableMapping[str, Any]]:
-    return [entry for entry in logs if entry["event"] == event]
 
 
 # --- the tests -------------------------------------------------------------------------------
@@ -327,15 +228,70 @@ def test_an_unreachable_database_sets_up_0_and_recovers_by_itself(
     assert "drift_detected" not in {e["event"] for e in logs}
 
 
-def test_readiness_waits_for_a_check_that_completes(tmp_path: Path) -> None:
+def test_a_wrong_dsn_never_unreadies_the_sidecar(tmp_path: Path) -> None:
     closed = socket.create_server(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
     with running(write_config(tmp_path, f"postgresql://monitor@127.0.0.1:{port}/app")) as run:
         wait_until(lambda: (run.value("check_errors_total", check="drift") or 0) >= 1)
         assert run.value("up") == 0
-        assert fetch(f"{run.url}/healthz")[0] == 200
-        assert fetch(f"{run.url}/readyz") == (503, "no check has completed yet\n")
+        assert fetch(f"{run.url}/healthz") == (200, "ok\n")
+        assert fetch(f"{run.url}/readyz") == (200, "ready\n")
+
+
+def test_a_network_stall_is_visible_within_interval_budget_and_grace(
+    phase3_dsn: str, tmp_path: Path, tcp_proxy: Callable[[str], TcpProxy]
+) -> None:
+    """The peer stops answering, no RST: our kernel still acknowledges, only deadlines see it."""
+    proxy = tcp_proxy(phase3_dsn)
+    with (
+        structlog.testing.capture_logs() as logs,
+        running(write_config(tmp_path, proxy.dsn)) as run,
+    ):
+        run.wait_ready()
+        proxy.stall()
+        stalled = time.monotonic()
+        # interval (1 s) + run budget (0.9 s) + the watchdog's grace (3 s) + scheduling slack
+        wait_until(
+            lambda: run.value("up") == 0 or run.value("check_success", check="drift") == 0,
+            timeout=INTERVAL + 0.9 * INTERVAL + 3.0 + SLACK,
+            what="the stall to show",
+        )
+        seen_after = time.monotonic() - stalled
+        assert fetch(f"{run.url}/readyz")[0] == 200
+        proxy.resume()
+        wait_until(lambda: run.value("up") == 1, what="recovery after the stall")
+        run.wait_ready()
+    (unreachable, *_) = events_named(logs, "database_unreachable")
+    assert "no answer" in unreachable["error"] or "budget" in unreachable["error"], unreachable
+    assert seen_after < INTERVAL + 0.9 * INTERVAL + 3.0 + SLACK
+
+
+def test_an_idle_session_killer_shorter_than_the_interval_is_no_outage(
+    phase3_dsn: str, sql: Callable[[str], None], pg_server: str, tmp_path: Path
+) -> None:
+    sql(f"ALTER DATABASE {dbname(phase3_dsn)} SET idle_session_timeout = '1500ms'")
+    config = write_config(tmp_path, phase3_dsn, intervals="{drift: 3s, stats: 3s}")
+    pids: set[int] = set()
+    with running(config) as run, psycopg.connect(pg_server, autocommit=True) as admin:
+        run.wait_ready()
+        deadline = time.monotonic() + 10.0  # three runs or so, each after a killed session
+        while time.monotonic() < deadline:
+            assert run.value("up") == 1
+            pids.update(monitor_pids(admin, dbname(phase3_dsn)))
+            time.sleep(0.1)
+        errors = sum(run.value("check_errors_total", check=c) or 0 for c in ("drift", "stats"))
+    assert errors == 0
+    assert len(pids) >= 3  # the server did kill idle sessions: each run needed a new one
+
+
+def monitor_pids(conn: psycopg.Connection[Any], database: str) -> set[int]:
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = 'schema-monitor' AND datname = %s",
+        [database],
+    ).fetchall()
+    return {int(row[0]) for row in rows}
 
 
 def test_a_table_locked_by_a_migration_is_skipped_and_its_alter_is_not_delayed(

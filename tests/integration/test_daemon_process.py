@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -202,3 +203,38 @@ def test_sigterm_stops_within_five_seconds_even_while_a_connect_hangs(tmp_path: 
             accepted.close()
     finally:
         silent.close()
+
+
+def test_a_sighup_onto_a_broken_config_keeps_the_old_one_and_says_so(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    good = config_text(tmp_path / "state", {"app": phase3_dsn})
+    config.write_text(good)
+    with daemon_process(config, tmp_path / "log") as process:
+        wait_until(lambda: process.value("check_success", target="app", check="drift") == 1)
+        config.write_bytes(good.encode() + b"# \xff\xfe a byte that is no UTF-8\n")
+        process.popen.send_signal(signal.SIGHUP)
+        wait_until(lambda: process.value("config_reload_success") == 0, what="a failed reload")
+        assert process.popen.poll() is None
+        assert process.value("up", target="app") == 1
+        (failed,) = process.events("config_reload_failed")
+        assert str(config) in failed["error"]
+        assert process.terminate() < 5
+        assert process.popen.returncode == 0
+
+
+def test_sigterm_is_answered_within_five_seconds_while_a_reload_hangs(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(config_text(tmp_path / "state", {"app": phase3_dsn}))
+    with daemon_process(config, tmp_path / "log") as process:
+        wait_until(lambda: process.value("check_success", target="app", check="drift") == 1)
+        config.unlink()
+        os.mkfifo(config)  # reading it waits for a writer that never comes
+        process.popen.send_signal(signal.SIGHUP)
+        time.sleep(1.0)  # the reload is now reading (or refusing) the FIFO
+        assert process.value("up", target="app") == 1  # still scraped meanwhile
+        assert process.terminate() < 5
+        assert process.popen.returncode == 0

@@ -29,12 +29,26 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._forwarding = threading.Event()
+        self._forwarding.set()
+
+    def stall(self) -> None:
+        """Stop forwarding without closing anything: the peer goes silent, no RST, no FIN.
+
+        Our kernel still acknowledges what the monitor sends and answers its
+        keepalives: only the monitor's own deadlines can notice.
+        """
+        self._forwarding.clear()
+
+    def resume(self) -> None:
+        self._forwarding.set()
 
     def start(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def stop(self) -> None:
+        self._forwarding.set()  # let stalled pumps see their sockets close
         listener, self._listener = self._listener, None
         if listener is not None:
             # shutdown() wakes the thread blocked in accept(); close() alone would not.
@@ -61,10 +75,10 @@ class TcpProxy:
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._forwarding.wait()  # held, not dropped, while stalled
                 sink.sendall(data)
         except OSError:
             pass

@@ -126,6 +126,8 @@ def test_every_documented_metric_is_rendered() -> None:
         "rollbacks_since_watch_start",
         "config_reload_success",
         "config_last_reload_success_timestamp_seconds",
+        "state_write_errors_total",
+        "state_files_corrupt_total",
     }
     assert names(samples) == {f"schema_monitor_{name}" for name in expected}
 
