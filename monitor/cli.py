@@ -20,6 +20,15 @@ from monitor.errors import ExitCode, MonitorError
 from monitor.postgres.layouts import Layout
 from monitor.schema.model import Severity
 
+_EXIT_CODES = """\
+exit codes (every command):
+  0    no drift; the window passed; the file was written
+  1    drift at or above --fail-on (check), a failed criterion (report),
+       drift found by a cycle (run --once)
+  2    usage, config, spec or connection error; run --once: a check failed
+  130  interrupted (Ctrl-C)
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -39,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="schema-monitor",
         description="Prove that a PostgreSQL database holds what its migrations promised.",
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument(
         "--ledger-table",
         default=None,
-        help="migration ledger table (default: supabase_migrations.schema_migrations)",
+        metavar="SCHEMA.TABLE",
+        help="migration ledger whose `version` column is recorded as the applied migrations"
+        " (default: supabase_migrations.schema_migrations)",
     )
     snapshot.set_defaults(handler=_spec_snapshot)
 
@@ -112,10 +125,26 @@ def _parser() -> argparse.ArgumentParser:
     _add_schemas(build, "default: public and every schema the migrations create")
     build.set_defaults(handler=_spec_build)
 
-    check = commands.add_parser("check", help="compare a live database with a spec, once")
-    check.add_argument("--spec", type=Path, required=True, metavar="FILE")
+    check = commands.add_parser(
+        "check",
+        help="compare a live database with a spec, once",
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "--spec",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="expected-state spec (YAML) from `spec build` or `spec snapshot`",
+    )
     _add_dsn(check)
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, json for tools (one object: ok, findings, summary)",
+    )
     check.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
@@ -124,16 +153,52 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_check)
 
-    run = commands.add_parser("run", help="the daemon: scheduled checks, /metrics")
-    run.add_argument("--config", type=Path, required=True, metavar="FILE")
-    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT")
+    run = commands.add_parser(
+        "run",
+        help="the daemon: scheduled checks, /metrics",
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="daemon configuration (YAML)"
+    )
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="where /metrics listens (default: web.listen_address, else 0.0.0.0:9568)",
+    )
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        metavar="FILE",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
+    )
     run.add_argument("--validate-config", action="store_true", help="validate and exit")
-    run.add_argument("--once", action="store_true", help="one cycle per target, then exit")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed",
+    )
     run.set_defaults(handler=_run)
 
-    report = commands.add_parser("report", help="the watch-window report, now")
-    report.add_argument("--config", type=Path, required=True, metavar="FILE")
-    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    report = commands.add_parser(
+        "report",
+        help="the watch-window report, now (reads state files, not the database)",
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the daemon's configuration: its state_dir and specs",
+    )
+    report.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="default: markdown"
+    )
     report.set_defaults(handler=_report)
 
     demo = commands.add_parser("demo", help="everything on an embedded PostgreSQL")
@@ -268,7 +333,13 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from monitor.daemon import runner as daemon
 
-    return daemon.run(args.config, args.listen_address, args.validate_config, args.once)
+    return daemon.run(
+        args.config,
+        args.listen_address,
+        args.validate_config,
+        args.once,
+        web_config_file=args.web_config_file,
+    )
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -1,35 +1,116 @@
 """The HTTP endpoints: /metrics for Prometheus, /healthz and /readyz for the orchestrator.
 
-/healthz answers 200 while the process serves requests. /readyz answers 200
-once at least one check has completed on some target, 503 before. Optional
-TLS wraps the listening socket; the handshake happens in the request's own
-thread so a slow client cannot stall the others.
+/healthz and /readyz answer 200 while the process serves requests, whatever
+the watched databases do: a sidecar must never take its application pod out
+of service because the monitor cannot reach a database (that is ``up`` 0).
+
+/metrics serves bytes rendered once per new result (:class:`Exposition`): a
+scrape copies them out and adds the few ``process_*`` lines, so 50 scrapes at
+once cost 50 socket writes, not 50 renders competing with the checks.
+
+TLS and basic auth come from ``--web.config.file`` (the exporter-toolkit
+format, :mod:`monitor.daemon.webconfig`) or the config's ``web.tls``. The
+TLS handshake happens in the request's own thread so a slow client cannot
+stall the others. Probes are answered without basic auth: they disclose
+nothing and the kubelet has no password.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prometheus_client import generate_latest
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.openmetrics.exposition import (
+    generate_latest as generate_openmetrics,
+)
 from prometheus_client.registry import CollectorRegistry
 
-from monitor.daemon.config import Tls, parse_listen_address
+from monitor.daemon.config import parse_listen_address
+from monitor.daemon.webconfig import BasicAuth, WebConfig
 from monitor.errors import MonitorError
 
 # A scrape client that stops talking gets its thread back after this long.
 _CLIENT_TIMEOUT_SECONDS = 10
+# Results change in bursts (a run updates a target several times): render once per burst.
+_RENDER_SETTLE_SECONDS = 0.05
+_PROBES = ("/healthz", "/readyz")
+_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Exposition:
+    """The /metrics body of the latest results, rendered off the request path.
+
+    `results` is rendered by a background thread after each :meth:`changed`
+    (bursts coalesced); `process` (a few ``process_*`` lines) at each scrape.
+    OpenMetrics is rendered only once some scraper has asked for it.
+    """
+
+    def __init__(self, results: CollectorRegistry, process: CollectorRegistry) -> None:
+        self._results = results
+        self._process = process
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._stopped = False
+        self._wants_openmetrics = False
+        self._text, self._openmetrics = generate_latest(results), b""
+        self._thread = threading.Thread(target=self._loop, name="exposition", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._changed.set()
+
+    def changed(self) -> None:
+        self._changed.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._changed.wait()
+            if self._stopped:
+                return
+            self._changed.wait(_RENDER_SETTLE_SECONDS)  # let the rest of a burst land
+            self._changed.clear()
+            self._render()
+
+    def _render(self) -> None:
+        with self._lock:
+            self._text = generate_latest(self._results)
+            self._openmetrics = _openmetrics(self._results) if self._wants_openmetrics else b""
+
+    def body(self, accept: str) -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept)
+        if content_type.startswith("application/openmetrics-text"):
+            if not self._openmetrics:
+                with self._lock:
+                    self._wants_openmetrics = True
+                    if not self._openmetrics:
+                        self._openmetrics = _openmetrics(self._results)
+            results = self._openmetrics.removesuffix(b"# EOF\n")
+            return results + encoder(self._process), content_type
+        return self._text + encoder(self._process), content_type
+
+
+def _openmetrics(registry: CollectorRegistry) -> bytes:
+    rendered: bytes = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
+    return rendered
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    registry: CollectorRegistry
-    ready: Callable[[], bool]
+    exposition: Exposition
+    auth: BasicAuth | None
+    headers: Mapping[str, str]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up or fails its TLS handshake is its own problem, not a traceback."""
@@ -39,6 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = _CLIENT_TIMEOUT_SECONDS
     protocol_version = "HTTP/1.1"
+    server_version = "schema-monitor"
+
+    def version_string(self) -> str:
+        """No Python version in the Server header: it only helps someone pick an exploit."""
+        return self.server_version
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
@@ -48,16 +134,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-            self._send(200, encoder(self.server.registry), content_type)
+        if path not in _PROBES and not self._authorized():
+            self._send(401, b"unauthorized\n", extra={"WWW-Authenticate": 'Basic realm="metrics"'})
+        elif path == "/metrics":
+            body, content_type = self.server.exposition.body(self.headers.get("Accept", ""))
+            self._send(200, body, content_type)
         elif path == "/healthz":
             self._send(200, b"ok\n")
         elif path == "/readyz":
-            ready = self.server.ready()
-            self._send(
-                200 if ready else 503, b"ready\n" if ready else b"no check has completed yet\n"
-            )
+            self._send(200, b"ready\n")
         elif path == "/":
             page = b'<html><body><a href="/metrics">/metrics</a></body></html>\n'
             self._send(200, page, "text/html; charset=utf-8")
@@ -67,12 +152,32 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
+    def _authorized(self) -> bool:
+        auth = self.server.auth
+        if auth is None:
+            return True
+        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, has_password, password = decoded.partition(":")
+        return bool(has_password) and auth.allows(user, password)
+
     def _send(
-        self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        extra: Mapping[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in {**self.server.headers, **(extra or {})}.items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -87,31 +192,38 @@ class WebServer:
     def __init__(
         self,
         listen_address: str,
-        registry: CollectorRegistry,
-        ready: Callable[[], bool],
-        tls: Tls | None = None,
+        exposition: Exposition,
+        web_config: WebConfig | None = None,
     ) -> None:
         parsed = parse_listen_address(listen_address)
         if parsed is None:
             raise MonitorError(f"invalid listen address {listen_address!r}: expected HOST:PORT")
         host, port = parsed
-        server_class = _server_class(host)
+        web_config = web_config or WebConfig()
         try:
-            self._server = server_class((host, port), _Handler)
+            context = web_config.tls.context() if web_config.tls is not None else None
+        except (OSError, ssl.SSLError) as exc:
+            raise MonitorError(f"cannot load the TLS certificate or key: {exc}") from None
+        try:
+            self._server = _server_class(host)((host, port), _Handler)
         except OSError as exc:
             raise MonitorError(
                 f"cannot listen on {listen_address}: {exc.strerror or exc}"
             ) from None
-        self._server.registry = registry
-        self._server.ready = ready
-        if tls is not None:
-            self._server.socket = _tls_context(tls).wrap_socket(
+        self._server.exposition = exposition
+        self._server.auth = (
+            BasicAuth(web_config.basic_auth_users) if web_config.basic_auth_users else None
+        )
+        self._server.headers = web_config.headers
+        if context is not None:
+            self._server.socket = context.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False
             )
+        self._exposition = exposition
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="schema-monitor-web", daemon=True
         )
-        self.scheme = "https" if tls is not None else "http"
+        self.scheme = "https" if context is not None else "http"
 
     @property
     def port(self) -> int:
@@ -121,13 +233,23 @@ class WebServer:
     @property
     def url(self) -> str:
         host = str(self._server.server_address[0])
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+        shown = (
+            "127.0.0.1"
+            if host in ("0.0.0.0", "")
+            else "[::1]"
+            if host == "::"
+            else f"[{host}]"
+            if ":" in host
+            else host
+        )
         return f"{self.scheme}://{shown}:{self.port}"
 
     def start(self) -> None:
+        self._exposition.start()
         self._thread.start()
 
     def stop(self) -> None:
+        self._exposition.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -141,13 +263,3 @@ def _server_class(host: str) -> type[_Server]:
         address_family = socket.AF_INET6
 
     return _Server6
-
-
-def _tls_context(tls: Tls) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise MonitorError(f"cannot load TLS certificate {tls.cert_file}: {exc}") from None
-    return context

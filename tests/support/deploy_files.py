@@ -47,7 +47,7 @@ class DocumentedMetric:
     labels: frozenset[str]
 
 
-_METRIC_ROW = re.compile(r"^\| `(schema_monitor_\w+)` \| (\w+) \|([^|]*)\|")
+_METRIC_ROW = re.compile(r"^\| `((?:schema_monitor|process)_\w+)` \| (\w+) \|([^|]*)\|")
 
 
 def documented_metrics() -> dict[str, DocumentedMetric]:
