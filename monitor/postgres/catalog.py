@@ -1,7 +1,7 @@
 """The live side of the comparison: a snapshot of the catalog as a :class:`model.State`.
 
 A snapshot costs a fixed number of statements whatever the size of the
-catalog (BEGIN, eight SELECTs, COMMIT), all in one short REPEATABLE READ READ
+catalog (BEGIN, eleven SELECTs, COMMIT), all in one short REPEATABLE READ READ
 ONLY transaction, so every object comes from the same instant. It reads
 catalogs only, never a table's rows, except the migration ledger's
 ``version`` column.
@@ -25,6 +25,7 @@ from ``pg_get_triggerdef`` parsed with pglast and written back with
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +39,7 @@ import psycopg
 from psycopg import IsolationLevel, sql
 
 from monitor.errors import CatalogError, ConnectionFailed
+from monitor.postgres import catalog_security as surface
 from monitor.postgres.queries import load_query
 from monitor.schema import model
 
@@ -121,22 +123,31 @@ def _read(
     missing, skipped_oids, skipped_names, ledger_schema, ledger_name = context[0]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
-    tables = reader.rows("catalog_tables", {"schemas": schemas, "skipped": skipped_oids})
+    asked = {"schemas": schemas, "skipped": skipped_oids}
+    tables = reader.rows("catalog_tables", asked)
+    views = reader.rows("catalog_views", asked)
     by_oid = {"tables": [row[0] for row in tables]}
+    # A materialized view's indexes come with the tables' own, in the same statement.
+    with_matviews = {"tables": by_oid["tables"] + [row[0] for row in views if row[3]]}
+    columns = reader.rows("catalog_columns", by_oid)
     parts = TableParts(
-        columns=group_by_table(reader.rows("catalog_columns", by_oid), shared(column_from_row)),
+        columns=group_by_table(columns, shared(column_from_row, width=-1)),
         constraints=group_by_table(reader.rows("catalog_constraints", by_oid), constraint_from_row),
-        indexes=group_by_table(reader.rows("catalog_indexes", by_oid), index_from_row),
+        indexes=group_by_table(reader.rows("catalog_indexes", with_matviews), index_from_row),
         policies=group_by_table(reader.rows("catalog_policies", by_oid), policy_from_row),
         triggers=group_by_table(reader.rows("catalog_triggers", by_oid), trigger_from_row),
+        column_grants=surface.column_grants(columns),
     )
+    functions = reader.rows("catalog_functions", {"schemas": schemas})
+    (objects,) = reader.rows("catalog_objects", {"schemas": schemas})
     skipped = tuple(sorted(skipped_names))
     ledger = None
     ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped
     if ledger_table is not None and ledger_name is not None and ledger_readable:
         versions = reader.ledger_versions(ledger_schema, ledger_name)
         ledger = ledger_from_rows(versions, ledger_table)
-    return state_from_rows(schemas, tables, parts, ledger), skipped
+    state = state_from_rows(schemas, tables, parts, ledger)
+    return surface.with_surface(state, functions, views, parts.indexes, objects), skipped
 
 
 def _catalog_error(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Exception:
@@ -163,6 +174,7 @@ class TableParts:
     indexes: dict[int, tuple[model.Index, ...]]
     policies: dict[int, tuple[model.Policy, ...]]
     triggers: dict[int, tuple[model.Trigger, ...]]
+    column_grants: dict[int, frozenset[model.Grant]] = dataclasses.field(default_factory=dict)
 
 
 # The four possible switch settings, made once.
@@ -178,7 +190,11 @@ def state_from_rows(
 ) -> model.State:
     """The state of the asked schemas; ``tables`` rows come sorted by schema and name."""
     schema_tables: dict[str, list[model.Table]] = {name: [] for name in schemas}
-    for oid, schema, name, rls_enabled, rls_forced in tables:
+    for oid, schema, name, rls_enabled, rls_forced, owner, acl in tables:
+        grants = surface.grants(acl, owner)
+        column_grants = parts.column_grants.get(oid)
+        if column_grants:
+            grants |= surface.without_owner(column_grants, owner)
         schema_tables[schema].append(
             model.Table(
                 name=name,
@@ -188,6 +204,8 @@ def state_from_rows(
                 policies=parts.policies.get(oid, ()),
                 triggers=parts.triggers.get(oid, ()),
                 rls=_RLS[rls_enabled, rls_forced],
+                owner=_intern(owner),
+                grants=grants,
             )
         )
     return model.State(
@@ -206,17 +224,18 @@ def group_by_table(
     return {oid: tuple(map(convert, group)) for oid, group in groupby(rows, itemgetter(0))}
 
 
-def shared(convert: Callable[[Row], Item]) -> Callable[[Row], Item]:
+def shared(convert: Callable[[Row], Item], width: int | None = None) -> Callable[[Row], Item]:
     """``convert``, but rows equal apart from the table oid give one shared object.
 
     Model objects are immutable, and many tables have the very same ``id``,
     ``created_at`` and ``updated_at`` columns: one object for all of them is
-    less memory and less time than one each.
+    less memory and less time than one each. Only the fields before ``width``
+    make the object (the others are read elsewhere).
     """
     made: dict[Row, Item] = {}
 
     def convert_once(row: Row) -> Item:
-        key = row[1:]
+        key = row[1:width]
         found = made.get(key)
         if found is None:
             found = made[key] = convert(row)
@@ -233,7 +252,7 @@ _IDENTITY = {"a": "always", "d": "by default"}
 
 
 def column_from_row(row: Row) -> model.Column:
-    _, name, type_, not_null, expression, identity, generated = row
+    _, name, type_, not_null, expression, identity, generated, _acl = row
     return model.Column(
         name=_intern(name),
         type=_intern(type_),

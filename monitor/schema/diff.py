@@ -9,13 +9,13 @@ still bring (a deploy in progress is not an outage).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from monitor.schema import normalize
+from monitor.schema import diff_security, normalize
+from monitor.schema.describing import describe, describe_changes
 from monitor.schema.model import (
     Absent,
     Change,
@@ -28,6 +28,7 @@ from monitor.schema.model import (
     Index,
     Kind,
     Ledger,
+    OwnerPolicy,
     Policy,
     Schema,
     Severity,
@@ -53,8 +54,14 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
     findings = list(_ledger_findings(ledger, actual.ledger))
     for schema in expected.schemas:
         live = actual.schema(schema.name) or Schema(schema.name)
-        context = _Context(schema, pending, frozenset(skipped))
+        context = _Context(schema, pending, frozenset(skipped), expected.owners)
         findings.extend(context.filtered(_schema_findings(context, schema, live)))
+        findings.extend(
+            context.filtered(diff_security.schema_findings(context, schema, live, expected.owners))
+        )
+        findings.extend(context.filtered(_matview_index_findings(context, schema, live)))
+    is_pending = _Context(Schema(""), pending, frozenset(), expected.owners).is_pending
+    findings.extend(diff_security.database_findings(expected, actual, is_pending))
     return tuple(sorted(findings, key=_sort_key))
 
 
@@ -67,6 +74,7 @@ class _Context:
     schema: Schema
     pending: frozenset[str]  # migration versions the spec expects but the live ledger lacks
     skipped: frozenset[str]
+    owners: OwnerPolicy
 
     def filtered(self, findings: Iterable[Finding]) -> Iterator[Finding]:
         for finding in findings:
@@ -233,6 +241,7 @@ def _table_findings(context: _Context, expected: Table, actual: Table) -> Iterat
             expected.migration,
         )
     yield from _columns(context, expected, actual)
+    yield from diff_security.table_findings(context, expected, actual, context.owners)
     backed = _constraint_backed_indexes(expected, actual)
     for spec in _COLLECTIONS:
         yield from _collection(context, expected, actual, spec, backed)
@@ -272,7 +281,7 @@ def _columns(context: _Context, expected: Table, actual: Table) -> Iterator[Find
                 Severity.WARNING,
                 expected.name,
                 column.name,
-                f"{label} changed: {_describe_changes(changed, column, found)}",
+                f"{label} changed: {describe_changes(changed, column, found)}",
                 describe(column),
                 describe(found),
                 column.migration,
@@ -388,7 +397,7 @@ def _collection(
         verdict = _COMPARE[spec.kind](item, found, table)
         if verdict is not None:
             change, severity, changed = verdict
-            detail = _describe_changes(changed, item, found)
+            detail = describe_changes(changed, item, found)
             yield context.finding(
                 spec.kind,
                 change,
@@ -555,6 +564,26 @@ _COMPARE = {
 }
 
 
+def _matview_index_findings(context: _Context, expected: Schema, live: Schema) -> Iterator[Finding]:
+    """A materialized view's indexes, compared as a table's are."""
+    views = {v.name: v for v in live.views or ()}
+    for view in expected.views or ():
+        found = views.get(view.name)
+        if (
+            found is None
+            or not view.materialized
+            or f"{expected.name}.{view.name}" in context.skipped
+        ):
+            continue
+        yield from _collection(
+            context,
+            Table(view.name, indexes=view.indexes, migration=view.migration),
+            Table(view.name, indexes=found.indexes),
+            _COLLECTIONS[1],
+            frozenset(),
+        )
+
+
 # --- absent objects --------------------------------------------------------
 
 
@@ -606,43 +635,3 @@ _ABSENT_COLLECTIONS = {
     Kind.POLICY: "policies",
     Kind.TRIGGER: "triggers",
 }
-
-
-# --- describing objects for JSON and messages -------------------------------
-
-
-def describe(obj: Any) -> Any:
-    """A JSON-able form of a model object, without its provenance."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {
-            f.name: describe(getattr(obj, f.name))
-            for f in dataclasses.fields(obj)
-            if f.name != "migration"
-        }
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, frozenset):
-        return sorted(describe(item) for item in obj)
-    if isinstance(obj, tuple | list):
-        return [describe(item) for item in obj]
-    return obj
-
-
-def _describe_changes(fields: Sequence[str], expected: Any, actual: Any) -> str:
-    parts = []
-    for field in fields:
-        before, after = describe(getattr(expected, field)), describe(getattr(actual, field))
-        parts.append(f"{field} {_short(before)} -> {_short(after)}")
-    return "; ".join(parts)
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{" + ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, False)) + "}"
-        )
-    return str(value)

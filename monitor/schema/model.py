@@ -27,6 +27,15 @@ class Kind(StrEnum):
     RLS = "rls"
     TRIGGER = "trigger"
     MIGRATION = "migration"
+    FUNCTION = "function"
+    VIEW = "view"
+    PRIVILEGE = "privilege"
+    OWNER = "owner"
+    EXTENSION = "extension"
+    TYPE = "type"
+    SEQUENCE = "sequence"
+    PUBLICATION = "publication"
+    EVENT_TRIGGER = "event_trigger"
 
 
 class Change(StrEnum):
@@ -36,6 +45,9 @@ class Change(StrEnum):
     INVALID = "invalid"
     DISABLED = "disabled"
     PENDING = "pending"
+    # A change with a security direction: more (or less) than the spec allows.
+    WIDENED = "widened"
+    NARROWED = "narrowed"
 
 
 class Severity(StrEnum):
@@ -68,6 +80,10 @@ EXTRA_KINDS: tuple[str, ...] = (
     "indexes",
     "policies",
     "triggers",
+    "functions",
+    "views",
+    "types",
+    "sequences",
 )
 
 
@@ -147,6 +163,36 @@ class Rls:
     forced: bool = False
 
 
+PUBLIC_ROLE = "public"  # the PUBLIC pseudo-role, as every grantee list spells it
+
+# Privileges in the order GRANT documents them, per kind of object ("ALL" expands to these).
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
+SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
+FUNCTION_PRIVILEGES = ("EXECUTE",)
+SCHEMA_PRIVILEGES = ("USAGE", "CREATE")
+TYPE_PRIVILEGES = ("USAGE",)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One privilege held by one role (or PUBLIC) on an object or one of its columns.
+
+    A set of grants is the object's whole ACL, defaults spelled out (a NULL ACL
+    reads as ``acldefault()``), without the owner's own privileges: those come
+    with ownership, which is compared on its own. The grantor is left out:
+    who granted does not change what the grantee may do.
+    """
+
+    grantee: str
+    privilege: str  # upper case: SELECT, EXECUTE, USAGE ...
+    grantable: bool = False  # WITH GRANT OPTION
+    column: str | None = None  # a column privilege (tables and views)
+
+
+Grants = frozenset[Grant]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     name: str
@@ -157,6 +203,172 @@ class Table:
     triggers: tuple[Trigger, ...] | None = None
     rls: Rls | None = None
     migration: str | None = None
+    owner: str | None = None  # None: not checked
+    grants: Grants | None = None  # table and column privileges; None: not checked
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function or procedure, known by its signature: ``name(argument types)``.
+
+    ``body`` is the source between the dollar quotes (``prosrc``), or the
+    server's deparse of a ``BEGIN ATOMIC`` body; the diff compares it as a
+    parse tree (SQL) or as tokens (PL/pgSQL and others), never as text.
+    """
+
+    name: str  # signature: "get_organization_members(uuid)"
+    returns: str | None = None  # pg_get_function_result; None for a procedure
+    language: str = "sql"
+    body: str | None = None  # None: not checked
+    kind: str = "function"  # function | procedure | aggregate | window
+    arguments: str | None = None  # with names and defaults, when they say more than `name`
+    volatility: str = "volatile"  # immutable | stable | volatile
+    strict: bool = False
+    security_definer: bool = False
+    leakproof: bool = False
+    settings: tuple[tuple[str, str], ...] = ()  # proconfig, sorted: (("search_path", '""'),)
+    owner: str | None = None
+    grants: Grants | None = None
+    migration: str | None = None
+
+    def setting(self, name: str) -> str | None:
+        return next((value for key, value in self.settings if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A view or materialized view: its query as a parse tree, its options and grants."""
+
+    name: str
+    definition: str | None = None  # pg_get_viewdef; None: not checked
+    materialized: bool = False
+    security_invoker: bool = False
+    security_barrier: bool = False
+    check_option: str | None = None  # local | cascaded
+    owner: str | None = None
+    grants: Grants | None = None
+    indexes: tuple[Index, ...] | None = None  # materialized views only
+    migration: str | None = None
+    # Live only, never in a spec: the tables with row level security the query
+    # reads ("schema.table"), for telling a view that bypasses their policies.
+    rls_tables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConstraint:
+    name: str
+    check: str  # the CHECK expression; VALUE stands for the value
+    validated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """An attribute of a composite type."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """A user type: an enum (labels in order), a domain or a composite type."""
+
+    name: str
+    kind: str  # enum | domain | composite | range
+    labels: tuple[str, ...] = ()  # enum
+    base: str | None = None  # domain: the base type; range: the subtype
+    nullable: bool = True  # domain
+    default: str | None = None  # domain
+    constraints: tuple[DomainConstraint, ...] = ()  # domain, sorted by name
+    attributes: tuple[Attribute, ...] = ()  # composite, in order
+    owner: str | None = None
+    grants: Grants | None = None
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    """A sequence's definition; its current value is data and never compared."""
+
+    name: str
+    type: str = "bigint"
+    increment: int = 1
+    minimum: int | None = None  # None: the type's default bound
+    maximum: int | None = None
+    start: int | None = None  # None: the bound it starts from by default
+    cache: int = 1
+    cycle: bool = False
+    owned_by: str | None = None  # "table.column" (OWNED BY)
+    owner: str | None = None
+    grants: Grants | None = None
+    migration: str | None = None
+
+
+_INTEGER_LIMITS = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+
+
+def sequence_bounds(type_: str, increment: int) -> tuple[int, int]:
+    """The bounds CREATE SEQUENCE gives a sequence of this type (format_type's spelling)
+    and direction when none are named."""
+    limit = _INTEGER_LIMITS.get(type_, 2**63)
+    return (1, limit - 1) if increment > 0 else (-limit, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultPrivilege:
+    """ALTER DEFAULT PRIVILEGES: what objects a role creates in a schema are granted."""
+
+    role: str  # the role whose new objects get these grants
+    on: str  # tables | sequences | functions | types | schemas
+    grants: Grants = frozenset()  # as set in pg_default_acl (added to the built-in defaults)
+    migration: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.on} of {self.role}"
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    name: str
+    schema: str = "public"
+    version: str | None = None  # None: any version
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    name: str
+    all_tables: bool = False
+    operations: tuple[str, ...] = ("insert", "update", "delete", "truncate")
+    tables: tuple[str, ...] = ()  # schema-qualified, sorted
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrigger:
+    name: str
+    event: str  # ddl_command_start | ddl_command_end | sql_drop | table_rewrite | login
+    function: str  # "schema.name()"
+    enabled: str = "origin"  # origin | always | replica | disabled
+    tags: tuple[str, ...] = ()  # WHEN TAG IN (...), sorted
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPolicy:
+    """How owners (and role names in grants) compare across environments.
+
+    ``roles`` maps a role the spec names to the role that plays its part in
+    this database (``postgres`` -> ``supabase_admin``); ``ignore`` leaves
+    ownership uncompared altogether.
+    """
+
+    ignore: bool = False
+    roles: tuple[tuple[str, str], ...] = ()  # (spec role, live role), sorted
+
+    def live(self, role: str) -> str:
+        return next((live for spec, live in self.roles if spec == role), role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +391,10 @@ class ExtraPolicy:
     indexes: Extra = Extra.REPORT
     policies: Extra = Extra.REPORT
     triggers: Extra = Extra.REPORT
+    functions: Extra = Extra.REPORT
+    views: Extra = Extra.REPORT
+    types: Extra = Extra.REPORT
+    sequences: Extra = Extra.REPORT
 
     def for_kind(self, kind: str) -> Extra:
         value: Extra = getattr(self, kind)
@@ -192,6 +408,14 @@ class Schema:
     absent: tuple[Absent, ...] = ()
     extra: ExtraPolicy = field(default_factory=ExtraPolicy)
     ignore: tuple[str, ...] = ()  # fnmatch globs of object names never reported
+    # The security surface; None: not checked (a partial spec), () expects none.
+    owner: str | None = None
+    grants: Grants | None = None  # USAGE and CREATE on the schema
+    functions: tuple[Function, ...] | None = None
+    views: tuple[View, ...] | None = None
+    types: tuple[Type, ...] | None = None
+    sequences: tuple[Sequence, ...] | None = None
+    default_privileges: tuple[DefaultPrivilege, ...] | None = None
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -215,6 +439,11 @@ class State:
     schemas: tuple[Schema, ...]
     ledger: Ledger | None = None
     version: int = 1
+    # Database-wide objects; None: not checked.
+    extensions: tuple[Extension, ...] | None = None
+    publications: tuple[Publication, ...] | None = None
+    event_triggers: tuple[EventTrigger, ...] | None = None
+    owners: OwnerPolicy = field(default_factory=OwnerPolicy)
 
     def schema(self, name: str) -> Schema | None:
         return next((s for s in self.schemas if s.name == name), None)
@@ -254,7 +483,23 @@ def finding_key(finding: Finding) -> FindingKey:
     return (str(finding.kind), finding.schema, finding.table, finding.name, str(finding.change))
 
 
-Named = TypeVar("Named", Column, Constraint, Index, Policy, Trigger, Table, Schema)
+Named = TypeVar(
+    "Named",
+    Column,
+    Constraint,
+    Index,
+    Policy,
+    Trigger,
+    Table,
+    Schema,
+    Function,
+    View,
+    Type,
+    Sequence,
+    Extension,
+    Publication,
+    EventTrigger,
+)
 
 
 def by_name(items: Iterable[Named]) -> dict[str, Named]:

@@ -379,3 +379,210 @@ def _error_of(function: Callable[[str], str], text: str) -> str | None:
     except SqlSyntaxError as exc:
         return str(exc)
     return None
+
+
+# --- the security surface: functions, bodies, views, settings -----------------
+
+
+@lru_cache(maxsize=16384)
+def function_key(signature: str) -> str:
+    """Canonical identity of a function: ``public.f(target int4)`` -> ``f(integer)``.
+
+    Argument names and modes other than OUT say nothing about which function
+    it is; types compare as :func:`type_key` spells them. Text the parser
+    rejects is its own key.
+    """
+    try:
+        statement = _parse(signature, "DROP FUNCTION ")
+    except SqlSyntaxError:
+        return signature
+    (target,) = statement["DropStmt"]["objects"]
+    arguments = target["ObjectWithArgs"]
+    name = [part["String"]["sval"] for part in _unqualified(arguments["objname"])]
+    types = [
+        _type_name_text(parameter["FunctionParameter"]["argType"])
+        for parameter in arguments.get("objfuncargs", [])
+        if parameter["FunctionParameter"].get("mode") != "FUNC_PARAM_OUT"
+    ]
+    return ".".join(name) + "(" + ", ".join(types) + ")"
+
+
+def function_error(signature: str) -> str | None:
+    """Why a function signature is not one, or None."""
+    if not signature.endswith(")") or "(" not in signature:
+        return "write it with its argument types, e.g. is_super_admin() or f(uuid, text)"
+    try:
+        _parse(signature, "DROP FUNCTION ")
+    except SqlSyntaxError as exc:
+        return str(exc)
+    return None
+
+
+_COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+
+
+def token_key(text: str) -> str:
+    """The text as PostgreSQL's lexer reads it: comments and whitespace gone, keywords and
+    unquoted names folded to lower case, everything else (literals, quoted names) exact."""
+    tokens = []
+    for token in parser.scan(text):
+        if token.name in _COMMENT_TOKENS:
+            continue
+        word = text[token.start : token.end + 1]
+        if token.kind != "NO_KEYWORD" or (token.name == "IDENT" and not word.startswith('"')):
+            word = word.lower()
+        tokens.append(word)
+    return "\x00".join(tokens)
+
+
+def _without_positions(tree: Tree) -> Tree:
+    if isinstance(tree, list):
+        return [_without_positions(item) for item in tree]
+    if isinstance(tree, dict):
+        return {k: _without_positions(v) for k, v in tree.items() if k not in _POSITION_KEYS}
+    return tree
+
+
+_ATOMIC_PREFIXES = ("begin atomic", "return")
+
+
+@lru_cache(maxsize=4096)
+def body_key(language: str, body: str) -> str:
+    """Canonical key of a function body, by language.
+
+    SQL: the parse tree (a ``BEGIN ATOMIC`` or ``RETURN`` body as the server
+    keeps it, or the statements of a quoted body); PL/pgSQL: PL/pgSQL's own
+    parse tree with line numbers gone and each embedded SQL read by the
+    lexer. Whitespace and comments never count, literals always do. Other
+    languages, or a body the parsers reject, compare token by token (or as
+    stripped text when even the lexer fails).
+    """
+    language = language.lower()
+    try:
+        if language == "sql":
+            return _sql_body_key(body)
+        if language == "plpgsql":
+            return _plpgsql_body_key(body)
+        if language in ("c", "internal"):
+            return body.strip()
+        return token_key(body)
+    except (parser.ParseError, SqlSyntaxError):
+        try:
+            return token_key(body)
+        except parser.ParseError:
+            return body.strip()
+
+
+def _sql_body_key(body: str) -> str:
+    text = body.strip()
+    if text.lower().startswith(_ATOMIC_PREFIXES):
+        wrapped = json.loads(
+            parser.parse_sql_json(f"CREATE FUNCTION f() RETURNS int LANGUAGE sql {text}")
+        )
+        tree = wrapped["stmts"][0]["stmt"]["CreateFunctionStmt"]["sql_body"]
+    else:
+        tree = [s["stmt"] for s in json.loads(parser.parse_sql_json(text)).get("stmts", [])]
+    return _key(_without_positions(tree))
+
+
+def _plpgsql_body_key(body: str) -> str:
+    tag = "$schema_monitor_body$"
+    wrapped = f"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS {tag}{body}{tag}"
+    return _key(_plpgsql_canonical(json.loads(parser.parse_plpgsql_json(wrapped))))
+
+
+def _plpgsql_canonical(tree: Tree) -> Tree:
+    if isinstance(tree, list):
+        return [_plpgsql_canonical(item) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    canonical = {}
+    for key, value in tree.items():
+        if key == "lineno":
+            continue
+        if key == "query" and isinstance(value, str):
+            canonical[key] = token_key(value)
+        else:
+            canonical[key] = _plpgsql_canonical(value)
+    return canonical
+
+
+def same_body(language: str, expected: str | None, actual: str | None) -> bool:
+    if expected is None or actual is None:
+        return expected is actual
+    return expected == actual or body_key(language, expected) == body_key(language, actual)
+
+
+def search_path_key(value: str) -> tuple[str, ...]:
+    """``'"$user", public'`` -> ``("$user", "public")``; ``'""'`` and ``''`` -> ``()``."""
+    names = []
+    for part in value.split(","):
+        name = part.strip()
+        if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+            name = name[1:-1]
+        elif name:
+            name = name.lower()
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def setting_key(name: str, value: str) -> str:
+    """A function setting's value as the server would apply it."""
+    if name.lower() == "search_path":
+        return ",".join(search_path_key(value))
+    stripped = value.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == "'":
+        stripped = stripped[1:-1]
+    return stripped.lower()
+
+
+@lru_cache(maxsize=4096)
+def view_key(definition: str) -> str:
+    """Canonical key of a view's query: the expression rewrites of :func:`expression_key`
+    applied to the whole SELECT, keeping the names of its output columns."""
+    text = definition.strip().rstrip(";")
+    tree = _parse(text)
+    names = [
+        target.get("ResTarget", {}).get("name")
+        for target in tree.get("SelectStmt", {}).get("targetList", [])
+    ]
+    return _key({"names": names, "query": _canonical(tree, frozenset())})
+
+
+def same_view(expected: str | None, actual: str | None) -> bool:
+    if expected is None or actual is None:
+        return expected is actual
+    if expected == actual:
+        return True
+    try:
+        return view_key(expected) == view_key(actual)
+    except SqlSyntaxError:
+        return token_key(expected) == token_key(actual)
+
+
+def view_error(definition: str) -> str | None:
+    return _error_of(view_key, definition)
+
+
+def called_functions(expression: str) -> frozenset[str]:
+    """The names (unqualified, as parsed) of the functions an expression calls."""
+    try:
+        tree = _only_target(_parse(expression, "SELECT "), expression)
+    except SqlSyntaxError:
+        return frozenset()
+    found: set[str] = set()
+
+    def walk(node: Tree) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            call = node.get("FuncCall")
+            if isinstance(call, dict):
+                found.add(call["funcname"][-1]["String"]["sval"])
+            for value in node.values():
+                walk(value)
+
+    walk(tree)
+    return frozenset(found)

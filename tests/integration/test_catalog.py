@@ -499,6 +499,16 @@ def many_objects(first: int, count: int) -> str:
         CREATE POLICY p{n} ON t{n} USING (b > 0);
         CREATE TRIGGER g{n} BEFORE UPDATE ON t{n} FOR EACH ROW
             WHEN (OLD.a IS DISTINCT FROM NEW.a) EXECUTE FUNCTION touch();
+        GRANT SELECT ON t{n} TO PUBLIC;
+        GRANT UPDATE (a) ON t{n} TO PUBLIC;
+        CREATE FUNCTION f{n}(int) RETURNS int LANGUAGE sql SECURITY DEFINER
+            SET search_path = '' RETURN $1;
+        CREATE VIEW v{n} AS SELECT id FROM t{n};
+        CREATE MATERIALIZED VIEW m{n} AS SELECT id FROM t{n};
+        CREATE INDEX m{n}_id ON m{n} (id);
+        CREATE TYPE e{n} AS ENUM ('a', 'b');
+        CREATE DOMAIN d{n} AS int CHECK (VALUE > 0);
+        CREATE SEQUENCE s{n} OWNED BY t{n}.id;
         """
         for n in range(first, first + count)
     )
@@ -515,8 +525,12 @@ def test_statement_count_is_fixed_whatever_the_catalog_size(
         many = catalog.snapshot(monitor_conn)
     assert len(few.state.schemas[0].tables) == 2
     assert len(many.state.schemas[0].tables) == 42
+    assert len(many.state.schemas[0].functions or ()) == 41 + 1  # and touch()
+    assert len(many.state.schemas[0].views or ()) == 82
     assert len(small.statements) == len(large.statements) == few.queries == many.queries
-    assert many.queries <= 10
+    # BEGIN, context, tables, views, columns, constraints, indexes, policies, triggers,
+    # functions, the rest of the security surface, ledger, COMMIT.
+    assert many.queries == 13 <= 14
 
 
 def test_snapshot_is_one_repeatable_read_read_only_transaction(

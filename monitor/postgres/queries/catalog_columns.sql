@@ -1,4 +1,5 @@
--- Columns in table order, with the default or generation expression.
+-- Columns in table order, with the default or generation expression and the
+-- column's own privileges (NULL when it has none beyond the table's).
 SELECT
     a.attrelid,
     a.attname,
@@ -6,7 +7,8 @@ SELECT
     a.attnotnull,
     pg_get_expr(d.adbin, d.adrelid, true) AS default_expression,
     a.attidentity,
-    a.attgenerated
+    a.attgenerated,
+    a.attacl::text[] AS acl
 FROM pg_attribute AS a
 LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%(tables)s::oid[])

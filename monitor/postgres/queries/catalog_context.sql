@@ -1,6 +1,6 @@
 -- What the snapshot must know before it reads anything else, in one round trip:
 -- which of the asked schemas do not exist, where the migration ledger is, and
--- which relations sit behind an AccessExclusiveLock, granted or queued. Those
+-- which relations (tables, views) sit behind an AccessExclusiveLock, granted or queued. Those
 -- are left out of every later query: the server's deparse functions
 -- (pg_get_expr and the like) open a table for an instant to read its column
 -- names, and on such a table that instant would last until lock_timeout.
@@ -21,7 +21,7 @@ skipped AS (
     FROM locked
     JOIN pg_class AS c ON c.oid = locked.oid
     JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE (n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p'))
+    WHERE (n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'v', 'm'))
        OR c.oid = (SELECT ledger.oid FROM ledger)
 )
 SELECT

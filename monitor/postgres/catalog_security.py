@@ -1,0 +1,345 @@
+"""Catalog rows of the security surface -> model objects. Pure: no database here.
+
+The rows come from ``catalog_functions.sql``, ``catalog_views.sql``,
+``catalog_objects.sql`` and the owner and ACL columns of the table and column
+queries (see :mod:`monitor.postgres.catalog`, which runs them).
+
+An ACL arrives as ``aclitem`` text, ``grantee=privileges/grantor`` with an
+empty grantee for PUBLIC and a ``*`` after each privilege held WITH GRANT
+OPTION; a NULL ACL has already been spelled out by ``acldefault()``. The
+owner's own entry is dropped: ownership is compared on its own, and an
+environment whose owner role differs would otherwise differ in every ACL.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from monitor.schema import model
+
+Row = tuple[Any, ...]
+
+_intern = sys.intern
+
+# aclitem letters (utils/acl.h, ACL_ALL_RIGHTS_STR "arwdDxtXUCTcsAm").
+_PRIVILEGES = {
+    "a": "INSERT",
+    "r": "SELECT",
+    "w": "UPDATE",
+    "d": "DELETE",
+    "D": "TRUNCATE",
+    "x": "REFERENCES",
+    "t": "TRIGGER",
+    "X": "EXECUTE",
+    "U": "USAGE",
+    "C": "CREATE",
+    "T": "TEMPORARY",
+    "c": "CONNECT",
+    "s": "SET",
+    "A": "ALTER SYSTEM",
+    "m": "MAINTAIN",
+}
+
+
+def acl_item(text: str) -> tuple[str, str, str]:
+    """``"anon=r*w/postgres"`` -> ``("anon", "r*w", "postgres")``; PUBLIC is ``"public"``."""
+    grantee, rest = _role_name(text, 0)
+    if rest >= len(text) or text[rest] != "=":
+        raise ValueError(f"not an aclitem: {text!r}")
+    privileges, _, grantor_text = text[rest + 1 :].partition("/")
+    grantor, _ = _role_name(grantor_text, 0)
+    return grantee or model.PUBLIC_ROLE, privileges, grantor
+
+
+def _role_name(text: str, start: int) -> tuple[str, int]:
+    """A role name as aclitem writes it (double-quoted when it needs to be), and where it ends."""
+    if start < len(text) and text[start] == '"':
+        name, position = [], start + 1
+        while position < len(text):
+            char = text[position]
+            if char == '"':
+                if text[position + 1 : position + 2] == '"':
+                    name.append('"')
+                    position += 2
+                    continue
+                return "".join(name), position + 1
+            name.append(char)
+            position += 1
+        raise ValueError(f"unterminated role name in aclitem: {text!r}")
+    end = start
+    while end < len(text) and text[end] not in "=/":
+        end += 1
+    return text[start:end], end
+
+
+def _privileges(letters: str) -> Iterable[tuple[str, bool]]:
+    for position, letter in enumerate(letters):
+        if letter == "*":
+            continue
+        grantable = letters[position + 1 : position + 2] == "*"
+        yield _PRIVILEGES.get(letter, letter), grantable
+
+
+@lru_cache(maxsize=4096)
+def _grants(acl: tuple[str, ...], owner: str, column: str | None) -> frozenset[model.Grant]:
+    found = set()
+    for item in acl:
+        grantee, letters, _ = acl_item(item)
+        if grantee == owner:
+            continue
+        for privilege, grantable in _privileges(letters):
+            found.add(model.Grant(_intern(grantee), privilege, grantable, column))
+    return frozenset(found)
+
+
+def grants(acl: Sequence[str] | None, owner: str, column: str | None = None) -> model.Grants:
+    """The grants of an ACL, without the owner's own; equal ACLs give one shared set."""
+    return _grants(tuple(acl or ()), owner, column)
+
+
+def column_grants(rows: Iterable[Row]) -> dict[int, frozenset[model.Grant]]:
+    """Column privileges by table oid, from the column rows (name second, ACL last)."""
+    found: dict[int, set[model.Grant]] = {}
+    for row in rows:
+        acl = row[-1]
+        if acl:
+            found.setdefault(row[0], set()).update(grants(acl, "", row[1]))
+    return {oid: frozenset(items) for oid, items in found.items()}
+
+
+def without_owner(items: model.Grants, owner: str) -> model.Grants:
+    return frozenset(g for g in items if g.grantee != owner)
+
+
+# --- functions -------------------------------------------------------------
+
+_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window"}
+_VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+
+
+def function_from_row(row: Row) -> tuple[str, model.Function]:
+    (
+        schema,
+        signature,
+        kind,
+        returns,
+        arguments,
+        language,
+        body,
+        volatility,
+        strict,
+        security_definer,
+        leakproof,
+        config,
+        owner,
+        acl,
+    ) = row
+    types = signature[signature.index("(") + 1 : -1]
+    return schema, model.Function(
+        name=signature,
+        returns=returns,
+        language=language,
+        body=body,
+        kind=_KINDS[kind],
+        arguments=None if arguments == types else arguments,
+        volatility=_VOLATILITY[volatility],
+        strict=strict,
+        security_definer=security_definer,
+        leakproof=leakproof,
+        settings=settings(config),
+        owner=_intern(owner),
+        grants=grants(acl, owner),
+    )
+
+
+def settings(config: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
+    """``proconfig`` (``["search_path=\\"\\""]``) as sorted (name, value) pairs."""
+    pairs = (item.partition("=") for item in config or ())
+    return tuple(sorted((name.lower(), value) for name, _, value in pairs))
+
+
+# --- views -----------------------------------------------------------------
+
+_TRUE = frozenset({"true", "on", "yes", "1", "t", "y"})
+
+
+def view_from_row(
+    row: Row, indexes: Mapping[int, tuple[model.Index, ...]]
+) -> tuple[str, model.View]:
+    (
+        oid,
+        schema,
+        name,
+        materialized,
+        definition,
+        options,
+        owner,
+        acl,
+        column_acl,
+        rls_tables,
+    ) = row
+    chosen = dict(option.partition("=")[::2] for option in options or ())
+    view_grants = grants(acl, owner)
+    for entry in column_acl:
+        column, _, item = entry.rpartition(" ")
+        view_grants |= grants([item], owner, column)
+    return schema, model.View(
+        name=name,
+        definition=definition,
+        materialized=materialized,
+        security_invoker=chosen.get("security_invoker", "false").lower() in _TRUE,
+        security_barrier=chosen.get("security_barrier", "false").lower() in _TRUE,
+        check_option=chosen.get("check_option"),
+        owner=_intern(owner),
+        grants=view_grants,
+        indexes=indexes.get(oid, ()) if materialized else None,
+        rls_tables=tuple(sorted(rls_tables)),
+    )
+
+
+# --- types, sequences, schemas and database-wide objects --------------------
+
+_TYPE_KINDS = {"e": "enum", "d": "domain", "c": "composite", "r": "range"}
+
+
+def type_from_row(row: Sequence[Any]) -> tuple[str, model.Type]:
+    (
+        schema,
+        name,
+        kind,
+        labels,
+        base,
+        not_null,
+        default,
+        constraints,
+        attributes,
+        owner,
+        acl,
+    ) = row
+    return schema, model.Type(
+        name=name,
+        kind=_TYPE_KINDS[kind],
+        labels=tuple(labels or ()),
+        base=base,
+        nullable=not not_null,
+        default=default,
+        constraints=tuple(
+            model.DomainConstraint(con_name, check, validated)
+            for con_name, check, validated in constraints or ()
+        ),
+        attributes=tuple(model.Attribute(a, t) for a, t in attributes or ()),
+        owner=owner,
+        grants=grants(acl, owner),
+    )
+
+
+def sequence_from_row(row: Sequence[Any]) -> tuple[str, model.Sequence]:
+    (
+        schema,
+        name,
+        type_,
+        increment,
+        minimum,
+        maximum,
+        start,
+        cache,
+        cycle,
+        owned_by,
+        owner,
+        acl,
+    ) = row
+    low, high = model.sequence_bounds(type_, increment)
+    return schema, model.Sequence(
+        name=name,
+        type=type_,
+        increment=increment,
+        minimum=None if minimum == low else minimum,
+        maximum=None if maximum == high else maximum,
+        start=None if start == (low if increment > 0 else high) else start,
+        cache=cache,
+        cycle=cycle,
+        owned_by=owned_by,
+        owner=owner,
+        grants=grants(acl, owner),
+    )
+
+
+_DEFAULT_ON = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
+_OPERATIONS = ("insert", "update", "delete", "truncate")
+_ENABLED = {"O": "origin", "A": "always", "R": "replica", "D": "disabled"}
+
+
+def with_surface(
+    state: model.State,
+    functions: Iterable[Row],
+    views: Iterable[Row],
+    indexes: Mapping[int, tuple[model.Index, ...]],
+    objects: Row,
+) -> model.State:
+    """``state`` (tables of the asked schemas) with the rest of the security surface."""
+    schemas_json, defaults_json, types_json, sequences_json, extensions, publications, events = (
+        objects
+    )
+    by_schema: dict[str, dict[str, list[Any]]] = {
+        s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
+        for s in state.schemas
+    }
+    for name, function in map(function_from_row, functions):
+        by_schema[name]["functions"].append(function)
+    for name, view in (view_from_row(row, indexes) for row in views):
+        by_schema[name]["views"].append(view)
+    for name, type_ in map(type_from_row, types_json):
+        by_schema[name]["types"].append(type_)
+    for name, sequence in map(sequence_from_row, sequences_json):
+        by_schema[name]["sequences"].append(sequence)
+    for name, role, on, acl in defaults_json:
+        by_schema[name]["defaults"].append(
+            model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
+        )
+    owners: dict[str, tuple[str | None, model.Grants | None]] = {
+        schema_name: (owner, grants(acl, owner)) for schema_name, owner, acl in schemas_json
+    }
+    schemas: list[model.Schema] = []
+    for schema in state.schemas:
+        found = by_schema[schema.name]
+        owner, schema_grants = owners.get(schema.name, (None, None))
+        schemas.append(
+            replace(
+                schema,
+                owner=owner,
+                grants=schema_grants,
+                functions=tuple(found["functions"]),
+                views=tuple(found["views"]),
+                types=tuple(found["types"]),
+                sequences=tuple(found["sequences"]),
+                default_privileges=tuple(found["defaults"]),
+            )
+        )
+    return replace(
+        state,
+        schemas=tuple(schemas),
+        extensions=tuple(model.Extension(n, s, v) for n, s, v in extensions),
+        publications=tuple(
+            model.Publication(
+                name=name,
+                all_tables=all_tables,
+                operations=tuple(op for op, on in zip(_OPERATIONS, flags, strict=True) if on),
+                tables=tuple(tables or ()),
+            )
+            for name, all_tables, *flags, tables in publications
+        ),
+        event_triggers=tuple(
+            model.EventTrigger(
+                name=name,
+                event=event,
+                function=function,
+                enabled=_ENABLED[enabled],
+                tags=tuple(sorted(tags or ())),
+            )
+            for name, event, function, enabled, tags in events
+        ),
+    )

@@ -1,0 +1,32 @@
+-- Functions and procedures of the asked schemas, those of extensions left out
+-- (pg_depend deptype 'e': the extension's own, not the user's). The signature
+-- lists the argument types that identify the function; a BEGIN ATOMIC body is
+-- kept parsed by the server (prosqlbody) and deparsed here. A NULL ACL means
+-- the defaults (EXECUTE to PUBLIC): acldefault() spells them out.
+SELECT
+    n.nspname,
+    p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS signature,
+    p.prokind,
+    CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS returns,
+    pg_get_function_arguments(p.oid) AS arguments,
+    l.lanname,
+    CASE
+        WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid)
+        WHEN p.prokind <> 'a' THEN p.prosrc
+    END AS body,
+    p.provolatile,
+    p.proisstrict,
+    p.prosecdef,
+    p.proleakproof,
+    p.proconfig,
+    pg_get_userbyid(p.proowner) AS owner,
+    coalesce(p.proacl, acldefault('f', p.proowner))::text[] AS acl
+FROM pg_proc AS p
+JOIN pg_namespace AS n ON n.oid = p.pronamespace
+JOIN pg_language AS l ON l.oid = p.prolang
+WHERE n.nspname = ANY(%(schemas)s::text[])
+  AND NOT EXISTS (
+      SELECT FROM pg_depend AS d
+      WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  )
+ORDER BY n.nspname COLLATE "C", p.proname COLLATE "C", oidvectortypes(p.proargtypes) COLLATE "C"
