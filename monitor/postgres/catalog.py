@@ -14,6 +14,12 @@ each would wait behind an AccessExclusiveLock. Relations behind one, granted
 or queued, are therefore left out (and listed in :attr:`Snapshot.skipped`);
 ``lock_timeout`` bounds the wait should one be queued mid-read.
 
+``pg_get_viewdef`` (and ``pg_get_function_sqlbody`` of a ``BEGIN ATOMIC``
+body) is the exception: it locks the view and every relation its query reads
+until the transaction ends. Views and functions that read a locked relation
+are left out like it, and the views are read last, so those AccessShareLocks
+last only for the ledger read and the COMMIT.
+
 The I/O lives in :func:`snapshot`; the ``*_from_row`` functions below it turn
 catalog rows into model objects and know nothing of the database.
 
@@ -120,15 +126,22 @@ def _read(
     reader: _Reader, schemas: list[str], ledger_table: str | None
 ) -> tuple[model.State, tuple[str, ...]]:
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
-    missing, skipped_oids, skipped_names, ledger_schema, ledger_name = context[0]
+    (
+        missing,
+        skipped_oids,
+        skipped_names,
+        skipped_functions,
+        matviews,
+        ledger_schema,
+        ledger_name,
+    ) = context[0]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
     asked = {"schemas": schemas, "skipped": skipped_oids}
     tables = reader.rows("catalog_tables", asked)
-    views = reader.rows("catalog_views", asked)
     by_oid = {"tables": [row[0] for row in tables]}
     # A materialized view's indexes come with the tables' own, in the same statement.
-    with_matviews = {"tables": by_oid["tables"] + [row[0] for row in views if row[3]]}
+    with_matviews = {"tables": by_oid["tables"] + matviews}
     columns = reader.rows("catalog_columns", by_oid)
     parts = TableParts(
         columns=group_by_table(columns, shared(column_from_row, width=-1)),
@@ -138,8 +151,10 @@ def _read(
         triggers=group_by_table(reader.rows("catalog_triggers", by_oid), trigger_from_row),
         column_grants=surface.column_grants(columns),
     )
-    functions = reader.rows("catalog_functions", {"schemas": schemas})
+    functions = reader.rows("catalog_functions", {"schemas": schemas, "skipped": skipped_functions})
     (objects,) = reader.rows("catalog_objects", {"schemas": schemas})
+    # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
+    views = reader.rows("catalog_views", asked)
     skipped = tuple(sorted(skipped_names))
     ledger = None
     ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped

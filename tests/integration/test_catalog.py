@@ -489,16 +489,26 @@ class Trace:
 BASE = "CREATE TABLE base (id int PRIMARY KEY);"
 
 
-def many_objects(first: int, count: int) -> str:
+def many_objects(first: int, count: int, *, views: bool = True) -> str:
     """Tables with one object of every kind each, all referencing `base`."""
     return "".join(
-        f"""
+        (
+            f"""
         CREATE TABLE t{n} (id int PRIMARY KEY, a text CHECK (a <> ''), b int REFERENCES base);
         CREATE INDEX t{n}_a ON t{n} (a) WHERE b > 0;
         ALTER TABLE t{n} ENABLE ROW LEVEL SECURITY;
         CREATE POLICY p{n} ON t{n} USING (b > 0);
         CREATE TRIGGER g{n} BEFORE UPDATE ON t{n} FOR EACH ROW
             WHEN (OLD.a IS DISTINCT FROM NEW.a) EXECUTE FUNCTION touch();
+        """
+            + SECURITY_SURFACE.format(n=n) * views
+        )
+        for n in range(first, first + count)
+    )
+
+
+# Objects of the security surface for table t{n}.
+SECURITY_SURFACE = """
         GRANT SELECT ON t{n} TO PUBLIC;
         GRANT UPDATE (a) ON t{n} TO PUBLIC;
         CREATE FUNCTION f{n}(int) RETURNS int LANGUAGE sql SECURITY DEFINER
@@ -509,9 +519,7 @@ def many_objects(first: int, count: int) -> str:
         CREATE TYPE e{n} AS ENUM ('a', 'b');
         CREATE DOMAIN d{n} AS int CHECK (VALUE > 0);
         CREATE SEQUENCE s{n} OWNED BY t{n}.id;
-        """
-        for n in range(first, first + count)
-    )
+"""
 
 
 def test_statement_count_is_fixed_whatever_the_catalog_size(
@@ -548,16 +556,12 @@ def test_snapshot_is_one_repeatable_read_read_only_transaction(
         monitor_conn.execute("CREATE TABLE written (id int)")
 
 
-def test_snapshot_holds_no_lock_on_user_relations(
-    run: Run, monitor_conn: psycopg.Connection[Any]
-) -> None:
-    run(TRIGGER_FUNCTIONS + LEDGER + BASE + many_objects(0, 3))
+def locks_kept(monitor_conn: psycopg.Connection[Any]) -> list[tuple[str]]:
     # Inside an outer transaction the snapshot's own becomes a savepoint, so
-    # every relation lock it kept is still held here to be looked at. (The
-    # deparse functions lock a table for an instant and release it at once.)
+    # every relation lock it kept is still held here to be looked at.
     with monitor_conn.transaction():
         catalog.snapshot(monitor_conn)
-        locked = monitor_conn.execute(
+        locked: list[tuple[str]] = monitor_conn.execute(
             """
             SELECT l.relation::regclass::text
             FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
@@ -565,8 +569,51 @@ def test_snapshot_holds_no_lock_on_user_relations(
             ORDER BY 1
             """
         ).fetchall()
-    # The ledger is the one table read, with its primary key index.
-    assert locked == [
+    return locked
+
+
+def test_a_view_is_locked_with_what_it_reads_until_the_snapshot_ends(
+    run: Run, monitor_conn: psycopg.Connection[Any]
+) -> None:
+    run(TRIGGER_FUNCTIONS + LEDGER + BASE + many_objects(0, 2, views=False))
+    run("CREATE VIEW v AS SELECT t0.id FROM t0 JOIN base ON base.id = t0.b")
+    assert locks_kept(monitor_conn) == [
+        ("base",),
+        ("supabase_migrations.schema_migrations",),
+        ("supabase_migrations.schema_migrations_pkey",),
+        ("t0",),
+        ("v",),
+    ]
+
+
+def test_a_view_or_function_reading_a_locked_table_is_skipped(
+    dsn: str, run: Run, monitor_conn: psycopg.Connection[Any]
+) -> None:
+    run(
+        BASE
+        + "CREATE VIEW v AS SELECT id FROM base;"
+        + "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql"
+        + " BEGIN ATOMIC SELECT count(*) FROM base; END;"
+        + "CREATE FUNCTION g() RETURNS int LANGUAGE sql RETURN 1;"
+    )
+    holder = hold_access_exclusive(dsn, "base")
+    try:
+        snap = catalog.snapshot(monitor_conn)
+    finally:
+        holder.close()
+    schema = snap.state.schemas[0]
+    assert snap.skipped == ("public.base", "public.f()", "public.v")
+    assert [f.name for f in schema.functions or ()] == ["g()"]
+    assert schema.views == ()
+
+
+def test_snapshot_holds_no_lock_on_user_tables(
+    run: Run, monitor_conn: psycopg.Connection[Any]
+) -> None:
+    run(TRIGGER_FUNCTIONS + LEDGER + BASE + many_objects(0, 3, views=False))
+    # The deparse functions lock a table for an instant and release it at once;
+    # the ledger is the one table read, with its primary key index.
+    assert locks_kept(monitor_conn) == [
         ("supabase_migrations.schema_migrations",),
         ("supabase_migrations.schema_migrations_pkey",),
     ]

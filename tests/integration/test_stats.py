@@ -174,6 +174,27 @@ def test_the_probe_is_one_statement_and_ignores_what_is_not_ddl(
         "ALTER TABLE public.integrations DROP CONSTRAINT integrations_status_check",
         "ALTER FUNCTION public.update_updated_at_column() RENAME TO touch_updated_at",
         "INSERT INTO supabase_migrations.schema_migrations (version) VALUES ('20990101000000')",
+        # The security surface.
+        "GRANT ALL ON public.integrations TO anon",
+        "GRANT SELECT (credentials) ON public.integrations TO anon",
+        "GRANT EXECUTE ON FUNCTION public.check_system_health() TO anon",
+        "REVOKE USAGE ON SCHEMA public FROM authenticated",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon",
+        "CREATE OR REPLACE FUNCTION public.is_super_admin() RETURNS boolean"
+        " LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT true $$",
+        "ALTER FUNCTION public.log_audit_event() RESET search_path",
+        "ALTER FUNCTION public.record_system_health() SECURITY INVOKER",
+        "ALTER TABLE public.audit_log OWNER TO service_role",
+        "CREATE OR REPLACE VIEW public.table_activity_stats WITH (security_invoker = true) AS"
+        " SELECT schemaname, relname, seq_scan, seq_tup_read, idx_scan, n_live_tup, n_dead_tup,"
+        " last_vacuum, last_autovacuum, last_analyze, last_autoanalyze"
+        " FROM pg_catalog.pg_stat_user_tables WHERE schemaname <> 'secret'",
+        "ALTER VIEW public.table_activity_stats SET (security_invoker = false)",
+        "CREATE TYPE public.mood AS ENUM ('happy')",
+        "CREATE SEQUENCE public.invoice_numbers",
+        "ALTER SEQUENCE public.audit_log_id_seq CYCLE",
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+        "CREATE PUBLICATION everything_published",
     ],
 )
 def test_the_probe_moves_on_every_change_a_snapshot_would_see(

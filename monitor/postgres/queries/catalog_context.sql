@@ -1,9 +1,11 @@
 -- What the snapshot must know before it reads anything else, in one round trip:
 -- which of the asked schemas do not exist, where the migration ledger is, and
--- which relations (tables, views) sit behind an AccessExclusiveLock, granted or queued. Those
--- are left out of every later query: the server's deparse functions
--- (pg_get_expr and the like) open a table for an instant to read its column
--- names, and on such a table that instant would last until lock_timeout.
+-- which objects sit behind an AccessExclusiveLock, granted or queued. Those are
+-- left out of every later query: the server's deparse functions (pg_get_expr and
+-- the like) open a table for an instant to read its column names, and on such a
+-- table that instant would last until lock_timeout. pg_get_viewdef, and
+-- pg_get_function_sqlbody for a BEGIN ATOMIC body, lock every relation the query
+-- reads: a view or function that reads a locked relation is left out too.
 WITH locked AS (
     -- A lock on an index (DROP INDEX, REINDEX) stands for a lock on its table.
     SELECT DISTINCT coalesce(i.indrelid, l.relation) AS oid
@@ -16,13 +18,32 @@ WITH locked AS (
 ledger AS (
     SELECT to_regclass(%(ledger)s::text) AS oid
 ),
+reads_locked AS (
+    -- Views (through their rewrite rule) and functions that depend on a locked relation.
+    SELECT DISTINCT d.classid, CASE d.classid
+        WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite AS r WHERE r.oid = d.objid)
+        ELSE d.objid
+    END AS oid
+    FROM pg_depend AS d
+    JOIN locked ON locked.oid = d.refobjid
+    WHERE d.refclassid = 'pg_class'::regclass
+      AND d.classid IN ('pg_rewrite'::regclass, 'pg_proc'::regclass)
+),
 skipped AS (
     SELECT c.oid, n.nspname, c.relname
-    FROM locked
-    JOIN pg_class AS c ON c.oid = locked.oid
+    FROM pg_class AS c
     JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE (n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'v', 'm'))
-       OR c.oid = (SELECT ledger.oid FROM ledger)
+    WHERE ((n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'v', 'm'))
+           OR c.oid = (SELECT ledger.oid FROM ledger))
+      AND (c.oid IN (SELECT locked.oid FROM locked)
+           OR c.oid IN (SELECT r.oid FROM reads_locked AS r WHERE r.classid = 'pg_rewrite'::regclass))
+),
+skipped_functions AS (
+    SELECT p.oid, n.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS name
+    FROM reads_locked AS r
+    JOIN pg_proc AS p ON p.oid = r.oid
+    JOIN pg_namespace AS n ON n.oid = p.pronamespace
+    WHERE r.classid = 'pg_proc'::regclass AND n.nspname = ANY(%(schemas)s::text[])
 )
 SELECT
     ARRAY(
@@ -32,7 +53,16 @@ SELECT
         ORDER BY asked.position
     ) AS missing_schemas,
     ARRAY(SELECT skipped.oid FROM skipped) AS skipped_oids,
-    ARRAY(SELECT skipped.nspname || '.' || skipped.relname FROM skipped) AS skipped_names,
+    ARRAY(SELECT skipped.nspname || '.' || skipped.relname FROM skipped)
+        || ARRAY(SELECT f.name FROM skipped_functions AS f) AS skipped_names,
+    ARRAY(SELECT f.oid FROM skipped_functions AS f) AS skipped_functions,
+    ARRAY(
+        SELECT c.oid
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind = 'm'
+          AND c.oid NOT IN (SELECT skipped.oid FROM skipped)
+    ) AS matviews,
     ln.nspname AS ledger_schema,
     lc.relname AS ledger_name
 FROM ledger

@@ -2,7 +2,8 @@
 -- (pg_depend deptype 'e': the extension's own, not the user's). The signature
 -- lists the argument types that identify the function; a BEGIN ATOMIC body is
 -- kept parsed by the server (prosqlbody) and deparsed here. A NULL ACL means
--- the defaults (EXECUTE to PUBLIC): acldefault() spells them out.
+-- the defaults (EXECUTE to PUBLIC): acldefault() spells them out. Functions whose
+-- BEGIN ATOMIC body reads a relation behind an AccessExclusiveLock are left out.
 SELECT
     n.nspname,
     p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS signature,
@@ -25,6 +26,7 @@ FROM pg_proc AS p
 JOIN pg_namespace AS n ON n.oid = p.pronamespace
 JOIN pg_language AS l ON l.oid = p.prolang
 WHERE n.nspname = ANY(%(schemas)s::text[])
+  AND p.oid <> ALL(%(skipped)s::oid[])
   AND NOT EXISTS (
       SELECT FROM pg_depend AS d
       WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'

@@ -1,0 +1,329 @@
+"""The security surface on real PostgreSQL: each hand edit is found with its kind,
+change and severity; each benign restatement is quiet.
+
+The expected state is the snapshot of the freshly migrated example database
+(the same model a spec loads into); the edit is applied; the diff of the two
+snapshots is what `check` would report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from monitor.postgres import catalog, db
+from monitor.schema import model
+from monitor.schema.diff import diff
+
+Sql = Callable[[str], None]
+Found = set[tuple[str, str | None, str, str, str]]
+
+
+def snapshot(dsn: str) -> model.State:
+    with db.connect(dsn) as conn:
+        return catalog.snapshot(conn, ["public"]).state
+
+
+def findings_after(dsn: str, sql: Sql, edit: str, before: str = "") -> tuple[model.Finding, ...]:
+    if before:
+        sql(before)
+    expected = snapshot(dsn)
+    sql(edit)
+    return diff(expected, snapshot(dsn))
+
+
+def found(findings: tuple[model.Finding, ...]) -> Found:
+    return {(str(f.kind), f.table, f.name, str(f.change), str(f.severity)) for f in findings}
+
+
+# (edit, setup, the findings expected: (kind, table, name, change, severity)).
+DRIFTS: dict[str, tuple[str, str, Found]] = {
+    "table granted to anon": (
+        "GRANT ALL ON public.integrations TO anon",
+        "",
+        {("privilege", "integrations", "anon", "widened", "critical")},
+    ),
+    "secret column granted to anon": (
+        "GRANT SELECT (credentials) ON public.integrations TO anon",
+        "",
+        {("privilege", "integrations", "anon on credentials", "widened", "critical")},
+    ),
+    "default privileges widened to anon": (
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon",
+        {
+            (
+                "privilege",
+                "(default privileges on tables of postgres)",
+                "anon",
+                "widened",
+                "critical",
+            )
+        },
+    ),
+    "function called by policies replaced": (
+        """CREATE OR REPLACE FUNCTION public.is_super_admin() RETURNS boolean
+           LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT true $$""",
+        "",
+        {("function", "is_super_admin()", "is_super_admin()", "changed", "critical")},
+    ),
+    "SECURITY DEFINER function lost its search_path": (
+        "ALTER FUNCTION public.log_audit_event() RESET search_path",
+        "",
+        {("function", "log_audit_event()", "log_audit_event()", "widened", "critical")},
+    ),
+    "SECURITY DEFINER function made SECURITY INVOKER": (
+        "ALTER FUNCTION public.record_system_health() SECURITY INVOKER",
+        "",
+        {("function", "record_system_health()", "record_system_health()", "narrowed", "warning")},
+    ),
+    "function made SECURITY DEFINER": (
+        "ALTER FUNCTION public.update_updated_at_column() SECURITY DEFINER",
+        "",
+        {
+            (
+                "function",
+                "update_updated_at_column()",
+                "update_updated_at_column()",
+                "widened",
+                "critical",
+            )
+        },
+    ),
+    "health function executable by anon": (
+        "GRANT EXECUTE ON FUNCTION public.check_system_health() TO anon",
+        "",
+        {("privilege", "check_system_health()", "anon", "widened", "critical")},
+    ),
+    "audit trigger function body replaced": (
+        """CREATE OR REPLACE FUNCTION public.log_audit_event() RETURNS trigger
+           LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+           BEGIN RETURN NULL; END; $$""",
+        "",
+        {("function", "log_audit_event()", "log_audit_event()", "changed", "critical")},
+    ),
+    "updated_at trigger function body replaced": (
+        """CREATE OR REPLACE FUNCTION public.update_updated_at_column() RETURNS trigger
+           LANGUAGE plpgsql SET search_path = '' AS $$
+           BEGIN NEW.updated_at = clock_timestamp(); RETURN NEW; END; $$""",
+        "",
+        {
+            (
+                "function",
+                "update_updated_at_column()",
+                "update_updated_at_column()",
+                "changed",
+                "warning",
+            )
+        },
+    ),
+    "new view exposing credentials": (
+        "CREATE VIEW public.integration_secrets AS SELECT id, credentials FROM public.integrations",
+        "",
+        {("view", "integration_secrets", "integration_secrets", "unexpected", "critical")},
+    ),
+    "view lost security_invoker": (
+        "ALTER VIEW public.index_usage_stats SET (security_invoker = false)",
+        "",
+        {("view", "index_usage_stats", "index_usage_stats", "widened", "warning")},
+    ),
+    "new extension in public": (
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+        "",
+        {("extension", None, "pg_trgm", "unexpected", "warning")},
+    ),
+    "table owner changed": (
+        "ALTER TABLE public.audit_log OWNER TO service_role",
+        "",
+        {("owner", "audit_log", "audit_log", "changed", "warning")},
+    ),
+    "table owned by an API role": (
+        "ALTER TABLE public.audit_log OWNER TO anon",
+        "",
+        {("owner", "audit_log", "audit_log", "changed", "critical")},
+    ),
+    "SECURITY DEFINER function owner changed": (
+        "ALTER FUNCTION public.check_system_health() OWNER TO service_role",
+        "",
+        {("owner", "check_system_health()", "check_system_health()", "changed", "critical")},
+    ),
+    "new enum type": (
+        "CREATE TYPE public.mood AS ENUM ('happy', 'sad')",
+        "",
+        {("type", "mood", "mood", "unexpected", "warning")},
+    ),
+    "enum label added": (
+        "ALTER TYPE public.mood ADD VALUE 'meh'",
+        "CREATE TYPE public.mood AS ENUM ('happy', 'sad')",
+        {("type", "mood", "mood", "changed", "warning")},
+    ),
+    "domain constraint changed": (
+        "ALTER DOMAIN public.positive DROP CONSTRAINT positive_check;"
+        " ALTER DOMAIN public.positive ADD CONSTRAINT positive_check CHECK (VALUE >= 0)",
+        "CREATE DOMAIN public.positive AS integer CHECK (VALUE > 0)",
+        {("type", "positive", "positive", "changed", "warning")},
+    ),
+    "new sequence": (
+        "CREATE SEQUENCE public.invoice_numbers",
+        "",
+        {("sequence", "invoice_numbers", "invoice_numbers", "unexpected", "warning")},
+    ),
+    "sequence made to cycle": (
+        "ALTER SEQUENCE public.invoice_numbers CYCLE",
+        "CREATE SEQUENCE public.invoice_numbers",
+        {("sequence", "invoice_numbers", "invoice_numbers", "changed", "warning")},
+    ),
+    "schema usage revoked from authenticated": (
+        "REVOKE USAGE ON SCHEMA public FROM authenticated",
+        "",
+        {("privilege", None, "authenticated", "narrowed", "warning")},
+    ),
+    "grant revoked": (
+        "REVOKE SELECT ON public.index_usage_stats FROM service_role",
+        "",
+        {("privilege", "index_usage_stats", "service_role", "narrowed", "warning")},
+    ),
+    "grant option added": (
+        "GRANT SELECT ON public.audit_log TO authenticated WITH GRANT OPTION",
+        "",
+        {("privilege", "audit_log", "authenticated", "widened", "critical")},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DRIFTS))
+def test_hand_edit_is_found_with_kind_change_and_severity(
+    case: str, phase3_dsn: str, sql: Sql
+) -> None:
+    edit, setup, wanted = DRIFTS[case]
+    assert found(findings_after(phase3_dsn, sql, edit, setup)) == wanted
+
+
+def test_publication_of_a_table_is_widened(phase3_dsn: str, sql: Sql) -> None:
+    sql("CREATE PUBLICATION supabase_realtime")
+    expected = snapshot(phase3_dsn)
+    sql("ALTER PUBLICATION supabase_realtime ADD TABLE public.integrations")
+    assert found(diff(expected, snapshot(phase3_dsn))) == {
+        ("publication", None, "supabase_realtime", "widened", "warning")
+    }
+
+
+def test_event_trigger_disabled_and_unexpected(phase3_dsn: str, sql: Sql) -> None:
+    sql(
+        """
+        CREATE FUNCTION public.note_ddl() RETURNS event_trigger LANGUAGE plpgsql
+            AS $$ BEGIN NULL; END $$;
+        CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION public.note_ddl();
+        """
+    )
+    expected = snapshot(phase3_dsn)
+    sql("ALTER EVENT TRIGGER note_ddl DISABLE")
+    sql("CREATE EVENT TRIGGER other_ddl ON sql_drop EXECUTE FUNCTION public.note_ddl()")
+    assert found(diff(expected, snapshot(phase3_dsn))) == {
+        ("event_trigger", None, "note_ddl", "disabled", "warning"),
+        ("event_trigger", None, "other_ddl", "unexpected", "warning"),
+    }
+
+
+def test_materialized_view_index_dropped(phase3_dsn: str, sql: Sql) -> None:
+    sql(
+        """
+        CREATE MATERIALIZED VIEW public.integration_counts AS
+            SELECT organization_id, count(*) AS n FROM public.integrations GROUP BY 1;
+        CREATE UNIQUE INDEX integration_counts_org ON public.integration_counts (organization_id);
+        """
+    )
+    expected = snapshot(phase3_dsn)
+    sql("DROP INDEX public.integration_counts_org")
+    assert found(diff(expected, snapshot(phase3_dsn))) == {
+        ("index", "integration_counts", "integration_counts_org", "missing", "critical")
+    }
+
+
+BENIGN = {
+    "function re-created identically": """
+        CREATE OR REPLACE FUNCTION public.update_updated_at_column()
+        RETURNS trigger
+        LANGUAGE plpgsql
+        SET search_path = ''
+        AS $$
+        BEGIN
+          NEW.updated_at = now();
+          RETURN NEW;
+        END;
+        $$""",
+    "PL/pgSQL re-created with other whitespace, case and comments": """
+        CREATE OR REPLACE FUNCTION public.update_updated_at_column() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = '' AS $$
+        begin  -- stamp the row
+          new.updated_at   =   NOW();  /* transaction time */
+          return new;
+        end $$""",
+    "SQL function re-created with other whitespace and comments": """
+        CREATE OR REPLACE FUNCTION public.is_super_admin() RETURNS boolean
+        LANGUAGE sql STABLE SET search_path = '' AS $$
+          -- the JWT says so
+          SELECT COALESCE(auth.jwt() -> 'app_metadata' ->> 'role' = 'super_admin',  false)
+        $$""",
+    "grant re-issued": "GRANT SELECT ON public.integrations TO authenticated",
+    "grants revoked and given back": (
+        "REVOKE ALL ON public.integrations FROM authenticated;"
+        " GRANT ALL ON public.integrations TO authenticated"
+    ),
+    "search_path set to the value it had": (
+        "ALTER FUNCTION public.log_audit_event() SET search_path = ''"
+    ),
+    "search_path set again with TO": (
+        "ALTER FUNCTION public.log_audit_event() SET search_path TO ''"
+    ),
+    "execute granted to PUBLIC, as by default": (
+        "GRANT EXECUTE ON FUNCTION public.is_super_admin() TO PUBLIC"
+    ),
+    "owner granted what ownership gives": "GRANT ALL ON public.integrations TO postgres",
+    "view re-created identically": """
+        CREATE OR REPLACE VIEW public.table_activity_stats
+        WITH (security_invoker = on)
+        AS SELECT schemaname, relname, seq_scan, seq_tup_read, idx_scan, n_live_tup,
+            n_dead_tup, last_vacuum, last_autovacuum, last_analyze, last_autoanalyze
+        FROM pg_catalog.pg_stat_user_tables""",
+    "sequence value moved": "SELECT nextval('public.audit_log_id_seq')",
+    "extension in the platform schema": (
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BENIGN))
+def test_benign_restatement_is_quiet(case: str, phase3_dsn: str, sql: Sql) -> None:
+    assert findings_after(phase3_dsn, sql, BENIGN[case]) == ()
+
+
+def test_null_acl_equals_the_defaults_spelled_out(
+    make_database: Callable[..., str],
+) -> None:
+    dsn = make_database()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            b"CREATE TABLE t (id int); CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 1;"
+            b" CREATE TYPE e AS ENUM ('a'); CREATE SEQUENCE s;"
+        )
+    null_acls = snapshot(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        acls: Any = conn.execute(
+            b"SELECT (SELECT relacl FROM pg_class WHERE relname = 't'),"
+            b" (SELECT proacl FROM pg_proc WHERE proname = 'f')"
+        ).fetchone()
+        assert acls == (None, None)
+        conn.execute(
+            b"GRANT ALL ON t TO CURRENT_USER; GRANT EXECUTE ON FUNCTION f() TO PUBLIC;"
+            b" GRANT USAGE ON TYPE e TO PUBLIC; GRANT ALL ON SEQUENCE s TO CURRENT_USER"
+        )
+        spelled: Any = conn.execute(
+            b"SELECT (SELECT relacl FROM pg_class WHERE relname = 't'),"
+            b" (SELECT proacl FROM pg_proc WHERE proname = 'f')"
+        ).fetchone()
+        assert None not in spelled
+    assert diff(null_acls, snapshot(dsn)) == ()
