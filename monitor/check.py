@@ -22,7 +22,8 @@ def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
     ledger_table = expected.ledger.table if expected.ledger else None
     with db.connect(dsn) as conn:
         snap = catalog.snapshot(conn, [s.name for s in expected.schemas], ledger_table)
-    return diff.diff(expected, snap.state, skipped=snap.skipped)
+    findings = diff.diff(expected, snap.state, skipped=snap.skipped)
+    return diff.explain_unread_ledger(findings, snap.ledger_problem)
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> bool:

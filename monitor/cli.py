@@ -255,6 +255,8 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
         raise MonitorError(
             "tables locked by a running migration, try again: " + ", ".join(snap.skipped)
         )
+    if snap.ledger_problem is not None:
+        raise MonitorError(f"--ledger-table: {snap.ledger_problem}")
     _write(spec.dumps(snap.state), args.output)
     return ExitCode.OK
 

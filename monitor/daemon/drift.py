@@ -72,7 +72,9 @@ class DriftCheck:
         self, conn: psycopg.Connection[Any], schemas: list[str], now: datetime
     ) -> tuple[tuple[Finding, ...], DriftResult]:
         snap = catalog.snapshot(conn, schemas, self.ledger_table)
-        raw = diff.diff(self.expected, snap.state, skipped=snap.skipped)
+        raw = diff.explain_unread_ledger(
+            diff.diff(self.expected, snap.state, skipped=snap.skipped), snap.ledger_problem
+        )
         previous = self._last.result.expected if self._last is not None else ()
         result = DriftResult(
             findings=(),

@@ -61,6 +61,8 @@ class Snapshot:
     state: model.State
     skipped: tuple[str, ...]  # "schema.table" whose AccessExclusiveLock was held or awaited
     queries: int  # statements issued, BEGIN and COMMIT included
+    # Why the migration ledger was not read (no grant, not a ledger), if it was not.
+    ledger_problem: str | None = None
 
 
 def snapshot(
@@ -79,10 +81,10 @@ def snapshot(
         conn.read_only = True
     try:
         with conn.transaction(), _collector_paused():
-            state, skipped = _read(reader, asked, ledger_table)
+            state, skipped, problem = _read(reader, asked, ledger_table)
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
-    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS)
+    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS, problem)
 
 
 @contextmanager
@@ -100,6 +102,11 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# What migration tools name their ledger: Supabase CLI, golang-migrate and dbmate
+# (schema_migrations), Flyway (flyway_schema_history).
+LEDGER_TABLE_NAMES = frozenset({"schema_migrations", "flyway_schema_history"})
 
 
 class _Reader:
@@ -124,7 +131,7 @@ class _Reader:
 
 def _read(
     reader: _Reader, schemas: list[str], ledger_table: str | None
-) -> tuple[model.State, tuple[str, ...]]:
+) -> tuple[model.State, tuple[str, ...], str | None]:
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
     (
         missing,
@@ -134,6 +141,8 @@ def _read(
         matviews,
         ledger_schema,
         ledger_name,
+        has_version,
+        may_read,
     ) = context[0]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
@@ -157,12 +166,34 @@ def _read(
     views = reader.rows("catalog_views", asked)
     skipped = tuple(sorted(skipped_names))
     ledger = None
+    problem = None
     ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped
     if ledger_table is not None and ledger_name is not None and ledger_readable:
-        versions = reader.ledger_versions(ledger_schema, ledger_name)
-        ledger = ledger_from_rows(versions, ledger_table)
+        problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read)
+        if problem is None:
+            versions = reader.ledger_versions(ledger_schema, ledger_name)
+            ledger = ledger_from_rows(versions, ledger_table)
     state = state_from_rows(schemas, tables, parts, ledger)
-    return surface.with_surface(state, functions, views, parts.indexes, objects), skipped
+    return surface.with_surface(state, functions, views, parts.indexes, objects), skipped, problem
+
+
+def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) -> str | None:
+    """Why the table named as the migration ledger will not be read; None: read it.
+
+    The ledger is the one table whose rows are read, so it must be one: a table
+    named like a migration tool's ledger, with a ``version`` column (the only
+    column read). Anything else, ``integrations`` say, is never read.
+    """
+    table = f"{schema}.{name}"
+    if name not in LEDGER_TABLE_NAMES or not has_version:
+        known = ", ".join(sorted(LEDGER_TABLE_NAMES))
+        return (
+            f"{table} is not read: a migration ledger is a table named {known}"
+            " with a version column"
+        )
+    if not may_read:
+        return f"permission denied to read {table}(version): GRANT SELECT (version) ON {table}"
+    return None
 
 
 def _catalog_error(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Exception:

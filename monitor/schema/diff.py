@@ -124,6 +124,19 @@ def migration_version(migration: str) -> str:
 # --- migration ledger ------------------------------------------------------
 
 
+def explain_unread_ledger(findings: Iterable[Finding], reason: str | None) -> tuple[Finding, ...]:
+    """The findings, with the ledger's "not found" told as why it was not read (a missing
+    grant, a table that is no ledger): only the ledger comparison is given up."""
+    if reason is None:
+        return tuple(findings)
+    return tuple(
+        dataclasses.replace(f, message=f"migration ledger {f.name} not compared: {reason}")
+        if f.kind is Kind.MIGRATION and f.change is Change.MISSING
+        else f
+        for f in findings
+    )
+
+
 def _pending_versions(expected: Ledger | None, actual: Ledger | None) -> frozenset[str]:
     if expected is None or actual is None:
         return frozenset()

@@ -16,7 +16,16 @@ WITH locked AS (
       AND l.database = (SELECT d.oid FROM pg_database AS d WHERE d.datname = current_database())
 ),
 ledger AS (
-    SELECT to_regclass(%(ledger)s::text) AS oid
+    -- Looked up in the catalogs, not with to_regclass(): that needs USAGE on the
+    -- ledger's schema, and a role without it must still get its drift check.
+    SELECT (
+        SELECT c.oid
+        FROM (SELECT parse_ident(%(ledger)s::text, false) AS part) AS name
+        JOIN pg_namespace AS n
+          ON n.nspname = CASE WHEN cardinality(name.part) > 1 THEN name.part[1] ELSE 'public' END
+        JOIN pg_class AS c
+          ON c.relnamespace = n.oid AND c.relname = name.part[cardinality(name.part)]
+    ) AS oid
 ),
 reads_locked AS (
     -- Views (through their rewrite rule) and functions that depend on a locked relation.
@@ -64,7 +73,23 @@ SELECT
           AND c.oid NOT IN (SELECT skipped.oid FROM skipped)
     ) AS matviews,
     ln.nspname AS ledger_schema,
-    lc.relname AS ledger_name
+    lc.relname AS ledger_name,
+    -- The ledger's one column that is read, and whether our role may read it:
+    -- without the grant, only the ledger comparison is given up.
+    EXISTS (
+        SELECT FROM pg_attribute AS a
+        WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
+          AND NOT a.attisdropped
+    ) AS ledger_has_version,
+    CASE
+        WHEN EXISTS (
+            SELECT FROM pg_attribute AS a
+            WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
+              AND NOT a.attisdropped
+        )
+        THEN has_column_privilege(lc.oid, 'version', 'SELECT')
+        ELSE false
+    END AS ledger_may_read
 FROM ledger
 LEFT JOIN pg_class AS lc ON lc.oid = ledger.oid
 LEFT JOIN pg_namespace AS ln ON ln.oid = lc.relnamespace

@@ -96,7 +96,12 @@ parts (position, part) AS (
         (SELECT c.xmin::text || '/' || s.n_tup_ins || '/' || s.n_tup_upd || '/' || s.n_tup_del
          FROM pg_class AS c
          JOIN pg_stat_all_tables AS s ON s.relid = c.oid
-         WHERE c.oid = to_regclass(%(ledger)s::text)),
+         JOIN pg_namespace AS n ON n.oid = c.relnamespace
+         -- Not to_regclass(): it needs USAGE on the ledger's schema.
+         CROSS JOIN (SELECT parse_ident(%(ledger)s::text, false) AS part) AS name
+         WHERE n.nspname
+               = CASE WHEN cardinality(name.part) > 1 THEN name.part[1] ELSE 'public' END
+           AND c.relname = name.part[cardinality(name.part)]),
         'no ledger'
     )
 )
