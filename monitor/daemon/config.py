@@ -8,6 +8,7 @@ watching nothing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -15,13 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
-import yaml
 
 from monitor.errors import InputError, MonitorError, Problem
-from monitor.schema import spec
+from monitor.schema import spec, yamldoc
 from monitor.schema.model import State
 
 DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9568"
@@ -144,13 +144,12 @@ def parse_duration(text: str) -> float | None:
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file; raises InputError listing every problem."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(
-            [Problem(str(path), None, f"cannot read config: {exc.strerror}")]
-        ) from None
+    """Read and validate a config file; raises InputError listing every problem.
+
+    Never anything else, whatever the file holds: the daemon reloads it on
+    SIGHUP, and a bad byte there must not stop it.
+    """
+    text = yamldoc.read_text(path, "config")
     return loads(text, path, os.environ if environ is None else environ)
 
 
@@ -171,41 +170,39 @@ def load_specs(config: Config) -> dict[str, State]:
 
 
 def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
-    reader = _Reader(str(path), path.resolve().parent, environ)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise InputError([Problem(str(path), line, f"invalid YAML: {exc.problem}")]) from None
+    filename = str(path)
+    yamldoc.check_characters(text, filename, "config")
+    # A config is small: always read exactly, every value with its line.
+    root = yamldoc.compose(text, filename)
+    reader = _Reader(filename, path.resolve().parent, environ)
     config = reader.config(root, path)
     if reader.problems or config is None:
-        # In file order, as a person fixes them; sorted() keeps a line's problems in order.
-        problems = sorted(reader.problems, key=lambda p: p.line or 0)
-        raise InputError(problems or [Problem(str(path), None, "empty config")])
+        raise InputError(reader.sorted_problems() or [Problem(filename, None, "empty config")])
     return config
 
 
 T = TypeVar("T")
 
 
-class _Reader:
-    """Walks the YAML node tree, collecting problems instead of stopping at the first."""
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL in it...
+        return False
+
+
+class _Reader(yamldoc.Reader):
+    """Reads the composed config, collecting problems instead of stopping at the first."""
 
     def __init__(self, filename: str, base_dir: Path, environ: Mapping[str, str]) -> None:
-        self.filename = filename
+        super().__init__(filename, fast=False)
         self.base_dir = base_dir
         self.environ = environ
-        self.problems: list[Problem] = []
-
-    def problem(self, node: yaml.Node | None, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else None
-        self.problems.append(Problem(self.filename, line, message))
 
     # -- the document -------------------------------------------------------
 
-    def config(self, root: yaml.Node | None, path: Path) -> Config | None:
-        if root is None:
+    def config(self, root: Any, path: Path) -> Config | None:
+        if root is None or yamldoc.is_null(root):
             self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
             return None
         keys = self.mapping(
@@ -225,7 +222,7 @@ class _Reader:
         )
         if keys is None:
             return None
-        version = self.integer(keys.get("version"), "version", minimum=1)
+        version = self.count(keys.get("version"), "version", minimum=1)
         if version is not None and version != 1:
             self.problem(keys["version"], f"version: unsupported version {version}; expected 1")
         intervals = self.section(keys.get("intervals"), "intervals", Intervals(), self.intervals)
@@ -244,7 +241,7 @@ class _Reader:
             log_format=self.optional(
                 keys.get("log_format"),
                 "log_format",
-                lambda n, w: self.choice(n, w, LOG_FORMATS),
+                lambda n, w: self.one_of(n, w, LOG_FORMATS),
                 "auto",
             ),
             web=self.section(keys.get("web"), "web", Web(), self.web),
@@ -261,18 +258,18 @@ class _Reader:
 
     def section(
         self,
-        node: yaml.Node | None,
+        node: Any | None,
         where: str,
         default: T,
-        read: Callable[[yaml.Node, str, T], T],
+        read: Callable[[Any, str, T], T],
     ) -> T:
         return default if node is None else read(node, where, default)
 
     def optional(
         self,
-        node: yaml.Node | None,
+        node: Any | None,
         where: str,
-        read: Callable[[yaml.Node, str], T | None],
+        read: Callable[[Any, str], T | None],
         default: T,
     ) -> T:
         if node is None:
@@ -280,7 +277,7 @@ class _Reader:
         value = read(node, where)
         return default if value is None else value
 
-    def web(self, node: yaml.Node, where: str, default: Web) -> Web:
+    def web(self, node: Any, where: str, default: Web) -> Web:
         keys = self.mapping(node, where, optional=("listen_address", "tls"))
         if keys is None:
             return default
@@ -301,7 +298,7 @@ class _Reader:
             tls=tls,
         )
 
-    def intervals(self, node: yaml.Node, where: str, default: Intervals) -> Intervals:
+    def intervals(self, node: Any, where: str, default: Intervals) -> Intervals:
         keys = self.mapping(node, where, optional=("drift", "stats", "full_drift"))
         if keys is None:
             return default
@@ -313,13 +310,13 @@ class _Reader:
             ),
         )
 
-    def interval(self, node: yaml.Node | None, where: str, default: float) -> float:
+    def interval(self, node: Any | None, where: str, default: float) -> float:
         seconds = self.optional(node, where, self.duration, default)
         if seconds < MIN_INTERVAL_SECONDS:
             self.problem(node, f"{where}: must be at least {MIN_INTERVAL_SECONDS:g}s")
         return seconds
 
-    def timeouts(self, node: yaml.Node, where: str, default: Timeouts) -> Timeouts:
+    def timeouts(self, node: Any, where: str, default: Timeouts) -> Timeouts:
         keys = self.mapping(node, where, optional=("lock", "statement", "connect"))
         if keys is None:
             return default
@@ -337,7 +334,7 @@ class _Reader:
             connect=connect,
         )
 
-    def reconnect(self, node: yaml.Node, where: str, default: Reconnect) -> Reconnect:
+    def reconnect(self, node: Any, where: str, default: Reconnect) -> Reconnect:
         keys = self.mapping(node, where, optional=("initial_delay", "max_delay"))
         if keys is None:
             return default
@@ -353,7 +350,7 @@ class _Reader:
             ),
         )
 
-    def watch_window(self, node: yaml.Node, where: str, default: WatchWindow) -> WatchWindow:
+    def watch_window(self, node: Any, where: str, default: WatchWindow) -> WatchWindow:
         keys = self.mapping(
             node, where, optional=("start", "duration", "after", "new_indexes_since")
         )
@@ -367,7 +364,7 @@ class _Reader:
             after=self.optional(
                 keys.get("after"),
                 f"{where}.after",
-                lambda n, w: self.choice(n, w, AFTER_WINDOW),
+                lambda n, w: self.one_of(n, w, AFTER_WINDOW),
                 default.after,
             ),
             new_indexes_since=self.optional(
@@ -375,7 +372,7 @@ class _Reader:
             ),
         )
 
-    def window_start(self, node: yaml.Node | None, where: str) -> datetime | None:
+    def window_start(self, node: Any | None, where: str) -> datetime | None:
         text = self.optional(node, where, self.string, "auto")
         if text == "auto":
             return None
@@ -389,7 +386,7 @@ class _Reader:
             return None
         return start
 
-    def limits(self, node: yaml.Node, where: str, default: Limits) -> Limits:
+    def limits(self, node: Any, where: str, default: Limits) -> Limits:
         keys = self.mapping(
             node, where, optional=("other_indexes", "spec_relations", "present_objects")
         )
@@ -400,7 +397,7 @@ class _Reader:
             return self.optional(
                 keys.get(key),
                 f"{where}.{key}",
-                lambda n, w: self.integer(n, w, minimum=0),
+                lambda n, w: self.count(n, w, minimum=0),
                 fallback,
             )
 
@@ -410,25 +407,25 @@ class _Reader:
             present_objects=count("present_objects", default.present_objects),
         )
 
-    def targets(self, node: yaml.Node | None) -> tuple[Target, ...]:
+    def targets(self, node: Any | None) -> tuple[Target, ...]:
         if node is None:
             return ()
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
+        if not isinstance(node, list) or not node:
             self.problem(node, "targets: expected a non-empty list of targets")
             return ()
         targets = tuple(
             t
-            for i, item in enumerate(node.value)
+            for i, item in enumerate(node)
             if (t := self.target(item, f"targets[{i}]")) is not None
         )
-        seen: dict[str, yaml.Node] = {}
-        for item, target in zip(node.value, targets, strict=False):
+        seen: dict[str, Any] = {}
+        for item, target in zip(node, targets, strict=False):
             if target.name in seen:
                 self.problem(item, f"targets: duplicate target name {target.name!r}")
             seen[target.name] = item
         return targets
 
-    def target(self, node: yaml.Node, where: str) -> Target | None:
+    def target(self, node: Any, where: str) -> Target | None:
         keys = self.mapping(
             node,
             where,
@@ -453,9 +450,7 @@ class _Reader:
             return None
         return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
 
-    def dsn(
-        self, node: yaml.Node, keys: dict[str, yaml.Node], where: str
-    ) -> tuple[str, str] | None:
+    def dsn(self, node: Any, keys: dict[str, Any], where: str) -> tuple[str, str] | None:
         given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
         if len(given) != 1:
             self.problem(
@@ -481,9 +476,10 @@ class _Reader:
         else:
             path = self.resolve(value)
             try:
-                dsn = path.read_text().strip()
-            except OSError as exc:
-                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {exc.strerror}")
+                dsn = yamldoc.read_text(path, "dsn").strip()
+            except InputError as exc:
+                reason = exc.problems[0].message
+                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {reason}")
                 return None
             source = f"file:{path}"
         try:
@@ -498,71 +494,63 @@ class _Reader:
 
     def mapping(
         self,
-        node: yaml.Node,
+        node: Any,
         where: str,
         required: tuple[str, ...] = (),
         optional: tuple[str, ...] = (),
-    ) -> dict[str, yaml.Node] | None:
-        """The mapping's keys and value nodes; unknown, duplicate and missing keys are problems."""
-        if not isinstance(node, yaml.MappingNode):
+    ) -> dict[str, Any] | None:
+        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
+        if not isinstance(node, dict):
             self.problem(node, f"{where}: expected a mapping")
             return None
         known = required + optional
-        keys: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if not isinstance(key_node, yaml.ScalarNode) or key not in known:
-                self.problem(
-                    key_node,
-                    f"{where}: unknown key {key!r} (expected one of: {', '.join(known)})",
-                )
-            elif key in keys:
-                self.problem(key_node, f"{where}: duplicate key {key!r}")
-            else:
-                keys[key] = value_node
-        for key in required:
-            if key not in keys:
-                self.problem(node, f"{where}: missing required key {key!r}")
-        return keys
+        expected = ", ".join(known)
+        return self.fields(
+            node,
+            where,
+            known,
+            required,
+            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
+        )
 
-    def scalar(self, node: yaml.Node, where: str, what: str) -> str | None:
-        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
+        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
+        if isinstance(node, dict | list) or yamldoc.is_null(node):
             self.problem(node, f"{where}: expected {what}")
             return None
-        value: str = node.value
-        return value
+        return str(node)
 
-    def string(self, node: yaml.Node | None, where: str) -> str | None:
+    def string(self, node: Any | None, where: str) -> str | None:
         if node is None:
             return None
-        value = self.scalar(node, where, "a string")
+        value = self.scalar_text(node, where, "a string")
         if value is not None and not value.strip():
             self.problem(node, f"{where}: must not be empty")
             return None
         return value
 
-    def strings(self, node: yaml.Node, where: str) -> tuple[str, ...] | None:
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
+    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
+        if not isinstance(node, list) or not node:
             self.problem(node, f"{where}: expected a non-empty list of strings")
             return None
-        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
         clean = tuple(v for v in values if v is not None)
         return clean if len(clean) == len(values) else None
 
-    def integer(self, node: yaml.Node | None, where: str, minimum: int) -> int | None:
+    def count(self, node: Any, where: str, minimum: int) -> int | None:
         if node is None:
             return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+        value = self.integer_value(node)
+        if value is None:
             self.problem(node, f"{where}: expected an integer")
             return None
-        value = int(node.value, 0) if node.value.lower().startswith("0x") else int(node.value)
         if value < minimum:
             self.problem(node, f"{where}: must be at least {minimum}")
             return None
         return value
 
-    def duration(self, node: yaml.Node, where: str) -> float | None:
-        text = self.scalar(node, where, "a duration such as 60s, 5m or 48h")
+    def duration(self, node: Any, where: str) -> float | None:
+        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
         if text is None:
             return None
         seconds = parse_duration(text)
@@ -575,15 +563,15 @@ class _Reader:
             return None
         return seconds
 
-    def choice(self, node: yaml.Node, where: str, choices: tuple[str, ...]) -> str | None:
-        value = self.scalar(node, where, f"one of {', '.join(choices)}")
+    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
+        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
         if value is not None and value not in choices:
             self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
             return None
         return value
 
-    def listen_address(self, node: yaml.Node, where: str) -> str | None:
-        value = self.scalar(node, where, "HOST:PORT")
+    def listen_address(self, node: Any, where: str) -> str | None:
+        value = self.scalar_text(node, where, "HOST:PORT")
         if value is not None and parse_listen_address(value) is None:
             self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
             return None
@@ -591,25 +579,27 @@ class _Reader:
 
     def resolve(self, text: str) -> Path:
         """Relative paths are relative to the config file, not to wherever the daemon started."""
-        path = Path(text).expanduser()
+        path = Path(text)
+        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
+            path = path.expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
-    def path(self, node: yaml.Node, where: str) -> Path | None:
+    def path(self, node: Any, where: str) -> Path | None:
         text = self.string(node, where)
         return self.resolve(text) if text is not None else None
 
-    def readable_file(self, node: yaml.Node | None, where: str) -> Path | None:
+    def readable_file(self, node: Any | None, where: str) -> Path | None:
         if node is None:
             return None
         path = self.path(node, where)
-        if path is not None and not path.is_file():
+        if path is not None and not _is_file(path):
             self.problem(node, f"{where}: file not found: {path}")
             return None
         return path
 
     # -- rules across sections ----------------------------------------------
 
-    def check_timings(self, config: Config, keys: dict[str, yaml.Node]) -> None:
+    def check_timings(self, config: Config, keys: dict[str, Any]) -> None:
         timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
         budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
         timeouts_node = keys.get("timeouts")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
-from monitor.schema import spec
+from monitor.schema import spec, spec_writer
 from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
@@ -1479,22 +1479,26 @@ def represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
     return dumper.represent_scalar(_STR_TAG, data, style=style)
 
 
-def represent_one_line_if_fits(dumper: yaml.SafeDumper, data: spec._OneLineIfFits) -> yaml.Node:
-    flow = spec._Flow(data.body)
+def represent_one_line_if_fits(
+    dumper: yaml.SafeDumper, data: spec_writer._OneLineIfFits
+) -> yaml.Node:
+    flow = spec_writer._Flow(data.body)
     fits = data.lead + len(reference_yaml(flow).rstrip("\n")) <= data.width
     return dumper.represent_data(
-        flow if fits and not spec._has_line_break(data.body) else data.body
+        flow if fits and not spec_writer._has_line_break(data.body) else data.body
     )
 
 
 ReferenceDumper.add_representer(str, represent_text)
 ReferenceDumper.add_representer(
-    spec._Flow, lambda dumper, data: dumper.represent_mapping(_MAP_TAG, data, flow_style=True)
+    spec_writer._Flow,
+    lambda dumper, data: dumper.represent_mapping(_MAP_TAG, data, flow_style=True),
 )
 ReferenceDumper.add_representer(
-    spec._Inline, lambda dumper, data: dumper.represent_sequence(_SEQ_TAG, data, flow_style=True)
+    spec_writer._Inline,
+    lambda dumper, data: dumper.represent_sequence(_SEQ_TAG, data, flow_style=True),
 )
-ReferenceDumper.add_representer(spec._OneLineIfFits, represent_one_line_if_fits)
+ReferenceDumper.add_representer(spec_writer._OneLineIfFits, represent_one_line_if_fits)
 
 
 def reference_yaml(data: object) -> str:
@@ -1519,15 +1523,15 @@ scalars = awkward_texts | st.booleans() | st.integers(-3, 3)
 flow_nodes = st.recursive(
     scalars,
     lambda inner: (
-        st.dictionaries(awkward_texts, inner, max_size=3).map(spec._Flow)
-        | st.lists(inner, max_size=3).map(spec._Inline)
+        st.dictionaries(awkward_texts, inner, max_size=3).map(spec_writer._Flow)
+        | st.lists(inner, max_size=3).map(spec_writer._Inline)
     ),
     max_leaves=6,
 )
 block_nodes = st.recursive(
     flow_nodes
     | st.builds(
-        spec._OneLineIfFits,
+        spec_writer._OneLineIfFits,
         st.dictionaries(awkward_texts, flow_nodes, max_size=3),
         st.integers(0, 20),
         st.integers(5, 60),
@@ -1540,10 +1544,10 @@ block_nodes = st.recursive(
 @settings(deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(awkward_texts, block_nodes, min_size=1, max_size=4))
 def test_the_writer_writes_any_document_as_pyyaml_does(document: dict[str, object]) -> None:
-    assert spec._Writer().text(document) == reference_yaml(document)
+    assert spec_writer._Writer().text(document) == reference_yaml(document)
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state_strategy())
 def test_dumps_writes_any_state_as_pyyaml_does(state: State) -> None:
-    assert spec.dumps(state) == reference_yaml(spec._state_document(state))
+    assert spec.dumps(state) == reference_yaml(spec_writer._state_document(state))

@@ -1,0 +1,665 @@
+"""The one strict YAML engine behind the spec and the config.
+
+Three parts, used in this order:
+
+- :func:`read_text` reads a file safely: only a regular file (a FIFO or a
+  device is refused, never waited on), at most a size limit, UTF-8 without a
+  BOM or control characters. Any byte problem is one clear :class:`Problem`.
+- Parsing, two ways to the same plain Python data. :func:`fast_parse` hands
+  the text to yaml-rs (native, many times faster than anything built on
+  PyYAML) and keeps no positions; it declines (returns :data:`DECLINED`)
+  whenever its reading could differ from PyYAML's YAML 1.1 (tags, anchors,
+  merge keys, a syntax error...). :func:`compose` is exact: PyYAML's composer
+  (libyaml when available), every scalar kept as written with its tag and
+  line, aliases and merge keys resolved once each and capped, so that an
+  alias or merge-key bomb fails at once with one clear message.
+- :class:`Reader` walks that data into a model, collecting every problem
+  with its line and a "did you mean". In ``fast`` mode (data from
+  :func:`fast_parse`), the first problem or a value whose spelling the fast
+  parser lost stops the walk with :class:`Retry`: the caller then reads the
+  exact composition, which knows lines. A clean spec so pays for positions
+  never.
+
+Exact data: mappings are :class:`Map` (a dict with ``line`` and the key
+problems found while composing), lists :class:`Seq`, scalars
+:class:`Scalar` (a str as written, with ``tag`` and ``line``). Fast data:
+dict, list, str, bool, int, float and None, straight from yaml-rs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import functools
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn, TypeVar
+
+import yaml
+import yaml_rs
+
+from monitor.errors import InputError, Problem
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+# Larger than any real spec (5,000 tables write about 7 MB).
+MAX_BYTES: Final = 64 * 1024 * 1024
+# Aliases and merge keys may add this many nodes to what is written, no more:
+# a few aliases share fields between objects; a bomb multiplies them.
+MAX_EXPANSION: Final = 1_000_000
+# Nesting deeper than this is no spec or config: stop before the stack does.
+MAX_DEPTH: Final = 200
+
+_TAG = "tag:yaml.org,2002:"
+NULL, BOOL, INT, FLOAT, STR, TIMESTAMP = (
+    _TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp")
+)
+_MERGE, _SEQ, _MAP = _TAG + "merge", _TAG + "seq", _TAG + "map"
+_SCALAR_TAGS = frozenset({NULL, BOOL, INT, FLOAT, STR, TIMESTAMP})
+_BOOLEANS: Mapping[str, bool] = yaml.constructor.SafeConstructor.bool_values
+_RESOLVER = yaml.resolver.Resolver()
+
+# The C0 and C1 controls YAML refuses in a stream (tab, line feed, carriage
+# return and NEL allowed), DEL, lone surrogates and the two non-characters.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+# Where a tag (`!`) or an anchor (`&`) may start; a false hit only costs speed.
+_TAG_OR_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])[!&]", re.MULTILINE)
+# What yaml-rs reads as text but PyYAML as a merge key or the `=` value tag.
+_NOT_TEXT_IN_YAML_1_1 = frozenset({"<<", "="})
+
+
+# --- reading a file -------------------------------------------------------------------------
+
+
+def read_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
+    """The text of ``path``, a regular file of UTF-8 text; one Problem otherwise.
+
+    ``what`` names the file in messages ("spec", "config"). The file is
+    checked with stat before it is opened, and opened non-blocking, so a FIFO
+    or a device is refused at once instead of being waited on.
+    """
+    name = str(path)
+
+    def refuse(message: str) -> NoReturn:
+        raise InputError([Problem(name, None, message)])
+
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            refuse(f"cannot read {what} file: it is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            refuse(f"cannot read {what} file: not a regular file (a FIFO or device is never read)")
+        if info.st_size > max_bytes:
+            refuse(f"{what} file is too large: {info.st_size} bytes (at most {max_bytes})")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # replaced since the stat
+                refuse(f"cannot read {what} file: not a regular file")
+            with os.fdopen(descriptor, "rb", closefd=False) as stream:
+                data = stream.read(max_bytes + 1)
+        finally:
+            os.close(descriptor)
+    except FileNotFoundError:
+        refuse(f"{what} file not found")
+    except OSError as exc:
+        refuse(f"cannot read {what} file: {_reason(exc)}")
+    if len(data) > max_bytes:
+        refuse(f"{what} file is too large: more than {max_bytes} bytes")
+    return decode(data, name, what)
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    if exc.errno == errno.EACCES:
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def decode(data: bytes, filename: str, what: str) -> str:
+    """UTF-8 text without a BOM or control characters; one Problem naming the line otherwise."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and b"\x00" in data[:2]):
+        raise InputError([Problem(filename, 1, f"{what} file is UTF-16 text; save it as UTF-8")])
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise InputError(
+            [Problem(filename, 1, f"{what} file starts with a byte order mark; remove it")]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        message = f"{what} file is not UTF-8 text: {exc.reason} (byte 0x{byte})"
+        raise InputError([Problem(filename, line, message)]) from None
+    check_characters(text, filename, what)
+    return text
+
+
+def check_characters(text: str, filename: str, what: str) -> None:
+    """Refuse the characters YAML does not allow in a stream, naming the first one's line."""
+    found = _FORBIDDEN.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        char = found.group()
+        message = f"{what} holds a control character {char!r} (U+{ord(char):04X})"
+        raise InputError([Problem(filename, line, message)])
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+class Scalar(str):
+    """A scalar of an exact composition: its text as written, its YAML tag and its line."""
+
+    tag: str
+    line: int
+
+    def __new__(cls, text: str, tag: str, line: int) -> Scalar:
+        scalar = super().__new__(cls, text)
+        scalar.tag = tag
+        scalar.line = line
+        return scalar
+
+
+class Map(dict[str, Any]):
+    """A mapping of an exact composition; ``notes``: its key problems, read with the mapping."""
+
+    line: int
+    notes: list[tuple[int, str]]
+
+
+class Seq(list[Any]):
+    """A list of an exact composition."""
+
+    line: int
+
+
+class _Declined:
+    def __repr__(self) -> str:
+        return "DECLINED"
+
+
+DECLINED: Final = _Declined()
+
+
+def fast_parse(text: str) -> Any:
+    """The plain data of ``text`` by yaml-rs, or DECLINED where only :func:`compose` is exact.
+
+    Declined: tags and anchors (yaml-rs drops tags, and reads YAML 1.2), any
+    error (duplicate keys included: yaml-rs finds them), an empty text, and
+    more than one document.
+    """
+    if ("!" in text or "&" in text) and _TAG_OR_ANCHOR.search(text):
+        return DECLINED
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # any refusal: the exact path says what it is, with its line
+        return DECLINED
+    if data is None or isinstance(data, list):  # empty, a list, or several documents
+        return DECLINED
+    return data
+
+
+_CParser: Any = getattr(yaml, "CParser", None)
+LOADER: type[Any] = yaml.SafeLoader  # PyYAML without libyaml: its own parser, same results
+if _CParser is not None:
+
+    class _LibyamlComposer(yaml.composer.Composer, _CParser, yaml.resolver.Resolver):  # type: ignore[misc]
+        """libyaml's parser under PyYAML's composer, whose messages name anchors and aliases."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    LOADER = _LibyamlComposer
+
+
+def compose(text: str, filename: str, loader: type[Any] | None = None) -> Map | Seq | Scalar | None:
+    """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb."""
+    try:
+        root = yaml.compose(text, Loader=loader or LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = "; ".join(part for part in (exc.context, exc.problem) if part)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError([Problem(filename, line, f"invalid YAML: {detail}")]) from None
+    except yaml.YAMLError as exc:
+        raise InputError([Problem(filename, None, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
+    if root is None:
+        return None
+    built: Map | Seq | Scalar = _Builder(filename).value(root, 0)
+    return built
+
+
+class _Builder:
+    """Node tree -> exact data. Each node is built once: an alias is the same object."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.built: dict[int, Any] = {}
+        self.building: set[int] = set()
+        # How many nodes the data holds with each alias and merge written out in place,
+        # by node; and how many nodes were written.
+        self.sizes: dict[int, int] = {}
+        self.written = 0
+
+    def fail(self, node: yaml.Node, message: str) -> NoReturn:
+        raise InputError([Problem(self.filename, node.start_mark.line + 1, message)])
+
+    def value(self, node: yaml.Node, depth: int) -> Any:
+        key = id(node)
+        if key in self.built:
+            return self.built[key]
+        if key in self.building:
+            self.fail(node, "invalid YAML: an alias refers to a node that contains it")
+        if depth > MAX_DEPTH:
+            self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
+        self.written += 1
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            built: Any = Scalar(node.value, node.tag, line)
+            self.sizes[key] = 1
+        else:
+            self.building.add(key)
+            try:
+                if isinstance(node, yaml.SequenceNode):
+                    built = self.sequence(node, line, depth)
+                else:
+                    assert isinstance(node, yaml.MappingNode)
+                    built = self.mapping(node, line, depth)
+            finally:
+                self.building.discard(key)
+        self.built[key] = built
+        return built
+
+    def add_size(self, node: yaml.Node, size: int) -> None:
+        self.sizes[id(node)] = size
+        if size - self.written > MAX_EXPANSION:
+            self.fail(
+                node,
+                f"aliases and merge keys expand to more than {MAX_EXPANSION} nodes "
+                "(an alias bomb?); write the objects out instead",
+            )
+
+    def sequence(self, node: yaml.SequenceNode, line: int, depth: int) -> Seq:
+        items = Seq(self.value(item, depth + 1) for item in node.value)
+        items.line = line
+        self.add_size(node, 1 + sum(self.sizes[id(item)] for item in node.value))
+        return items
+
+    def mapping(self, node: yaml.MappingNode, line: int, depth: int) -> Map:
+        mapping = Map()
+        mapping.line = line
+        mapping.notes = []
+        size = 1
+        keys: dict[str, int] = {}
+        merged: list[tuple[str, Any]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                size += self.merge(mapping, value_node, merged, depth)
+                continue
+            value = self.value(value_node, depth + 1)
+            size += 1 + self.sizes[id(value_node)]
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                what = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
+                mapping.notes.append((key_line, f"a key must be a name, not {what}"))
+                continue
+            name = key_node.value.strip()
+            if not name:
+                mapping.notes.append((key_line, "a key must not be empty"))
+            elif name in keys:
+                message = f"duplicate key {name!r} (first at line {keys[name]})"
+                mapping.notes.append((key_line, message))
+            else:
+                keys[name] = key_line
+                mapping[Scalar(name, key_node.tag, key_line)] = value
+        # Keys written in the mapping itself win over merged ones, as in YAML.
+        for name, value in merged:
+            if name not in mapping:
+                mapping[name] = value
+        self.add_size(node, size)
+        return mapping
+
+    def merge(self, into: Map, node: yaml.Node, merged: list[tuple[str, Any]], depth: int) -> int:
+        """Gather the entries `<<` merges into ``into``; the nodes they add."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        size = 0
+        for source in sources:
+            line = source.start_mark.line + 1
+            if id(source) in self.building:
+                into.notes.append((line, "`<<` merges a mapping into itself"))
+                continue
+            value = self.value(source, depth + 1)
+            if not isinstance(value, Map):
+                what = "a list" if isinstance(value, Seq) else _describe(value)
+                into.notes.append((line, f"`<<` merges a mapping, not {what}"))
+                continue
+            into.notes.extend(value.notes)
+            merged.extend(value.items())
+            size += self.sizes[id(source)]
+        return size
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class Retry(Exception):
+    """Fast mode met a problem or a value it cannot read exactly: read the exact composition."""
+
+
+class Invalid(Exception):
+    """A value was rejected; its problem is already recorded."""
+
+
+_MISSING: Final = object()
+
+
+def is_mapping(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def is_null(value: Any) -> bool:
+    return value is None or (type(value) is Scalar and value.tag == NULL)
+
+
+def is_bool(value: Any) -> bool:
+    """A YAML boolean, as YAML 1.1 reads it (`yes` and `on` too, in exact data)."""
+    return type(value) is bool or (type(value) is Scalar and value.tag == BOOL)
+
+
+def is_empty_list(value: Any) -> bool:
+    return isinstance(value, list) and not value
+
+
+def line_of(value: Any) -> int | None:
+    line: int | None = getattr(value, "line", None)
+    return line
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if is_null(value):
+        return "nothing"
+    if type(value) is bool:
+        return repr("true" if value else "false")
+    return repr(str(value))
+
+
+def describe(value: Any) -> str:
+    """How a problem names a value: "a mapping", "a list", "nothing" or its text quoted."""
+    return _describe(value)
+
+
+def suggestion(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def spelling(text: str) -> str:
+    """Fold case, `_` and `-` so that `SET_NULL`, `set-null` and `Set Null` are one spelling."""
+    return " ".join(text.replace("_", " ").replace("-", " ").split()).lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def plain_tag(text: str) -> str:
+    """The tag YAML 1.1 gives ``text`` written plain: `yes` is a boolean, `1` a number."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+def _yaml_int(text: str) -> int:
+    """A YAML 1.1 integer's value, as PyYAML's SafeConstructor reads it."""
+    digits = text.replace("_", "").strip()
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    if digits.startswith("0b"):
+        return sign * int(digits[2:], 2)
+    if digits.startswith("0x"):
+        return sign * int(digits[2:], 16)
+    if ":" in digits:
+        number = 0
+        for part in digits.split(":"):
+            number = number * 60 + int(part)
+        return sign * number
+    if len(digits) > 1 and digits.startswith("0"):
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+class Reader:
+    """Walks parsed data, collecting every problem with its line (or, fast, stopping at one).
+
+    Subclasses add the vocabulary of their document; the methods here read
+    what any document has: mappings with known keys, named entries, lists,
+    text, flags and choices. A read method takes ``(value, label)`` and
+    returns what it read or raises :class:`Invalid` after recording why.
+    """
+
+    def __init__(self, filename: str, *, fast: bool) -> None:
+        self.filename = filename
+        self.fast = fast
+        self.problems: list[Problem] = []
+
+    # -- problems
+
+    def problem(self, value: Any, message: str) -> None:
+        self.problem_at(line_of(value), message)
+
+    def problem_at(self, line: int | None, message: str) -> None:
+        if self.fast:
+            raise Retry
+        self.problems.append(Problem(self.filename, line, message))
+
+    def invalid(self, value: Any, message: str) -> Invalid:
+        self.problem(value, message)
+        return Invalid()
+
+    def sorted_problems(self) -> list[Problem]:
+        """In file order, as a person fixes them; an aliased value's problems once."""
+        unique = dict.fromkeys(self.problems)
+        return sorted(unique, key=lambda p: p.line or 0)
+
+    # -- mappings
+
+    def pairs(self, mapping: Mapping[Any, Any], what: str) -> Iterable[tuple[str, Any]]:
+        """The entries of a mapping, its key problems reported under ``what``."""
+        if self.fast:
+            for key in mapping:
+                # yaml-rs leaves merge keys to us, and keys that are not text may not
+                # be read as written: the exact path decides.
+                if type(key) is not str or key == "<<" or not key or key != key.strip():
+                    raise Retry
+            return mapping.items()
+        for line, note in getattr(mapping, "notes", ()):
+            self.problem_at(line, f"{what}: {note}")
+        return mapping.items()
+
+    def fields(
+        self,
+        value: Any,
+        what: str,
+        known: Sequence[str],
+        required: Sequence[str] = (),
+        *,
+        null_is_empty: bool = False,
+        misplaced: Mapping[str, str] | None = None,
+        unknown: Callable[[str], str] | None = None,
+    ) -> dict[str, Any]:
+        """The values of a mapping with known keys; unknown and missing keys reported.
+
+        ``misplaced`` gives a hint for a key that belongs elsewhere;
+        ``unknown`` words the problem of an unknown key (default: "did you mean").
+        """
+        if null_is_empty and is_null(value):
+            return {}
+        if not isinstance(value, dict):
+            self.problem(value, f"{what} must be a mapping, not {describe(value)}")
+            return {}
+        found: dict[str, Any] = {}
+        misspelt: set[str] = set()
+        for key, item in self.pairs(value, what):
+            if key in known:
+                found[key] = item
+                continue
+            if unknown is not None:
+                self.problem(key, f"{what}: {unknown(key)}")
+                continue
+            hint = (
+                f" ({misplaced[key]})" if misplaced and key in misplaced else suggestion(key, known)
+            )
+            misspelt.update(difflib.get_close_matches(key, known, n=1, cutoff=0.6))
+            self.problem(key, f"{what}: unknown key {key!r}{hint}")
+        for key in required:
+            if key not in found and key not in misspelt:
+                self.problem(value, f"{what}: missing required key {key!r}")
+        return found
+
+    def named(self, value: Any, what: str) -> list[tuple[str, Any]]:
+        """The (name, body) entries of a mapping from object name to object body."""
+        if value is _MISSING or is_null(value):
+            return []
+        if not isinstance(value, dict):
+            self.problem(value, f"{what} must be a mapping of names, not {describe(value)}")
+            return []
+        return list(self.pairs(value, what))
+
+    def get(
+        self,
+        found: Mapping[str, Any],
+        key: str,
+        what: str,
+        read: Callable[[Any, str], T],
+        default: D,
+    ) -> T | D:
+        """Read one field with ``read``; its default when absent or invalid."""
+        value = found.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        try:
+            return read(value, f"{what}: {key}")
+        except Invalid:
+            return default
+
+    # -- scalars
+
+    def scalar(self, value: Any, label: str) -> str | None:
+        """A scalar's text as written (stripped); None for a YAML null."""
+        kind = type(value)
+        if kind is str:  # fast data: text, unless YAML 1.1 reads it as something else
+            if value in _NOT_TEXT_IN_YAML_1_1:
+                raise Retry
+            text: str = value.strip()
+            return text
+        if kind is Scalar:
+            if value.tag == NULL:
+                return None
+            if value.tag not in _SCALAR_TAGS:
+                raise self.invalid(value, f"{label}: unsupported YAML tag {value.tag}")
+            return str.strip(value)
+        if value is None:
+            return None
+        if isinstance(value, dict | list):
+            raise self.invalid(value, f"{label} must be a single value, not {describe(value)}")
+        raise Retry  # a number or boolean of fast data: its spelling is lost
+
+    def optional_text(self, value: Any, label: str) -> str | None:
+        text = self.scalar(value, label)
+        if text == "":
+            raise self.invalid(value, f"{label} must not be empty (leave it out instead)")
+        return text
+
+    def text(self, value: Any, label: str) -> str:
+        text = self.scalar(value, label)
+        if not text:
+            raise self.invalid(value, f"{label} must not be empty")
+        return text
+
+    def flag(self, value: Any, label: str) -> bool:
+        if type(value) is bool:
+            return value
+        if type(value) is Scalar and value.tag == BOOL:
+            flag = _BOOLEANS.get(value.lower())  # None only for a forced `!!bool maybe`
+            if flag is not None:
+                return flag
+        raise self.invalid(value, f"{label} must be true or false, not {describe(value)}")
+
+    def integer(self, value: Any, label: str) -> int:
+        """A YAML integer (`0x1f` and `1_000` too, as YAML 1.1 writes them)."""
+        number = self.integer_value(value)
+        if number is None:
+            raise self.invalid(value, f"{label} must be an integer, not {describe(value)}")
+        return number
+
+    def integer_value(self, value: Any) -> int | None:
+        """The number of a YAML integer; None for anything else."""
+        if type(value) is int:
+            return value
+        if type(value) is Scalar and value.tag == INT:
+            return _yaml_int(value)
+        if type(value) is str and self.fast:
+            raise Retry  # YAML 1.1 may read it as a number where yaml-rs did not
+        return None
+
+    def choice(self, value: Any, label: str, options: Mapping[str, T]) -> T:
+        """One of ``options``, keyed by :func:`spelling`."""
+        written = self.text(value, label)
+        chosen = options.get(spelling(written))
+        if chosen is not None:
+            return chosen
+        shown = {
+            key: str(option) if isinstance(option, str) else key for key, option in options.items()
+        }
+        allowed = ", ".join(dict.fromkeys(shown.values()))
+        close = difflib.get_close_matches(spelling(written), list(options), n=1, cutoff=0.6)
+        hint = f" (did you mean {shown[close[0]]!r}?)" if close else ""
+        raise self.invalid(value, f"{label} must be one of {allowed}, not {written!r}{hint}")
+
+    def items(
+        self,
+        value: Any,
+        label: str,
+        read: Callable[[Any, str], T],
+        *,
+        single: bool = False,
+        unique: bool = True,
+    ) -> tuple[T, ...]:
+        """A list whose entries are read one by one; a bad entry does not hide the others.
+
+        ``single``: a lone scalar stands for a list of one.
+        """
+        if isinstance(value, list):
+            entries: list[Any] = value
+        elif single and not isinstance(value, dict) and not is_null(value):
+            entries = [value]
+        else:
+            raise self.invalid(value, f"{label} must be a list, not {describe(value)}")
+        values: list[T] = []
+        first_line: dict[T, int | None] = {}
+        for entry in entries:
+            try:
+                item = read(entry, f"{label} entry")
+            except Invalid:
+                continue
+            if unique:
+                if item in first_line:
+                    where = f"first at line {first_line[item]}"
+                    self.problem(entry, f"{label}: duplicate entry {item!r} ({where})")
+                    continue
+                first_line[item] = line_of(entry)
+            values.append(item)
+        return tuple(values)

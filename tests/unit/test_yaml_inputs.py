@@ -1,0 +1,139 @@
+"""Hostile files, through the real CLI: one clear problem and exit 2, never a traceback or a hang.
+
+Each case is tried on a spec (`check --spec FILE`) and on a config
+(`run --config FILE --validate-config`); the file is refused before any
+database is contacted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ExitCode, InputError
+from monitor.schema import spec, yamldoc
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "config" / "expected" / "phase3.yaml"
+VALID_SPEC = "version: 1\nschemas: {public: {tables: {t: {}}}}\n"
+VALID_CONFIG = f"version: 1\ntargets:\n  - {{name: app, dsn: 'host=db', spec: {SPEC}}}\n"
+# Far longer than the file to make: a command still running then is a hang.
+TIMEOUT_SECONDS = 60
+
+
+def run_cli(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
+    if kind == "spec":
+        # Port 9 on 127.0.0.1: nothing listens; the spec is read before any connection.
+        args = ["check", "--spec", str(path), "--dsn", "postgresql://x@127.0.0.1:9/x"]
+    else:
+        args = ["run", "--config", str(path), "--validate-config"]
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=TIMEOUT_SECONDS,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def merge_key_bomb() -> str:
+    """Each level merges the one below twice: naively expanded, 2**30 entries in 1 KB."""
+    lines = ["version: 1", "m0: &m0 {a: 1}"]
+    lines += [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 31)]
+    lines.append("schemas: {public: {tables: {t: *m30}}}")
+    return "\n".join(lines) + "\n"
+
+
+def billion_laughs() -> str:
+    """Ten aliases of ten aliases, nine levels deep: 10**10 strings in 700 bytes."""
+    lines = ["version: 1", "l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    lines.append("schemas: {public: {ignore: *l9}}")
+    return "\n".join(lines) + "\n"
+
+
+def write(text: str | bytes) -> Callable[[Path, str], Path]:
+    def make(folder: Path, valid: str) -> Path:
+        path = folder / "input.yaml"
+        data = text.encode() if isinstance(text, str) else text
+        path.write_bytes(data.replace(b"VALID", valid.encode()))
+        return path
+
+    return make
+
+
+def fifo(folder: Path, valid: str) -> Path:
+    path = folder / "input.yaml"
+    os.mkfifo(path)  # nobody ever writes: reading it would wait for ever
+    return path
+
+
+def huge(folder: Path, valid: str) -> Path:
+    path = folder / "input.yaml"
+    with path.open("wb") as stream:
+        stream.write(valid.encode())
+        stream.truncate(yamldoc.MAX_BYTES + 1)  # sparse: costs no disk
+    return path
+
+
+def overlong_name(folder: Path, valid: str) -> Path:
+    return folder / ("x" * 300 + ".yaml")
+
+
+def directory(folder: Path, valid: str) -> Path:
+    return folder
+
+
+def missing(folder: Path, valid: str) -> Path:
+    return folder / "nowhere.yaml"
+
+
+CASES = {
+    "invalid UTF-8": (write(b"VALID# caf\xe9\n"), "not UTF-8 text"),
+    "a NUL byte": (write(b"VALID\x00\n"), "control character"),
+    "a control character": (write(b"VALID# \x07\n"), "control character"),
+    "a byte order mark": (write(b"\xef\xbb\xbfVALID"), "byte order mark"),
+    "UTF-16 text": (lambda f, v: write(v.encode("utf-16"))(f, v), "UTF-16"),
+    "a file name too long": (overlong_name, "file name too long"),
+    "a directory": (directory, "it is a directory"),
+    "a FIFO": (fifo, "not a regular file"),
+    "a file too large": (huge, "too large"),
+    "a missing file": (missing, "not found"),
+    "a merge-key bomb": (write(merge_key_bomb()), "expand to more than"),
+    "a billion laughs": (write(billion_laughs()), "expand to more than"),
+}
+
+
+@pytest.mark.parametrize("kind", ["spec", "config"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_hostile_file_is_one_clear_problem_and_exit_2(
+    kind: str, case: str, tmp_path: Path
+) -> None:
+    make, expected = CASES[case]
+    path = make(tmp_path, VALID_SPEC if kind == "spec" else VALID_CONFIG)
+    done = run_cli(kind, path)
+    assert done.returncode == ExitCode.ERROR, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1 problem:" in done.stderr
+    assert expected in done.stderr
+    assert str(path) in done.stderr  # the message names the file
+
+
+def test_the_bombs_fail_in_the_loader_with_the_line_of_the_alias(tmp_path: Path) -> None:
+    for text in (merge_key_bomb(), billion_laughs()):
+        with pytest.raises(InputError) as caught:
+            spec.loads(text, "bomb.yaml")
+        [problem] = caught.value.problems
+        assert problem.line is not None and problem.line > 1
+        assert "aliases and merge keys expand to more than" in problem.message
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    with pytest.raises(InputError, match="refers to a node that contains it"):
+        spec.loads("version: 1\nschemas: &s {public: {ignore: *s}}\n")
