@@ -28,13 +28,15 @@ dict, list, str, bool, int, float and None, straight from yaml-rs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import functools
+import gc
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar
 
@@ -204,7 +206,7 @@ def fast_parse(text: str) -> Any:
     return data
 
 
-_CParser: Any = getattr(yaml, "CParser", None)
+_CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
 LOADER: type[Any] = yaml.SafeLoader  # PyYAML without libyaml: its own parser, same results
 if _CParser is not None:
 
@@ -217,25 +219,48 @@ if _CParser is not None:
             yaml.resolver.Resolver.__init__(self)
 
     LOADER = _LibyamlComposer
+# libyaml's own composer: fastest, but its errors do not name anchors and aliases.
+_FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", LOADER)
 
 
 def compose(text: str, filename: str, loader: type[Any] | None = None) -> Map | Seq | Scalar | None:
-    """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb."""
+    """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
+
+    ``loader``: PyYAML's loader class to compose with; by default libyaml's
+    composer, and PyYAML's composer over libyaml's parser for the wording
+    of an error (it names the anchor or alias at fault).
+    """
+    with _no_cycle_collection():  # a large tree is all new objects and no cycles
+        try:
+            root = yaml.compose(text, Loader=loader or _FAST_LOADER)
+        except yaml.MarkedYAMLError as exc:
+            if loader is None and _FAST_LOADER is not LOADER:
+                return compose(text, filename, LOADER)
+            mark = exc.problem_mark or exc.context_mark
+            detail = "; ".join(part for part in (exc.context, exc.problem) if part)
+            line = mark.line + 1 if mark is not None else None
+            raise InputError([Problem(filename, line, f"invalid YAML: {detail}")]) from None
+        except yaml.YAMLError as exc:
+            raise InputError([Problem(filename, None, f"invalid YAML: {exc}")]) from None
+        except RecursionError:
+            raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
+        if root is None:
+            return None
+        built: Map | Seq | Scalar = _Builder(filename).value(root, 0)
+        return built
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector walks every live object again and again while millions
+    are made; building a tree makes no cycle to collect. Back on afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        root = yaml.compose(text, Loader=loader or LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        detail = "; ".join(part for part in (exc.context, exc.problem) if part)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError([Problem(filename, line, f"invalid YAML: {detail}")]) from None
-    except yaml.YAMLError as exc:
-        raise InputError([Problem(filename, None, f"invalid YAML: {exc}")]) from None
-    except RecursionError:
-        raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
-    if root is None:
-        return None
-    built: Map | Seq | Scalar = _Builder(filename).value(root, 0)
-    return built
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Builder:

@@ -1,0 +1,179 @@
+"""How fast the spec and the config load: prints figures beside their floor, asserts nothing.
+
+Writes the spec of a synthetic 5,000-table state (the shape of
+catalog_scale.py's catalog: 8 columns, a primary key and a CHECK, 4 indexes
+one of them partial, row level security, 2 policies and a trigger per table;
+no database needed), then measures in this one run, best of ``--repeat``:
+
+- the floor: each YAML parser installed here turning the text into Python
+  data (yaml-rs, which the fast path uses; PyYAML with libyaml; rapidyaml and
+  msgspec when installed), no validation;
+- ``spec.load`` end to end (file to State), and ``spec.read_exactly``: what a
+  load costs when a problem must be reported with its line;
+- ``spec.dumps`` of the state;
+- ``config.load`` of the example config;
+- the time a merge-key bomb and a billion-laughs bomb take to fail.
+
+Target: spec.load of the 5,000-table spec at most 0.3 s.
+
+    python benchmarks/spec_load.py [--tables 5000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml
+
+from monitor.daemon import config
+from monitor.errors import InputError
+from monitor.schema import model, spec
+
+
+def table(n: int) -> model.Table:
+    closed = "status <> 'closed'::text"
+    return model.Table(
+        name=f"t{n}",
+        columns=(
+            model.Column("id", "bigint", nullable=False, identity="always"),
+            model.Column("organization_id", "uuid", nullable=False),
+            model.Column("name", "text", nullable=False),
+            model.Column("status", "text", default="'pending'::text"),
+            model.Column("is_active", "boolean", nullable=False, default="true"),
+            model.Column("payload", "jsonb", default="'{}'::jsonb"),
+            model.Column("created_at", "timestamp with time zone", nullable=False, default="now()"),
+            model.Column("updated_at", "timestamp with time zone", nullable=False, default="now()"),
+        ),
+        constraints=(
+            model.Constraint(f"t{n}_pkey", model.ConstraintType.PRIMARY_KEY, ("id",)),
+            model.Constraint(
+                f"t{n}_status_check",
+                model.ConstraintType.CHECK,
+                check="status = ANY (ARRAY['pending'::text, 'active'::text, 'closed'::text])",
+            ),
+        ),
+        indexes=(
+            model.Index(f"t{n}_active", ("organization_id",), where=f"is_active AND {closed}"),
+            model.Index(f"t{n}_created_at", ("created_at DESC",)),
+            model.Index(f"t{n}_organization_status", ("organization_id", "status")),
+            model.Index(f"t{n}_pkey", ("id",), unique=True, constraint=f"t{n}_pkey"),
+        ),
+        policies=(
+            model.Policy(f"t{n}_read", command="SELECT", using="is_active"),
+            model.Policy(f"t{n}_write", command="UPDATE", using=closed, with_check=closed),
+        ),
+        triggers=(model.Trigger(f"t{n}_touch", "BEFORE", ("UPDATE",), "ROW", "touch()"),),
+        rls=model.Rls(enabled=True),
+    )
+
+
+def synthetic_state(tables: int) -> model.State:
+    public = model.Schema("public", tuple(sorted(map(table, range(tables)), key=lambda t: t.name)))
+    ledger = model.Ledger(("20250122000000", "20250122235959", "20250123000000"))
+    return model.State(schemas=(public,), ledger=ledger)
+
+
+def merge_key_bomb() -> str:
+    lines = ["version: 1", "m0: &m0 {a: 1}"]
+    lines += [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 31)]
+    return "\n".join([*lines, "schemas: {public: {tables: {t: *m30}}}"]) + "\n"
+
+
+def billion_laughs() -> str:
+    lines = ["version: 1", "l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    return "\n".join([*lines, "schemas: {public: {ignore: *l9}}"]) + "\n"
+
+
+def best(action: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def fails(text: str) -> Callable[[], None]:
+    def load() -> None:
+        try:
+            spec.loads(text, "bomb.yaml")
+        except InputError:
+            return
+        raise AssertionError("the bomb loaded")
+
+    return load
+
+
+def parsers(text: str) -> dict[str, Callable[[], Any]]:
+    """Each YAML parser installed here, text -> Python data."""
+    found: dict[str, Callable[[], Any]] = {}
+    yaml_rs: Any = importlib.import_module("yaml_rs")
+    found["yaml-rs loads (fast path)"] = lambda: yaml_rs.loads(text, parse_datetime=False)
+    if hasattr(yaml, "CSafeLoader"):
+        found["PyYAML CSafeLoader load"] = lambda: yaml.load(text, Loader=yaml.CSafeLoader)
+    for module, label, call in (
+        ("ryml", "rapidyaml parse (tree only)", "parse_in_arena"),
+        ("msgspec.yaml", "msgspec.yaml decode (PyYAML)", "decode"),
+    ):
+        try:
+            parse: Callable[[bytes], Any] = getattr(importlib.import_module(module), call)
+        except ImportError:
+            continue
+        found[label] = functools.partial(parse, text.encode())
+    return found
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--tables", type=int, default=5000)
+    options.add_argument("--repeat", type=int, default=3)
+    args = options.parse_args()
+
+    state = synthetic_state(args.tables)
+    text = spec.dumps(state)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(text, encoding="utf-8")
+        assert spec.load(path) == state
+        rows: list[tuple[str, float]] = [
+            (f"parse: {label}", best(parse, args.repeat)) for label, parse in parsers(text).items()
+        ]
+        rows += [
+            ("spec.load, end to end", best(lambda: spec.load(path), args.repeat)),
+            (
+                "spec.read_exactly (when a problem is reported)",
+                best(lambda: spec.read_exactly(text, str(path)), 1),
+            ),
+            ("spec.dumps", best(lambda: spec.dumps(state), args.repeat)),
+            (
+                "config.load (config/monitor.yaml)",
+                best(
+                    lambda: config.load(
+                        ROOT / "config" / "monitor.yaml", {"DATABASE_URL": "host=db"}
+                    ),
+                    args.repeat,
+                ),
+            ),
+            ("merge-key bomb, time to fail", best(fails(merge_key_bomb()), args.repeat)),
+            ("billion laughs, time to fail", best(fails(billion_laughs()), args.repeat)),
+        ]
+    print(f"spec of {args.tables} tables: {len(text.encode()) / 1e6:.1f} MB; best of {args.repeat}")
+    for label, seconds in rows:
+        print(f"  {label:52s} {seconds:8.3f} s")
+    print("  target: spec.load <= 0.3 s")
+
+
+if __name__ == "__main__":
+    main()
