@@ -12,7 +12,7 @@ FROM python:3.11.11-slim-bookworm AS builder
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY monitor ./monitor
 RUN python -m pip wheel --wheel-dir /wheels .
 

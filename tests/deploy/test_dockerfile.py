@@ -185,12 +185,15 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     context = build_context()
     assert "pyproject.toml" in context
     assert "README.md" in context, "pyproject.toml names README.md: the build needs it"
+    assert "LICENSE" in context, "pyproject.toml names LICENSE in license-files"
     assert "monitor/cli.py" in context
     assert any(
         path.startswith("monitor/postgres/queries/") and path.endswith(".sql") for path in context
     )
     for path in context:
-        assert path in ("pyproject.toml", "README.md") or path.startswith("monitor/"), path
+        assert path in ("pyproject.toml", "README.md", "LICENSE") or path.startswith("monitor/"), (
+            path
+        )
         assert "__pycache__" not in path, path
 
 
