@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from monitor import __version__
@@ -354,7 +354,8 @@ def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) 
     from monitor.window import report
     from monitor.window.watch import StateFiles
 
-    config = config_module.load(config_path)
+    # The report reads state files only: an unset dsn_env variable must not stop it.
+    config = config_module.load(config_path, _EnvironmentWithoutDsns(os.environ))
     specs = config_module.load_specs(config)
     now = clock.now()
     reports = [
@@ -372,6 +373,24 @@ def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) 
     else:
         sys.stdout.write("\n".join(report.to_markdown(r) for r in reports))
     return ExitCode.OK if all(r.passed for r in reports) else ExitCode.DRIFT
+
+
+class _EnvironmentWithoutDsns(Mapping[str, str]):
+    """The environment, where a variable that is not set reads as a DSN no one will use."""
+
+    _UNUSED = "host=/nonexistent/not-connected-by-report"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ.get(name) or self._UNUSED
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
 
 
 def _demo(args: argparse.Namespace) -> int:

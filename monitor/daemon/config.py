@@ -25,7 +25,21 @@ from monitor.schema import spec, yamldoc
 from monitor.schema.model import State
 
 DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9568"
-DEFAULT_STATE_DIR = Path("/var/lib/schema-monitor")
+SYSTEM_STATE_DIR = Path("/var/lib/schema-monitor")
+
+
+def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """/var/lib/schema-monitor for root or where it is writable (the image), else the user's
+    state directory (XDG_STATE_HOME, else ~/.local/state) so a first run needs no sudo."""
+    if SYSTEM_STATE_DIR.is_dir() and os.access(SYSTEM_STATE_DIR, os.W_OK):
+        return SYSTEM_STATE_DIR
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return SYSTEM_STATE_DIR
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "schema-monitor"
+
+
+DEFAULT_STATE_DIR = default_state_dir()
 LOG_FORMATS = ("auto", "json", "console")
 AFTER_WINDOW = ("continue", "exit")
 # Shortest interval accepted: below this the monitor itself becomes load.

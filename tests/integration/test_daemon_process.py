@@ -238,3 +238,31 @@ def test_sigterm_is_answered_within_five_seconds_while_a_reload_hangs(
         assert process.value("up", target="app") == 1  # still scraped meanwhile
         assert process.terminate() < 5
         assert process.popen.returncode == 0
+
+
+def test_report_reads_state_files_without_the_database_variable(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"version: 1\nstate_dir: {tmp_path / 'state'}\n"
+        f"targets:\n  - {{name: app, dsn_env: SM_UNSET_DATABASE_URL, spec: {SPEC}}}\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "SM_UNSET_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "report", "--config", str(config), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=60,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["targets"][0]["target"] == "app"
+    run = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--config", str(config), "--validate-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=60,
+    )
+    assert run.returncode == 2 and "SM_UNSET_DATABASE_URL is not set" in run.stderr
