@@ -10,9 +10,14 @@ lists all of it (the worst case: every object is watched), it measures:
   each one sends; rendering /metrics from the results in memory;
 - the daemon itself (``python -m monitor run``) with the default caps: the
   /metrics scrape time over HTTP (target < 100 ms), the series it serves,
-  and its resident memory after several cycles (target <= 100 MB).
+  and its resident memory after several cycles (target <= 100 MB);
+- 50 clients scraping at once, back to back, for ``--scrape-seconds`` while
+  the checks run: p50 and p99 (target p99 < 100 ms) and the check errors in
+  that time (target 0), beside the raw floor: the same bytes served by a
+  bare ThreadingHTTPServer (the daemon's HTTP stack) that renders nothing.
 
     python benchmarks/daemon_scale.py [--tables 5000] [--dsn postgresql://...]
+    python benchmarks/daemon_scale.py --tables 2000   # the issue's figure
 
 Without ``--dsn`` it uses MONITOR_TEST_DSN, else an embedded pgserver.
 """
@@ -28,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -51,6 +57,35 @@ from tests.support.postgres import server
 
 DRIFT_INTERVAL_SECONDS = 20  # long enough for a full cycle on 5,000 tables
 SCRAPES = 20
+CONCURRENT_SCRAPERS = 50
+# The floor: the same HTTP stack serving a fixed body, no rendering at all.
+STATIC_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BODY = open(sys.argv[1], "rb").read()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
+"""
 
 
 class CountingCursor(psycopg.Cursor[Any]):
@@ -151,7 +186,7 @@ def peak_rss_mb() -> float:
 # --- the daemon as deployed --------------------------------------------------------------------
 
 
-def measure_daemon(config_path: Path) -> dict[str, Any]:
+def measure_daemon(config_path: Path, scrape_seconds: float) -> dict[str, Any]:
     config, _ = daemon.load(config_path)
     url = f"http://{config.web.listen_address}/metrics"
     log_path = config_path.parent / "daemon.log"
@@ -172,8 +207,15 @@ def measure_daemon(config_path: Path) -> dict[str, Any]:
             with urllib.request.urlopen(url, timeout=30) as response:
                 body = response.read()
             scrapes.append(time.perf_counter() - started)
+        errors_before = check_errors(url)
+        concurrent = scrape_concurrently(url, scrape_seconds)
+        errors_after = check_errors(url)
+        floor = static_floor(body, config_path.parent, scrape_seconds)
         rss, peak = process_memory_mb(process.pid)
         return {
+            "concurrent": concurrent,
+            "floor": floor,
+            "check_errors_while_scraped": errors_after - errors_before,
             "scrape_median_s": statistics.median(scrapes),
             "scrape_max_s": max(scrapes),
             "scrape_bytes": len(body),
@@ -184,6 +226,76 @@ def measure_daemon(config_path: Path) -> dict[str, Any]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def scrape_concurrently(url: str, seconds: float) -> dict[str, float]:
+    """CONCURRENT_SCRAPERS clients scraping back to back for `seconds`: latency percentiles."""
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def scraper() -> None:
+        nonlocal failures
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    response.read()
+            except OSError:
+                with lock:
+                    failures += 1
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=scraper) for _ in range(CONCURRENT_SCRAPERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(latencies)
+    return {
+        "scrapes": len(ordered),
+        "failures": failures,
+        "p50_s": ordered[len(ordered) // 2],
+        "p99_s": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+def static_floor(body: bytes, directory: Path, seconds: float) -> dict[str, float]:
+    """The same scraping against a server that holds the body as bytes and does nothing else."""
+    body_path = directory / "static-body"
+    body_path.write_bytes(body)
+    port = free_port()
+    floor = subprocess.Popen([sys.executable, "-c", STATIC_SERVER, str(body_path), str(port)])
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    response.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        return scrape_concurrently(url, seconds)
+    finally:
+        floor.terminate()
+        floor.wait(timeout=10)
+
+
+def check_errors(url: str) -> float:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "schema_monitor_check_errors_total"
+    )
 
 
 def wait_for_cycles(url: str, cycles: int, timeout: float) -> None:
@@ -251,6 +363,26 @@ def report(tables: int, build_s: float, cycles: dict[str, Any], served: dict[str
         "  target < 100 ms",
     )
     line("series served", f"{served['scrape_series']} ({served['scrape_bytes'] / 1024:.0f} KiB)")
+    concurrent, floor = served["concurrent"], served["floor"]
+    line(
+        f"{CONCURRENT_SCRAPERS} concurrent scrapers: p50 / p99",
+        f"{concurrent['p50_s'] * 1000:.1f} / {concurrent['p99_s'] * 1000:.1f} ms"
+        f" ({concurrent['scrapes']:.0f} scrapes, {concurrent['failures']:.0f} failed)"
+        "  target p99 < 100 ms",
+    )
+    line(
+        "  floor: same bytes, bare server: p50 / p99",
+        f"{floor['p50_s'] * 1000:.1f} / {floor['p99_s'] * 1000:.1f} ms"
+        f" ({floor['scrapes']:.0f} scrapes)",
+    )
+    line(
+        "  render per new result (off the request path)",
+        f"{cycles['render_s'] * 1000:.1f} ms",
+    )
+    line(
+        "check errors while scraped",
+        f"{served['check_errors_while_scraped']:.0f}  target 0",
+    )
     line(
         "resident memory",
         f"{served['rss_mb']:.1f} MB (peak {served['rss_peak_mb']:.1f} MB)  target <= 100 MB",
@@ -261,6 +393,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=5000, help="tables to create (5000)")
     parser.add_argument("--dsn", help="server to use (default: MONITOR_TEST_DSN or embedded)")
+    parser.add_argument(
+        "--scrape-seconds",
+        type=float,
+        default=2 * DRIFT_INTERVAL_SECONDS,
+        help="how long the concurrent scrapers run (default: two drift intervals)",
+    )
     parser.add_argument("--measure-cycles", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_cycles:
@@ -282,7 +420,7 @@ def main() -> None:
                 text=True,
             ).stdout
         )
-        served = measure_daemon(config)
+        served = measure_daemon(config, args.scrape_seconds)
         report(args.tables, build_s, cycles, served)
 
 
