@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ def test_a_user_without_var_lib_gets_the_xdg_state_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(config, "SYSTEM_STATE_DIR", tmp_path / "absent")
-    monkeypatch.setattr(config.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert config.default_state_dir({"XDG_STATE_HOME": "/home/u/.state"}) == Path(
         "/home/u/.state/schema-monitor"
     )
@@ -25,5 +26,5 @@ def test_a_writable_var_lib_directory_is_used_as_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(config, "SYSTEM_STATE_DIR", tmp_path)
-    monkeypatch.setattr(config.os, "geteuid", lambda: 10001)  # the image's user owns it
+    monkeypatch.setattr(os, "geteuid", lambda: 10001)  # the image user owns it
     assert config.default_state_dir({"XDG_STATE_HOME": "/elsewhere"}) == tmp_path
