@@ -82,6 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # as the daemon's
 
 
 Server(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()

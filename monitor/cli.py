@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
@@ -125,12 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_schemas(build, "default: public and every schema the migrations create")
     build.set_defaults(handler=_spec_build)
 
-    check = commands.add_parser(
-        "check",
-        help="compare a live database with a spec, once",
-        epilog=_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    check = _command(commands, "check", "compare a live database with a spec, once")
     check.add_argument(
         "--spec",
         type=Path,
@@ -153,12 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_check)
 
-    run = commands.add_parser(
-        "run",
-        help="the daemon: scheduled checks, /metrics",
-        epilog=_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    run = _command(commands, "run", "the daemon: scheduled checks, /metrics")
     run.add_argument(
         "--config", type=Path, required=True, metavar="FILE", help="daemon configuration (YAML)"
     )
@@ -183,11 +174,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
-    report = commands.add_parser(
-        "report",
-        help="the watch-window report, now (reads state files, not the database)",
-        epilog=_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    report = _command(
+        commands, "report", "the watch-window report, now (reads state files, not the database)"
     )
     report.add_argument(
         "--config",
@@ -214,6 +202,17 @@ def _parser() -> argparse.ArgumentParser:
         help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
     )
     demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the exit codes."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help_text,
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 

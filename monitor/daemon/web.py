@@ -108,6 +108,10 @@ def _openmetrics(registry: CollectorRegistry) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of scrapers (several
+    # Prometheus replicas, a federation, people) overflows it and the dropped SYNs
+    # come back one and three seconds later, the whole of the p99.
+    request_queue_size = 128
     exposition: Exposition
     auth: BasicAuth | None
     headers: Mapping[str, str]
