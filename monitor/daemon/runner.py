@@ -553,11 +553,6 @@ class Daemon:
         self._log.info("config_reloaded", targets=[t.name for t in config.targets])
         return True
 
-    def reload(self) -> bool:
-        """Re-read the config and specs now, on this thread (tests; signals go through serve)."""
-        self._load_for_reload()
-        return self._apply_reload()
-
     def stop(self) -> None:
         self._stopped.set()
         for runner in self._runners.values():
