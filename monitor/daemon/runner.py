@@ -176,8 +176,8 @@ class TargetRunner:
         check, started = running
         budget = self.config.run_budget(check)
         overdue = time.monotonic() - started
-        if overdue < budget + WATCHDOG_GRACE_SECONDS:
-            return
+        if overdue < budget + WATCHDOG_GRACE_SECONDS or self._running is not running:
+            return  # in time, or that run has just ended
         self._overdue = True
         self.session.sever()
         error = f"no answer from the database for {overdue:.1f}s (run budget {budget:g}s)"
