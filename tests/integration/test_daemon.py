@@ -286,6 +286,24 @@ def test_an_idle_session_killer_shorter_than_the_interval_is_no_outage(
     assert len(pids) >= 3  # the server did kill idle sessions: each run needed a new one
 
 
+def test_a_rotated_dsn_file_is_read_again_at_the_next_connect(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    secret = tmp_path / "dsn"
+    secret.write_text(f"postgresql://monitor@127.0.0.1:{port}/app\n")
+    config = write_config(tmp_path, "unused")
+    config.write_text(config.read_text().replace('dsn: "unused"', f"dsn_file: {secret}"))
+    with running(config) as run:
+        wait_until(lambda: (run.value("check_errors_total", check="drift") or 0) >= 1)
+        assert run.value("up") == 0
+        secret.write_text(phase3_dsn + "\n")  # the secret is rotated; no reload is sent
+        wait_until(lambda: run.value("up") == 1, what="a connect with the new DSN")
+        run.wait_ready()
+
+
 def monitor_pids(conn: psycopg.Connection[Any], database: str) -> set[int]:
     rows = conn.execute(
         "SELECT pid FROM pg_stat_activity"
