@@ -12,9 +12,10 @@ lists all of it (the worst case: every object is watched), it measures:
   /metrics scrape time over HTTP (target < 100 ms), the series it serves,
   and its resident memory after several cycles (target <= 100 MB);
 - 50 clients scraping at once, back to back, for ``--scrape-seconds`` while
-  the checks run: p50 and p99 (target p99 < 100 ms) and the check errors in
-  that time (target 0), beside the raw floor: the same bytes served by a
-  bare ThreadingHTTPServer (the daemon's HTTP stack) that renders nothing.
+  the checks run, with Prometheus's headers (OpenMetrics, gzip): p50 and p99
+  (target p99 < 100 ms) and the check errors in that time (target 0), beside
+  the raw floor: the same bytes, plain or gzipped, served by a bare
+  ThreadingHTTPServer (the daemon's HTTP stack) that renders nothing.
 
     python benchmarks/daemon_scale.py [--tables 5000] [--dsn postgresql://...]
     python benchmarks/daemon_scale.py --tables 2000   # the issue's figure
@@ -25,6 +26,7 @@ Without ``--dsn`` it uses MONITOR_TEST_DSN, else an embedded pgserver.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -58,23 +60,34 @@ from tests.support.postgres import server
 DRIFT_INTERVAL_SECONDS = 20  # long enough for a full cycle on 5,000 tables
 SCRAPES = 20
 CONCURRENT_SCRAPERS = 50
+# What Prometheus sends: OpenMetrics preferred, gzip accepted.
+PROMETHEUS_HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
 # The floor: the same HTTP stack serving a fixed body, no rendering at all.
 STATIC_SERVER = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BODY = open(sys.argv[1], "rb").read()
+GZIPPED = open(sys.argv[1] + ".gz", "rb").read()
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
+        body = GZIPPED if gzipped else BODY
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(BODY)))
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(BODY)
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -241,8 +254,11 @@ def scrape_concurrently(url: str, seconds: float) -> dict[str, float]:
         while time.monotonic() < deadline:
             started = time.perf_counter()
             try:
-                with urllib.request.urlopen(url, timeout=30) as response:
-                    response.read()
+                request = urllib.request.Request(url, headers=PROMETHEUS_HEADERS)
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    body = response.read()
+                if response.headers.get("Content-Encoding") == "gzip":
+                    gzip.decompress(body)  # as Prometheus does
             except OSError:
                 with lock:
                     failures += 1
@@ -268,6 +284,7 @@ def static_floor(body: bytes, directory: Path, seconds: float) -> dict[str, floa
     """The same scraping against a server that holds the body as bytes and does nothing else."""
     body_path = directory / "static-body"
     body_path.write_bytes(body)
+    Path(f"{body_path}.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
     port = free_port()
     floor = subprocess.Popen([sys.executable, "-c", STATIC_SERVER, str(body_path), str(port)])
     try:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import socket
 import ssl
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -42,15 +44,28 @@ _CLIENT_TIMEOUT_SECONDS = 10
 # Results change in bursts (a run updates a target several times): render once per burst.
 _RENDER_SETTLE_SECONDS = 0.05
 _PROBES = ("/healthz", "/readyz")
-_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One rendering of the results: as is, and gzipped for the scrapers that ask (Prometheus
+    does), so that a scrape moves a tenth of the bytes and compresses nothing."""
+
+    plain: bytes
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, plain: bytes) -> Body:
+        return cls(plain, gzip.compress(plain, compresslevel=6, mtime=0))
 
 
 class Exposition:
     """The /metrics body of the latest results, rendered off the request path.
 
-    `results` is rendered by a background thread after each :meth:`changed`
-    (bursts coalesced); `process` (a few ``process_*`` lines) at each scrape.
-    OpenMetrics is rendered only once some scraper has asked for it.
+    `results` is rendered (and gzipped) by a background thread after each
+    :meth:`changed`, bursts coalesced; `process` (a few ``process_*`` lines)
+    at each scrape, appended as a second gzip member when the body is
+    compressed. OpenMetrics is rendered only once some scraper has asked for it.
     """
 
     def __init__(self, results: CollectorRegistry, process: CollectorRegistry) -> None:
@@ -59,8 +74,8 @@ class Exposition:
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._stopped = False
-        self._wants_openmetrics = False
-        self._text, self._openmetrics = generate_latest(results), b""
+        self._text = Body.of(generate_latest(results))
+        self._openmetrics: Body | None = None  # rendered once someone asks for it
         self._thread = threading.Thread(target=self._loop, name="exposition", daemon=True)
 
     def start(self) -> None:
@@ -83,21 +98,29 @@ class Exposition:
             self._render()
 
     def _render(self) -> None:
-        with self._lock:
-            self._text = generate_latest(self._results)
-            self._openmetrics = _openmetrics(self._results) if self._wants_openmetrics else b""
+        # Rendered outside any lock a scrape would wait on; swapping a reference is atomic.
+        self._text = Body.of(generate_latest(self._results))
+        if self._openmetrics is not None:
+            self._openmetrics = self._render_openmetrics()
 
-    def body(self, accept: str) -> tuple[bytes, str]:
+    def _render_openmetrics(self) -> Body:
+        # Without its "# EOF": the process lines that follow at each scrape carry it.
+        return Body.of(_openmetrics(self._results).removesuffix(b"# EOF\n"))
+
+    def body(self, accept: str, accept_encoding: str = "") -> tuple[bytes, str, bool]:
+        """(body, content type, gzipped) for a scrape with these Accept headers."""
         encoder, content_type = choose_encoder(accept)
+        rendered = self._text
         if content_type.startswith("application/openmetrics-text"):
-            if not self._openmetrics:
-                with self._lock:
-                    self._wants_openmetrics = True
-                    if not self._openmetrics:
-                        self._openmetrics = _openmetrics(self._results)
-            results = self._openmetrics.removesuffix(b"# EOF\n")
-            return results + encoder(self._process), content_type
-        return self._text + encoder(self._process), content_type
+            if self._openmetrics is None:
+                with self._lock:  # the first OpenMetrics scraper renders it, once
+                    if self._openmetrics is None:
+                        self._openmetrics = self._render_openmetrics()
+            rendered = self._openmetrics
+        process = encoder(self._process)
+        if "gzip" in accept_encoding.lower():
+            return rendered.gzipped + gzip.compress(process, compresslevel=1), content_type, True
+        return rendered.plain + process, content_type, False
 
 
 def _openmetrics(registry: CollectorRegistry) -> bytes:
@@ -141,8 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in _PROBES and not self._authorized():
             self._send(401, b"unauthorized\n", extra={"WWW-Authenticate": 'Basic realm="metrics"'})
         elif path == "/metrics":
-            body, content_type = self.server.exposition.body(self.headers.get("Accept", ""))
-            self._send(200, body, content_type)
+            body, content_type, gzipped = self.server.exposition.body(
+                self.headers.get("Accept", ""), self.headers.get("Accept-Encoding", "")
+            )
+            self._send(
+                200, body, content_type, extra={"Content-Encoding": "gzip"} if gzipped else None
+            )
         elif path == "/healthz":
             self._send(200, b"ok\n")
         elif path == "/readyz":

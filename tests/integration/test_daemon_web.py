@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import ssl
 import subprocess
@@ -187,5 +188,10 @@ def test_scrapes_serve_the_rendered_bytes_and_a_change_renders_once(tmp_path: Pa
         connection.request("GET", "/metrics", headers={"Accept": "application/openmetrics-text"})
         body = connection.getresponse().read()
         assert body.endswith(b"# EOF\n") and body.count(b"# EOF") == 1
+        connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert b"thing 7.0" in gzip.decompress(response.read())
+        assert collector.collected == rendered + 2  # OpenMetrics, once; gzip costs no render
     finally:
         server.stop()
