@@ -119,8 +119,9 @@ class _Reader:
     def rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return self._fetch(load_query(name), params)
 
-    def ledger_versions(self, schema: str, table: str) -> list[Row]:
-        query = sql.SQL(load_query("catalog_ledger")).format(ledger=sql.Identifier(schema, table))
+    def ledger_versions(self, schema: str, table: str, shape: str = "versions") -> list[Row]:
+        name = _LEDGER_QUERIES.get(shape, "catalog_ledger")
+        query = sql.SQL(load_query(name)).format(ledger=sql.Identifier(schema, table))
         return self._fetch(query, {})
 
     def _fetch(self, query: str | sql.Composed, params: dict[str, Any]) -> list[Row]:
@@ -143,6 +144,7 @@ def _read(
         ledger_name,
         has_version,
         may_read,
+        ledger_shape,
     ) = context[0]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
@@ -171,8 +173,12 @@ def _read(
     if ledger_table is not None and ledger_name is not None and ledger_readable:
         problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read)
         if problem is None:
-            versions = reader.ledger_versions(ledger_schema, ledger_name)
+            versions = reader.ledger_versions(ledger_schema, ledger_name, ledger_shape)
             ledger = ledger_from_rows(versions, ledger_table)
+            if ledger_shape == "golang-migrate":
+                ledger = dataclasses.replace(
+                    ledger, latest_only=True, dirty=any(bool(row[1]) for row in versions)
+                )
     state = state_from_rows(schemas, tables, parts, ledger)
     return surface.with_surface(state, functions, views, parts.indexes, objects), skipped, problem
 
@@ -493,4 +499,11 @@ def trigger_when(definition: str) -> str:
 
 
 def ledger_from_rows(rows: Iterable[Row], table: str) -> model.Ledger:
-    return model.Ledger(applied=tuple(sorted(str(version) for (version,) in rows)), table=table)
+    return model.Ledger(applied=tuple(sorted(str(row[0]) for row in rows)), table=table)
+
+
+# The ledger's query by the shape of its table: which deploy tool keeps it.
+_LEDGER_QUERIES = {
+    "flyway": "catalog_ledger_flyway",
+    "golang-migrate": "catalog_ledger_golang_migrate",
+}

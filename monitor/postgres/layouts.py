@@ -144,8 +144,9 @@ def detect(directory: Path, files: Sequence[Path], texts: dict[Path, str]) -> La
     if any(DBMATE_UP.search(texts.get(p, "")) for p in files):
         return Layout.DBMATE
     numbered = [m for n in names if (m := _SUPABASE_FILE.match(n))]
-    in_supabase = "supabase" in directory.resolve().parts or (
-        (directory.parent / "config.toml").is_file()
+    folder = directory.resolve()
+    in_supabase = "supabase" in (folder.name, folder.parent.name) or (
+        (folder.parent / "config.toml").is_file()
     )
     if numbered and (in_supabase or all(len(m["version"]) == 14 for m in numbered)):
         return Layout.SUPABASE

@@ -65,9 +65,17 @@ _PLATFORM_REFERENCE = re.compile(
 )
 
 
+_INCLUDE = re.compile(r"^-- include: (?P<path>standins/[\w-]+\.sql)$", re.MULTILINE)
+
+
 def bootstrap() -> str:
-    """SQL that gives plain PostgreSQL what Supabase migrations assume."""
-    return resources.files("monitor.postgres.sql").joinpath("supabase_bootstrap.sql").read_text()
+    """SQL that gives plain PostgreSQL what Supabase migrations assume.
+
+    The platform's vault and graphql are their extensions' stand-ins, included
+    where the bootstrap names them: one definition serves both."""
+    folder = resources.files("monitor.postgres.sql")
+    text = folder.joinpath("supabase_bootstrap.sql").read_text()
+    return _INCLUDE.sub(lambda m: folder.joinpath(m["path"]).read_text().rstrip("\n"), text)
 
 
 def referenced(texts: Iterable[str]) -> bool:

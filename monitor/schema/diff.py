@@ -50,11 +50,15 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
     ledger = expected.ledger
     if ledger is not None and ledger.table in skipped:
         ledger = None  # the ledger table is locked: what is pending is unknown this time
-    pending = _pending_versions(ledger, actual.ledger)
-    findings = list(_ledger_findings(ledger, actual.ledger))
+    live_ledger = _expanded(ledger, actual.ledger)
+    pending = _pending_versions(ledger, live_ledger)
+    findings = list(_ledger_findings(ledger, live_ledger))
+    findings.extend(_dirty_findings(ledger, actual.ledger))
+    # The deploy tool's own ledger table is never a surprise, listed or not.
+    own = frozenset({ledger.table}) if ledger is not None else frozenset()
     for schema in expected.schemas:
         live = actual.schema(schema.name) or Schema(schema.name)
-        context = _Context(schema, pending, frozenset(skipped), expected.owners)
+        context = _Context(schema, pending, frozenset(skipped), expected.owners, own)
         findings.extend(context.filtered(_schema_findings(context, schema, live)))
         findings.extend(
             context.filtered(diff_security.schema_findings(context, schema, live, expected.owners))
@@ -75,6 +79,7 @@ class _Context:
     pending: frozenset[str]  # migration versions the spec expects but the live ledger lacks
     skipped: frozenset[str]
     owners: OwnerPolicy
+    ledger_tables: frozenset[str] = frozenset()  # "schema.table" of the deploy tool's ledger
 
     def filtered(self, findings: Iterable[Finding]) -> Iterator[Finding]:
         for finding in findings:
@@ -116,9 +121,9 @@ class _Context:
 
 
 def migration_version(migration: str) -> str:
-    """ "20250122000000_create_integrations_table" -> "20250122000000"."""
+    """ "20250122000000_create_integrations_table" -> "20250122000000"; "1.1_add_x" -> "1.1"."""
     head = migration.split("_", 1)[0]
-    return head if head.isdigit() else migration
+    return head if head.replace(".", "").isdigit() and not head.startswith(".") else migration
 
 
 # --- migration ledger ------------------------------------------------------
@@ -134,6 +139,38 @@ def explain_unread_ledger(findings: Iterable[Finding], reason: str | None) -> tu
         if f.kind is Kind.MIGRATION and f.change is Change.MISSING
         else f
         for f in findings
+    )
+
+
+def _expanded(expected: Ledger | None, actual: Ledger | None) -> Ledger | None:
+    """A ledger that holds only the latest version means every version up to it is applied."""
+    if expected is None or actual is None or not actual.latest_only:
+        return actual
+    current = actual.applied[-1] if actual.applied else None
+    if current is None:
+        return dataclasses.replace(actual, applied=())
+    if current not in expected.applied:
+        return actual  # unknown to the spec: reported as such, nothing else counts as applied
+    applied = expected.applied[: expected.applied.index(current) + 1]
+    return dataclasses.replace(actual, applied=applied)
+
+
+def _dirty_findings(expected: Ledger | None, actual: Ledger | None) -> Iterator[Finding]:
+    if expected is None or actual is None or not actual.dirty:
+        return
+    schema, _, table = expected.table.rpartition(".")
+    version = actual.applied[-1] if actual.applied else ""
+    yield Finding(
+        Kind.MIGRATION,
+        Change.INVALID,
+        Severity.CRITICAL,
+        schema or "public",
+        table,
+        version,
+        f"migration {version} is dirty: it failed partway, and the deploy tool runs no"
+        " other migration until it is fixed and forced",
+        None,
+        version,
     )
 
 
@@ -161,11 +198,15 @@ def _ledger_findings(expected: Ledger | None, actual: Ledger | None) -> Iterator
         return
     applied = set(actual.applied)
     known = set(expected.applied)
-    newest_applied = max((v for v in expected.applied if v in applied), default=None)
+    # The spec's order is the tools' order (numeric, Flyway's ...), not the strings'.
+    position = {version: index for index, version in enumerate(expected.applied)}
+    newest_applied = max(
+        (v for v in expected.applied if v in applied), default=None, key=position.__getitem__
+    )
     for version in expected.applied:
         if version in applied:
             continue
-        out_of_order = newest_applied is not None and version < newest_applied
+        out_of_order = newest_applied is not None and position[version] < position[newest_applied]
         if out_of_order:
             message = f"migration {version} is not applied but the later {newest_applied} is"
             change, severity = Change.CHANGED, Severity.WARNING
@@ -220,6 +261,7 @@ def _schema_findings(context: _Context, expected: Schema, live: Schema) -> Itera
             if (
                 table.name not in listed
                 and qualified not in context.skipped
+                and qualified not in context.ledger_tables
                 and not context.is_absent(Kind.TABLE, None, table.name)
             ):
                 yield context.finding(

@@ -430,6 +430,10 @@ class Ledger:
 
     applied: tuple[str, ...]
     table: str = DEFAULT_LEDGER_TABLE
+    # Live only: a ledger that keeps just the version the database is at (golang-migrate),
+    # and its flag for a migration that failed partway.
+    latest_only: bool = False
+    dirty: bool = False
 
 
 @dataclass(frozen=True, slots=True)

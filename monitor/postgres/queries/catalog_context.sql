@@ -1,5 +1,6 @@
 -- What the snapshot must know before it reads anything else, in one round trip:
--- which of the asked schemas do not exist, where the migration ledger is, and
+-- which of the asked schemas do not exist, where the migration ledger is (and
+-- which deploy tool's shape it has), and
 -- which objects sit behind an AccessExclusiveLock, granted or queued. Those are
 -- left out of every later query: the server's deparse functions (pg_get_expr and
 -- the like) open a table for an instant to read its column names, and on such a
@@ -89,7 +90,22 @@ SELECT
         )
         THEN has_column_privilege(lc.oid, 'version', 'SELECT')
         ELSE false
-    END AS ledger_may_read
+    END AS ledger_may_read,
+    -- Which deploy tool keeps it, by its columns: golang-migrate's flag of a
+    -- migration that failed partway and Flyway's success are read where granted.
+    CASE
+        WHEN 'dirty' = ANY(ledger_columns.names)
+             AND has_column_privilege(lc.oid, 'dirty', 'SELECT') THEN 'golang-migrate'
+        WHEN ledger_columns.names @> ARRAY['installed_rank', 'success']::name[]
+             AND has_column_privilege(lc.oid, 'success', 'SELECT') THEN 'flyway'
+        ELSE 'versions'
+    END AS ledger_shape
 FROM ledger
+CROSS JOIN LATERAL (
+    SELECT ARRAY(
+        SELECT a.attname FROM pg_attribute AS a
+        WHERE a.attrelid = ledger.oid AND a.attnum > 0 AND NOT a.attisdropped
+    ) AS names
+) AS ledger_columns
 LEFT JOIN pg_class AS lc ON lc.oid = ledger.oid
 LEFT JOIN pg_namespace AS ln ON ln.oid = lc.relnamespace
