@@ -21,10 +21,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from monitor.errors import ConnectionFailed, InputError, MigrationFailed, MonitorError
-from monitor.postgres import catalog, db, migrations, replay, scratch
+from monitor.postgres import catalog, db, replay, scratch
 from monitor.schema import diff, spec
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
-from tests.support.postgres import psql_binary
+from tests.support import deploy_tools
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,22 +141,10 @@ def test_the_committed_phase3_spec_is_what_the_build_produces(example_spec: Stat
 
 
 def test_a_database_migrated_with_psql_matches_the_built_spec(
-    example_spec: State, make_database: Callable[..., str]
+    example_spec: State, make_database: Callable[..., str], tmp_path: Path
 ) -> None:
     dsn = make_database()
-    bootstrap = ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"
-    found = migrations.discover(EXAMPLES)
-    for path in [bootstrap, *(m.path for m in found)]:
-        done = subprocess.run(
-            [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), "-d", dsn],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for migration in found:
-            migrations.record(conn, migration)
+    deploy_tools.deploy(dsn, EXAMPLES, "supabase", tmp_path)
     with db.connect(dsn) as conn:
         live = catalog.snapshot(conn, ["public"], DEFAULT_LEDGER_TABLE)
     assert live.state.schema("public") is not None
