@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from psycopg import sql
 
 from monitor.errors import MonitorError
 from monitor.postgres.scratch import Installation
+from monitor.schema import model
 
 _STANDINS = "monitor.postgres.sql.standins"
 # Schemas a stand-in makes for itself (a real extension would own them): never watched.
@@ -113,6 +115,7 @@ class Standins:
         self.available = available
         self.names = standin_names() - available
         self.used: list[str] = []
+        self.created: dict[str, str] = {}  # stand-in -> the schema it was created in
         self.schemas: set[str] = set()
         for name in self.names:
             declared = _OWN_SCHEMAS.search(standin_script(name))
@@ -175,12 +178,23 @@ class Standins:
             # Created already: IF NOT EXISTS is a no-op, else the server's own error.
             return "SELECT NULL" if node.if_not_exists else f"CREATE EXTENSION {name}"
         self.used.append(name)
+        self.created[name] = schema
         script = standin_script(name).replace("@extschema@", sql.Identifier(schema).as_string(conn))
         return script
 
 
 # Index access methods each stand-in provides.
 _METHODS_OF = {"vector": ("hnsw", "ivfflat")}
+
+
+def with_standins(state: model.State, standins: Standins) -> model.State:
+    """The state with the stand-ins created so far among its extensions, as the real
+    extensions would be: the spec records them by name and schema (any version)."""
+    if not standins.created:
+        return state
+    real = tuple(e for e in state.extensions or () if e.name not in standins.created)
+    added = tuple(model.Extension(name, schema) for name, schema in standins.created.items())
+    return replace(state, extensions=tuple(sorted(real + added, key=lambda e: e.name)))
 
 
 def _without_options(node: Any) -> Any:

@@ -28,7 +28,7 @@ import psycopg
 from pglast import ast
 from pglast.parser import ParseError, Token, scan
 
-from monitor.errors import InputError, MigrationFailed, Problem
+from monitor.errors import InputError, MigrationFailed, MonitorError, Problem
 from monitor.postgres import layouts, platform
 from monitor.postgres.layouts import Layout, Migration
 
@@ -205,7 +205,7 @@ def _in_one_transaction(
     for index, statement in enumerate(statements):
         controlled = controlled or _first_keyword(statement.text) in _TRANSACTION_CONTROL
         try:
-            _execute(conn, statement, rewrite)
+            _execute(conn, statement, rewrite, file)
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 conn.execute(b"ROLLBACK")
@@ -228,7 +228,7 @@ def _statement_by_statement(
 ) -> None:
     for index, statement in enumerate(statements):
         try:
-            _execute(conn, statement, rewrite)
+            _execute(conn, statement, rewrite, file)
         except psycopg.Error as exc:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 with contextlib.suppress(psycopg.Error):
@@ -240,8 +240,15 @@ def _statement_by_statement(
         conn.execute(b"ROLLBACK")
 
 
-def _execute(conn: psycopg.Connection[Any], statement: Statement, rewrite: Rewrite | None) -> None:
-    replacement = rewrite(conn, statement) if rewrite is not None else None
+def _execute(
+    conn: psycopg.Connection[Any], statement: Statement, rewrite: Rewrite | None, file: str
+) -> None:
+    try:
+        replacement = rewrite(conn, statement) if rewrite is not None else None
+    except MonitorError as refused:  # e.g. an extension with no stand-in
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(b"ROLLBACK")
+        raise MigrationFailed(file, statement.line, str(refused)) from None
     # bytes, no parameters: sent as a simple query, exactly as written.
     conn.execute((statement.text if replacement is None else replacement).encode())
 

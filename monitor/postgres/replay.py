@@ -226,7 +226,8 @@ def _snapshot(
 ) -> model.State:
     """Every schema that exists now but the stand-ins' own (a migration may create or drop one)."""
     existing = [name for name in present if name not in standins.schemas]
-    return catalog.snapshot(reader, existing, ledger_table=None).state
+    state = catalog.snapshot(reader, existing, ledger_table=None).state
+    return extensions.with_standins(state, standins)
 
 
 def _connect(dsn: str) -> psycopg.Connection[Any]:

@@ -1,0 +1,151 @@
+"""Extensions a scratch server lacks: stand-ins with the same surface, recorded in the spec;
+one clear error when there is neither the extension nor a stand-in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor.check import run_check
+from monitor.errors import MigrationFailed
+from monitor.postgres import migrations, replay, scratch
+from monitor.schema.model import Extension
+from tests.support.paths import ROOT
+
+DOCUMENTS = """\
+create extension if not exists vector with schema extensions;
+create extension if not exists pg_net with schema extensions;
+create extension if not exists pg_cron;
+
+create table public.documents (
+  id uuid primary key default gen_random_uuid(),
+  body text not null,
+  embedding extensions.vector(1536)
+);
+create index documents_embedding_idx on public.documents
+  using hnsw (embedding extensions.vector_cosine_ops) with (m = 16, ef_construction = 64);
+
+create function public.match_documents(query extensions.vector(1536), n int)
+returns setof public.documents language sql stable as $$
+  select * from public.documents order by embedding operator(extensions.<=>) query limit n
+$$;
+
+select cron.schedule('nightly-reindex', '0 3 * * *', 'select 1');
+select net.http_post('https://example.invalid/hook', '{}'::jsonb);
+"""
+
+
+def folder(tmp_path: Path, text: str) -> Path:
+    directory = tmp_path / "supabase" / "migrations"
+    directory.mkdir(parents=True)
+    (directory / "20240601000000_documents.sql").write_text(text)
+    return directory
+
+
+def test_missing_extensions_get_stand_ins_that_are_named_and_recorded(
+    tmp_path: Path, pg_server: str
+) -> None:
+    notes: list[str] = []
+    built = replay.build(folder(tmp_path, DOCUMENTS), shadow_dsn=pg_server, notice=notes.append)
+    public = built.schema("public")
+    assert public is not None
+    documents = public.table("documents")
+    assert documents is not None
+    assert {c.name: c.type for c in documents.columns or ()}["embedding"] == (
+        "extensions.vector(1536)"
+    )
+    (index,) = [i for i in documents.indexes or () if i.name == "documents_embedding_idx"]
+    assert (index.method, index.columns) == ("hnsw", ("embedding extensions.vector_cosine_ops",))
+    assert any("stand-ins used" in n and "vector" in n and "pg_net" in n for n in notes), notes
+    recorded = {e.name: e for e in built.extensions or ()}
+    assert recorded["vector"] == Extension("vector", "extensions", None, "20240601000000_documents")
+    assert "cron" not in {s.name for s in built.schemas}  # a stand-in's own schema
+
+
+def test_a_spec_built_with_the_vector_stand_in_checks_clean_against_real_pgvector(
+    tmp_path: Path,
+) -> None:
+    embedded = [i for i in scratch.installations() if "vector" in _shipped(i)]
+    if not embedded:
+        pytest.skip(
+            "no PostgreSQL with pgvector installed (pip install 'schema-monitor[embedded]')"
+        )
+    text = (
+        "create schema if not exists extensions;\n"
+        + DOCUMENTS.split("create extension if not exists pg_net")[0]
+    )
+    text += DOCUMENTS[DOCUMENTS.index("create table") : DOCUMENTS.index("select cron")]
+    with scratch.scratch_server(installation=embedded[0]) as server:
+        system = [i for i in scratch.installations() if "vector" not in _shipped(i)]
+        shadow = server.dsn
+        if system:  # build on a server that lacks pgvector, so the stand-in is what ran
+            with scratch.scratch_server(installation=system[0]) as other:
+                built = replay.build(folder(tmp_path, text), shadow_dsn=other.dsn)
+        else:
+            built = replay.build(folder(tmp_path, text), shadow_dsn=shadow)
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE live")
+        live = psycopg.conninfo.make_conninfo(server.dsn, dbname="live")
+        migrations.deploy(live, tmp_path / "supabase" / "migrations")
+        findings = run_check(built, live)
+    assert [f for f in findings if f.severity != "info"] == []
+
+
+def _shipped(install: scratch.Installation) -> frozenset[str]:
+    from monitor.postgres import extensions
+
+    return extensions.shipped(install)
+
+
+def test_an_extension_with_neither_server_support_nor_stand_in_is_one_clear_error(
+    tmp_path: Path, pg_server: str
+) -> None:
+    directory = folder(tmp_path, "select 1;\n\ncreate extension if not exists timescaledb;\n")
+    with pytest.raises(MigrationFailed) as failed:
+        replay.build(directory, shadow_dsn=pg_server)
+    assert (failed.value.file, failed.value.line) == ("20240601000000_documents.sql", 3)
+    assert 'extension "timescaledb"' in str(failed.value)
+    assert "--shadow-dsn" in str(failed.value)
+
+
+def test_a_column_added_then_dropped_on_a_platform_table_builds(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "alter table auth.users add column nickname text;\n")
+    (directory / "20240602000000_drop.sql").write_text(
+        "alter table auth.users drop column nickname;\n"
+    )
+    output = tmp_path / "spec.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "spec", "build", str(directory), "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "nickname" in output.read_text()  # absent from auth.users, dropped by the second
+
+
+def test_a_failing_build_exits_two_with_file_and_line_and_writes_nothing(
+    tmp_path: Path, make_database: Callable[..., str]
+) -> None:
+    directory = folder(tmp_path, "create table t (id int);\ncreate index on missing (id);\n")
+    output = tmp_path / "spec.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "spec", "build", str(directory), "-o", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "20240601000000_documents.sql:2:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not output.exists()
