@@ -1,0 +1,162 @@
+"""Private servers never outlive the command that started them: real processes, real signals.
+
+`spec build`, `demo` and a test session each start one; SIGTERM (docker stop,
+systemd, timeout), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) stop it and
+remove its directory; a server left by kill -9 is removed by the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from monitor.postgres import scratch
+from tests.support.paths import ROOT
+from tests.support.waiting import wait_until
+
+# The exit status each signal leaves: Ctrl-C is the CLI's 130, the others the signal itself.
+STOPS = [
+    (signal.SIGINT, {130, 0}),
+    (signal.SIGTERM, {-signal.SIGTERM}),
+    (signal.SIGHUP, {-signal.SIGHUP}),
+]
+
+
+def servers_of(pid: int) -> list[Path]:
+    """The private server directories that process `pid` owns."""
+    return [
+        folder
+        for folder in scratch.base_directory().glob("server-*")
+        if (folder / "owner").is_file() and (folder / "owner").read_text().split()[:1] == [str(pid)]
+    ]
+
+
+def postmaster_pid(server: Path) -> int | None:
+    """The running postmaster's pid (initdb's standalone backend writes a negative one)."""
+    try:
+        first = (server / "data" / "postmaster.pid").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.isdigit() else None
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def running_server(process: subprocess.Popen[str]) -> tuple[Path, psutil.Process]:
+    """The process's server, once its postmaster runs."""
+    wait_until(
+        lambda: any(postmaster_pid(s) for s in servers_of(process.pid)),
+        timeout=60,
+        what="the private server",
+    )
+    (server,) = servers_of(process.pid)
+    return server, psutil.Process(postmaster_pid(server))
+
+
+def assert_gone(server: Path, postmaster: psutil.Process) -> None:
+    assert not server.exists()
+    assert not postmaster.is_running() or postmaster.status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize(("signum", "statuses"), STOPS, ids=lambda s: getattr(s, "name", ""))
+def test_demo_stopped_by_a_signal_stops_its_server_and_removes_its_files(
+    signum: signal.Signals, statuses: set[int]
+) -> None:
+    demo = start("-m", "monitor", "demo", "--duration", "300")
+    try:
+        server, postmaster = running_server(demo)
+        demo.send_signal(signum)
+        _, stderr = demo.communicate(timeout=60)
+    finally:
+        demo.kill()
+    assert demo.returncode in statuses, stderr
+    assert "Traceback" not in stderr
+    assert_gone(server, postmaster)
+
+
+@pytest.mark.parametrize(("signum", "statuses"), STOPS, ids=lambda s: getattr(s, "name", ""))
+def test_spec_build_stopped_by_a_signal_stops_its_server_and_removes_its_files(
+    tmp_path: Path, signum: signal.Signals, statuses: set[int]
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_slow.sql").write_text("CREATE TABLE a (id int);\nSELECT pg_sleep(120);\n")
+    build = start("-m", "monitor", "spec", "build", str(folder))
+    try:
+        server, postmaster = running_server(build)
+        build.send_signal(signum)
+        _, stderr = build.communicate(timeout=60)
+    finally:
+        build.kill()
+    assert build.returncode in statuses, stderr
+    assert "Traceback" not in stderr
+    assert_gone(server, postmaster)
+
+
+def test_a_server_left_by_kill_9_is_removed_by_the_next_start(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_slow.sql").write_text("SELECT pg_sleep(120);\n")
+    build = start("-m", "monitor", "spec", "build", str(folder))
+    try:
+        server, postmaster = running_server(build)
+        build.kill()  # SIGKILL: no cleanup can run
+        build.wait(timeout=30)
+        assert postmaster.is_running() and server.exists()  # left behind, as kill -9 leaves it
+        with scratch.scratch_server():
+            pass  # the next start looks for the stale ones first
+    finally:
+        build.kill()
+    wait_until(lambda: not postmaster.is_running(), timeout=30, what="the stale postmaster to stop")
+    assert not server.exists()
+
+
+def test_a_test_session_stopped_by_sigterm_leaves_no_server(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_sleeps.py"
+    marker = Path(tempfile.mkdtemp(prefix="sm-session-")) / "started"
+    test_file.write_text(
+        "import pathlib, time\n\n"
+        "def test_sleeps(pg_server):\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n"
+        "    time.sleep(120)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_TEST_DSN", "CI")}
+    session = start(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "tests.support.postgres",
+        "--rootdir",
+        str(tmp_path),
+        "-c",
+        os.devnull,
+        str(test_file),
+        env=env,
+    )
+    try:
+        wait_until(marker.exists, timeout=120, what="the test to start")
+        server, postmaster = running_server(session)
+        session.send_signal(signal.SIGTERM)
+        session.communicate(timeout=60)
+    finally:
+        session.kill()
+        shutil.rmtree(marker.parent, ignore_errors=True)
+    assert_gone(server, postmaster)
