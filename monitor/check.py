@@ -1,29 +1,47 @@
-"""The one-shot check: connect, snapshot, diff, and the findings written for people or tools.
+"""The one-shot check: connect, snapshot, diff, advise, and the outcome written for people or tools.
 
 `schema-monitor check` and the demo use it; it never passes through the daemon's or the
-window's rooms.
+window's rooms. Output formats: text (people), json (the contract in DESIGN.md), sql (a
+repair script), junit (CI test reports) and github (GitHub Actions annotations).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import TextIO
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import yaml
 
 from monitor.postgres import catalog, db
-from monitor.schema import diff
-from monitor.schema.model import Finding, Severity, State
+from monitor.schema import advisors, diff, repair
+from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
+from monitor.schema.model import Finding, Kind, Severity, State
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    findings: tuple[Finding, ...]
+    advisories: tuple[Advisory, ...]
+
+
 def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
     """One check of a live database against a spec: connect, snapshot, diff."""
+    return inspect(expected, dsn, advisors.Settings(enabled=False)).findings
+
+
+def inspect(expected: State, dsn: str, settings: advisors.Settings) -> Outcome:
+    """Drift and advisories from one snapshot: the advisors cost no statement of their own."""
     ledger_table = expected.ledger.table if expected.ledger else None
     with db.connect(dsn) as conn:
         snap = catalog.snapshot(conn, [s.name for s in expected.schemas], ledger_table)
     findings = diff.diff(expected, snap.state, skipped=snap.skipped)
-    return diff.explain_unread_ledger(findings, snap.ledger_problem)
+    findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
+    return Outcome(findings, advisors.evaluate(snap.state, settings))
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> bool:
@@ -32,22 +50,60 @@ def failing(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(_SEVERITY_RANK[f.severity] >= rank for f in findings)
 
 
-def check_json(findings: Sequence[Finding], *, ok: bool) -> dict[str, object]:
+def failing_advisories(advisories: Iterable[Advisory], threshold: Level | None) -> bool:
+    """Whether any advisory is at or above `threshold` (`--fail-on-advisory`); never if None."""
+    if threshold is None:
+        return False
+    rank = LEVEL_RANK[threshold]
+    return any(LEVEL_RANK[a.level] >= rank for a in advisories)
+
+
+def check_json(
+    findings: Sequence[Finding],
+    *,
+    ok: bool,
+    advisories: Sequence[Advisory] = (),
+    expected: State | None = None,
+) -> dict[str, object]:
+    """The JSON contract; with the spec at hand, each finding carries its `fix` statements."""
     summary = {severity.value: 0 for severity in Severity}
     for finding in findings:
         summary[finding.severity.value] += 1
-    return {"ok": ok, "findings": [f.as_json() for f in findings], "summary": summary}
+    advisory_summary = {level.value: 0 for level in Level}
+    for advisory in advisories:
+        advisory_summary[advisory.level.value] += 1
+    rendered = []
+    for finding in findings:
+        item: dict[str, Any] = finding.as_json()
+        if expected is not None:
+            item["fix"] = repair.fix(finding, expected).lines()
+        rendered.append(item)
+    return {
+        "ok": ok,
+        "findings": rendered,
+        "summary": summary,
+        "advisories": [a.as_json() for a in advisories],
+        "advisory_summary": advisory_summary,
+    }
 
+
+# --- text ----------------------------------------------------------------------------------
 
 _COLOURS = {Severity.CRITICAL: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
+_LEVEL_COLOURS = {Level.ERROR: "\033[31m", Level.WARNING: "\033[33m", Level.INFO: "\033[36m"}
 
 
-def print_findings(findings: Sequence[Finding], out: TextIO) -> None:
-    """Findings for people: grouped by table, coloured on a terminal."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def print_findings(
+    findings: Sequence[Finding], out: TextIO, advisories: Sequence[Advisory] = ()
+) -> None:
+    """Findings for people: grouped by table, coloured on a terminal; advisories after."""
     colour = out.isatty() and not os.environ.get("NO_COLOR")
     if not findings:
         print("no drift: the database matches the spec", file=out)
-        return
     group = None
     for finding in findings:
         heading = f"{finding.schema}.{finding.table}" if finding.table else finding.schema
@@ -60,6 +116,248 @@ def print_findings(findings: Sequence[Finding], out: TextIO) -> None:
         if colour:
             label = f"{_COLOURS[finding.severity]}{label}\033[0m"
         print(f"  {label} {finding.message}", file=out)
-    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
-    total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
-    print(f"\n{len(findings)} finding{'s' if len(findings) != 1 else ''}: {total}", file=out)
+    if findings:
+        counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+        total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+        print(f"\n{_plural(len(findings), 'finding')}: {total}", file=out)
+    if advisories:
+        _print_advisories(advisories, out, colour)
+
+
+def _print_advisories(advisories: Sequence[Advisory], out: TextIO, colour: bool) -> None:
+    print("\nadvisories (not drift: what a reviewer would flag)", file=out)
+    for advisory in advisories:
+        label = f"{advisory.level.value:<8}"
+        if colour:
+            label = f"{_LEVEL_COLOURS[advisory.level]}{label}\033[0m"
+        print(f"  {label} {advisory.rule}: {advisory.message}", file=out)
+        print(f"  {'':<8}   fix: {advisory.remediation}", file=out)
+    counts = ", ".join(
+        f"{sum(1 for a in advisories if a.level is level)} {level.value}" for level in Level
+    )
+    print(f"\n{_plural(len(advisories), 'advisory')}: {counts}".replace("advisorys", "advisories"),
+          file=out)  # fmt: skip
+
+
+# --- where things are in the spec file ------------------------------------------------------
+
+_COLLECTIONS = {
+    Kind.CONSTRAINT: "constraints",
+    Kind.INDEX: "indexes",
+    Kind.POLICY: "policies",
+    Kind.TRIGGER: "triggers",
+}
+SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind, name
+
+
+def spec_lines(text: str) -> dict[SpecKey, int]:
+    """Line of each schema, table and object of a spec, for annotations that point at it."""
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    lines: dict[SpecKey, int] = {}
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "migrations":
+                lines[("", None, str(Kind.MIGRATION), None)] = key.start_mark.line + 1
+            if key.value == "schemas" and isinstance(value, yaml.MappingNode):
+                for schema_key, schema in value.value:
+                    lines[(schema_key.value, None, None, None)] = schema_key.start_mark.line + 1
+                    lines.update(_schema_lines(schema_key.value, schema))
+    return lines
+
+
+def _entries(node: yaml.Node | None) -> Iterator[tuple[str, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        for key, _value in node.value:
+            yield str(key.value), key
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.MappingNode):
+                name = next((v for k, v in item.value if k.value == "name"), None)
+                if isinstance(name, yaml.ScalarNode):
+                    yield str(name.value), item
+
+
+def _child(node: yaml.Node | None, name: str) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == name:
+                return key, value
+    return None
+
+
+def _schema_lines(schema: str, node: yaml.Node) -> Iterator[tuple[SpecKey, int]]:
+    tables = _child(node, "tables")
+    if tables is None or not isinstance(tables[1], yaml.MappingNode):
+        return
+    for table_key, table in tables[1].value:
+        name = str(table_key.value)
+        yield (schema, name, None, None), table_key.start_mark.line + 1
+        rls = _child(table, "rls")
+        if rls is not None:
+            yield (schema, name, str(Kind.RLS), name), rls[0].start_mark.line + 1
+        columns = _child(table, "columns")
+        for column, at in _entries(columns[1] if columns else None):
+            yield (schema, name, str(Kind.COLUMN), column), at.start_mark.line + 1
+        for kind, collection in _COLLECTIONS.items():
+            found = _child(table, collection)
+            for item, at in _entries(found[1] if found else None):
+                yield (schema, name, str(kind), item), at.start_mark.line + 1
+
+
+def line_of(
+    lines: dict[SpecKey, int], schema: str, table: str | None, kind: str, name: str
+) -> int | None:
+    """The line of the object, else of its table, else of its schema."""
+    for key in (
+        (schema, table, kind, name),
+        (schema, table, None, None),
+        (schema, None, None, None),
+    ):
+        if key in lines:
+            return lines[key]
+    if kind == Kind.MIGRATION:
+        return lines.get(("", None, str(Kind.MIGRATION), None))
+    return None
+
+
+# --- GitHub Actions annotations --------------------------------------------------------------
+
+_GITHUB_COMMANDS = {
+    Severity.CRITICAL: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "notice",
+}
+_GITHUB_ADVISORY = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "notice"}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(command: str, file: str, line: int | None, title: str, message: str) -> str:
+    properties = [f"file={_escape_property(file)}"]
+    if line is not None:
+        properties.append(f"line={line}")
+    properties.append(f"title={_escape_property(title)}")
+    return f"::{command} {','.join(properties)}::{_escape_data(message)}"
+
+
+def github_annotations(
+    findings: Sequence[Finding], advisories: Sequence[Advisory], spec_file: str, spec_text: str
+) -> str:
+    """One workflow command per finding and advisory, pointing at the spec line when known."""
+    lines = spec_lines(spec_text)
+    out = []
+    for finding in findings:
+        line = line_of(lines, finding.schema, finding.table, str(finding.kind), finding.name)
+        title = f"schema drift: {finding.kind} {finding.change}"
+        out.append(_annotation(_GITHUB_COMMANDS[finding.severity], spec_file, line, title,
+                               finding.message))  # fmt: skip
+    for advisory in advisories:
+        line = line_of(lines, advisory.schema, advisory.table, "", advisory.object)
+        message = f"{advisory.message}. Fix: {advisory.remediation}"
+        out.append(_annotation(_GITHUB_ADVISORY[advisory.level], spec_file, line,
+                               f"schema advisor: {advisory.rule}", message))  # fmt: skip
+    if not findings:
+        out.append("no drift: the database matches the spec")
+    return "\n".join(out) + "\n"
+
+
+# --- JUnit XML -------------------------------------------------------------------------------
+
+
+def _expected_objects(expected: State) -> Iterator[tuple[str, str | None, str, str]]:
+    """(schema, table, kind, name) of every object the spec lists."""
+    if expected.ledger is not None:
+        ledger_schema, _, ledger_table = expected.ledger.table.rpartition(".")
+        for version in expected.ledger.applied:
+            yield ledger_schema, ledger_table, str(Kind.MIGRATION), version
+    for schema in expected.schemas:
+        for table in schema.tables:
+            yield schema.name, table.name, str(Kind.TABLE), table.name
+            if table.rls is not None:
+                yield schema.name, table.name, str(Kind.RLS), table.name
+            for column in table.columns or ():
+                yield schema.name, table.name, str(Kind.COLUMN), column.name
+            for kind, collection in _COLLECTIONS.items():
+                for item in getattr(table, collection) or ():
+                    yield schema.name, table.name, str(kind), item.name
+
+
+def junit_xml(
+    expected: State,
+    findings: Sequence[Finding],
+    advisories: Sequence[Advisory],
+    *,
+    fail_on: Severity,
+    fail_on_advisory: Level | None,
+) -> str:
+    """One test case per expected object (and per finding about an unlisted one); advisories
+    in a suite of their own, failing only at or above `fail_on_advisory`."""
+    by_object: dict[tuple[str, str | None, str, str], list[Finding]] = {}
+    for finding in findings:
+        by_object.setdefault(
+            (finding.schema, finding.table, str(finding.kind), finding.name), []
+        ).append(finding)
+    root = ElementTree.Element("testsuites", name="schema-monitor")
+    drift = ElementTree.SubElement(root, "testsuite", name="schema drift")
+    cases = list(dict.fromkeys(_expected_objects(expected)))
+    cases += [key for key in by_object if key not in set(cases)]
+    threshold = _SEVERITY_RANK[fail_on]
+    failures = 0
+    for key in cases:
+        schema, table, kind, name = key
+        case = ElementTree.SubElement(
+            drift,
+            "testcase",
+            classname=".".join(p for p in (schema, table) if p),
+            name=f"{kind} {name}",
+        )
+        for finding in by_object.get(key, ()):
+            if _SEVERITY_RANK[finding.severity] >= threshold:
+                failures += 1
+                failure = ElementTree.SubElement(
+                    case, "failure", message=finding.message, type=str(finding.severity)
+                )
+                fix_lines = repair.fix(finding, expected).lines()
+                failure.text = "\n".join([finding.message, *fix_lines])
+            else:
+                ElementTree.SubElement(case, "system-out").text = finding.message
+    drift.set("tests", str(len(cases)))
+    drift.set("failures", str(failures))
+    drift.set("errors", "0")
+    suite = ElementTree.SubElement(root, "testsuite", name="schema advisors")
+    advisory_failures = 0
+    for advisory in advisories:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=".".join(p for p in (advisory.schema, advisory.table) if p),
+            name=f"{advisory.rule} {advisory.object}",
+        )
+        text = f"{advisory.message}\nfix: {advisory.remediation}"
+        if failing_advisories((advisory,), fail_on_advisory):
+            advisory_failures += 1
+            ElementTree.SubElement(
+                case, "failure", message=advisory.message, type=str(advisory.level)
+            ).text = text
+        else:
+            ElementTree.SubElement(case, "system-out").text = text
+    suite.set("tests", str(len(advisories)))
+    suite.set("failures", str(advisory_failures))
+    suite.set("errors", "0")
+    root.set("tests", str(len(cases) + len(advisories)))
+    root.set("failures", str(failures + advisory_failures))
+    ElementTree.indent(root)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + ElementTree.tostring(root, encoding="unicode")
+        + "\n"
+    )

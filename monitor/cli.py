@@ -24,7 +24,8 @@ from monitor.schema.model import Severity
 _EXIT_CODES = """\
 exit codes (every command):
   0    no drift; the window passed; the file was written
-  1    drift at or above --fail-on (check), a failed criterion (report),
+  1    drift at or above --fail-on or an advisory at or above --fail-on-advisory
+       (check), a failed criterion (report),
        drift found by a cycle (run --once)
   2    usage, config, spec or connection error; run --once: a check failed
   130  interrupted (Ctrl-C)
@@ -137,9 +138,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_dsn(check)
     check.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "sql", "junit", "github"),
         default="text",
-        help="text for people, json for tools (one object: ok, findings, summary)",
+        help="text for people; json for tools (ok, findings, advisories, summary); sql (a "
+        "repair script); junit (CI test report); github (GitHub Actions annotations)",
     )
     check.add_argument(
         "--fail-on",
@@ -147,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Severity.WARNING.value,
         help="lowest severity that makes the exit code 1 (default: warning)",
     )
+    _add_advisor_options(check)
     check.set_defaults(handler=_check)
 
     run = _command(commands, "run", "the daemon: scheduled checks, /metrics")
@@ -214,6 +217,58 @@ def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+def _add_advisor_options(check: argparse.ArgumentParser) -> None:
+    from monitor.schema.advisors import RULES, SUPABASE_EXPOSED_SCHEMAS, Level
+
+    advice = check.add_argument_group("advisors (docs/advisors.md)")
+    advice.add_argument(
+        "--fail-on-advisory",
+        choices=[level.value for level in Level],
+        default=None,
+        help="lowest advisory level that makes the exit code 1 (default: advisories never do)",
+    )
+    advice.add_argument("--no-advisors", action="store_true", help="do not run the advisors")
+    advice.add_argument(
+        "--exposed-schema",
+        dest="exposed_schemas",
+        action="append",
+        default=None,
+        metavar="S",
+        help="schema the API serves (repeatable; default: "
+        + ", ".join(SUPABASE_EXPOSED_SCHEMAS)
+        + ")",
+    )
+    advice.add_argument(
+        "--disable-advisor",
+        dest="disabled_advisors",
+        action="append",
+        default=[],
+        choices=sorted(RULES),
+        metavar="RULE",
+        help="switch a rule off (repeatable)",
+    )
+    advice.add_argument(
+        "--ignore-advisory",
+        dest="ignored_advisories",
+        action="append",
+        default=[],
+        metavar="[RULE:]GLOB",
+        help="leave out objects whose schema.table.object matches (repeatable)",
+    )
+    repair = check.add_argument_group("repair script (--format sql)")
+    repair.add_argument(
+        "--allow-data-loss",
+        action="store_true",
+        help="write DROP TABLE / DROP COLUMN for unexpected ones instead of commenting them out",
+    )
+    repair.add_argument(
+        "--lock-timeout",
+        default="5s",
+        metavar="DURATION",
+        help="lock_timeout the script sets before its transactions (default: 5s)",
+    )
 
 
 def _add_dsn(parser: argparse.ArgumentParser) -> None:
@@ -316,15 +371,51 @@ def _write(text: str, output: Path | None) -> None:
 def _check(args: argparse.Namespace) -> int:
     from monitor import check
     from monitor.postgres import db
-    from monitor.schema import spec
+    from monitor.schema import advisors, repair, spec
 
     expected = spec.load(args.spec)
-    findings = check.run_check(expected, db.resolve_dsn(args.dsn))
-    failing = check.failing(findings, Severity(args.fail_on))
+    settings = advisors.Settings(
+        enabled=not args.no_advisors,
+        exposed_schemas=tuple(args.exposed_schemas or advisors.SUPABASE_EXPOSED_SCHEMAS),
+        disabled_rules=frozenset(args.disabled_advisors),
+        ignore=tuple(args.ignored_advisories),
+    )
+    outcome = check.inspect(expected, db.resolve_dsn(args.dsn), settings)
+    findings, advisories = outcome.findings, outcome.advisories
+    advisory_level = advisors.Level(args.fail_on_advisory) if args.fail_on_advisory else None
+    failing = check.failing(findings, Severity(args.fail_on)) or check.failing_advisories(
+        advisories, advisory_level
+    )
     if args.format == "json":
-        print(json.dumps(check.check_json(findings, ok=not failing), indent=2))
+        report = check.check_json(
+            findings, ok=not failing, advisories=advisories, expected=expected
+        )
+        print(json.dumps(report, indent=2))
+    elif args.format == "sql":
+        sys.stdout.write(
+            repair.script(
+                findings,
+                expected,
+                allow_data_loss=args.allow_data_loss,
+                lock_timeout=args.lock_timeout,
+                source=str(args.spec),
+            )
+        )
+    elif args.format == "junit":
+        sys.stdout.write(
+            check.junit_xml(
+                expected,
+                findings,
+                advisories,
+                fail_on=Severity(args.fail_on),
+                fail_on_advisory=advisory_level,
+            )
+        )
+    elif args.format == "github":
+        text = args.spec.read_text(errors="replace")
+        sys.stdout.write(check.github_annotations(findings, advisories, str(args.spec), text))
     else:
-        check.print_findings(findings, sys.stdout)
+        check.print_findings(findings, sys.stdout, advisories)
     return ExitCode.DRIFT if failing else ExitCode.OK
 
 

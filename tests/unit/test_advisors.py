@@ -1,0 +1,267 @@
+"""Each advisor fires on a crafted state and is quiet on a clean one; settings switch them off."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from monitor.schema.advisors import (
+    RULES,
+    Advisory,
+    IndexActivity,
+    Level,
+    Settings,
+    evaluate,
+)
+from monitor.schema.model import (
+    Column,
+    Constraint,
+    ConstraintType,
+    ForeignKey,
+    Index,
+    Policy,
+    Rls,
+    Schema,
+    State,
+    Table,
+)
+
+MEMBER = (
+    "(organization_id IN ( SELECT om.organization_id FROM organization_members om"
+    " WHERE (om.user_id = ( SELECT auth.uid() AS uid))))"
+)
+
+PKEY = Constraint("integrations_pkey", ConstraintType.PRIMARY_KEY, ("id",))
+FKEY = Constraint(
+    "integrations_organization_id_fkey",
+    ConstraintType.FOREIGN_KEY,
+    ("organization_id",),
+    ForeignKey("public.organizations", ("id",), on_delete="CASCADE"),
+)
+PKEY_INDEX = Index("integrations_pkey", ("id",), unique=True, constraint="integrations_pkey")
+FKEY_INDEX = Index("idx_integrations_org_status", ("organization_id", "status DESC"))
+POLICIES = (
+    Policy("view", "SELECT", roles=frozenset({"authenticated"}), using=MEMBER),
+    Policy("insert", "INSERT", roles=frozenset({"authenticated"}), with_check=MEMBER),
+)
+CLEAN = Table(
+    name="integrations",
+    rls=Rls(enabled=True),
+    columns=(
+        Column("id", "uuid", nullable=False),
+        Column("organization_id", "uuid", nullable=False),
+        Column("status", "text"),
+    ),
+    constraints=(PKEY, FKEY),
+    indexes=(PKEY_INDEX, FKEY_INDEX),
+    policies=POLICIES,
+    triggers=(),
+)
+
+
+def state(*tables: Table, schema: str = "public") -> State:
+    return State(schemas=(Schema(schema, tables),))
+
+
+def rules_of(advisories: tuple[Advisory, ...]) -> list[tuple[str, str]]:
+    return [(a.rule, a.object) for a in advisories]
+
+
+def test_a_clean_table_has_no_advisory() -> None:
+    assert evaluate(state(CLEAN)) == ()
+
+
+def test_rls_disabled_in_an_exposed_schema_is_an_error_naming_the_table() -> None:
+    table = dataclasses.replace(CLEAN, rls=Rls(enabled=False), policies=())
+    (advisory,) = evaluate(state(table))
+    assert (advisory.rule, advisory.level, advisory.qualified_name) == (
+        "rls_disabled_in_public",
+        Level.ERROR,
+        "public.integrations",
+    )
+    assert "ALTER TABLE public.integrations ENABLE ROW LEVEL SECURITY" in advisory.remediation
+
+
+def test_rls_disabled_outside_exposed_schemas_is_quiet_and_the_list_is_configurable() -> None:
+    table = dataclasses.replace(CLEAN, rls=Rls(enabled=False), policies=())
+    assert evaluate(state(table, schema="internal")) == ()
+    exposed = Settings(exposed_schemas=("internal",))
+    assert rules_of(evaluate(state(table, schema="internal"), exposed)) == [
+        ("rls_disabled_in_public", "integrations")
+    ]
+
+
+def test_policies_on_a_table_whose_rls_is_off_are_an_error() -> None:
+    table = dataclasses.replace(CLEAN, rls=Rls(enabled=False))
+    found = evaluate(state(table, schema="private"))
+    assert rules_of(found) == [("policy_exists_rls_disabled", "integrations")]
+    assert "insert, view" in found[0].message
+
+
+def test_rls_on_without_a_policy_is_info() -> None:
+    (advisory,) = evaluate(state(dataclasses.replace(CLEAN, policies=())))
+    assert (advisory.rule, advisory.level) == ("rls_enabled_no_policy", Level.INFO)
+
+
+def test_several_permissive_policies_for_one_role_and_command_are_named() -> None:
+    extra = Policy("admins see all", "ALL", roles=frozenset({"authenticated"}), using="true")
+    restrictive = Policy("only active", "SELECT", permissive=False, using="status = 'on'")
+    table = dataclasses.replace(CLEAN, policies=(*POLICIES, extra, restrictive))
+    found = [a for a in evaluate(state(table)) if a.rule == "multiple_permissive_policies"]
+    assert [a.object for a in found] == ["authenticated INSERT", "authenticated SELECT"]
+    assert "admins see all, view" in found[1].message
+
+
+def test_a_policy_to_public_applies_to_every_role() -> None:
+    public = Policy("everyone reads", "SELECT", using="true")
+    table = dataclasses.replace(CLEAN, policies=(*POLICIES, public))
+    found = [a.object for a in evaluate(state(table)) if a.rule == "multiple_permissive_policies"]
+    assert found == ["authenticated SELECT"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "user_id = auth.uid()",
+        "(auth.jwt() ->> 'role') = 'admin'",
+        "org_id = (current_setting('app.org', true))::uuid",
+        "org_id IN (SELECT om.org FROM members om WHERE om.user_id = auth.uid())",
+    ],
+)
+def test_per_row_auth_calls_are_flagged_through_the_parse_tree(expression: str) -> None:
+    policy = Policy("p", "SELECT", roles=frozenset({"authenticated"}), using=expression)
+    table = dataclasses.replace(CLEAN, policies=(policy,))
+    assert rules_of(evaluate(state(table))) == [("auth_rls_initplan", "p")]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "user_id = (SELECT auth.uid())",
+        "((SELECT auth.jwt()) ->> 'role') = 'admin'",
+        "org_id = (SELECT (current_setting('app.org', true))::uuid)",
+        MEMBER,
+        "note = 'auth.uid()'",  # text, not a call: a regex would be fooled
+    ],
+)
+def test_calls_in_a_sub_select_or_in_text_are_not_flagged(expression: str) -> None:
+    policy = Policy("p", "SELECT", roles=frozenset({"authenticated"}), using=expression)
+    table = dataclasses.replace(CLEAN, policies=(policy,))
+    assert evaluate(state(table)) == ()
+
+
+def test_with_check_is_inspected_too() -> None:
+    policy = Policy("p", "INSERT", roles=frozenset({"authenticated"}), with_check="a = auth.uid()")
+    table = dataclasses.replace(CLEAN, policies=(policy,))
+    (advisory,) = evaluate(state(table))
+    assert "(select auth.uid())" in advisory.remediation
+
+
+def test_a_table_without_primary_key_is_info() -> None:
+    table = dataclasses.replace(CLEAN, constraints=(FKEY,))
+    assert rules_of(evaluate(state(table))) == [("no_primary_key", "integrations")]
+
+
+def test_a_foreign_key_without_covering_index_is_flagged_with_the_index_to_build() -> None:
+    table = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX,))
+    (advisory,) = evaluate(state(table))
+    assert advisory.rule == "unindexed_foreign_keys"
+    assert advisory.object == "integrations_organization_id_fkey"
+    assert advisory.remediation == (
+        "CREATE INDEX CONCURRENTLY ON public.integrations (organization_id)"
+    )
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        Index("i", ("status", "organization_id")),  # fk column is not leading
+        Index("i", ("organization_id",), where="status = 'on'"),  # partial
+        Index("i", ("organization_id",), valid=False),
+        Index("i", ("lower(organization_id::text)",)),
+    ],
+    ids=["not leading", "partial", "invalid", "expression"],
+)
+def test_an_index_that_does_not_cover_the_foreign_key_does_not_count(index: Index) -> None:
+    table = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX, index))
+    assert [a.rule for a in evaluate(state(table))] == ["unindexed_foreign_keys"]
+
+
+def test_a_quoted_column_name_still_covers_its_foreign_key() -> None:
+    fk = Constraint("fk", ConstraintType.FOREIGN_KEY, ("Org",), ForeignKey("public.o", ("id",)))
+    table = dataclasses.replace(
+        CLEAN,
+        constraints=(PKEY, fk),
+        indexes=(PKEY_INDEX, Index("i", ('"Org"',))),
+    )
+    assert evaluate(state(table)) == ()
+
+
+def test_identical_indexes_spelled_differently_are_duplicates_keeping_the_constraint_one() -> None:
+    copy = Index("a_copy", ("ID",), unique=True, method="BTREE")
+    table = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX, FKEY_INDEX, copy))
+    (advisory,) = evaluate(state(table))
+    assert (advisory.rule, advisory.object) == ("duplicate_index", "a_copy")
+    assert "identical to integrations_pkey" in advisory.message
+    assert advisory.remediation == "DROP INDEX CONCURRENTLY public.a_copy"
+
+
+def test_indexes_that_differ_in_predicate_are_not_duplicates() -> None:
+    partial = Index("p", ("organization_id", "status DESC"), where="status IS NOT NULL")
+    table = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX, FKEY_INDEX, partial))
+    assert evaluate(state(table)) == ()
+
+
+def test_unused_index_needs_the_daemons_baseline_and_a_long_enough_window() -> None:
+    scans = {"public.idx_integrations_org_status": 0, "public.integrations_pkey": 0}
+    assert evaluate(state(CLEAN)) == ()  # `check`: no baseline
+    young = IndexActivity(scans, observed_seconds=600)
+    assert evaluate(state(CLEAN), activity=young) == ()
+    old = IndexActivity(scans, observed_seconds=7200)
+    # The primary key's index is never "unused": it enforces uniqueness on every write.
+    assert rules_of(evaluate(state(CLEAN), activity=old)) == [
+        ("unused_index", "idx_integrations_org_status")
+    ]
+    used = IndexActivity({**scans, "public.idx_integrations_org_status": 3}, 7200)
+    assert evaluate(state(CLEAN), activity=used) == ()
+
+
+def test_rules_and_objects_can_be_switched_off() -> None:
+    table = dataclasses.replace(CLEAN, rls=Rls(enabled=False), constraints=())
+    assert {a.rule for a in evaluate(state(table))} == {
+        "rls_disabled_in_public",
+        "policy_exists_rls_disabled",
+        "no_primary_key",
+    }
+    off = Settings(disabled_rules=frozenset({"no_primary_key"}))
+    assert "no_primary_key" not in {a.rule for a in evaluate(state(table), off)}
+    one_rule = Settings(ignore=("policy_exists_rls_disabled:public.integ*",))
+    assert {a.rule for a in evaluate(state(table), one_rule)} == {
+        "rls_disabled_in_public",
+        "no_primary_key",
+    }
+    whole_object = Settings(ignore=("public.integrations",))
+    assert evaluate(state(table), whole_object) == ()
+    assert evaluate(state(table), Settings(enabled=False)) == ()
+
+
+def test_advisories_come_worst_first_and_as_the_json_contract_says() -> None:
+    table = dataclasses.replace(CLEAN, rls=Rls(enabled=False), policies=(), constraints=())
+    found = evaluate(state(table))
+    assert [a.level for a in found] == [Level.ERROR, Level.INFO]
+    assert found[0].as_json() == {
+        "rule": "rls_disabled_in_public",
+        "level": "error",
+        "category": "security",
+        "schema": "public",
+        "table": "integrations",
+        "object": "integrations",
+        "message": found[0].message,
+        "remediation": found[0].remediation,
+    }
+
+
+def test_every_rule_has_a_level_a_category_and_a_title() -> None:
+    for rule_id, rule in RULES.items():
+        assert rule.id == rule_id and rule.title and rule.level in Level
