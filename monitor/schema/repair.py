@@ -93,14 +93,19 @@ class Fix:
         """The fix as it appears in JSON: statements, the ones losing data commented out."""
         lines = [_written(s, allow_data_loss) for s in self.statements]
         if self.note:
-            lines.append(f"-- {self.note}")
+            lines.append(comment(self.note))
         return lines
 
 
 def _written(statement: Statement, allow_data_loss: bool) -> str:
     if statement.data_loss and not allow_data_loss:
-        return "-- " + statement.sql + "  -- loses data: review, then uncomment"
+        return comment(statement.sql) + "  -- loses data: review, then uncomment"
     return statement.sql
+
+
+def comment(text: str, prefix: str = "-- ") -> str:
+    """`text` as SQL comment lines: a message may hold line breaks (a deparsed policy)."""
+    return "\n".join(prefix + line for line in text.splitlines() or [""])
 
 
 def fix(finding: Finding, expected: State) -> Fix:
@@ -471,9 +476,10 @@ _ENABLE = {
 def trigger_definition(where: str, trigger: Trigger) -> str:
     events = []
     for event in trigger.events:
-        if event.upper() == "UPDATE" and trigger.columns:
-            event = "UPDATE OF " + ", ".join(ident(c) for c in trigger.columns)
-        events.append(event.upper())
+        spelled = event.upper()
+        if spelled == "UPDATE" and trigger.columns:
+            spelled = "UPDATE OF " + ", ".join(ident(c) for c in trigger.columns)
+        events.append(spelled)
     text = (
         f"CREATE TRIGGER {ident(trigger.name)} {trigger.timing.upper()} {' OR '.join(events)}"
         f" ON {where} FOR EACH {trigger.level.upper()}"
@@ -519,10 +525,10 @@ def _trigger_fix(finding: Finding, schema: str, table: Table, where: str) -> Fix
 
 
 def _only_enabled_differs(trigger: Trigger, live: dict[str, Any]) -> bool:
-    return finding_fields_differ(trigger, live) == ["enabled"]
+    return _trigger_differences(trigger, live) == ["enabled"]
 
 
-def finding_fields_differ(trigger: Trigger, live: dict[str, Any]) -> list[str]:
+def _trigger_differences(trigger: Trigger, live: dict[str, Any]) -> list[str]:
     """Fields of the expected trigger that the live one (as described in the finding) lacks."""
     differ = []
     for name in ("timing", "events", "level", "columns", "enabled"):
@@ -597,7 +603,7 @@ def script(
     notes = [(finding, f.note) for finding, f in fixes if f.note]
     if notes:
         out += ["", "-- Not repaired by this script:"]
-        out += [f"--   {finding.message}: {note}" for finding, note in notes]
+        out += [comment(f"{finding.message}: {note}", "--   ") for finding, note in notes]
     return "\n".join(out) + "\n"
 
 
@@ -629,7 +635,7 @@ def _phase(
     last: Finding | None = None
     for finding, statement in entries:
         if finding is not last:
-            out.append(f"-- {finding.message}")
+            out.append(comment(finding.message))
             last = finding
         out.append(_written(statement, allow_data_loss))
     if transactional:

@@ -1,0 +1,325 @@
+"""Fix SQL from the spec alone: each kind of drift, quoting, and the script's safe order."""
+
+from __future__ import annotations
+
+import pytest
+from pglast import parser
+
+from monitor.schema import quote
+from monitor.schema.diff import describe, diff
+from monitor.schema.model import (
+    Change,
+    Column,
+    Constraint,
+    ConstraintType,
+    Finding,
+    ForeignKey,
+    Index,
+    Kind,
+    Policy,
+    Rls,
+    Schema,
+    Severity,
+    State,
+    Table,
+    Trigger,
+)
+from monitor.schema.repair import Phase, fix, script
+
+MEMBERS = "organization_id IN (SELECT om.organization_id FROM organization_members om)"
+TABLE = Table(
+    name="Integrations",
+    rls=Rls(enabled=True, forced=True),
+    columns=(
+        Column("id", "uuid", nullable=False, default="gen_random_uuid()"),
+        Column("organization_id", "uuid", nullable=False),
+        Column("status", "text", default="'pending'::text"),
+    ),
+    constraints=(
+        Constraint("integrations_pkey", ConstraintType.PRIMARY_KEY, ("id",)),
+        Constraint(
+            "integrations_org_fkey",
+            ConstraintType.FOREIGN_KEY,
+            ("organization_id",),
+            ForeignKey("public.organizations", ("id",), on_delete="CASCADE"),
+        ),
+        Constraint("status_known", ConstraintType.CHECK, check="status <> ''"),
+    ),
+    indexes=(
+        Index("integrations_pkey", ("id",), unique=True, constraint="integrations_pkey"),
+        Index("idx_active", ("organization_id", "status DESC"), where="status = 'on'"),
+        Index("idx_gin", ("status gin_trgm_ops",), method="gin", include=()),
+    ),
+    policies=(
+        Policy(
+            "Users can view", "SELECT", roles=frozenset({"authenticated", "anon"}), using=MEMBERS
+        ),
+        Policy("everyone inserts", "INSERT", permissive=False, with_check="true"),
+    ),
+    triggers=(
+        Trigger("touch", "BEFORE", ("UPDATE",), "ROW", "update_updated_at_column()"),
+        Trigger(
+            "audit",
+            "AFTER",
+            ("INSERT", "UPDATE"),
+            "ROW",
+            "audit.log('integrations')",
+            enabled="always",
+            when="new.status IS DISTINCT FROM old.status",
+            columns=("status",),
+        ),
+    ),
+)
+SPEC = State(schemas=(Schema("public", (TABLE,)),))
+
+
+def finding(kind: Kind, change: Change, name: str, actual: object = None) -> Finding:
+    return Finding(
+        kind, change, Severity.WARNING, "public", "Integrations", name, "m", None, actual
+    )
+
+
+def sql_of(item: Finding) -> list[str]:
+    return [s.sql for s in fix(item, SPEC).statements]
+
+
+def parses(statement: str) -> None:
+    parser.parse_sql(statement)  # raises on anything PostgreSQL's parser would refuse
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("integrations", "integrations"),
+        ("Integrations", '"Integrations"'),
+        ("user", '"user"'),
+        ("select", '"select"'),
+        ("name", "name"),
+        ('we"ird', '"we""ird"'),
+        ("Users can view", '"Users can view"'),
+        ("1st", '"1st"'),
+    ],
+)
+def test_identifiers_are_quoted_only_when_postgresql_needs_it(name: str, expected: str) -> None:
+    assert quote.ident(name) == expected
+
+
+def test_a_missing_index_is_rebuilt_concurrently_with_its_predicate() -> None:
+    (statement,) = fix(finding(Kind.INDEX, Change.MISSING, "idx_active"), SPEC).statements
+    assert statement.phase is Phase.CONCURRENT
+    assert statement.sql == (
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_active ON public."Integrations" '
+        "(organization_id, status DESC) WHERE status = 'on';"
+    )
+
+
+def test_an_index_method_and_operator_class_are_kept() -> None:
+    (sql,) = sql_of(finding(Kind.INDEX, Change.MISSING, "idx_gin"))
+    assert 'ON public."Integrations" USING gin (status gin_trgm_ops);' in sql
+
+
+def test_a_changed_index_is_built_beside_the_old_one_then_swapped() -> None:
+    statements = fix(finding(Kind.INDEX, Change.CHANGED, "idx_active"), SPEC).statements
+    assert [(s.phase, s.sql.split(" (")[0]) for s in statements] == [
+        (
+            Phase.CONCURRENT,
+            'CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_active_repair ON public."Integrations"',
+        ),
+        (Phase.CONCURRENT, "DROP INDEX CONCURRENTLY IF EXISTS public.idx_active;"),
+        (Phase.AFTER, "ALTER INDEX public.idx_active_repair RENAME TO idx_active;"),
+    ]
+
+
+def test_an_invalid_index_is_reindexed_concurrently() -> None:
+    assert sql_of(finding(Kind.INDEX, Change.INVALID, "idx_active")) == [
+        "REINDEX INDEX CONCURRENTLY public.idx_active;"
+    ]
+
+
+def test_a_changed_policy_is_dropped_and_created_in_the_same_transaction() -> None:
+    statements = fix(finding(Kind.POLICY, Change.CHANGED, "Users can view"), SPEC).statements
+    assert {s.phase for s in statements} == {Phase.BEFORE}
+    drop, create = (s.sql for s in statements)
+    assert drop == 'DROP POLICY IF EXISTS "Users can view" ON public."Integrations";'
+    assert create.startswith(
+        'CREATE POLICY "Users can view" ON public."Integrations" AS PERMISSIVE FOR SELECT'
+        " TO anon, authenticated\n    USING (organization_id IN"
+    )
+    parses(create)
+
+
+def test_a_restrictive_policy_to_public_is_written_as_such() -> None:
+    (sql,) = sql_of(finding(Kind.POLICY, Change.MISSING, "everyone inserts"))
+    assert "AS RESTRICTIVE FOR INSERT TO PUBLIC\n    WITH CHECK (true);" in sql
+
+
+def test_rls_is_switched_back_as_the_spec_says() -> None:
+    live = describe(Rls(enabled=False, forced=True))
+    assert sql_of(finding(Kind.RLS, Change.DISABLED, "Integrations", live)) == [
+        'ALTER TABLE public."Integrations" ENABLE ROW LEVEL SECURITY;'
+    ]
+    live = describe(Rls(enabled=True, forced=False))
+    assert sql_of(finding(Kind.RLS, Change.CHANGED, "Integrations", live)) == [
+        'ALTER TABLE public."Integrations" FORCE ROW LEVEL SECURITY;'
+    ]
+
+
+def test_a_missing_column_is_added_back_with_its_default_and_nullability() -> None:
+    repair = fix(finding(Kind.COLUMN, Change.MISSING, "organization_id"), SPEC)
+    assert [s.sql for s in repair.statements] == [
+        'ALTER TABLE public."Integrations" ADD COLUMN IF NOT EXISTS organization_id uuid NOT NULL;'
+    ]
+    assert repair.note is not None and "end of the table" in repair.note
+
+
+def test_a_changed_column_gets_only_the_alterations_it_needs() -> None:
+    live = describe(Column("status", "character varying(20)", nullable=False, default="'x'"))
+    alter = 'ALTER TABLE public."Integrations" ALTER COLUMN status'
+    assert sql_of(finding(Kind.COLUMN, Change.CHANGED, "status", live)) == [
+        f"{alter} TYPE text USING status::text;",
+        f"{alter} SET DEFAULT 'pending'::text;",
+        f"{alter} DROP NOT NULL;",
+    ]
+    same_but_default = describe(Column("status", "text", default=None))
+    assert sql_of(finding(Kind.COLUMN, Change.CHANGED, "status", same_but_default)) == [
+        f"{alter} SET DEFAULT 'pending'::text;"
+    ]
+
+
+def test_a_foreign_key_is_added_not_valid_then_validated_on_its_own() -> None:
+    statements = fix(
+        finding(Kind.CONSTRAINT, Change.CHANGED, "integrations_org_fkey"), SPEC
+    ).statements
+    assert [(s.phase, s.sql) for s in statements] == [
+        (
+            Phase.AFTER,
+            'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS integrations_org_fkey;',
+        ),
+        (
+            Phase.AFTER,
+            'ALTER TABLE public."Integrations" ADD CONSTRAINT integrations_org_fkey FOREIGN KEY'
+            " (organization_id) REFERENCES public.organizations (id) ON DELETE CASCADE NOT VALID;",
+        ),
+        (
+            Phase.VALIDATE,
+            'ALTER TABLE public."Integrations" VALIDATE CONSTRAINT integrations_org_fkey;',
+        ),
+    ]
+
+
+def test_a_missing_primary_key_adopts_an_index_built_concurrently() -> None:
+    build, adopt = fix(
+        finding(Kind.CONSTRAINT, Change.MISSING, "integrations_pkey"), SPEC
+    ).statements
+    assert build.phase is Phase.CONCURRENT and "CREATE UNIQUE INDEX CONCURRENTLY" in build.sql
+    assert adopt.sql == (
+        'ALTER TABLE public."Integrations" ADD CONSTRAINT integrations_pkey PRIMARY KEY'
+        " USING INDEX integrations_pkey_repair;"
+    )
+
+
+def test_triggers_are_recreated_with_columns_condition_and_enabled_state() -> None:
+    create, enable = sql_of(finding(Kind.TRIGGER, Change.MISSING, "audit"))
+    assert create == (
+        'CREATE TRIGGER audit AFTER INSERT OR UPDATE OF status ON public."Integrations"'
+        " FOR EACH ROW WHEN (new.status IS DISTINCT FROM old.status)"
+        " EXECUTE FUNCTION audit.log('integrations');"
+    )
+    assert enable == 'ALTER TABLE public."Integrations" ENABLE ALWAYS TRIGGER audit;'
+    parses(create)
+    (touch,) = sql_of(finding(Kind.TRIGGER, Change.MISSING, "touch"))
+    assert touch.endswith("EXECUTE FUNCTION public.update_updated_at_column();")
+
+
+def test_a_disabled_trigger_is_only_enabled_again() -> None:
+    live = describe(Trigger("touch", "BEFORE", ("UPDATE",), "ROW", "update_updated_at_column()",
+                            enabled="disabled"))  # fmt: skip
+    assert sql_of(finding(Kind.TRIGGER, Change.DISABLED, "touch", live)) == [
+        'ALTER TABLE public."Integrations" ENABLE TRIGGER touch;'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "sql", "data_loss"),
+    [
+        (Kind.INDEX, "idx_x", "DROP INDEX CONCURRENTLY IF EXISTS public.idx_x;", False),
+        (Kind.POLICY, "p", 'DROP POLICY IF EXISTS p ON public."Integrations";', False),
+        (Kind.TRIGGER, "t", 'DROP TRIGGER IF EXISTS t ON public."Integrations";', False),
+        (Kind.CONSTRAINT, "c", 'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS c;',
+         False),
+        (Kind.COLUMN, "secret", 'ALTER TABLE public."Integrations" DROP COLUMN secret;', True),
+    ],
+)  # fmt: skip
+def test_unexpected_objects_are_dropped_and_data_loss_is_marked(
+    kind: Kind, name: str, sql: str, data_loss: bool
+) -> None:
+    (statement,) = fix(finding(kind, Change.UNEXPECTED, name), SPEC).statements
+    assert (statement.sql, statement.data_loss) == (sql, data_loss)
+
+
+def test_a_missing_table_is_created_whole_and_its_script_parses() -> None:
+    live = State(schemas=(Schema("public", ()),))
+    findings = diff(SPEC, live)
+    assert [(f.kind, f.change) for f in findings] == [(Kind.TABLE, Change.MISSING)]
+    text = script(findings, SPEC)
+    assert (
+        'CREATE TABLE public."Integrations" (\n    id uuid DEFAULT gen_random_uuid() NOT NULL,'
+        in text
+    )
+    # A new, empty table needs no CONCURRENTLY: everything runs in the two transactions.
+    assert "CONCURRENTLY" not in text
+    parses(text)
+
+
+def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -> None:
+    findings = [
+        finding(Kind.CONSTRAINT, Change.MISSING, "integrations_org_fkey"),
+        finding(Kind.INDEX, Change.MISSING, "idx_active"),
+        finding(Kind.POLICY, Change.MISSING, "Users can view"),
+        finding(Kind.COLUMN, Change.MISSING, "status"),
+        finding(Kind.TABLE, Change.UNEXPECTED, "scratch"),
+    ]
+    text = script(findings, SPEC, lock_timeout="3s")
+    order = [
+        "SET lock_timeout = '3s';",
+        "BEGIN;",
+        "ADD COLUMN IF NOT EXISTS status",
+        "CREATE POLICY",
+        "COMMIT;",
+        "SET lock_timeout = 0;",
+        "CREATE INDEX CONCURRENTLY",
+        "SET lock_timeout = '3s';",
+        "BEGIN;",
+        "ADD CONSTRAINT integrations_org_fkey",
+        "-- DROP TABLE public.scratch;",
+        "COMMIT;",
+        "VALIDATE CONSTRAINT",
+    ]
+    positions = []
+    start = 0
+    for needle in order:
+        start = text.index(needle, start)
+        positions.append(start)
+    assert positions == sorted(positions)
+    assert "DROP TABLE public.scratch;" in script(findings, SPEC, allow_data_loss=True).replace(
+        "-- DROP TABLE", "commented"
+    )
+    parses(text)
+
+
+def test_a_message_with_line_breaks_stays_a_comment() -> None:
+    item = Finding(Kind.INDEX, Change.MISSING, Severity.CRITICAL, "public", "Integrations",
+                   "idx_active", "index is missing:\nUSING changed")  # fmt: skip
+    text = script([item], SPEC)
+    assert "-- index is missing:\n-- USING changed\n" in text
+    parses(text)
+
+
+def test_pending_migrations_and_column_order_are_explained_not_repaired() -> None:
+    pending = Finding(Kind.INDEX, Change.PENDING, Severity.INFO, "public", "Integrations",
+                      "idx_active", "pending")  # fmt: skip
+    order = finding(Kind.COLUMN, Change.CHANGED, "(column order)")
+    for item in (pending, order):
+        repair = fix(item, SPEC)
+        assert repair.statements == () and repair.note
+    assert "-- Not repaired by this script:" in script([pending, order], SPEC)
