@@ -62,9 +62,8 @@ def psql(dsn: str, script: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("name", "statement", "finding"), DRIFT, ids=[c[0] for c in DRIFT]
-)  # fmt: skip
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "statement", "finding"), DRIFT, ids=[c[0] for c in DRIFT])
 def test_the_printed_repair_script_makes_check_clean_again(
     spec_file: Path,
     phase3_dsn: str,
@@ -105,6 +104,7 @@ def test_the_script_for_a_clean_database_does_nothing(spec_file: Path, phase3_ds
     assert "BEGIN" not in printed.stdout
 
 
+@pytest.mark.slow
 def test_several_drifts_at_once_are_repaired_by_one_script(
     spec_file: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
 ) -> None:
