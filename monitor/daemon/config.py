@@ -22,6 +22,8 @@ import psycopg
 
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.schema import spec, yamldoc
+from monitor.schema.advisors import RULES as ADVISOR_RULES
+from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import State
 
 DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9568"
@@ -130,6 +132,7 @@ class Config:
     reconnect: Reconnect = field(default_factory=Reconnect)
     watch_window: WatchWindow = field(default_factory=WatchWindow)
     limits: Limits = field(default_factory=Limits)
+    advisors: AdvisorSettings = field(default_factory=AdvisorSettings)
 
     def run_budget(self, check: str) -> float:
         """Seconds one run of `check` may take before its query is cancelled."""
@@ -232,6 +235,7 @@ class _Reader(yamldoc.Reader):
                 "reconnect",
                 "watch_window",
                 "limits",
+                "advisors",
             ),
         )
         if keys is None:
@@ -266,6 +270,9 @@ class _Reader(yamldoc.Reader):
                 keys.get("watch_window"), "watch_window", WatchWindow(), self.watch_window
             ),
             limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
+            advisors=self.section(
+                keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
+            ),
         )
         self.check_timings(config, keys)
         return config
@@ -421,6 +428,38 @@ class _Reader(yamldoc.Reader):
             present_objects=count("present_objects", default.present_objects),
         )
 
+    def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
+        keys = self.mapping(
+            node,
+            where,
+            optional=("enabled", "exposed_schemas", "disable", "ignore", "unused_index_after"),
+        )
+        if keys is None:
+            return default
+        none: tuple[str, ...] = ()
+        disabled = self.optional(keys.get("disable"), f"{where}.disable", self.strings, none)
+        for rule in disabled:
+            if rule not in ADVISOR_RULES:
+                known = ", ".join(sorted(ADVISOR_RULES))
+                self.problem(keys["disable"], f"{where}.disable: unknown rule {rule!r} ({known})")
+        return AdvisorSettings(
+            enabled=self.optional(keys.get("enabled"), f"{where}.enabled", self.boolean, True),
+            exposed_schemas=self.optional(
+                keys.get("exposed_schemas"),
+                f"{where}.exposed_schemas",
+                self.strings,
+                default.exposed_schemas,
+            ),
+            disabled_rules=frozenset(disabled),
+            ignore=self.optional(keys.get("ignore"), f"{where}.ignore", self.strings, none),
+            unused_index_after_seconds=self.optional(
+                keys.get("unused_index_after"),
+                f"{where}.unused_index_after",
+                self.duration,
+                default.unused_index_after_seconds,
+            ),
+        )
+
     def targets(self, node: Any | None) -> tuple[Target, ...]:
         if node is None:
             return ()
@@ -533,6 +572,15 @@ class _Reader(yamldoc.Reader):
             self.problem(node, f"{where}: expected {what}")
             return None
         return str(node)
+
+    def boolean(self, node: Any, where: str) -> bool | None:
+        value = self.scalar_text(node, where, "true or false")
+        if value is None:
+            return None
+        if value.lower() not in ("true", "false"):
+            self.problem(node, f"{where}: expected true or false, got {value!r}")
+            return None
+        return value.lower() == "true"
 
     def string(self, node: Any | None, where: str) -> str | None:
         if node is None:

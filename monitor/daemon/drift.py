@@ -3,7 +3,7 @@
 The probe's fingerprint of the watched catalogs answers a quiet cycle with the
 last findings; a moved fingerprint, a skipped (locked) table last time, a new
 spec or ``intervals.full_drift`` gone by since the last full check takes a
-full snapshot and diff.
+full snapshot, its diff and its advisories.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import psycopg
 
 from monitor.daemon.results import DriftResult, expected_objects, without_building
 from monitor.postgres import catalog, stats
-from monitor.schema import diff
+from monitor.schema import advisors, diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, State
 
 
@@ -35,8 +35,15 @@ class _Last:
 class DriftCheck:
     """Compares one target's live catalog with its spec; remembers the last full answer."""
 
-    def __init__(self, expected: State, full_every: float, present_cap: int) -> None:
+    def __init__(
+        self,
+        expected: State,
+        full_every: float,
+        present_cap: int,
+        advisor_settings: advisors.Settings,
+    ) -> None:
         self.expected = expected
+        self._advisor_settings = advisor_settings
         self._full_every = full_every
         self._present_cap = present_cap
         self._last: _Last | None = None
@@ -46,7 +53,13 @@ class DriftCheck:
         ledger = self.expected.ledger
         return ledger.table if ledger is not None else DEFAULT_LEDGER_TABLE
 
-    def run(self, conn: psycopg.Connection[Any], now: datetime) -> DriftResult:
+    def run(
+        self,
+        conn: psycopg.Connection[Any],
+        now: datetime,
+        activity: advisors.IndexActivity | None = None,
+    ) -> DriftResult:
+        """`activity` (scans since the window began) feeds the unused_index advisor."""
         schemas = [s.name for s in self.expected.schemas]
         probe = stats.probe(conn, schemas, self.ledger_table)
         last = self._last
@@ -59,7 +72,7 @@ class DriftCheck:
         if quiet and last is not None:
             raw, result = last.findings, replace(last.result, checked_at=now, full=False)
         else:
-            raw, result = self._full(conn, schemas, now)
+            raw, result = self._full(conn, schemas, now, activity)
             self._last = _Last(probe.fingerprint, raw, result, time.monotonic())
             # A snapshot is a whole catalog's worth of objects, now garbage; a full
             # collection also empties the allocator's free lists, handing the memory
@@ -69,7 +82,11 @@ class DriftCheck:
         return replace(result, findings=findings, building=probe.building)
 
     def _full(
-        self, conn: psycopg.Connection[Any], schemas: list[str], now: datetime
+        self,
+        conn: psycopg.Connection[Any],
+        schemas: list[str],
+        now: datetime,
+        activity: advisors.IndexActivity | None,
     ) -> tuple[tuple[Finding, ...], DriftResult]:
         snap = catalog.snapshot(conn, schemas, self.ledger_table)
         raw = diff.explain_unread_ledger(
@@ -86,5 +103,7 @@ class DriftCheck:
             building=(),
             checked_at=now,
             full=True,
+            # From the same snapshot: the advisors cost no statement of their own.
+            advisories=advisors.evaluate(snap.state, self._advisor_settings, activity),
         )
         return tuple(raw), result

@@ -30,6 +30,11 @@ width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
     # TYPE schema_monitor_expected_object_present gauge
     schema_monitor_expected_object_present{kind="index",object="idx_active_integrations",
         relname="integrations",schemaname="public",T} 0.0
+    # TYPE schema_monitor_advisory_rules gauge
+    schema_monitor_advisory_rules{level="warning",rule="duplicate_index",T} 1.0
+    # TYPE schema_monitor_advisories gauge
+    schema_monitor_advisories{level="warning",object="idx_copy",relname="integrations",
+        rule="duplicate_index",schemaname="public",T} 1.0
     # TYPE schema_monitor_locked_relations_skipped gauge
     schema_monitor_locked_relations_skipped{T} 0.0
     # TYPE schema_monitor_index_scans_total counter
@@ -73,6 +78,10 @@ Rules worth knowing when writing alerts:
   policies, triggers and constraints (not columns: their drift shows in
   ``drift_objects{kind="column"}``). Missing objects always have a series; present
   ones are capped by ``limits.present_objects``.
+- ``advisory_rules`` has every rule, 0 when clean, once a drift check has completed;
+  ``advisories`` has one series (value 1) per advisory of the last full snapshot, worst
+  first, capped at 1,000 (``advisory_rules`` counts them all); ``relname`` is empty for
+  objects not on a table.
 - Per-index series cover the spec's indexes (capped by ``limits.spec_relations``)
   and the ``limits.other_indexes`` most scanned others. ``index_valid`` is 0
   only for an index that is invalid and not being built: while
@@ -95,6 +104,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from monitor.daemon.results import Results, TargetResults
+from monitor.schema.advisors import RULES
 from monitor.schema.model import Change, Kind, Severity
 
 PREFIX = "schema_monitor_"
@@ -102,6 +112,9 @@ CHECKS = ("drift", "stats")
 _INDEX_LABELS = ["target", "datname", "schemaname", "relname", "indexrelname"]
 _TABLE_LABELS = ["target", "datname", "schemaname", "relname"]
 _DATABASE_LABELS = ["target", "datname"]
+# Per-advisory series, worst first: a catalog of thousands of tables without a
+# primary key must not turn into thousands of series; advisory_rules still counts all.
+ADVISORY_SERIES = 1000
 
 
 def _timestamp(value: datetime | None) -> float:
@@ -168,6 +181,7 @@ def _target(families: _Families, target: TargetResults) -> None:
     ).add_metric([name], 1.0 if target.up else 0.0)
     _checks(families, target)
     _drift(families, target)
+    _advisories(families, target)
     _usage(families, target)
     _state_files(families, target)
     if target.window is not None:
@@ -247,6 +261,33 @@ def _drift(families: _Families, target: TargetResults) -> None:
         "Tables the last drift check left out: their AccessExclusiveLock was held or awaited.",
         ["target"],
     ).add_metric([target.name], float(len(drift.skipped)))
+
+
+def _advisories(families: _Families, target: TargetResults) -> None:
+    drift = target.drift
+    if drift is None:
+        return
+    counts: dict[str, int] = {}
+    for advisory in drift.advisories:
+        counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
+    rules = families.gauge(
+        "advisory_rules",
+        "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
+        ["target", "rule", "level"],
+    )
+    for rule in RULES.values():
+        rules.add_metric([target.name, rule.id, rule.level], float(counts.get(rule.id, 0)))
+    shown = drift.advisories[:ADVISORY_SERIES]
+    if not shown:
+        return  # a family without a sample is not announced
+    series = families.gauge(
+        "advisories",
+        "One series per advisory (what a reviewer would flag; not drift): always 1.",
+        ["target", "rule", "level", "schemaname", "relname", "object"],
+    )
+    for advisory in shown:
+        labels = [advisory.rule, advisory.level, advisory.schema, advisory.table or ""]
+        series.add_metric([target.name, *labels, advisory.object], 1.0)
 
 
 def _usage(families: _Families, target: TargetResults) -> None:

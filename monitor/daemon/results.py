@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.schema.advisors import Advisory
 from monitor.schema.model import Change, Finding, Kind, State, Table
 from monitor.window.watch import WindowStatus
 
@@ -63,6 +64,7 @@ class DriftResult:
     building: tuple[str, ...]  # "schema.index" being built right now
     checked_at: datetime
     full: bool  # False: the catalog fingerprint had not moved, the last findings stand
+    advisories: tuple[Advisory, ...] = ()  # from the last full snapshot, worst first
 
 
 @dataclass(frozen=True, slots=True)

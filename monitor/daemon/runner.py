@@ -48,6 +48,7 @@ from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
 from monitor.postgres import db, stats
 from monitor.schema.model import Severity, State
+from monitor.window.report import index_activity
 
 # SIGTERM must end the process within 5 s; this leaves room for closing up.
 _STOP_GRACE_SECONDS = 3.0
@@ -141,7 +142,10 @@ class TargetRunner:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
         self._drift_check = DriftCheck(
-            expected, self.config.intervals.full_drift, self.config.limits.present_objects
+            expected,
+            self.config.intervals.full_drift,
+            self.config.limits.present_objects,
+            self.config.advisors,
         )
         self._spec_relations = SpecRelations(expected)
 
@@ -287,7 +291,8 @@ class TargetRunner:
     # -- the checks -------------------------------------------------------------
 
     def _drift(self, conn: psycopg.Connection[Any]) -> Change:
-        result = self._drift_check.run(conn, self._clock.now())
+        now = self._clock.now()
+        result = self._drift_check.run(conn, now, index_activity(self.window.state, now))
         self._events.findings(self.name, result.findings)
         self.window.record_drift(result)
         return lambda t: replace(t, drift=result)

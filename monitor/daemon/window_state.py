@@ -158,6 +158,7 @@ class WindowKeeper:
             ledger=result.ledger,
             skipped=result.skipped,
             building=result.building,
+            advisories=result.advisories,
         )
         self._save(self.files.save_evidence, evidence)
 

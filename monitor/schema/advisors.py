@@ -69,6 +69,19 @@ class Advisory:
             parts = [self.schema, self.object]
         return ".".join(p for p in parts if p)
 
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> Advisory:
+        return cls(
+            rule=item["rule"],
+            level=Level(item["level"]),
+            category=Category(item["category"]),
+            schema=item["schema"],
+            table=item["table"],
+            object=item["object"],
+            message=item["message"],
+            remediation=item["remediation"],
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,

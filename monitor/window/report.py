@@ -6,6 +6,9 @@ valid, RLS policies active), lists every drift seen during the window with
 when it was first and last seen, says which new indexes were used and which
 never were, and how the database's health held up.
 
+Advisories (what a reviewer would flag, not drift) seen by the last drift
+check get a section of their own: they never fail the window.
+
 It is built only from what the daemon persisted in ``state_dir`` and from
 the spec, so `schema-monitor report` gives the same answer from another
 process, at any time, without touching the database.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.schema.advisors import Advisory, IndexActivity
 from monitor.schema.diff import migration_version
 from monitor.schema.model import Finding, Kind, State, Table
 from monitor.window.watch import (
@@ -66,6 +70,7 @@ class Report:
     drift: tuple[DriftRecord, ...]
     new_indexes: tuple[NewIndex, ...]
     health: dict[str, Any]
+    advisories: tuple[Advisory, ...] = ()  # at the last drift check
 
     @property
     def passed(self) -> bool:
@@ -103,6 +108,7 @@ def build(
         drift=in_window,
         new_indexes=new_indexes(expected, watch, new_indexes_since),
         health=_health_figures(watch),
+        advisories=evidence.advisories if evidence is not None else (),
     )
 
 
@@ -257,6 +263,17 @@ def new_indexes(
     return tuple(found)
 
 
+def index_activity(watch: WatchState | None, now: datetime) -> IndexActivity | None:
+    """Index scans since the window began, for the unused_index advisor; None before the
+    second statistics sample (one sample is only the baseline)."""
+    if watch is None or watch.samples < 2:
+        return None
+    return IndexActivity(
+        scans={key: counter.since for key, counter in watch.indexes.items()},
+        observed_seconds=(now - watch.start).total_seconds(),
+    )
+
+
 # --- rendering ---------------------------------------------------------------------------
 
 
@@ -311,6 +328,7 @@ def to_json(report: Report) -> dict[str, Any]:
             for i in report.new_indexes
         ],
         "health": report.health,
+        "advisories": [a.as_json() for a in report.advisories],
     }
 
 
@@ -351,8 +369,29 @@ def to_markdown(report: Report) -> str:
             )
             used = {True: "yes", False: "never", None: "unknown"}[index.used]
             lines.append(f"| {index.name} | {index.schema}.{index.table} | {scans} | {used} |")
+    lines += ["", "## Advisories", ""]
+    lines += _advisory_lines(report.advisories)
     lines.append("")
     return "\n".join(lines)
+
+
+def _advisory_lines(advisories: Sequence[Advisory]) -> list[str]:
+    if not advisories:
+        return ["The last drift check raised no advisory (docs/advisors.md lists the rules)."]
+    lines = [
+        "Not drift: what a reviewer would flag in the database as it is (docs/advisors.md).",
+        "",
+        "| Level | Rule | Object | Finding | Fix |",
+        "|---|---|---|---|---|",
+    ]
+    for a in advisories:
+        cells = (a.level.value, a.rule, a.qualified_name, a.message, a.remediation)
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 # --- per target ------------------------------------------------------------------------------

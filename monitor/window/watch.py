@@ -25,6 +25,7 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.postgres.stats import Sample
+from monitor.schema.advisors import Advisory
 from monitor.schema.model import Change, Finding, FindingKey, Kind, Severity, finding_key
 
 
@@ -206,6 +207,7 @@ class Evidence:
     ledger: tuple[str, ...] | None  # live migration versions in applied order
     skipped: tuple[str, ...]
     building: tuple[str, ...]
+    advisories: tuple[Advisory, ...] = ()
 
 
 # --- persistence -------------------------------------------------------------------------
@@ -422,6 +424,7 @@ def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
         "ledger": list(evidence.ledger) if evidence.ledger is not None else None,
         "skipped": list(evidence.skipped),
         "building": list(evidence.building),
+        "advisories": [a.as_json() for a in evidence.advisories],
     }
 
 
@@ -437,6 +440,8 @@ def evidence_from_json(data: Any, path: Path) -> Evidence:
             ledger=tuple(ledger) if ledger is not None else None,
             skipped=tuple(data["skipped"]),
             building=tuple(data["building"]),
+            # Files written before advisors existed have none.
+            advisories=tuple(Advisory.from_json(a) for a in data.get("advisories", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptStateFile(path, repr(exc)) from None

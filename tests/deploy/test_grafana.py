@@ -37,6 +37,7 @@ REQUIRED_PANELS = {
     "Watch window progress",
     "Connections by state",
     "Lock waits and longest transaction",
+    "Advisories",
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.daemon import config
 from monitor.errors import InputError
+from monitor.schema.advisors import Settings as AdvisorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
@@ -127,7 +128,8 @@ targets:
     where = str(tmp_path / "monitor.yaml")
     assert found == [
         f"{where}:3: config: unknown key 'log_fromat' (expected one of: version, targets, "
-        "state_dir, log_format, web, intervals, timeouts, reconnect, watch_window, limits)",
+        "state_dir, log_format, web, intervals, timeouts, reconnect, watch_window, limits, "
+        "advisors)",
         f"{where}:4: intervals.drift: '60' is not a duration such as 60s, 5m or 48h"
         " (a unit is required)",
         f"{where}:4: intervals.stats: 'soon' is not a duration such as 60s, 5m or 48h",
@@ -301,3 +303,35 @@ def test_validate_config_accepts_the_example_config(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok (1 targets)")
+
+
+def test_the_advisors_section_is_read(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        minimal()
+        + """\
+advisors:
+  exposed_schemas: [public, api]
+  disable: [no_primary_key]
+  ignore: ["rls_enabled_no_policy:public.audit_*"]
+  unused_index_after: 6h
+""",
+    )
+    assert loaded.advisors == AdvisorSettings(
+        exposed_schemas=("public", "api"),
+        disabled_rules=frozenset({"no_primary_key"}),
+        ignore=("rls_enabled_no_policy:public.audit_*",),
+        unused_index_after_seconds=6 * 3600.0,
+    )
+    assert load_text(tmp_path, minimal()).advisors == AdvisorSettings()
+    assert not load_text(tmp_path, minimal() + "advisors: {enabled: false}\n").advisors.enabled
+
+
+def test_an_unknown_advisor_rule_or_option_is_a_problem_with_its_line(tmp_path: Path) -> None:
+    found = problems_of(
+        tmp_path,
+        minimal() + "advisors:\n  disable: [no_such_rule]\n  enabled: maybe\n  colour: red\n",
+    )
+    assert any(":7: advisors.disable: unknown rule 'no_such_rule'" in p for p in found), found
+    assert any(":8: advisors.enabled: expected true or false" in p for p in found), found
+    assert any("colour" in p for p in found), found

@@ -22,6 +22,7 @@ from monitor.daemon.results import (
     expected_objects,
     without_building,
 )
+from monitor.schema.advisors import RULES, Advisory, Category, Level
 from monitor.schema.model import (
     Change,
     Finding,
@@ -55,6 +56,18 @@ MISSING_INDEX = Finding(
 )
 
 
+DUPLICATE = Advisory(
+    "duplicate_index",
+    Level.WARNING,
+    Category.PERFORMANCE,
+    "public",
+    "integrations",
+    "idx_copy",
+    "index idx_copy on public.integrations is identical to idx_integrations_type",
+    "DROP INDEX CONCURRENTLY public.idx_copy",
+)
+
+
 def index(name: str, *, valid: bool = True, building: bool = False) -> IndexUsage:
     return IndexUsage("public", "integrations", name, 12, 16384, valid, building, 3)
 
@@ -78,6 +91,7 @@ def target(**changes: object) -> TargetResults:
             building=(),
             checked_at=NOW,
             full=True,
+            advisories=(DUPLICATE,),
         ),
         usage=UsageResult(
             datname="app",
@@ -106,6 +120,8 @@ def test_every_documented_metric_is_rendered() -> None:
         "check_errors_total",
         "drift_objects",
         "expected_object_present",
+        "advisory_rules",
+        "advisories",
         "index_scans_total",
         "index_size_bytes",
         "index_valid",
@@ -355,3 +371,45 @@ def test_an_index_being_built_is_not_reported_invalid() -> None:
     invalid = replace(MISSING_INDEX, change=Change.INVALID, name="idx_new")
     assert without_building([invalid, MISSING_INDEX], {"public.idx_new"}) == (MISSING_INDEX,)
     assert without_building([invalid], ()) == (invalid,)
+
+
+def test_advisories_name_their_object_and_every_rule_is_counted() -> None:
+    samples = scrape(results(target()))
+    labels = {
+        "target": "supabase",
+        "rule": "duplicate_index",
+        "level": "warning",
+        "schemaname": "public",
+        "relname": "integrations",
+        "object": "idx_copy",
+    }
+    assert value(samples, "advisories", **labels) == 1.0
+    for rule in RULES.values():
+        count = 1.0 if rule.id == "duplicate_index" else 0.0
+        assert value(
+            samples, "advisory_rules", target="supabase", rule=rule.id,
+            level=rule.level.value,
+        ) == count  # fmt: skip
+
+
+def test_without_advisories_the_per_object_family_is_absent_but_the_counts_stay() -> None:
+    clean = target()
+    assert clean.drift is not None
+    samples = scrape(results(replace(clean, drift=replace(clean.drift, advisories=()))))
+    assert "schema_monitor_advisories" not in names(samples)
+    assert "schema_monitor_advisory_rules" in names(samples)
+
+
+def test_advisories_beyond_the_cap_are_counted_not_shown() -> None:
+    many = tuple(
+        replace(DUPLICATE, object=f"idx_{n:05}") for n in range(metrics.ADVISORY_SERIES + 5)
+    )
+    clean = target()
+    assert clean.drift is not None
+    samples = scrape(results(replace(clean, drift=replace(clean.drift, advisories=many))))
+    shown = [name for name, _ in samples if name == "schema_monitor_advisories"]
+    assert len(shown) == metrics.ADVISORY_SERIES
+    assert value(
+        samples, "advisory_rules", target="supabase", rule="duplicate_index",
+        level="warning",
+    ) == float(len(many))  # fmt: skip

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.errors import MonitorError
 from monitor.postgres.stats import DatabaseStat, IndexStat, Sample
+from monitor.schema.advisors import Advisory, Category, Level
 from monitor.schema.model import (
     Change,
     Finding,
@@ -359,3 +360,57 @@ def test_deadlocks_during_the_window_fail_health() -> None:
     criterion = next(c for c in build(None, state=state).criteria if c.title.startswith("Database"))
     assert criterion.verdict == report.FAIL
     assert "deadlocks: 1" in criterion.evidence
+
+
+# --- advisories in the window ------------------------------------------------------------
+
+NO_KEY = Advisory(
+    "no_primary_key",
+    Level.INFO,
+    Category.PERFORMANCE,
+    "public",
+    "events",
+    "events",
+    "table public.events has no primary key | and a pipe",
+    "ALTER TABLE public.events ADD PRIMARY KEY (...)",
+)
+
+
+def test_advisories_survive_the_state_file_and_files_without_them_still_load(
+    tmp_path: Path,
+) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    evidence = watch.Evidence(START, (), None, (), (), advisories=(NO_KEY,))
+    files.save_evidence(evidence)
+    assert files.load_evidence() == evidence
+    older = json.loads(files.evidence.read_text())
+    del older["advisories"]
+    files.evidence.write_text(json.dumps(older))
+    loaded = files.load_evidence()
+    assert loaded is not None and loaded.advisories == ()
+
+
+def test_the_report_lists_advisories_without_failing_the_window() -> None:
+    ledger = ("20250122000000", "20250123000000")
+    built = build(watch.Evidence(START + DAY, (), ledger, (), (), advisories=(NO_KEY,)))
+    assert built.passed
+    markdown = report.to_markdown(built)
+    section = markdown.split("## Advisories", 1)[1]
+    assert (
+        "| info | no_primary_key | public.events | table public.events has no primary key \\|"
+        in (section)
+    )
+    assert report.to_json(built)["advisories"] == [NO_KEY.as_json()]
+    clean = report.to_markdown(build(watch.Evidence(START + DAY, (), ledger, (), ())))
+    assert "The last drift check raised no advisory" in clean
+
+
+def test_index_activity_for_the_unused_index_advisor_needs_a_baseline_and_a_sample() -> None:
+    assert report.index_activity(None, START) is None
+    baseline = fold(sample({"idx_a": 3}))
+    assert report.index_activity(baseline, START + DAY) is None
+    later = fold(sample({"idx_a": 3}), sample({"idx_a": 3}))
+    activity = report.index_activity(later, later.start + timedelta(hours=2))
+    assert activity is not None
+    assert activity.scans == {"public.idx_a": 0}
+    assert activity.observed_seconds == 7200.0
