@@ -147,6 +147,7 @@ _COLLECTIONS = {
     Kind.POLICY: "policies",
     Kind.TRIGGER: "triggers",
 }
+_KIND_OF = {collection: str(kind) for kind, collection in _COLLECTIONS.items()}
 SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind, name
 
 
@@ -261,7 +262,16 @@ def github_annotations(
         out.append(_annotation(_GITHUB_COMMANDS[finding.severity], spec_file, line, title,
                                finding.message))  # fmt: skip
     for advisory in advisories:
-        line = line_of(lines, advisory.schema, advisory.table, "", advisory.object)
+        # An advisory names its object, not its kind: the first kind the spec lists it as.
+        line = next(
+            (
+                lines[key]
+                for kind in _COLLECTIONS.values()
+                if (key := (advisory.schema, advisory.table, _KIND_OF[kind], advisory.object))
+                in lines
+            ),
+            line_of(lines, advisory.schema, advisory.table, "", advisory.object),
+        )
         message = f"{advisory.message}. Fix: {advisory.remediation}"
         out.append(_annotation(_GITHUB_ADVISORY[advisory.level], spec_file, line,
                                f"schema advisor: {advisory.rule}", message))  # fmt: skip
