@@ -84,7 +84,9 @@ def test_json_carries_each_findings_fix_and_the_advisories_beside_them() -> None
     report = check.check_json(
         [MISSING, EXTRA], ok=False, advisories=[NO_RLS, SLOW], expected=EXPECTED
     )
-    missing, extra = report["findings"]  # type: ignore[misc]
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    missing, extra = findings
     assert missing["fix"] == [
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_status ON public.integrations (status)"
         " WHERE status <> 'gone';"
