@@ -96,13 +96,19 @@ def billion_laughs() -> str:
     return "\n".join([*lines, "schemas: {public: {ignore: *l9}}"]) + "\n"
 
 
-def best(action: Callable[[], Any], repeat: int) -> float:
-    times = []
+def best(action: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """The least CPU time and the least wall time of ``repeat`` runs, in seconds.
+
+    CPU time is the figure to compare: on a busy machine (2 cores shared by
+    many) wall time mostly measures the neighbours.
+    """
+    cpu, wall = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+    return min(cpu), min(wall)
 
 
 def fails(text: str) -> Callable[[], None]:
@@ -147,7 +153,7 @@ def main() -> None:
         path = Path(folder) / "spec.yaml"
         path.write_text(text, encoding="utf-8")
         assert spec.load(path) == state
-        rows: list[tuple[str, float]] = [
+        rows: list[tuple[str, tuple[float, float]]] = [
             (f"parse: {label}", best(parse, args.repeat)) for label, parse in parsers(text).items()
         ]
         rows += [
@@ -170,8 +176,9 @@ def main() -> None:
             ("billion laughs, time to fail", best(fails(billion_laughs()), args.repeat)),
         ]
     print(f"spec of {args.tables} tables: {len(text.encode()) / 1e6:.1f} MB; best of {args.repeat}")
-    for label, seconds in rows:
-        print(f"  {label:52s} {seconds:8.3f} s")
+    print(f"  {'':52s} {'CPU s':>8s} {'wall s':>8s}")
+    for label, (cpu, wall) in rows:
+        print(f"  {label:52s} {cpu:8.4f} {wall:8.4f}")
     print("  target: spec.load <= 0.3 s")
 
 

@@ -135,12 +135,21 @@ _PUBLIC = "public"
 
 
 # PyYAML's composer for the exact reading: libyaml's when available.
-_PARSER: type[Any] = yamldoc.LOADER
+_PARSER: type[Any] | None = None  # None: the engine's choice
 
 
 def loads(text: str, filename: str = "<spec>") -> model.State:
     """Parse and validate a spec; raise InputError listing every problem with its line."""
     yamldoc.check_characters(text, filename, "spec")
+    return _read(text, filename)
+
+
+def load(path: Path) -> model.State:
+    return _read(yamldoc.read_text(path, "spec"), str(path))
+
+
+def _read(text: str, filename: str) -> model.State:
+    """A spec from checked text: fast when it has no problem, else exactly."""
     data = yamldoc.fast_parse(text)
     if data is not yamldoc.DECLINED:
         with contextlib.suppress(Retry):
@@ -157,10 +166,6 @@ def read_exactly(text: str, filename: str = "<spec>") -> model.State:
     return state
 
 
-def load(path: Path) -> model.State:
-    return loads(yamldoc.read_text(path, "spec"), str(path))
-
-
 # --- loading ---------------------------------------------------------------
 
 
@@ -175,6 +180,24 @@ def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
     return None if items is None else tuple(sorted(items, key=lambda item: item.name))
 
 
+class _NamelessFields:
+    """An object read from a body, kept to make equal objects under other names."""
+
+    def __init__(self, first: Any) -> None:
+        self.first = first
+        self.kind = type(first)
+        self.fields = {
+            field.name: getattr(first, field.name)
+            for field in dataclasses.fields(first)
+            if field.name != "name"
+        }
+
+    def named(self, name: str) -> Any:
+        if name == self.first.name:
+            return self.first
+        return self.kind(name=name, **self.fields)
+
+
 class _Reader(yamldoc.Reader):
     """Reads parsed spec data into a State; see :class:`yamldoc.Reader`."""
 
@@ -185,6 +208,7 @@ class _Reader(yamldoc.Reader):
         self.places: dict[tuple[str, str, str], int | None] = {}
         # One object per distinct value (see shared).
         self.values: dict[Hashable, Any] = {}
+        self.memo: dict[Hashable, Any] = {}  # see remembered
 
     def shared(self, value: H) -> H:
         """The first equal ``value`` read: a large spec repeats its types,
@@ -192,6 +216,40 @@ class _Reader(yamldoc.Reader):
         table after table, and the model is immutable."""
         kept: H = self.values.setdefault(value, value)
         return kept
+
+    def remembered(self, kind: Hashable, value: Any, read: Callable[[], T]) -> T:
+        """``read()``, or in fast mode what it gave for an equal ``value`` of this kind.
+
+        A large spec repeats the same bodies table after table (its columns,
+        policies, triggers...); fast data is plain, so its repr is a faithful
+        key (it keeps `true` apart from `1` and `'1'`), and a fast read has no
+        problem to place.
+        """
+        if not self.fast:
+            return read()
+        key = (kind, repr(value))
+        if key in self.memo:
+            kept: T = self.memo[key]
+            return kept
+        result = self.memo[key] = read()
+        return result
+
+    def named_object(
+        self,
+        noun: str,
+        schema: str,
+        name: str,
+        body: Any,
+        what: str,
+        read: Callable[[str, Any, str], T],
+    ) -> T:
+        """An object of a mapping of names (constraint, index...): its body read once per
+        distinct body in fast mode, the name set on each copy."""
+        kept = self.remembered(
+            (noun, schema), body, lambda: _NamelessFields(read(name, body, what))
+        )
+        made: T = kept.named(name)
+        return made
 
     def scalar(self, value: Any, label: str) -> str | None:
         text = super().scalar(value, label)
@@ -362,12 +420,15 @@ class _Reader(yamldoc.Reader):
                 if noun == "index" and not self.fast:  # compared across the tables of a schema
                     for entry_name, _ in entries:
                         self.places[(noun, prefix, entry_name)] = line_of(entry_name)
-                return tuple(read(n, b, f"{noun} {prefix}.{n}") for n, b in entries)
+                return tuple(
+                    self.named_object(noun, schema, n, b, f"{noun} {prefix}.{n}", read)
+                    for n, b in entries
+                )
 
             return self.collection(found, key, what, read_all)
 
         def columns(value: Any, label: str) -> tuple[model.Column, ...]:
-            return self.columns(value, label, prefix)
+            return self.remembered(("columns",), value, lambda: self.columns(value, label, prefix))
 
         table = model.Table(
             name=name,
@@ -380,7 +441,7 @@ class _Reader(yamldoc.Reader):
             indexes=_sorted(objects("indexes", "index", self.index)),
             policies=_sorted(objects("policies", "policy", self.policy)),
             triggers=_sorted(objects("triggers", "trigger", self.trigger)),
-            rls=self.get(found, "rls", what, self.rls, None),
+            rls=self.get(found, "rls", what, self.remembered_rls, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
@@ -418,6 +479,9 @@ class _Reader(yamldoc.Reader):
                     self.places.get((f"absent {item.kind}", what, item.name)),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
+
+    def remembered_rls(self, value: Any, label: str) -> model.Rls:
+        return self.remembered(("rls",), value, lambda: self.rls(value, label))
 
     def rls(self, node: Any, label: str) -> model.Rls:
         if is_bool(node):
