@@ -9,12 +9,10 @@ giving the mapping it is written as.
 from __future__ import annotations
 
 import dataclasses
-import io
+import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
-
-import yaml
 
 from monitor.schema import model
 from monitor.schema.yamldoc import STR, plain_tag
@@ -84,227 +82,126 @@ def _state_document(state: model.State) -> dict[str, Any]:
     return document
 
 
-# What YAML counts as a line break; a run of them, or of anything else.
-_BREAKS = "\n\x85\u2028\u2029"
-_RUNS = re.compile(f"[{_BREAKS}]+|[^{_BREAKS}]+")
-_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]+")
-# Characters a double-quoted scalar writes as escapes (with allow_unicode).
-_ESCAPED = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
-_ESCAPES: Mapping[str, str] = yaml.emitter.Emitter.ESCAPE_REPLACEMENTS
-# PyYAML writes a key as `? key` from this length on, counting its `!!str` tag.
-_SIMPLE_KEY_LENGTH = 128 - len("!!str")
+# Text written plain: starts with no indicator, holds no flow indicator, no
+# ` #`, no colon or `?` at all (in a flow mapping PyYAML and yaml-rs read
+# them differently), and no leading or trailing space.
+_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^?,\[\]{}:#\s]|[ ](?![ #\s])|#)*(?<![ ])")
+# What YAML 1.2 (yaml-rs, the fast path) reads as a number, a boolean or null:
+# written plain, such text would come back as something else.
+_TYPED_IN_YAML_1_2 = re.compile(
+    r"[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|\.(?:inf|Inf|INF))|\.(?:nan|NaN|NAN)|null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
+)
+# Inside double quotes: what must be escaped (YAML reads \x85, \u2028 and \u2029 as breaks).
+_ESCAPED = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 _INDENT = 2
-# Only its analyze_scalar is used: which styles can hold a text exactly.
-_ANALYZER = yaml.emitter.Emitter(io.StringIO(), allow_unicode=True)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Styles:
-    """The style PyYAML writes one text in, by place: "" plain, ' " or |.
+def _scalar(value: Any) -> str:
+    """A scalar as YAML text that reads back as the same value, in a flow or block."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text: str = value
+    if _plain(text):
+        return text
+    if "'" in text or not text.isprintable():
+        # SQL string literals read better in "..." than with doubled ''.
+        return '"' + _ESCAPED.sub(_escape, text) + '"'
+    return "'" + text + "'"
 
-    The key styles are None when the text cannot be a simple key: it is then
-    written after a ``?`` in its block or flow style.
-    """
 
-    block: str
-    flow: str
-    key: str | None
-    flow_key: str | None
-
-
-def _styles(text: str) -> _Styles:
-    analysis = _ANALYZER.analyze_scalar(text)
-    asked = ""
-    if "\n" in text:
-        # A pretty-printed expression keeps its lines; YAML falls back to
-        # quotes where a literal block cannot hold the text exactly.
-        asked = "|"
-    elif "'" in text and "\\" not in text and not analysis.allow_flow_plain:
-        asked = '"'  # SQL string literals read better in "..." than with doubled ''
-    # Plain only if it reads back as text, not as a number, boolean or null.
-    plain = not asked and plain_tag(text) == STR
-
-    def choose(flow: bool, key: bool) -> str:  # as yaml.emitter.Emitter.choose_scalar_style
-        if asked == '"':
-            return '"'
-        if (
-            plain
-            and not (key and (analysis.empty or analysis.multiline))
-            and (analysis.allow_flow_plain if flow else analysis.allow_block_plain)
-        ):
-            return ""
-        if asked == "|" and not flow and not key and analysis.allow_block:
-            return "|"
-        if not asked and analysis.allow_single_quoted and not (key and analysis.multiline):
-            return "'"
-        return '"'
-
-    simple_key = len(text) < _SIMPLE_KEY_LENGTH and not analysis.empty and not analysis.multiline
-    return _Styles(
-        block=choose(flow=False, key=False),
-        flow=choose(flow=True, key=False),
-        key=choose(flow=False, key=True) if simple_key else None,
-        flow_key=choose(flow=True, key=True) if simple_key else None,
+@functools.lru_cache(maxsize=8192)  # names, types and expressions come back table after table
+def _plain(text: str) -> bool:
+    return (
+        _PLAIN.fullmatch(text) is not None
+        and text.isprintable()
+        and plain_tag(text) == STR
+        and _TYPED_IN_YAML_1_2.fullmatch(text) is None
     )
-
-
-def _single_quoted(text: str, indent: int) -> str:
-    # Never with a \n (such text asks for a | block, else double quotes), but
-    # maybe with YAML's other line breaks: each run is followed by the indent.
-    quoted = _OTHER_BREAKS.sub(lambda run: run.group() + " " * indent, text.replace("'", "''"))
-    return "'" + quoted + "'"
-
-
-def _double_quoted(text: str) -> str:
-    return '"' + _ESCAPED.sub(_escape, text) + '"'
 
 
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
-    if char in _ESCAPES:
-        return "\\" + _ESCAPES[char]
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02X}"
-    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+    return _ESCAPES.get(char) or f"\\u{ord(char):04X}"
 
 
-def _literal(text: str, indent: int) -> str:
-    """A ``|`` block scalar: its header and its lines, each ending its line."""
-    hints = str(_INDENT) if text[0] in " " + _BREAKS else ""
-    if text[-1] not in _BREAKS:
-        hints += "-"
-    elif len(text) == 1 or text[-2] in _BREAKS:
-        hints += "+"
+def _literal(text: str, indent: int) -> str | None:
+    """A `|-` block keeping the lines of a multi-line text, or None where one cannot."""
+    lines = text.split("\n")
+    if not lines[0] or lines[0][0] == " " or not lines[-1]:
+        return None
+    if not all(line.isprintable() for line in lines):
+        return None
     pad = " " * indent
-    parts = ["|", hints, "\n"]
-    for run in _RUNS.findall(text):
-        parts += [run] if run[0] in _BREAKS else [pad, run]
-    if text[-1] not in _BREAKS:
-        parts.append("\n")
-    return "".join(parts)
+    return "|-\n" + "\n".join(pad + line if line else "" for line in lines)
 
 
 class _Writer:
-    """Writes a document exactly as ``yaml.dump`` writes it with PyYAML's
-    emitter (block style, ``sort_keys=False``, ``allow_unicode``, no aliases,
-    :class:`_Flow` and :class:`_Inline` in flow style, text styled as the
-    ``_styles`` rules say), only many times faster.
-
-    PyYAML's emitter runs every value through a state machine; the shapes of
-    a spec are few and are written here directly: block mappings (a list in a
-    mapping is not indented), block lists, ``{...}`` and ``[...]`` flow
-    collections, and scalars. Lines are never folded: PyYAML folds only past
-    a width that dumps set beyond any real line.
-    """
+    """Writes a document in block style: mappings in order, a list in a mapping not
+    indented, :class:`_Flow` and :class:`_Inline` on one line, text plain where it
+    reads back as itself, else quoted, a multi-line text as a `|-` block."""
 
     def __init__(self) -> None:
         self.out: list[str] = []
-        self.styles: dict[str, _Styles] = {}
-        # The last scalar was a `|+` block, whose trailing empty lines YAML
-        # keeps: then the document ends with `...`, as PyYAML writes it.
-        self.open_ended = False
 
-    def text(self, document: dict[str, Any]) -> str:
-        self.mapping(document, 0, continued=True)
-        if self.open_ended:
-            self.out.append("...\n")
+    def text(self, document: Mapping[str, Any]) -> str:
+        self.mapping(document, 0)
         return "".join(self.out)
 
-    def style(self, text: str) -> _Styles:
-        styles = self.styles.get(text)
-        if styles is None:
-            styles = self.styles[text] = _styles(text)
-        return styles
-
-    def scalar(self, value: Any, style: str, indent: int) -> str:
-        """``value`` in ``style``; ``indent`` is where its continuation lines start."""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int) or style == "":
-            return str(value)
-        if style == "'":
-            return _single_quoted(value, indent)
-        if style == "|":
-            return _literal(value, indent)
-        return _double_quoted(value)
-
-    def mapping(self, mapping: Mapping[str, Any], indent: int, *, continued: bool) -> None:
-        """A block mapping; ``continued``: its first key goes on the current line."""
-        out, pad = self.out, " " * indent
+    def mapping(self, mapping: Mapping[str, Any], indent: int) -> None:
+        pad = " " * indent
         for key, value in mapping.items():
-            if not continued:
-                out.append(pad)
-            continued = False
-            style = self.style(key).key
-            if style is not None:
-                out += [self.scalar(key, style, indent + _INDENT), ":"]
+            self.out += [pad, _scalar(key), ":"]
+            value = self.fitted(value)
+            if value and type(value) is dict:
+                self.out.append("\n")
+                self.mapping(value, indent + _INDENT)
+            elif value and type(value) is list:
+                self.out.append("\n")
+                self.sequence(value, indent)  # not indented in a mapping
             else:
-                out.append("?")
-                self.node(key, indent + _INDENT)
-                out.append(pad + ":")
-            self.value(value, indent, simple_key=style is not None)
+                self.out += [" ", self.inline(value, indent + _INDENT), "\n"]
 
-    def value(self, value: Any, indent: int, *, simple_key: bool) -> None:
-        """The value of a key of a block mapping at ``indent``."""
-        value = self.fitted(value)
-        if simple_key and value and type(value) is dict:
-            self.out.append("\n")
-            self.mapping(value, indent + _INDENT, continued=False)
-        elif simple_key and value and type(value) is list:
-            self.out.append("\n")
-            self.sequence(value, indent, continued=False)  # not indented in a mapping
-        else:
-            self.node(value, indent + _INDENT)
-
-    def sequence(self, items: Sequence[Any], indent: int, *, continued: bool) -> None:
-        """A block list; ``continued``: its first item goes on the current line."""
-        out, pad = self.out, " " * indent
+    def sequence(self, items: list[Any], indent: int) -> None:
+        pad = " " * indent
         for item in items:
-            if not continued:
-                out.append(pad)
-            continued = False
-            out.append("-")
-            self.node(self.fitted(item), indent + _INDENT)
+            item = self.fitted(item)
+            if item and type(item) in (dict, list):
+                self.out += [pad, "- "]
+                start = len(self.out)
+                if type(item) is dict:
+                    self.mapping(item, indent + _INDENT)
+                else:
+                    self.sequence(item, indent + _INDENT)
+                # The first entry goes on the dash's line.
+                self.out[start] = self.out[start].removeprefix(" " * (indent + _INDENT))
+            else:
+                self.out += [pad, "- ", self.inline(item, indent + _INDENT), "\n"]
 
-    def node(self, value: Any, indent: int) -> None:
-        """A value after an indicator (``key:``, ``-``, ``?``): the rest of the line and
-        what follows; ``indent`` is where a mapping or list in it starts."""
-        out = self.out
-        if value and type(value) is dict:
-            out.append(" ")
-            self.mapping(value, indent, continued=True)
-        elif value and type(value) is list:
-            out.append(" ")
-            self.sequence(value, indent, continued=True)
-        elif isinstance(value, dict | list):
-            out += [" ", self.flow(value, indent), "\n"]
-            self.open_ended = False
-        else:
-            style = self.style(value).block if isinstance(value, str) else ""
-            text = self.scalar(value, style, indent)
-            out += [" ", text] if style == "|" else [" ", text, "\n"]
-            self.open_ended = style == "|" and text.startswith(("|+", "|2+"))
-
-    def flow(self, value: Mapping[str, Any] | Sequence[Any], indent: int) -> str:
-        """A ``{...}`` or ``[...]`` collection; ``indent`` is its own, as PyYAML counts it."""
-        inner = indent + _INDENT
-        if isinstance(value, Mapping):
-            entries = (self.flow_entry(key, item, inner) for key, item in value.items())
-            return "{" + ", ".join(entries) + "}"
-        return "[" + ", ".join(self.flow_value(item, inner) for item in value) + "]"
-
-    def flow_entry(self, key: str, value: Any, indent: int) -> str:
-        styles = self.style(key)
-        if styles.flow_key is not None:
-            return f"{self.scalar(key, styles.flow_key, indent)}: {self.flow_value(value, indent)}"
-        return f"? {self.scalar(key, styles.flow, indent)} : {self.flow_value(value, indent)}"
-
-    def flow_value(self, value: Any, indent: int) -> str:
+    def inline(self, value: Any, indent: int) -> str:
+        """A value on the rest of a line: a flow collection, a scalar or a `|-` block."""
         if isinstance(value, dict | list):
-            return self.flow(value, indent)
-        style = self.style(value).flow if isinstance(value, str) else ""
-        return self.scalar(value, style, indent)
+            return self.flow(value)
+        if isinstance(value, str) and "\n" in value:
+            block = _literal(value, indent)
+            if block is not None:
+                return block
+        return _scalar(value)
+
+    def flow(self, value: Mapping[str, Any] | Sequence[Any]) -> str:
+        if isinstance(value, Mapping):
+            return (
+                "{"
+                + ", ".join(f"{_scalar(k)}: {self.flow_value(v)}" for k, v in value.items())
+                + "}"
+            )
+        return "[" + ", ".join(self.flow_value(item) for item in value) + "]"
+
+    def flow_value(self, value: Any) -> str:
+        return self.flow(value) if isinstance(value, dict | list) else _scalar(value)
 
     def fitted(self, value: Any) -> Any:
         if not isinstance(value, _OneLineIfFits):
@@ -312,9 +209,7 @@ class _Writer:
         if _has_line_break(value.body):
             return value.body
         flow = _Flow(value.body)
-        # Measured as PyYAML measured it: the mapping alone, as a document.
-        fits = value.lead + len(self.flow(flow, _INDENT)) <= value.width
-        return flow if fits else value.body
+        return flow if value.lead + len(self.flow(flow)) <= value.width else value.body
 
 
 def _document(*fields: tuple[str, Any, Any]) -> dict[str, Any]:

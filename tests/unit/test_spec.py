@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+import yaml_rs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1458,58 +1459,21 @@ def test_a_dumped_state_loads_back_equal_and_dumps_to_the_same_text(state: State
     assert spec.dumps(state) == text
 
 
-# --- the writer against PyYAML's emitter -----------------------------------
-# dumps writes YAML itself, for speed; PyYAML's emitter with the spec's styles
-# is the reference it must match byte for byte.
-
-_STR_TAG, _MAP_TAG, _SEQ_TAG = (f"tag:yaml.org,2002:{t}" for t in ("str", "map", "seq"))
-
-
-class ReferenceDumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: object) -> bool:
-        return True
+# --- the writer: whatever it writes reads back the same ----------------------
+# dumps writes YAML itself (for speed, in a few lines): any document it is
+# given must read back as the same data through PyYAML (YAML 1.1, the exact
+# path) and yaml-rs (YAML 1.2, the fast path) alike.
 
 
-def represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = None
-    if "\n" in data:
-        style = "|"
-    elif "'" in data and "\\" not in data and not dumper.analyze_scalar(data).allow_flow_plain:
-        style = '"'
-    return dumper.represent_scalar(_STR_TAG, data, style=style)
-
-
-def represent_one_line_if_fits(
-    dumper: yaml.SafeDumper, data: spec_writer._OneLineIfFits
-) -> yaml.Node:
-    flow = spec_writer._Flow(data.body)
-    fits = data.lead + len(reference_yaml(flow).rstrip("\n")) <= data.width
-    return dumper.represent_data(
-        flow if fits and not spec_writer._has_line_break(data.body) else data.body
-    )
-
-
-ReferenceDumper.add_representer(str, represent_text)
-ReferenceDumper.add_representer(
-    spec_writer._Flow,
-    lambda dumper, data: dumper.represent_mapping(_MAP_TAG, data, flow_style=True),
-)
-ReferenceDumper.add_representer(
-    spec_writer._Inline,
-    lambda dumper, data: dumper.represent_sequence(_SEQ_TAG, data, flow_style=True),
-)
-ReferenceDumper.add_representer(spec_writer._OneLineIfFits, represent_one_line_if_fits)
-
-
-def reference_yaml(data: object) -> str:
-    return yaml.dump(
-        data,
-        Dumper=ReferenceDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1_000_000,
-    )
+def plain(document: object) -> object:
+    """The data a document stands for: flow and one-line markers are presentation."""
+    if isinstance(document, spec_writer._OneLineIfFits):
+        return plain(document.body)
+    if isinstance(document, dict):
+        return {key: plain(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [plain(item) for item in document]
+    return document
 
 
 # Text that YAML quotes, escapes, reads as something else or writes on several lines.
@@ -1543,11 +1507,16 @@ block_nodes = st.recursive(
 
 @settings(deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(awkward_texts, block_nodes, min_size=1, max_size=4))
-def test_the_writer_writes_any_document_as_pyyaml_does(document: dict[str, object]) -> None:
-    assert spec_writer._Writer().text(document) == reference_yaml(document)
+def test_the_writer_writes_any_document_so_that_both_parsers_read_it_back(
+    document: dict[str, object],
+) -> None:
+    text = spec_writer._Writer().text(document)
+    assert yaml.safe_load(text) == plain(document)
+    assert yaml_rs.loads(text, parse_datetime=False) == plain(document)
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state_strategy())
-def test_dumps_writes_any_state_as_pyyaml_does(state: State) -> None:
-    assert spec.dumps(state) == reference_yaml(spec_writer._state_document(state))
+def test_a_dumped_state_reads_the_same_fast_and_exactly(state: State) -> None:
+    text = spec.dumps(state)
+    assert spec.read_exactly(text) == spec.loads(text) == state
