@@ -24,7 +24,16 @@ from typing import Any
 from pglast import parser
 
 from monitor.schema import normalize
-from monitor.schema.model import ConstraintType, Index, Schema, State, Table
+from monitor.schema.model import (
+    PUBLIC_ROLE,
+    ConstraintType,
+    Function,
+    Grants,
+    Index,
+    Schema,
+    State,
+    Table,
+)
 from monitor.schema.quote import ident, qualified
 
 
@@ -141,7 +150,8 @@ def evaluate(
         return ()
     found: list[Advisory] = []
     for schema in state.schemas:
-        context = _Context(schema, schema.name in settings.exposed_schemas, settings, activity)
+        exposed = schema.name in settings.exposed_schemas
+        context = _Context(schema, exposed, settings, activity, state)
         for check in _CHECKS:
             found.extend(a for a in check(context) if not settings.ignores(a))
     return tuple(sorted(set(found), key=_sort_key))
@@ -167,13 +177,28 @@ class _Context:
     exposed: bool
     settings: Settings
     activity: IndexActivity | None
+    state: State
 
     def advisory(
-        self, rule: str, table: str | None, obj: str, message: str, remediation: str
+        self,
+        rule: str,
+        table: str | None,
+        obj: str,
+        message: str,
+        remediation: str,
+        level: Level | None = None,
     ) -> Advisory:
+        """An advisory of `rule`, at the rule's level unless this case is milder."""
         spec = RULES[rule]
         return Advisory(
-            rule, spec.level, spec.category, self.schema.name, table, obj, message, remediation
+            rule,
+            level or spec.level,
+            spec.category,
+            self.schema.name,
+            table,
+            obj,
+            message,
+            remediation,
         )
 
     def where(self, table: Table) -> str:
@@ -224,6 +249,36 @@ RULES: dict[str, Rule] = {
             "auth.uid(), auth.jwt() or current_setting() re-evaluated for every row",
         ),
         Rule("no_primary_key", Level.INFO, Category.PERFORMANCE, "Table without a primary key"),
+        Rule(
+            "security_definer_view",
+            Level.ERROR,
+            Category.SECURITY,
+            "View with its owner's rights (no security_invoker) readable by API roles",
+        ),
+        Rule(
+            "function_search_path_mutable",
+            Level.WARNING,
+            Category.SECURITY,
+            "Function without a fixed search_path",
+        ),
+        Rule(
+            "auth_users_exposed",
+            Level.ERROR,
+            Category.SECURITY,
+            "auth.users served to API roles through a view or a SECURITY DEFINER function",
+        ),
+        Rule(
+            "extension_in_public",
+            Level.WARNING,
+            Category.SECURITY,
+            "Extension installed in an API-exposed schema",
+        ),
+        Rule(
+            "sensitive_columns_exposed",
+            Level.ERROR,
+            Category.SECURITY,
+            "Sensitive-looking column readable by anon",
+        ),
         Rule(
             "unused_index",
             Level.INFO,
@@ -504,6 +559,230 @@ def _unused_index(context: _Context) -> Iterator[Advisory]:
             )
 
 
+# --- the security surface: functions, views, grants, extensions --------------------------
+
+_API_GRANTEES = frozenset({"anon", "authenticated", PUBLIC_ROLE})
+
+
+def _granted(
+    grants: Grants | None,
+    privilege: str,
+    grantees: frozenset[str] = _API_GRANTEES,
+    column: str | None = None,
+) -> frozenset[str]:
+    """Which of `grantees` hold `privilege` (on the object, or on `column`)."""
+    if grants is None:
+        return frozenset()
+    return frozenset(
+        g.grantee.lower()
+        for g in grants
+        if g.privilege == privilege
+        and g.grantee.lower() in grantees
+        and (g.column is None or g.column == column)
+    )
+
+
+def _roles_text(roles: Iterable[str]) -> str:
+    return ", ".join("PUBLIC" if r == PUBLIC_ROLE else r for r in sorted(roles))
+
+
+def _security_definer_view(context: _Context) -> Iterator[Advisory]:
+    if not context.exposed:
+        return
+    for view in context.schema.views or ():
+        if view.materialized or view.security_invoker:
+            continue
+        readers = _granted(view.grants, "SELECT")
+        if not readers:
+            continue
+        name = qualified(context.schema.name, view.name)
+        bypassed = (
+            f" and bypasses the policies of {', '.join(view.rls_tables)}" if view.rls_tables else ""
+        )
+        yield context.advisory(
+            "security_definer_view",
+            None,
+            view.name,
+            f"view {context.schema.name}.{view.name} runs with its owner's rights (no "
+            f"security_invoker) and is readable by {_roles_text(readers)}: it reads as its "
+            f"owner{bypassed}",
+            f"ALTER VIEW {name} SET (security_invoker = true); or REVOKE SELECT ON {name} "
+            f"FROM {_roles_text(readers)}",
+        )
+
+
+def _function_search_path_mutable(context: _Context) -> Iterator[Advisory]:
+    for function in context.schema.functions or ():
+        if function.kind not in ("function", "procedure"):
+            continue
+        if function.setting("search_path") is not None:
+            continue
+        definer = "SECURITY DEFINER " if function.security_definer else ""
+        level_note = (
+            ": a caller can put an object of the same name earlier on the search_path and "
+            "run it with the owner's rights"
+            if function.security_definer
+            else ": what its unqualified names resolve to depends on the caller's search_path"
+        )
+        yield context.advisory(
+            "function_search_path_mutable",
+            None,
+            function.name,
+            f"{definer}function {context.schema.name}.{function.name} has no fixed "
+            f"search_path{level_note}",
+            f"ALTER FUNCTION {context.schema.name}.{function.name} SET search_path = '' "
+            "(and schema-qualify the names it uses)",
+        )
+
+
+def _auth_users_exposed(context: _Context) -> Iterator[Advisory]:
+    if not context.exposed:
+        return
+    for view in context.schema.views or ():
+        readers = _granted(view.grants, "SELECT")
+        if not readers or view.security_invoker or not _reads_auth_users_sql(view.definition):
+            continue
+        yield context.advisory(
+            "auth_users_exposed",
+            None,
+            view.name,
+            f"view {context.schema.name}.{view.name} reads auth.users and is readable by "
+            f"{_roles_text(readers)}: user e-mails and metadata are served by the API",
+            f"REVOKE SELECT ON {qualified(context.schema.name, view.name)} FROM "
+            f"{_roles_text(readers)}; or move the view out of the exposed schemas",
+        )
+    for function in context.schema.functions or ():
+        callers = _granted(function.grants, "EXECUTE")
+        if not function.security_definer or not callers:
+            continue
+        if not _reads_auth_users(function):
+            continue
+        yield context.advisory(
+            "auth_users_exposed",
+            None,
+            function.name,
+            f"SECURITY DEFINER function {context.schema.name}.{function.name} reads "
+            f"auth.users and is executable by {_roles_text(callers)} through the API: "
+            "whatever it returns from auth.users, any caller gets",
+            "make sure it returns only rows the caller may see (check auth.uid() inside), or "
+            f"REVOKE EXECUTE ON FUNCTION {context.schema.name}.{function.name} FROM "
+            f"{_roles_text(callers)}",
+            # A guarded definer function is the documented way to reach auth.users: it
+            # needs a review, not an alarm; a view hands the table out as it is.
+            level=Level.WARNING,
+        )
+
+
+def _reads_auth_users(function: Function) -> bool:
+    if function.body is None:
+        return False
+    if function.language == "sql":
+        return _reads_auth_users_sql(function.body)
+    if function.language == "plpgsql":
+        queries = _plpgsql_queries(function.body, function.returns or "void")
+        return any(_reads_auth_users_sql(q) for q in queries)
+    return False
+
+
+def _reads_auth_users_sql(text: str | None) -> bool:
+    if not text:
+        return False
+    try:
+        tree = json.loads(parser.parse_sql_json(text))
+    except parser.ParseError:
+        return False
+    return any(
+        node.get("schemaname") == "auth" and node.get("relname") == "users"
+        for node in _nodes(tree, "RangeVar")
+    )
+
+
+def _plpgsql_queries(body: str, returns: str) -> list[str]:
+    """The SQL statements and expressions inside a PL/pgSQL body, as pglast's parser sees them
+    (it checks RETURN against the return type, so the function's own is given)."""
+    source = f"CREATE FUNCTION f() RETURNS {returns} LANGUAGE plpgsql AS $monitor${body}$monitor$"
+    try:
+        parsed = json.loads(parser.parse_plpgsql_json(source))
+    except (parser.ParseError, AttributeError, ValueError):
+        return []
+    return [node["query"] for node in _nodes(parsed, "PLpgSQL_expr") if "query" in node]
+
+
+def _nodes(tree: Any, kind: str) -> Iterator[dict[str, Any]]:
+    if isinstance(tree, list):
+        for item in tree:
+            yield from _nodes(item, kind)
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == kind and isinstance(value, dict):
+                yield value
+            yield from _nodes(value, kind)
+
+
+def _extension_in_public(context: _Context) -> Iterator[Advisory]:
+    if not context.exposed:
+        return
+    for extension in context.state.extensions or ():
+        if extension.schema != context.schema.name:
+            continue
+        yield context.advisory(
+            "extension_in_public",
+            None,
+            extension.name,
+            f"extension {extension.name} is installed in API-exposed schema "
+            f"{extension.schema}: its functions and tables are served by the API",
+            f"ALTER EXTENSION {ident(extension.name)} SET SCHEMA extensions "
+            "(if it supports it; else drop and create it there)",
+        )
+
+
+_SENSITIVE = (
+    "password", "passwd", "secret", "token", "credential", "api_key", "apikey",
+    "access_key", "private_key", "ssn", "social_security", "credit_card", "card_number", "cvv",
+    "iban",
+)  # fmt: skip
+
+
+def _sensitive_columns_exposed(context: _Context) -> Iterator[Advisory]:
+    if not context.exposed:
+        return
+    for table in context.schema.tables:
+        if table.grants is None or table.columns is None:
+            continue
+        rows_visible = (table.rls is not None and not table.rls.enabled) or any(
+            p.permissive
+            and p.command in ("ALL", "SELECT")
+            and {r.lower() for r in p.roles} & {"anon", PUBLIC_ROLE}
+            for p in table.policies or ()
+        )
+        if not rows_visible:
+            continue
+        for column in table.columns:
+            lowered = column.name.lower()
+            if not any(word in lowered for word in _SENSITIVE):
+                continue
+            readers = _granted(
+                table.grants, "SELECT", frozenset({"anon", PUBLIC_ROLE}), column.name
+            )
+            if not readers:
+                continue
+            how = (
+                "a policy lets anon read rows"
+                if table.rls is not None and table.rls.enabled
+                else "row level security is off"
+            )
+            yield context.advisory(
+                "sensitive_columns_exposed",
+                table.name,
+                column.name,
+                f"column {context.where(table)}.{column.name} looks sensitive, "
+                f"{_roles_text(readers)} may SELECT it and {how}: the anon key reads it",
+                f"REVOKE SELECT ON {context.sql_name(table)} FROM {_roles_text(readers)}; "
+                f"GRANT SELECT (<the other columns>) ON {context.sql_name(table)} TO anon; or "
+                "move the column to a table the API cannot read",
+            )
+
+
 _CHECKS: tuple[Callable[[_Context], Iterable[Advisory]], ...] = (
     _rls_rules,
     _multiple_permissive,
@@ -512,4 +791,9 @@ _CHECKS: tuple[Callable[[_Context], Iterable[Advisory]], ...] = (
     _unindexed_foreign_keys,
     _duplicate_index,
     _unused_index,
+    _security_definer_view,
+    _function_search_path_mutable,
+    _auth_users_exposed,
+    _extension_in_public,
+    _sensitive_columns_exposed,
 )

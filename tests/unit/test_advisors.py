@@ -18,13 +18,17 @@ from monitor.schema.model import (
     Column,
     Constraint,
     ConstraintType,
+    Extension,
     ForeignKey,
+    Function,
+    Grant,
     Index,
     Policy,
     Rls,
     Schema,
     State,
     Table,
+    View,
 )
 
 MEMBER = (
@@ -45,14 +49,15 @@ POLICIES = (
     Policy("view", "SELECT", roles=frozenset({"authenticated"}), using=MEMBER),
     Policy("insert", "INSERT", roles=frozenset({"authenticated"}), with_check=MEMBER),
 )
+COLUMNS = (
+    Column("id", "uuid", nullable=False),
+    Column("organization_id", "uuid", nullable=False),
+    Column("status", "text"),
+)
 CLEAN = Table(
     name="integrations",
     rls=Rls(enabled=True),
-    columns=(
-        Column("id", "uuid", nullable=False),
-        Column("organization_id", "uuid", nullable=False),
-        Column("status", "text"),
-    ),
+    columns=COLUMNS,
     constraints=(PKEY, FKEY),
     indexes=(PKEY_INDEX, FKEY_INDEX),
     policies=POLICIES,
@@ -265,3 +270,140 @@ def test_advisories_come_worst_first_and_as_the_json_contract_says() -> None:
 def test_every_rule_has_a_level_a_category_and_a_title() -> None:
     for rule_id, rule in RULES.items():
         assert rule.id == rule_id and rule.title and rule.level in Level
+
+
+# --- the security surface ----------------------------------------------------------------
+
+ANON_READS = frozenset({Grant("anon", "SELECT"), Grant("authenticated", "SELECT")})
+MEMBERS_VIEW = (
+    " SELECT m.user_id, u.email"
+    " FROM (organization_members m JOIN auth.users u ON ((u.id = m.user_id)))"
+)
+
+
+def with_surface(
+    views: tuple[View, ...] | None = None, functions: tuple[Function, ...] | None = None
+) -> State:
+    return State(schemas=(Schema("public", (CLEAN,), views=views, functions=functions),))
+
+
+def test_a_view_without_security_invoker_readable_by_api_roles_is_an_error() -> None:
+    view = View("org_summary", " SELECT 1", grants=ANON_READS, rls_tables=("public.integrations",))
+    (advisory,) = evaluate(with_surface(views=(view,)))
+    assert (advisory.rule, advisory.level, advisory.object) == (
+        "security_definer_view",
+        Level.ERROR,
+        "org_summary",
+    )
+    assert "bypasses the policies of public.integrations" in advisory.message
+    assert advisory.remediation.startswith(
+        "ALTER VIEW public.org_summary SET (security_invoker = true)"
+    )
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        View("v", " SELECT 1", grants=ANON_READS, security_invoker=True),
+        View("v", " SELECT 1", grants=frozenset({Grant("service_role", "SELECT")})),
+        View("v", " SELECT 1", grants=ANON_READS, materialized=True),
+    ],
+    ids=["security invoker", "not readable by API roles", "materialized"],
+)
+def test_views_that_run_as_the_caller_or_that_the_api_cannot_read_are_fine(view: View) -> None:
+    assert evaluate(with_surface(views=(view,))) == ()
+
+
+def test_functions_without_a_fixed_search_path_are_flagged_definers_said_so() -> None:
+    loose = Function("touch()", "trigger", "plpgsql", "BEGIN RETURN NEW; END")
+    definer = Function("admin()", "boolean", security_definer=True, body="SELECT true")
+    fixed = Function("safe()", "boolean", settings=(("search_path", '""'),), body="SELECT 1")
+    fixed_empty = Function("empty()", "boolean", settings=(("search_path", ""),), body="SELECT 1")
+    found = evaluate(with_surface(functions=(loose, definer, fixed, fixed_empty)))
+    assert [(a.rule, a.object) for a in found] == [
+        ("function_search_path_mutable", "admin()"),
+        ("function_search_path_mutable", "touch()"),
+    ]
+    assert found[0].message.startswith("SECURITY DEFINER function public.admin() has no fixed")
+    assert found[1].remediation.startswith("ALTER FUNCTION public.touch() SET search_path = ''")
+
+
+def test_a_view_over_auth_users_readable_by_api_roles_exposes_them() -> None:
+    view = View("members", MEMBERS_VIEW, grants=ANON_READS, security_invoker=False)
+    rules = {a.rule for a in evaluate(with_surface(views=(view,)))}
+    assert rules == {"auth_users_exposed", "security_definer_view"}
+    # The same view over another table, or not readable by the API: quiet on this rule.
+    other = dataclasses.replace(view, definition=" SELECT id FROM organizations")
+    assert "auth_users_exposed" not in {a.rule for a in evaluate(with_surface(views=(other,)))}
+
+
+@pytest.mark.parametrize(
+    ("language", "body"),
+    [
+        ("sql", "SELECT u.email FROM auth.users u WHERE u.id = $1"),
+        (
+            "plpgsql",
+            "DECLARE e text; BEGIN SELECT email INTO e FROM auth.users WHERE id = uid; "
+            "RETURN e; END",
+        ),
+    ],
+)
+def test_a_definer_function_reading_auth_users_for_api_roles_needs_a_review(
+    language: str, body: str
+) -> None:
+    function = Function(
+        "email_of(uuid)", "text", language, body, security_definer=True,
+        settings=(("search_path", '""'),),
+        grants=frozenset({Grant("authenticated", "EXECUTE")}),
+    )  # fmt: skip
+    (advisory,) = evaluate(with_surface(functions=(function,)))
+    assert (advisory.rule, advisory.level) == ("auth_users_exposed", Level.WARNING)
+    invoker = dataclasses.replace(function, security_definer=False)
+    assert evaluate(with_surface(functions=(invoker,))) == ()
+    private = dataclasses.replace(function, grants=frozenset({Grant("service_role", "EXECUTE")}))
+    assert evaluate(with_surface(functions=(private,))) == ()
+
+
+def test_extensions_in_an_exposed_schema_are_flagged() -> None:
+    state = State(
+        schemas=(Schema("public", (CLEAN,)),),
+        extensions=(Extension("pg_trgm", "public"), Extension("pgcrypto", "extensions")),
+    )
+    (advisory,) = evaluate(state)
+    assert (advisory.rule, advisory.schema, advisory.object) == (
+        "extension_in_public",
+        "public",
+        "pg_trgm",
+    )
+    assert advisory.remediation.startswith("ALTER EXTENSION pg_trgm SET SCHEMA extensions")
+
+
+SECRETS = dataclasses.replace(
+    CLEAN,
+    columns=(*COLUMNS, Column("credentials", "jsonb"), Column("api_key", "text")),
+)
+
+
+def test_sensitive_columns_anon_can_read_are_an_error() -> None:
+    open_table = dataclasses.replace(
+        SECRETS, rls=Rls(enabled=False), policies=(), grants=frozenset({Grant("anon", "SELECT")})
+    )
+    found = [a for a in evaluate(state(open_table)) if a.rule == "sensitive_columns_exposed"]
+    assert [a.object for a in found] == ["api_key", "credentials"]
+    assert "row level security is off" in found[0].message
+
+
+def test_sensitive_columns_behind_rls_without_an_anon_policy_are_fine() -> None:
+    # Supabase grants anon SELECT on every table by default; RLS with no anon policy
+    # returns no row, so the grant alone exposes nothing.
+    guarded = dataclasses.replace(SECRETS, grants=frozenset({Grant("anon", "SELECT")}))
+    assert evaluate(state(guarded)) == ()
+    anon_policy = Policy("anyone reads", "SELECT", roles=frozenset({"anon"}), using="true")
+    leaky = dataclasses.replace(guarded, policies=(*POLICIES, anon_policy))
+    found = [a.object for a in evaluate(state(leaky)) if a.rule == "sensitive_columns_exposed"]
+    assert found == ["api_key", "credentials"]
+    # A column grant that leaves the secret out is the fix.
+    narrowed = dataclasses.replace(
+        leaky, grants=frozenset({Grant("anon", "SELECT", column="status")})
+    )
+    assert "sensitive_columns_exposed" not in {a.rule for a in evaluate(state(narrowed))}
