@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import uuid
@@ -16,6 +15,7 @@ from psycopg import pq
 from monitor.errors import CatalogError, ConnectionFailed
 from monitor.postgres import catalog, db
 from monitor.schema import model
+from tests.support.trace import Trace
 
 Run = Callable[[str], None]
 
@@ -459,31 +459,6 @@ def test_internal_schemas_only_when_asked_for(
     assert table(asked, "users", schema="auth").columns == (
         model.Column("id", "uuid", nullable=False),
     )
-
-
-class Trace:
-    """What the client sent: libpq's own protocol trace, independent of our counters."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self.lines: list[str] = []
-
-    def __enter__(self) -> Trace:
-        self.file = tempfile.TemporaryFile("w+")
-        self.conn.pgconn.trace(self.file.fileno())
-        self.conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.pgconn.untrace()
-        self.file.seek(0)
-        self.lines = [line for line in self.file.read().splitlines() if line.startswith("F\t")]
-        self.file.close()
-
-    @property
-    def statements(self) -> list[str]:
-        """Simple queries and extended-protocol Parse messages, one per statement."""
-        return [line for line in self.lines if line.split("\t")[2] in ("Query", "Parse")]
 
 
 BASE = "CREATE TABLE base (id int PRIMARY KEY);"
