@@ -1,22 +1,30 @@
-"""How `spec build` scales: prints figures, asserts nothing.
+"""How `spec build` scales, with each scratch server side by side: prints figures, asserts nothing.
 
-- cold build of the example migrations on the embedded server, as a user runs
-  it (a fresh process: interpreter, imports, server start, bootstrap, replay,
-  YAML), several times;
-- replay of N synthetic migration files (default 100, about 500 objects:
+For every PostgreSQL installation found (the machine's own, the embedded wheels
+installed in this environment, and any ``--bindir`` given), as a user runs it
+(a fresh process: interpreter, imports, private server start, bootstrap,
+replay, YAML):
+
+- the raw floor: a private server started and stopped, nothing else;
+- cold build of the example migrations (median of ``--runs``);
+- cold build of a generated folder of ``--files`` migrations (default 250,
   tables with columns, keys, indexes, RLS, policies and triggers, then files
-  that add, change and drop things, some in DO blocks), on the embedded
-  server or on ``--shadow-dsn``; with the time one catalog snapshot of the
-  final state takes, since the build reads the catalog after every file.
+  that add, change and drop things, some in DO blocks), and the cost per file:
+  (that build - a one-file build) / (files - 1).
 
-Targets: cold example build <= 5 s; 100 synthetic files <= 15 s.
+Then, on ``--shadow-dsn`` or the first installation, the time one catalog
+snapshot of the generated folder's final state takes (the build reads the
+catalog after every file).
 
-    python benchmarks/replay_scale.py [--files 100] [--runs 3] [--shadow-dsn postgresql://...]
+Targets: cold example build <= 5 s; 250 generated files <= 40 s.
+
+    python benchmarks/replay_scale.py [--files 250] [--runs 3] [--bindir DIR]... [--shadow-dsn DSN]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -44,29 +52,37 @@ EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 CREATING_SHARE = 0.25  # the first quarter of the files each create a table
 
 
-def cold_example_builds(runs: int) -> list[float]:
-    """Wall time of `schema-monitor spec build examples/...` in a fresh process, per run."""
+def cold_build(directory: Path, bindir: Path) -> float:
+    """Wall time of `schema-monitor spec build DIRECTORY` in a fresh process on `bindir`."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "spec",
+                "build",
+                str(directory),
+                "-o",
+                str(Path(folder) / "spec.yaml"),
+            ],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, scratch.BINDIR_VARIABLE: str(bindir)},
+        )
+        return time.perf_counter() - started
+
+
+def server_floor(install: scratch.Installation, runs: int) -> float:
+    """Median time to start and stop a private server on `install`: the floor of a build."""
     times = []
-    with tempfile.TemporaryDirectory() as scratch:
-        output = Path(scratch) / "phase3.yaml"
-        for _ in range(runs):
-            started = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "monitor",
-                    "spec",
-                    "build",
-                    str(EXAMPLES),
-                    "-o",
-                    str(output),
-                ],
-                cwd=ROOT,
-                check=True,
-            )
-            times.append(time.perf_counter() - started)
-    return times
+    for _ in range(runs):
+        started = time.perf_counter()
+        with scratch.scratch_server(installation=install):
+            pass
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def synthetic_migrations(directory: Path, files: int) -> None:
@@ -127,34 +143,26 @@ END $$;""",
     return "\n".join(parts) + "\n"
 
 
-def objects_in(state: object) -> int:
-    count = 0
-    for schema in state.schemas:  # type: ignore[attr-defined]
-        count += len(schema.absent)
-        for table in schema.tables:
-            count += 1
-            for collection in ("columns", "constraints", "indexes", "policies", "triggers"):
-                count += len(getattr(table, collection) or ())
-    return count
-
-
-def synthetic_build(files: int, shadow_dsn: str | None) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        directory = Path(scratch)
-        synthetic_migrations(directory, files)
-        seen: list[float] = []
-        started = time.perf_counter()
-        state = replay.build(
-            directory, shadow_dsn=shadow_dsn, progress=lambda *_: seen.append(time.perf_counter())
+def compare_servers(installs: list[scratch.Installation], files: int, runs: int) -> Path:
+    """Every figure for every installation, side by side; returns the generated folder."""
+    generated = Path(tempfile.mkdtemp(prefix="replay-bench-"))
+    synthetic_migrations(generated, files)
+    single = Path(tempfile.mkdtemp(prefix="replay-bench-one-"))
+    synthetic_migrations(single, 2)
+    header = f"{'server':<44} {'floor':>7} {'examples':>9} {'1 file':>7}"
+    print(f"{header} {files:>4} files {'per file':>9}")
+    for install in installs:
+        floor = server_floor(install, runs)
+        examples = statistics.median(cold_build(EXAMPLES, install.bindir) for _ in range(runs))
+        one = cold_build(single, install.bindir)
+        many = cold_build(generated, install.bindir)
+        per_file = (many - one) / (files - 1)
+        label = f"PostgreSQL {install.major} ({install.source})"
+        print(
+            f"{label:<44} {floor:6.2f}s {examples:8.2f}s {one:6.2f}s {many:9.2f}s"
+            f" {per_file * 1000:7.1f}ms"
         )
-        total = time.perf_counter() - started
-        setup = seen[0] - started
-        per_file = (seen[-1] - seen[0]) / max(1, len(seen) - 1)
-        print(f"synthetic replay: {files} files, {objects_in(state)} objects in the spec")
-        print(f"  total build        {total:6.2f} s   (target <= 15 s)")
-        print(f"  before first file  {setup:6.2f} s   (server start, scratch database, bootstrap)")
-        print(f"  per file           {per_file * 1000:6.1f} ms  (apply + catalog snapshot)")
-        print(f"  final snapshot     {final_snapshot_ms(directory, shadow_dsn):6.1f} ms")
+    return generated
 
 
 @contextmanager
@@ -190,15 +198,25 @@ def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--files", type=int, default=250)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--shadow-dsn", default=None, help="default: an embedded PostgreSQL")
+    parser.add_argument(
+        "--bindir", type=Path, action="append", default=[], help="another installation"
+    )
+    parser.add_argument("--shadow-dsn", default=None, help="for the snapshot timing")
     args = parser.parse_args()
 
-    times = cold_example_builds(args.runs)
-    print(f"cold example build (fresh process, embedded server), {args.runs} runs")
-    print(f"  median {statistics.median(times):6.2f} s   min {min(times):.2f} s   (target <= 5 s)")
-    synthetic_build(args.files, args.shadow_dsn)
+    installs = scratch.installations()
+    for bindir in args.bindir:
+        os.environ[scratch.BINDIR_VARIABLE] = str(bindir)
+        installs += scratch.installations()
+        del os.environ[scratch.BINDIR_VARIABLE]
+    generated = compare_servers(installs, args.files, args.runs)
+    with private_server() if args.shadow_dsn is None else nullcontext(args.shadow_dsn) as dsn:
+        print(
+            f"one catalog snapshot of the {args.files}-file state:"
+            f" {final_snapshot_ms(generated, dsn):.1f} ms (median)"
+        )
 
 
 if __name__ == "__main__":

@@ -258,9 +258,18 @@ def _first_keyword(text: str) -> str:
     return tokens[0].name if tokens else ""
 
 
+# Words without which no statement refuses a transaction block.
+_MAYBE_OUTSIDE = re.compile(
+    r"\b(CONCURRENTLY|VACUUM|SYSTEM|DATABASE|TABLESPACE|SUBSCRIPTION|VALUE|COMMIT|ROLLBACK)\b",
+    re.IGNORECASE,
+)
+
+
 def needs_autocommit(statements: Sequence[Statement]) -> bool:
     """Whether a statement of the file cannot run inside a transaction block."""
     for index, statement in enumerate(statements):
+        if not _MAYBE_OUTSIDE.search(statement.text):
+            continue  # the common case, without a parse
         try:
             parsed = pglast.parse_sql(statement.text)
         except ParseError:

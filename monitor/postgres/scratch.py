@@ -86,8 +86,18 @@ class Server:
     installation: Installation
 
 
+# Names the one installation to use (its bin directory): for benchmarks and odd setups.
+BINDIR_VARIABLE = "SCHEMA_MONITOR_PG_BINDIR"
+
+
 def installations(*, embedded: bool = True) -> list[Installation]:
     """Every usable installation: the machine's first, then the embedded wheels'."""
+    chosen = os.environ.get(BINDIR_VARIABLE)
+    if chosen:
+        install = _installation(Path(chosen), "system")
+        if install is None:
+            raise MonitorError(f"{BINDIR_VARIABLE}={chosen}: no initdb and postgres there")
+        return [install]
     found: dict[Path, Installation] = {}
     candidates: list[Path] = []
     on_path = shutil.which("initdb")
