@@ -157,7 +157,9 @@ def compare_servers(installs: list[scratch.Installation], files: int, runs: int)
         one = cold_build(single, install.bindir)
         many = cold_build(generated, install.bindir)
         per_file = (many - one) / (files - 1)
-        label = f"PostgreSQL {install.major} ({install.source})"
+        # An installation given by --bindir is named by the package or folder it lives in.
+        where = install.source if install.source != "system" else install.bindir.parts[-3]
+        label = f"PostgreSQL {install.major} ({where})"
         print(
             f"{label:<44} {floor:6.2f}s {examples:8.2f}s {one:6.2f}s {many:9.2f}s"
             f" {per_file * 1000:7.1f}ms"
