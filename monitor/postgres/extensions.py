@@ -116,6 +116,10 @@ class Standins:
         self.names = standin_names() - available
         self.used: list[str] = []
         self.created: dict[str, str] = {}  # stand-in -> the schema it was created in
+        # What the stand-ins made, by (kind, schema, name): a real extension's members,
+        # which a live snapshot leaves out, so the replayed states leave them out too.
+        self.members: set[tuple[str, str, str]] = set()
+        self._before: set[tuple[str, str, str]] | None = None
         self.schemas: set[str] = set()
         for name in self.names:
             declared = _OWN_SCHEMAS.search(standin_script(name))
@@ -154,6 +158,11 @@ class Standins:
                     return RawStream()(_without_options(node))
         return None
 
+    def executed(self, conn: psycopg.Connection[Any]) -> None:
+        if self._before is not None:
+            self.members |= _objects(conn) - self._before
+            self._before = None
+
     def _provides(self, method: str) -> bool:
         return any(method in _METHODS_OF.get(name, ()) for name in self.used)
 
@@ -179,6 +188,7 @@ class Standins:
             return "SELECT NULL" if node.if_not_exists else f"CREATE EXTENSION {name}"
         self.used.append(name)
         self.created[name] = schema
+        self._before = _objects(conn)
         script = standin_script(name).replace("@extschema@", sql.Identifier(schema).as_string(conn))
         return script
 
@@ -187,14 +197,50 @@ class Standins:
 _METHODS_OF = {"vector": ("hnsw", "ivfflat")}
 
 
+_OBJECTS_QUERY = b"""
+SELECT 'function', n.nspname, p.proname FROM pg_proc AS p
+JOIN pg_namespace AS n ON n.oid = p.pronamespace
+UNION SELECT 'type', n.nspname, t.typname FROM pg_type AS t
+JOIN pg_namespace AS n ON n.oid = t.typnamespace
+UNION SELECT 'relation', n.nspname, c.relname FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+"""
+
+
+def _objects(conn: psycopg.Connection[Any]) -> set[tuple[str, str, str]]:
+    return {(kind, schema, name) for kind, schema, name in conn.execute(_OBJECTS_QUERY)}
+
+
 def with_standins(state: model.State, standins: Standins) -> model.State:
-    """The state with the stand-ins created so far among its extensions, as the real
-    extensions would be: the spec records them by name and schema (any version)."""
+    """The state as if the stand-ins were real extensions: each among the extensions
+    (by name and schema, any version), and none of their objects among the user's."""
     if not standins.created:
         return state
     real = tuple(e for e in state.extensions or () if e.name not in standins.created)
     added = tuple(model.Extension(name, schema) for name, schema in standins.created.items())
-    return replace(state, extensions=tuple(sorted(real + added, key=lambda e: e.name)))
+    members = standins.members
+    schemas = tuple(_without_members(schema, members) for schema in state.schemas)
+    extensions = tuple(sorted(real + added, key=lambda e: e.name))
+    return replace(state, schemas=schemas, extensions=extensions)
+
+
+def _without_members(schema: model.Schema, members: set[tuple[str, str, str]]) -> model.Schema:
+    def kept(kind: str, items: tuple[Any, ...] | None, name: Any) -> tuple[Any, ...] | None:
+        if items is None:
+            return None
+        return tuple(i for i in items if (kind, schema.name, name(i)) not in members)
+
+    def bare(item: Any) -> str:
+        return str(item.name).split("(", 1)[0].strip('"')
+
+    return replace(
+        schema,
+        tables=kept("relation", schema.tables, bare) or (),
+        functions=kept("function", schema.functions, bare),
+        types=kept("type", schema.types, bare),
+        views=kept("relation", schema.views, bare),
+        sequences=kept("relation", schema.sequences, bare),
+    )
 
 
 def _without_options(node: Any) -> Any:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pglast
 import psycopg
@@ -161,8 +161,15 @@ def _line_at(text: str, offset: int) -> int:
 _OUTSIDE_A_TRANSACTION = frozenset({"25001", "2D000", "55P04"})
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"})
 
-# A statement's replacement (an extension's stand-in), or None to send it as written.
-Rewrite = Callable[[psycopg.Connection[Any], "Statement"], str | None]
+
+class Rewrite(Protocol):
+    """What the server cannot run as written (an extension it lacks) is replaced."""
+
+    def rewrite(self, conn: psycopg.Connection[Any], statement: Statement) -> str | None:
+        """The statement's replacement, or None to send it as written."""
+
+    def executed(self, conn: psycopg.Connection[Any]) -> None:
+        """Called once a replacement has run, in the same session."""
 
 
 def apply_sql(
@@ -244,13 +251,15 @@ def _execute(
     conn: psycopg.Connection[Any], statement: Statement, rewrite: Rewrite | None, file: str
 ) -> None:
     try:
-        replacement = rewrite(conn, statement) if rewrite is not None else None
+        replacement = rewrite.rewrite(conn, statement) if rewrite is not None else None
     except MonitorError as refused:  # e.g. an extension with no stand-in
         with contextlib.suppress(psycopg.Error):
             conn.execute(b"ROLLBACK")
         raise MigrationFailed(file, statement.line, str(refused)) from None
     # bytes, no parameters: sent as a simple query, exactly as written.
     conn.execute((statement.text if replacement is None else replacement).encode())
+    if replacement is not None and rewrite is not None:
+        rewrite.executed(conn)
 
 
 def _first_keyword(text: str) -> str:

@@ -213,7 +213,7 @@ def _apply(dsn: str, source: Source, standins: extensions.Standins) -> None:
             source.text,
             source.name,
             transaction=source.transaction,
-            rewrite=standins.rewrite,
+            rewrite=standins,
         )
 
 

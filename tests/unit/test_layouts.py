@@ -105,3 +105,32 @@ def test_no_server_at_all_is_one_message_with_the_remedies() -> None:
     message = str(failed.value)
     assert "schema-monitor[embedded]" in message
     assert "--shadow-dsn" in message
+
+
+def test_stand_in_objects_leave_the_state_and_the_stand_in_joins_its_extensions() -> None:
+    from monitor.postgres import extensions
+    from monitor.schema import model
+
+    standins = extensions.Standins(frozenset({"plpgsql"}))
+    standins.created["http"] = "public"
+    standins.members |= {("function", "public", "http_get"), ("type", "public", "http_header")}
+    mine = model.Function("touch()", returns="trigger", language="plpgsql")
+    state = model.State(
+        schemas=(
+            model.Schema(
+                "public",
+                functions=(model.Function("http_get(character varying)"), mine),
+                types=(model.Type("http_header", "composite"),),
+            ),
+        ),
+        extensions=(model.Extension("citext", "public"),),
+    )
+    replayed = extensions.with_standins(state, standins)
+    public = replayed.schema("public")
+    assert public is not None
+    assert public.functions == (mine,)
+    assert public.types == ()
+    assert [(e.name, e.schema) for e in replayed.extensions or ()] == [
+        ("citext", "public"),
+        ("http", "public"),
+    ]
