@@ -28,6 +28,7 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from monitor.errors import MonitorError
+from monitor.postgres import platform
 from monitor.postgres.scratch import Installation
 from monitor.schema import model
 
@@ -44,12 +45,17 @@ _CREATE_EXTENSION = re.compile(
 
 def standin_names() -> frozenset[str]:
     folder = resources.files(_STANDINS)
-    return frozenset(
-        entry.name.removesuffix(".sql") for entry in folder.iterdir() if entry.name.endswith(".sql")
+    files = {entry.name.removesuffix(".sql") for entry in folder.iterdir()}
+    return frozenset(name for name in files if not name.startswith("_")) | frozenset(
+        platform.standin_sections()
     )
 
 
 def standin_script(name: str) -> str:
+    """A stand-in's SQL: its file, or the platform bootstrap's section (vault, graphql)."""
+    sections = platform.standin_sections()
+    if name in sections:
+        return sections[name]
     return resources.files(_STANDINS).joinpath(f"{name}.sql").read_text()
 
 

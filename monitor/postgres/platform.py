@@ -65,17 +65,22 @@ _PLATFORM_REFERENCE = re.compile(
 )
 
 
-_INCLUDE = re.compile(r"^-- include: (?P<path>standins/[\w-]+\.sql)$", re.MULTILINE)
+# A section of the bootstrap that is also an extension's stand-in (vault, graphql).
+_STANDIN_SECTION = re.compile(
+    r"^-- begin stand-in: (?P<name>[\w-]+)\n(?P<body>.*?)^-- end stand-in: (?P=name)$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def bootstrap() -> str:
-    """SQL that gives plain PostgreSQL what Supabase migrations assume.
+    """SQL that gives plain PostgreSQL what Supabase migrations assume (one file that
+    psql runs as it is, too)."""
+    return resources.files("monitor.postgres.sql").joinpath("supabase_bootstrap.sql").read_text()
 
-    The platform's vault and graphql are their extensions' stand-ins, included
-    where the bootstrap names them: one definition serves both."""
-    folder = resources.files("monitor.postgres.sql")
-    text = folder.joinpath("supabase_bootstrap.sql").read_text()
-    return _INCLUDE.sub(lambda m: folder.joinpath(m["path"]).read_text().rstrip("\n"), text)
+
+def standin_sections() -> dict[str, str]:
+    """The bootstrap's sections that stand in for extensions, by extension name."""
+    return {m["name"]: m["body"] for m in _STANDIN_SECTION.finditer(bootstrap())}
 
 
 def referenced(texts: Iterable[str]) -> bool:

@@ -657,14 +657,11 @@ def test_bootstrap_auth_functions_read_both_claim_settings(
 
 
 def test_psql_builds_the_same_catalog_as_the_fixture(
-    make_database: Callable[..., str], phase3_dsn: str, tmp_path: Path
+    make_database: Callable[..., str], phase3_dsn: str
 ) -> None:
     psql = psql_binary()
     dsn = make_database()
-    # The bootstrap as the tool applies it (its stand-in includes filled in).
-    bootstrap = tmp_path / BOOTSTRAP.name
-    bootstrap.write_text(migrations.supabase_bootstrap())
-    files = [bootstrap, *(m.path for m in migrations.discover(EXAMPLE_MIGRATIONS))]
+    files = [BOOTSTRAP, *(m.path for m in migrations.discover(EXAMPLE_MIGRATIONS))]
     for path in files:
         done = subprocess.run(
             [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), "-d", dsn],

@@ -21,7 +21,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from monitor.postgres import platform
+from tests.support.paths import BOOTSTRAP
 from tests.support.postgres import psql_binary
 
 _NON_TRANSACTIONAL = re.compile(r"\b(CONCURRENTLY|VACUUM)\b", re.IGNORECASE)
@@ -50,9 +50,7 @@ def deploy(dsn: str, folder: Path, layout: str, scratch: Path) -> None:
 
 
 def _supabase(dsn: str, folder: Path, scratch: Path) -> None:
-    bootstrap = scratch / "supabase_bootstrap.sql"
-    bootstrap.write_text(platform.bootstrap())
-    psql(dsn, "-1", "-f", str(bootstrap))
+    psql(dsn, "-1", "-f", str(BOOTSTRAP))
     for path in sorted(folder.glob("*.sql"), key=lambda p: p.name.encode()):
         if _NON_TRANSACTIONAL.search(path.read_text()):
             psql(dsn, "-f", str(path))

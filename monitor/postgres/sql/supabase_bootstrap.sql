@@ -19,8 +19,9 @@
 --
 -- Tables here are the columns migrations commonly reference, not every column
 -- of the platform's current version: a spec never expects the platform's tables.
--- A line "-- include: standins/NAME.sql" is replaced by that stand-in (see
--- monitor.postgres.platform): run the composed text, never this file alone.
+-- The platform's vault and graphql are written once, here, between
+-- "-- begin stand-in: NAME" and "-- end stand-in: NAME": a migration that
+-- creates that extension on a server without it gets the same section.
 --
 -- Idempotent: roles are cluster-wide and this file is applied to many
 -- databases of one server, so everything is created only if missing.
@@ -426,7 +427,17 @@ $$;
 
 -- Schemas graphql_public and vault ------------------------------------------------
 
--- include: standins/pg_graphql.sql
+-- begin stand-in: pg_graphql
+-- Stand-in for pg_graphql: schema graphql and its resolve function (answers null).
+-- schemas: graphql
+CREATE SCHEMA IF NOT EXISTS graphql;
+CREATE OR REPLACE FUNCTION graphql.resolve(
+  query text, variables jsonb DEFAULT '{}', "operationName" text DEFAULT NULL,
+  extensions jsonb DEFAULT NULL
+) RETURNS jsonb LANGUAGE sql AS $$ SELECT NULL::jsonb $$;
+CREATE OR REPLACE FUNCTION graphql.comment_directive(comment_ text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$ SELECT NULL::jsonb $$;
+-- end stand-in: pg_graphql
 CREATE SCHEMA IF NOT EXISTS graphql_public;
 GRANT USAGE ON SCHEMA graphql_public TO anon, authenticated, service_role;
 CREATE OR REPLACE FUNCTION graphql_public.graphql(
@@ -437,7 +448,36 @@ RETURNS jsonb
 LANGUAGE sql
 AS $$ SELECT graphql.resolve(query, coalesce(variables, '{}'), "operationName", extensions) $$;
 
--- include: standins/supabase_vault.sql
+-- begin stand-in: supabase_vault
+-- Stand-in for Supabase Vault: schema vault, its secrets table and decrypted view,
+-- create_secret and update_secret. Secrets are stored as given.
+-- schemas: vault
+CREATE SCHEMA IF NOT EXISTS vault;
+CREATE TABLE IF NOT EXISTS vault.secrets (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text, description text NOT NULL DEFAULT '',
+  secret text NOT NULL, key_id uuid, nonce bytea,
+  created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE UNIQUE INDEX IF NOT EXISTS secrets_name_idx ON vault.secrets (name) WHERE name IS NOT NULL;
+CREATE OR REPLACE VIEW vault.decrypted_secrets AS
+  SELECT s.*, s.secret AS decrypted_secret FROM vault.secrets AS s;
+CREATE OR REPLACE FUNCTION vault.create_secret(
+  new_secret text, new_name text DEFAULT NULL, new_description text DEFAULT '',
+  new_key_id uuid DEFAULT NULL
+) RETURNS uuid LANGUAGE sql AS $$
+  INSERT INTO vault.secrets (secret, name, description, key_id)
+  VALUES (new_secret, new_name, new_description, new_key_id) RETURNING id
+$$;
+CREATE OR REPLACE FUNCTION vault.update_secret(
+  secret_id uuid, new_secret text DEFAULT NULL, new_name text DEFAULT NULL,
+  new_description text DEFAULT NULL, new_key_id uuid DEFAULT NULL
+) RETURNS void LANGUAGE sql AS $$
+  UPDATE vault.secrets SET secret = coalesce(new_secret, secret), name = coalesce(new_name, name),
+    description = coalesce(new_description, description), updated_at = now()
+  WHERE id = secret_id
+$$;
+-- end stand-in: supabase_vault
 
 -- Default grants on schema public ------------------------------------------
 
