@@ -151,9 +151,11 @@ class ResultsStore:
 
     def update(self, change: Callable[[Results], Results]) -> Results:
         with self._lock:
-            self._results = results = change(self._results)
-        for changed in self._subscribers:
-            changed()
+            previous = self._results
+            self._results = results = change(previous)
+        if results is not previous:  # the same value back: nothing to render again
+            for changed in self._subscribers:
+                changed()
         return results
 
     def update_target(self, name: str, change: Callable[[TargetResults], TargetResults]) -> None:
@@ -161,6 +163,8 @@ class ResultsStore:
 
         def apply(results: Results) -> Results:
             targets = tuple(change(t) if t.name == name else t for t in results.targets)
+            if all(new is old for new, old in zip(targets, results.targets, strict=True)):
+                return results
             return replace(results, targets=targets)
 
         self.update(apply)

@@ -318,7 +318,7 @@ class TargetRunner:
         """Publish the window's status; when it has just ended, write the report once."""
         now = self._clock.now()
         window = self.window.status(now)
-        self._publish(lambda t: replace(t, window=window))
+        self._publish(lambda t: t if t.window == window else replace(t, window=window))
         if self.window.finish(self.expected, now) is not None:
             self._on_window_end(self.name)
 
