@@ -107,8 +107,12 @@ class Exposition:
         # Without its "# EOF": the process lines that follow at each scrape carry it.
         return Body.of(_openmetrics(self._results).removesuffix(b"# EOF\n"))
 
-    def body(self, accept: str, accept_encoding: str = "") -> tuple[bytes, str, bool]:
-        """(body, content type, gzipped) for a scrape with these Accept headers."""
+    def body(self, accept: str, accept_encoding: str = "") -> tuple[tuple[bytes, bytes], str, bool]:
+        """(the body's two parts, content type, gzipped) for a scrape with these headers.
+
+        The parts are written one after the other: joining them would copy the
+        whole exposition once per scrape.
+        """
         encoder, content_type = choose_encoder(accept)
         rendered = self._text
         if content_type.startswith("application/openmetrics-text"):
@@ -119,8 +123,8 @@ class Exposition:
             rendered = self._openmetrics
         process = encoder(self._process)
         if "gzip" in accept_encoding.lower():
-            return rendered.gzipped + gzip.compress(process, compresslevel=1), content_type, True
-        return rendered.plain + process, content_type, False
+            return (rendered.gzipped, gzip.compress(process, compresslevel=1)), content_type, True
+        return (rendered.plain, process), content_type, False
 
 
 def _openmetrics(registry: CollectorRegistry) -> bytes:
@@ -200,18 +204,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self,
         status: int,
-        body: bytes,
+        body: bytes | tuple[bytes, ...],
         content_type: str = "text/plain; charset=utf-8",
         extra: Mapping[str, str] | None = None,
     ) -> None:
+        parts = (body,) if isinstance(body, bytes) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(part) for part in parts)))
         for name, value in {**self.server.headers, **(extra or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            for part in parts:
+                self.wfile.write(part)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: a line per scrape is noise; the daemon logs state changes only."""
