@@ -76,7 +76,10 @@ Rules worth knowing when writing alerts:
   once a drift check has completed.
 - ``expected_object_present`` covers the spec's tables, RLS switches, indexes,
   policies, triggers and constraints (not columns: their drift shows in
-  ``drift_objects{kind="column"}``). Missing objects always have a series; present
+  ``drift_objects{kind="column"}``), functions, views, types, sequences,
+  extensions, publications and event triggers; ``owner`` (object: the expected
+  owner) and ``privilege`` (object: a grantee holding at least what the spec
+  gives it) per object. Missing objects always have a series; present
   ones are capped by ``limits.present_objects``.
 - ``advisory_rules`` has every rule, 0 when clean, once a drift check has completed;
   ``advisories`` has one series (value 1) per advisory of the last full snapshot, worst

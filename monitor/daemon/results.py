@@ -12,8 +12,20 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.schema import normalize
 from monitor.schema.advisors import Advisory
-from monitor.schema.model import Change, Finding, Kind, State, Table
+from monitor.schema.model import (
+    Change,
+    Extension,
+    Finding,
+    Grant,
+    Grants,
+    Kind,
+    OwnerPolicy,
+    Schema,
+    State,
+    Table,
+)
 from monitor.window.watch import WindowStatus
 
 
@@ -219,11 +231,17 @@ def _all_expected(
                 )
                 continue
             yield from _table_objects(
-                schema.name, table, live_tables.get((schema.name, table.name))
+                schema.name, table, live_tables.get((schema.name, table.name)), expected.owners
             )
+        live_schema = live.schema(schema.name)
+        if live_schema is not None:
+            yield from _schema_objects(schema, live_schema, skipped, previous, expected.owners)
+    yield from _database_objects(expected, live)
 
 
-def _table_objects(schema: str, table: Table, actual: Table | None) -> Iterator[ExpectedObject]:
+def _table_objects(
+    schema: str, table: Table, actual: Table | None, owners: OwnerPolicy
+) -> Iterator[ExpectedObject]:
     def item(kind: Kind, name: str, present: bool) -> ExpectedObject:
         return ExpectedObject(kind, schema, table.name, name, present)
 
@@ -240,6 +258,81 @@ def _table_objects(schema: str, table: Table, actual: Table | None) -> Iterator[
         names = {o.name for o in have or ()}
         for wanted_object in wanted or ():
             yield item(kind, wanted_object.name, wanted_object.name in names)
+    if actual is None:
+        return
+    if table.owner is not None and not owners.ignore:
+        owner = owners.live(table.owner)
+        yield item(Kind.OWNER, owner, actual.owner == owner)
+    yield from _grantees(schema, table.name, table.grants, actual.grants, owners)
+
+
+def _schema_objects(
+    schema: Schema,
+    live: Schema,
+    skipped: Collection[str],
+    previous: Sequence[ExpectedObject],
+    owners: OwnerPolicy,
+) -> Iterator[ExpectedObject]:
+    """Functions, views, types and sequences the spec lists, their owners and grantees.
+
+    An owner is "present" when it is the expected one; a grantee when it holds at
+    least the expected privileges (more shows as drift, widened).
+    """
+    name = schema.name
+    for kind, wanted, have in (
+        (Kind.FUNCTION, schema.functions, live.functions),
+        (Kind.VIEW, schema.views, live.views),
+        (Kind.TYPE, schema.types, live.types),
+        (Kind.SEQUENCE, schema.sequences, live.sequences),
+    ):
+        if wanted is None or have is None:
+            continue
+        key = normalize.function_key if kind is Kind.FUNCTION else str
+        found = {key(o.name): o for o in have}
+        for item in wanted:
+            if f"{name}.{item.name}" in skipped:
+                yield from (o for o in previous if (o.schemaname, o.relname) == (name, item.name))
+                continue
+            actual = found.get(key(item.name))
+            yield ExpectedObject(kind, name, item.name, item.name, actual is not None)
+            if actual is None:
+                continue
+            if item.owner is not None and not owners.ignore:
+                owner = owners.live(item.owner)
+                yield ExpectedObject(Kind.OWNER, name, item.name, owner, actual.owner == owner)
+            yield from _grantees(name, item.name, item.grants, actual.grants, owners)
+
+
+def _grantees(
+    schema: str, relname: str, wanted: Grants | None, have: Grants | None, owners: OwnerPolicy
+) -> Iterator[ExpectedObject]:
+    if wanted is None or have is None:
+        return
+    held = set(have)
+    by_grantee: dict[str, list[Grant]] = {}
+    for grant in wanted:
+        live_grant = replace(grant, grantee=owners.live(grant.grantee))
+        by_grantee.setdefault(live_grant.grantee, []).append(live_grant)
+    for grantee, grants in sorted(by_grantee.items()):
+        present = all(
+            g in held or (not g.grantable and replace(g, grantable=True) in held) for g in grants
+        )
+        yield ExpectedObject(Kind.PRIVILEGE, schema, relname, grantee, present)
+
+
+def _database_objects(expected: State, live: State) -> Iterator[ExpectedObject]:
+    """Extensions (under their schema), publications and event triggers (no schema)."""
+    for kind, wanted, have in (
+        (Kind.EXTENSION, expected.extensions, live.extensions),
+        (Kind.PUBLICATION, expected.publications, live.publications),
+        (Kind.EVENT_TRIGGER, expected.event_triggers, live.event_triggers),
+    ):
+        if wanted is None or have is None:
+            continue
+        names = {o.name for o in have}
+        for item in wanted:
+            schema = item.schema if isinstance(item, Extension) else ""
+            yield ExpectedObject(kind, schema, item.name, item.name, item.name in names)
 
 
 def without_building(findings: Iterable[Finding], building: Collection[str]) -> tuple[Finding, ...]:

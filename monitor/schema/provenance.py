@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.schema import model
+from monitor.schema.provenance_security import with_security_surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,8 @@ def provenance(
                 ignore=tuple(ignored),
             )
         )
-    return model.State(schemas=tuple(result), ledger=ledger)
+    tables_only = model.State(schemas=tuple(result), ledger=ledger)
+    return with_security_surface(tables_only, baseline, steps, schemas)
 
 
 def _objects(state: model.State) -> dict[Key, object]:

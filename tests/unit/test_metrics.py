@@ -25,15 +25,20 @@ from monitor.daemon.results import (
 from monitor.schema.advisors import RULES, Advisory, Category, Level
 from monitor.schema.model import (
     Change,
+    Extension,
     Finding,
+    Function,
+    Grant,
     Index,
     Kind,
+    OwnerPolicy,
     Policy,
     Rls,
     Schema,
     Severity,
     State,
     Table,
+    View,
 )
 from monitor.window.watch import WindowStatus
 from tests.support.exposition import Samples, names, parse, value
@@ -413,3 +418,43 @@ def test_advisories_beyond_the_cap_are_counted_not_shown() -> None:
         samples, "advisory_rules", target="supabase", rule="duplicate_index",
         level="warning",
     ) == float(len(many))  # fmt: skip
+
+
+def test_expected_objects_of_the_security_surface() -> None:
+    definer = Function("check_system_health()", owner="postgres", security_definer=True)
+    spec = State(
+        schemas=(
+            Schema(
+                "public",
+                functions=(
+                    replace(definer, grants=frozenset({Grant("service_role", "EXECUTE")})),
+                    Function("gone()"),
+                ),
+                views=(View("index_usage_stats"),),
+            ),
+        ),
+        extensions=(Extension("pg_trgm", "extensions"),),
+        owners=OwnerPolicy(roles=(("postgres", "supabase_admin"),)),
+    )
+    live = State(
+        schemas=(
+            Schema(
+                "public",
+                functions=(
+                    replace(definer, owner="supabase_admin", grants=frozenset()),
+                    Function("new()"),
+                ),
+                views=(),
+            ),
+        ),
+        extensions=(Extension("pg_trgm", "extensions"),),
+    )
+    found = {(o.kind, o.relname, o.object): o.present for o in expected_objects(spec, live, ())}
+    assert found == {
+        (Kind.FUNCTION, "check_system_health()", "check_system_health()"): True,
+        (Kind.OWNER, "check_system_health()", "supabase_admin"): True,
+        (Kind.PRIVILEGE, "check_system_health()", "service_role"): False,
+        (Kind.FUNCTION, "gone()", "gone()"): False,
+        (Kind.VIEW, "index_usage_stats", "index_usage_stats"): False,
+        (Kind.EXTENSION, "pg_trgm", "pg_trgm"): True,
+    }

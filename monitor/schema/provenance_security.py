@@ -1,0 +1,140 @@
+"""Provenance of the security surface: which migration made each function, view, type,
+sequence, extension, publication and event trigger; the platform's own left out. Pure.
+
+Called by :func:`monitor.schema.provenance.provenance` on the spec it built from the
+tables. An object the bootstrap made and no migration changed belongs to the
+platform: a schema the user did not ask for lists none of them (and ignores
+unlisted ones of that kind); database-wide objects (extensions, publications,
+event triggers) are listed only when a migration made or changed them, so a
+platform with more of them, or other versions, checks clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from monitor.schema import model, normalize
+
+_SCHEMA_COLLECTIONS = ("functions", "views", "types", "sequences", "default_privileges")
+_DATABASE_COLLECTIONS = ("extensions", "publications", "event_triggers")
+
+
+class _Step(Protocol):
+    @property
+    def migration(self) -> str: ...
+
+    @property
+    def state(self) -> model.State: ...
+
+
+Key = tuple[str, str, str]  # (collection, schema, identity)
+
+
+def _identity(collection: str, item: Any) -> str:
+    if collection == "functions":
+        return normalize.function_key(item.name)
+    if collection == "default_privileges":
+        return f"{item.role} {item.on}"
+    return str(item.name)
+
+
+def _objects(state: model.State) -> dict[Key, Any]:
+    found: dict[Key, Any] = {}
+    for schema in state.schemas:
+        found[("schema", schema.name, schema.name)] = (schema.owner, schema.grants)
+        for collection in _SCHEMA_COLLECTIONS:
+            for item in getattr(schema, collection) or ():
+                key = (collection, schema.name, _identity(collection, item))
+                found[key] = replace(item, migration=None)
+        for table in schema.tables:
+            found[("table", schema.name, table.name)] = (table.owner, table.grants)
+    for collection in _DATABASE_COLLECTIONS:
+        for item in getattr(state, collection) or ():
+            found[(collection, "", item.name)] = replace(item, migration=None)
+    return found
+
+
+def with_security_surface(
+    spec: model.State,
+    baseline: model.State,
+    steps: Sequence[_Step],
+    schemas: Sequence[str],
+) -> model.State:
+    """``spec`` (built from the tables) with the security surface and its provenance."""
+    before = _objects(baseline)
+    changed_by: dict[Key, str | None] = dict.fromkeys(before)
+    objects = before
+    for step in steps:
+        now = _objects(step.state)
+        for key, value in now.items():
+            if key not in objects or objects[key] != value:
+                changed_by[key] = step.migration
+        objects = now
+    final = steps[-1].state if steps else baseline
+
+    def stamped(collection: str, schema: str, items: Iterable[Any], whole: bool) -> list[Any]:
+        kept = []
+        for item in items:
+            migration = changed_by.get((collection, schema, _identity(collection, item)))
+            if whole or migration is not None:
+                kept.append(replace(item, migration=migration))
+        return kept
+
+    result = []
+    for schema in spec.schemas:
+        live = final.schema(schema.name)
+        if live is None:
+            result.append(schema)
+            continue
+        asked = schema.name in schemas
+        fields: dict[str, Any] = {}
+        extra = {}
+        for collection in _SCHEMA_COLLECTIONS:
+            items = getattr(live, collection)
+            if items is None:
+                continue
+            fields[collection] = tuple(stamped(collection, schema.name, items, asked))
+            had = any(key[0] == collection and key[1] == schema.name for key in before)
+            if not asked and had and collection in model.EXTRA_KINDS:
+                extra[collection] = model.Extra.IGNORE  # the platform's own
+        own_key = ("schema", schema.name, schema.name)
+        if asked or changed_by.get(own_key) is not None:
+            fields["owner"], fields["grants"] = live.owner, live.grants
+        elif "default_privileges" in fields and not fields["default_privileges"]:
+            fields["default_privileges"] = None  # the platform's, not the user's
+        tables = tuple(_table_security(t, live, changed_by) for t in schema.tables)
+        result.append(
+            replace(
+                schema,
+                tables=tables,
+                extra=replace(schema.extra, **extra),
+                **fields,
+            )
+        )
+
+    def database(collection: str) -> tuple[Any, ...] | None:
+        items = getattr(final, collection)
+        return None if items is None else tuple(stamped(collection, "", items, False))
+
+    return replace(
+        spec,
+        schemas=tuple(result),
+        extensions=database("extensions"),
+        publications=database("publications"),
+        event_triggers=database("event_triggers"),
+    )
+
+
+def _table_security(
+    table: model.Table, live: model.Schema, changed_by: dict[Key, str | None]
+) -> model.Table:
+    """A table with its owner and grants, unless it is a platform table migrations left alone."""
+    found = live.table(table.name)
+    if found is None:
+        return table
+    key = ("table", live.name, table.name)
+    if key in changed_by and changed_by[key] is None and table.migration is None:
+        return table  # the platform's table, its owner and grants as the bootstrap left them
+    return replace(table, owner=found.owner, grants=found.grants)
