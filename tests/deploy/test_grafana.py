@@ -38,6 +38,9 @@ REQUIRED_PANELS = {
     "Connections by state",
     "Lock waits and longest transaction",
     "Advisories",
+    "Privileges widened to API roles",
+    "Security-sensitive functions changed",
+    "Security surface findings by kind and change",
 }
 
 
