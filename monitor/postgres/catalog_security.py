@@ -268,6 +268,10 @@ def sequence_from_row(row: Sequence[Any]) -> tuple[str, model.Sequence]:
     )
 
 
+def _by_name(item: Any) -> str:
+    return str(item.name)
+
+
 _DEFAULT_ON = {"r": "tables", "S": "sequences", "f": "functions", "T": "types", "n": "schemas"}
 _OPERATIONS = ("insert", "update", "delete", "truncate")
 _ENABLED = {"O": "origin", "A": "always", "R": "replica", "D": "disabled"}
@@ -312,11 +316,12 @@ def with_surface(
                 schema,
                 owner=owner,
                 grants=schema_grants,
-                functions=tuple(found["functions"]),
-                views=tuple(found["views"]),
-                types=tuple(found["types"]),
-                sequences=tuple(found["sequences"]),
-                default_privileges=tuple(found["defaults"]),
+                # In the order a spec loads them: by name (a function by its signature).
+                functions=tuple(sorted(found["functions"], key=_by_name)),
+                views=tuple(sorted(found["views"], key=_by_name)),
+                types=tuple(sorted(found["types"], key=_by_name)),
+                sequences=tuple(sorted(found["sequences"], key=_by_name)),
+                default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
             )
         )
     return replace(

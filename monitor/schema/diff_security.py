@@ -493,11 +493,10 @@ def _compare_function(expected: Function, actual: Function) -> Verdict:
         changed.append("returns")
     if expected.arguments is not None and _text(expected.arguments) != _text(actual.arguments):
         changed.append("arguments")
-    if expected.language.lower() != actual.language.lower():
+    language = (actual.language or expected.language or "sql").lower()
+    if expected.language is not None and expected.language.lower() != language:
         changed.append("language")
-    if expected.body is not None and not normalize.same_body(
-        actual.language, expected.body, actual.body
-    ):
+    if expected.body is not None and not normalize.same_body(language, expected.body, actual.body):
         changed.append("body")
     for field in ("volatility", "strict"):
         if getattr(expected, field) != getattr(actual, field):

@@ -217,8 +217,8 @@ class Function:
     """
 
     name: str  # signature: "get_organization_members(uuid)"
-    returns: str | None = None  # pg_get_function_result; None for a procedure
-    language: str = "sql"
+    returns: str | None = None  # pg_get_function_result; None: a procedure, or not checked
+    language: str | None = None  # None: not checked (a snapshot always fills it)
     body: str | None = None  # None: not checked
     kind: str = "function"  # function | procedure | aggregate | window
     arguments: str | None = None  # with names and defaults, when they say more than `name`

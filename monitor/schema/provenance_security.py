@@ -79,7 +79,9 @@ def with_security_surface(
         for item in items:
             migration = changed_by.get((collection, schema, _identity(collection, item)))
             if whole or migration is not None:
-                kept.append(replace(item, migration=migration))
+                # Default privileges are written per role, with no room for provenance.
+                stamp = None if collection == "default_privileges" else migration
+                kept.append(replace(item, migration=stamp))
         return kept
 
     result = []

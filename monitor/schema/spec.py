@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from monitor.errors import InputError
 from monitor.schema import model, normalize, yamldoc
+from monitor.schema.spec_security import SecurityReader
 from monitor.schema.spec_writer import (
     DEFAULT_ROLES,
     SCHEMA_ABSENT,
@@ -79,11 +80,34 @@ _ENABLED = {e: e for e in ("origin", "always", "replica", "disabled")}
 _EXTRAS = {e.value: e for e in model.Extra}
 
 # The keys each mapping accepts, in the order dumps writes them.
-_STATE_KEYS = ("version", "migrations", "schemas")
+_STATE_KEYS = (
+    "version",
+    "owners",
+    "migrations",
+    "extensions",
+    "publications",
+    "event_triggers",
+    "schemas",
+)
 _LEDGER_KEYS = ("table", "applied")
-_SCHEMA_KEYS = ("extra", "ignore", "tables", "absent")
+_SCHEMA_KEYS = (
+    "extra",
+    "ignore",
+    "owner",
+    "grants",
+    "default_privileges",
+    "tables",
+    "functions",
+    "views",
+    "types",
+    "sequences",
+    "absent",
+)
 _TABLE_KEYS = (
     "migration",
+    "owner",
+    "grants",
+    "column_grants",
     "rls",
     "columns",
     "constraints",
@@ -198,7 +222,7 @@ class _NamelessFields:
         return self.kind(name=name, **self.fields)
 
 
-class _Reader(yamldoc.Reader):
+class _Reader(SecurityReader):
     """Reads parsed spec data into a State; see :class:`yamldoc.Reader`."""
 
     def __init__(self, filename: str, *, fast: bool) -> None:
@@ -296,7 +320,14 @@ class _Reader(yamldoc.Reader):
         schemas = [
             self.schema(name, body) for name, body in self.named(found.get("schemas"), "schemas")
         ]
-        return model.State(schemas=tuple(sorted(schemas, key=_name)), ledger=ledger)
+        return model.State(
+            schemas=tuple(sorted(schemas, key=_name)),
+            ledger=ledger,
+            extensions=self.named_objects(found, "extensions", "", self.extension),
+            publications=self.named_objects(found, "publications", "", self.publication),
+            event_triggers=self.named_objects(found, "event_triggers", "", self.event_trigger),
+            owners=self.get(found, "owners", "spec", self.owners, model.OwnerPolicy()),
+        )
 
     def ledger(self, value: Any) -> model.Ledger:
         found = self.fields(value, "migrations", _LEDGER_KEYS, required=("applied",))
@@ -321,12 +352,31 @@ class _Reader(yamldoc.Reader):
         if "absent" in found:
             absent.extend(self.absent(found["absent"], what, SCHEMA_ABSENT, None))
         self.check_schema_names(name, tables, absent)
+
+        def schema_grants(value: Any, label: str) -> model.Grants:
+            return self.grants(value, label, model.SCHEMA_PRIVILEGES)
+
+        def view(view_name: str, body: Any, label: str) -> model.View:
+            def index(index_name: str, index_body: Any, index_label: str) -> model.Index:
+                return self.index(index_name, index_body, f"{label}: {index_label}")
+
+            return self.view(view_name, body, label, index)
+
         return model.Schema(
             name=name,
             tables=tuple(sorted(tables, key=_name)),
             absent=tuple(sorted(absent, key=absent_sort_key)),
             extra=extra,
             ignore=tuple(sorted(ignore)),
+            owner=self.get(found, "owner", what, self.text, None),
+            grants=self.get(found, "grants", what, schema_grants, None),
+            default_privileges=self.get(
+                found, "default_privileges", what, self.default_privileges, None
+            ),
+            functions=self.named_objects(found, "functions", name, self.routine),
+            views=self.named_objects(found, "views", name, view),
+            types=self.named_objects(found, "types", name, self.type_),
+            sequences=self.named_objects(found, "sequences", name, self.sequence),
         )
 
     def check_schema_names(
@@ -443,6 +493,8 @@ class _Reader(yamldoc.Reader):
             triggers=_sorted(objects("triggers", "trigger", self.trigger)),
             rls=self.get(found, "rls", what, self.remembered_rls, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
+            owner=self.get(found, "owner", what, self.text, None),
+            grants=self.relation_grants(found, what, model.TABLE_PRIVILEGES),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
         self.check_table_absent(what, table, absent)

@@ -73,11 +73,21 @@ def dumps(state: model.State) -> str:
 
 def _state_document(state: model.State) -> dict[str, Any]:
     document: dict[str, Any] = {"version": state.version}
+    owners = _owners_document(state.owners)
+    if owners:
+        document["owners"] = owners
     if state.ledger is not None:
         document["migrations"] = {
             "table": state.ledger.table,
             "applied": list(state.ledger.applied),
         }
+    for key, items, describe in (
+        ("extensions", state.extensions, _extension_document),
+        ("publications", state.publications, _publication_document),
+        ("event_triggers", state.event_triggers, _event_trigger_document),
+    ):
+        if items is not None:
+            document[key] = _objects_document(items, describe, _TOP_INDENT)
     document["schemas"] = {s.name: _schema_document(s) for s in sorted(state.schemas, key=_name)}
     return document
 
@@ -238,6 +248,9 @@ def _schema_document(schema: model.Schema) -> dict[str, Any]:
     document = _document(
         ("extra", _extra_document(schema.extra), None),
         ("ignore", sorted(schema.ignore), []),
+        ("owner", schema.owner, None),
+        ("grants", _grants_document(schema.grants, model.SCHEMA_PRIVILEGES), None),
+        ("default_privileges", _default_privileges_document(schema.default_privileges), None),
         (
             "tables",
             {
@@ -247,6 +260,14 @@ def _schema_document(schema: model.Schema) -> dict[str, Any]:
             {},
         ),
     )
+    for key, items, describe in (
+        ("functions", schema.functions, _function_document),
+        ("views", schema.views, _view_document),
+        ("types", schema.types, _type_document),
+        ("sequences", schema.sequences, _sequence_document),
+    ):
+        if items is not None:
+            document[key] = _objects_document(items, describe, _SCHEMA_OBJECT_INDENT)
     schema_absent = [a for a in schema.absent if a.table is None]
     if schema_absent:
         document["absent"] = _absent_document(schema_absent, SCHEMA_ABSENT)
@@ -289,7 +310,8 @@ def _absent_document(
 
 
 def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[str, Any]:
-    document = _document(("migration", table.migration, None))
+    document = _document(("migration", table.migration, None), ("owner", table.owner, None))
+    document.update(_relation_grants_document(table.grants))
     if table.rls is not None:
         document["rls"] = _Flow(
             _document(("enabled", table.rls.enabled, None), ("forced", table.rls.forced, False))
@@ -390,5 +412,202 @@ def _trigger_document(trigger: model.Trigger) -> dict[str, Any]:
         ("columns", _inline(trigger.columns), []),
         ("when", trigger.when, None),
         ("enabled", trigger.enabled, "origin"),
+        ("migration", trigger.migration, None),
+    )
+
+
+# --- the security surface ----------------------------------------------------
+
+# How far a spec indents database-wide objects and a schema's functions, views ...
+_TOP_INDENT = 2
+_SCHEMA_OBJECT_INDENT = 6
+
+
+def _objects_document(
+    items: Iterable[Any], describe: Callable[[Any], dict[str, Any]], indent: int
+) -> dict[str, Any]:
+    ordered = sorted(items, key=lambda item: str(item.name))
+    return {
+        item.name: _OneLineIfFits(describe(item), indent + len(item.name) + 2, _OBJECT_LINE)
+        for item in ordered
+    }
+
+
+def _owners_document(owners: model.OwnerPolicy) -> dict[str, Any]:
+    return _document(
+        ("ignore", owners.ignore, False),
+        ("roles", _Flow(dict(owners.roles)), {}),
+    )
+
+
+def privilege_words(grants: Iterable[model.Grant], every: Sequence[str]) -> list[str]:
+    """One grantee's privileges as a spec writes them: ``ALL`` when all of ``every``,
+    else in GRANT's order, ``WITH GRANT OPTION`` after those held with it."""
+    held = {g.privilege: g.grantable for g in grants}
+    if len(every) > 1 and set(held) == set(every) and len(set(held.values())) == 1:
+        return ["ALL WITH GRANT OPTION" if next(iter(held.values())) else "ALL"]
+    order = {privilege: position for position, privilege in enumerate(every)}
+    words = sorted(held, key=lambda p: (order.get(p, len(order)), p))
+    return [f"{p} WITH GRANT OPTION" if held[p] else p for p in words]
+
+
+def _grants_document(grants: model.Grants | None, every: Sequence[str]) -> _Flow | None:
+    if grants is None:
+        return None
+    by_grantee: dict[str, list[model.Grant]] = {}
+    for grant in grants:
+        by_grantee.setdefault(grant.grantee, []).append(grant)
+    return _Flow(
+        {
+            grantee: _inline(privilege_words(found, every))
+            for grantee, found in sorted(by_grantee.items())
+        }
+    )
+
+
+def _relation_grants_document(grants: model.Grants | None) -> dict[str, Any]:
+    """A table's or view's ``grants`` and ``column_grants``."""
+    if grants is None:
+        return {}
+    whole = frozenset(g for g in grants if g.column is None)
+    columns: dict[str, list[model.Grant]] = {}
+    for grant in grants:
+        if grant.column is not None:
+            columns.setdefault(grant.column, []).append(grant)
+    document: dict[str, Any] = {"grants": _grants_document(whole, model.TABLE_PRIVILEGES)}
+    if columns:
+        document["column_grants"] = {
+            column: _grants_document(frozenset(found), model.COLUMN_PRIVILEGES)
+            for column, found in sorted(columns.items())
+        }
+    return document
+
+
+DEFAULT_PRIVILEGES_OF = {
+    "tables": model.TABLE_PRIVILEGES,
+    "sequences": model.SEQUENCE_PRIVILEGES,
+    "functions": model.FUNCTION_PRIVILEGES,
+    "types": model.TYPE_PRIVILEGES,
+    "schemas": model.SCHEMA_PRIVILEGES,
+}
+
+
+def _default_privileges_document(
+    defaults: tuple[model.DefaultPrivilege, ...] | None,
+) -> dict[str, Any] | None:
+    if defaults is None:
+        return None
+    document: dict[str, dict[str, Any]] = {}
+    for entry in sorted(defaults, key=lambda d: (d.role, d.on)):
+        document.setdefault(entry.role, {})[entry.on] = _grants_document(
+            entry.grants, DEFAULT_PRIVILEGES_OF[entry.on]
+        )
+    return document
+
+
+def _function_document(function: model.Function) -> dict[str, Any]:
+    return _document(
+        ("kind", function.kind, "function"),
+        ("arguments", function.arguments, None),
+        ("returns", function.returns, None),
+        ("language", function.language, None),
+        ("volatility", function.volatility, "volatile"),
+        ("strict", function.strict, False),
+        ("security_definer", function.security_definer, False),
+        ("leakproof", function.leakproof, False),
+        ("settings", _Flow(dict(function.settings)), {}),
+        ("owner", function.owner, None),
+        ("grants", _grants_document(function.grants, model.FUNCTION_PRIVILEGES), None),
+        ("migration", function.migration, None),
+        ("body", function.body, None),
+    )
+
+
+def _view_document(view: model.View) -> dict[str, Any]:
+    document = _document(
+        ("materialized", view.materialized, False),
+        ("security_invoker", view.security_invoker, False),
+        ("security_barrier", view.security_barrier, False),
+        ("check_option", view.check_option, None),
+        ("owner", view.owner, None),
+    )
+    document.update(_relation_grants_document(view.grants))
+    if view.indexes is not None and view.materialized:
+        document["indexes"] = _objects_document(view.indexes, _index_document, 10)
+    document.update(
+        _document(
+            ("migration", view.migration, None),
+            ("definition", view.definition, None),
+        )
+    )
+    return document
+
+
+def _type_document(type_: model.Type) -> dict[str, Any]:
+    if type_.kind == "enum":
+        shape: dict[str, Any] = {"enum": _inline(type_.labels)}
+    elif type_.kind == "composite":
+        shape = {"composite": _Flow({a.name: a.type for a in type_.attributes})}
+    elif type_.kind == "range":
+        shape = {"range": type_.base}
+    else:
+        shape = _document(
+            ("domain", type_.base, None),
+            ("nullable", type_.nullable, True),
+            ("default", type_.default, None),
+            ("constraints", _Flow({c.name: c.check for c in type_.constraints}), {}),
+        )
+    shape.update(
+        _document(
+            ("owner", type_.owner, None),
+            ("grants", _grants_document(type_.grants, model.TYPE_PRIVILEGES), None),
+            ("migration", type_.migration, None),
+        )
+    )
+    return shape
+
+
+def _sequence_document(sequence: model.Sequence) -> dict[str, Any]:
+    return _document(
+        ("type", sequence.type, "bigint"),
+        ("increment", sequence.increment, 1),
+        ("minimum", sequence.minimum, None),
+        ("maximum", sequence.maximum, None),
+        ("start", sequence.start, None),
+        ("cache", sequence.cache, 1),
+        ("cycle", sequence.cycle, False),
+        ("owned_by", sequence.owned_by, None),
+        ("owner", sequence.owner, None),
+        ("grants", _grants_document(sequence.grants, model.SEQUENCE_PRIVILEGES), None),
+        ("migration", sequence.migration, None),
+    )
+
+
+def _extension_document(extension: model.Extension) -> dict[str, Any]:
+    return _document(
+        ("schema", extension.schema, None),
+        ("version", extension.version, None),
+        ("migration", extension.migration, None),
+    )
+
+
+_ALL_OPERATIONS = ("insert", "update", "delete", "truncate")
+
+
+def _publication_document(publication: model.Publication) -> dict[str, Any]:
+    return _document(
+        ("all_tables", publication.all_tables, False),
+        ("operations", _inline(publication.operations), _inline(_ALL_OPERATIONS)),
+        ("tables", _inline(publication.tables), []),
+        ("migration", publication.migration, None),
+    )
+
+
+def _event_trigger_document(trigger: model.EventTrigger) -> dict[str, Any]:
+    return _document(
+        ("event", trigger.event, None),
+        ("function", trigger.function, None),
+        ("enabled", trigger.enabled, "origin"),
+        ("tags", _inline(trigger.tags), []),
         ("migration", trigger.migration, None),
     )
