@@ -14,9 +14,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from monitor.postgres import catalog, db
-from monitor.schema import model
+from monitor.postgres import catalog, db, replay, scratch
+from monitor.postgres.migrations import deploy
+from monitor.schema import model, spec
 from monitor.schema.diff import diff
+from monitor.schema.model import Schema
+from tests.support.paths import EXAMPLE_MIGRATIONS
 
 Sql = Callable[[str], None]
 Found = set[tuple[str, str | None, str, str, str]]
@@ -327,3 +330,32 @@ def test_null_acl_equals_the_defaults_spelled_out(
         ).fetchone()
         assert None not in spelled
     assert diff(null_acls, snapshot(dsn)) == ()
+
+
+def other_major(dsn: str) -> int:
+    """The major version the cross-check builds on: 16 against a 15 server, else 15."""
+    with psycopg.connect(dsn) as conn:
+        return 16 if conn.info.server_version // 10000 != 16 else 15
+
+
+def test_a_spec_built_on_one_major_version_checks_clean_on_the_other(
+    phase3_dsn: str, make_database: Callable[..., str]
+) -> None:
+    major = other_major(phase3_dsn)
+    if not any(i.major == major for i in scratch.installations()):
+        pytest.skip(f"no PostgreSQL {major} installation (pgserver ships 16)")
+    with scratch.scratch_server(major) as other:
+        built_there = replay.build(EXAMPLE_MIGRATIONS, shadow_dsn=other.dsn)
+        with psycopg.connect(other.dsn, autocommit=True) as conn:
+            conn.execute(b"CREATE DATABASE live_there")
+        live_there = psycopg.conninfo.make_conninfo(other.dsn, dbname="live_there")
+        deploy(live_there, EXAMPLE_MIGRATIONS)
+        snapshot_there = snapshot(live_there)
+    built_here = replay.build(
+        EXAMPLE_MIGRATIONS, shadow_dsn=psycopg.conninfo.make_conninfo(phase3_dsn, dbname="postgres")
+    )
+    assert built_there.schema("public") is not None
+    assert (built_there.schema("public") or Schema("")).functions, "the surface was built"
+    assert diff(built_there, snapshot(phase3_dsn)) == ()
+    assert diff(built_here, snapshot_there) == ()
+    assert spec.dumps(built_there) == spec.dumps(built_here)
