@@ -139,14 +139,23 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def _literal(text: str, indent: int) -> str | None:
-    """A `|-` block keeping the lines of a multi-line text, or None where one cannot."""
-    lines = text.split("\n")
-    if not lines[0] or lines[0][0] == " " or not lines[-1]:
+    """A `|` block keeping the lines of a multi-line text, or None where one cannot.
+
+    A function body between dollar quotes usually starts and ends with a line
+    break: the block then says how far its lines are indented (`|2`, or the first
+    line would set it) and keeps its final breaks (`|` keeps one, `|+` all).
+    """
+    if "\r" in text or not all(line.isprintable() for line in text.split("\n")):
         return None
-    if not all(line.isprintable() for line in lines):
+    content = text.rstrip("\n")
+    if not content.strip(" "):
         return None
+    breaks = len(text) - len(content)
+    chomping = "-" if breaks == 0 else "" if breaks == 1 else "+"
+    lines = (content if breaks <= 1 else text[:-1]).split("\n")
+    hint = str(_INDENT) if not lines[0] or lines[0][0] == " " else ""
     pad = " " * indent
-    return "|-\n" + "\n".join(pad + line if line else "" for line in lines)
+    return f"|{hint}{chomping}\n" + "\n".join(pad + line if line else "" for line in lines)
 
 
 class _Writer:
@@ -533,7 +542,10 @@ def _view_document(view: model.View) -> dict[str, Any]:
     )
     document.update(_relation_grants_document(view.grants))
     if view.indexes is not None and view.materialized:
-        document["indexes"] = _objects_document(view.indexes, _index_document, 10)
+        document["indexes"] = {
+            index.name: _index_document(index)
+            for index in sorted(view.indexes, key=lambda i: i.name)
+        }
     document.update(
         _document(
             ("migration", view.migration, None),
