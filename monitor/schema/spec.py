@@ -7,6 +7,14 @@ parser, no positions), and only when that meets a problem, again exactly
 reader serves both: each kind of object is one method below, reading a
 mapping with :meth:`yamldoc.Reader.fields` and its values with ``get``.
 
+A new section of the format is a tuple of its keys (``_*_KEYS``), one read
+method here (``fields`` for the keys, then ``get(found, key, what, read,
+default)`` per value with ``text``, ``flag``, ``choice``, ``names``,
+``expression``...; a mapping of named objects through ``named``, or inside a
+table through ``objects`` so a fast read of equal bodies is shared), and one
+``_*_document`` function in :mod:`spec_writer`. Problems go through
+``problem``/``invalid``; never raise anything else.
+
 Text the user wrote (types, expressions, names) is stored as written, only
 stripped; comparison is semantic and belongs to the diff. The format is
 described in docs/spec.md.

@@ -172,6 +172,9 @@ class Scalar(str):
         return scalar
 
 
+_new_str = str.__new__
+
+
 class Map(dict[str, Any]):
     """A mapping of an exact composition; ``notes``: its key problems, read with the mapping."""
 
@@ -204,7 +207,9 @@ def fast_parse(text: str) -> Any:
         return DECLINED
     try:
         data = yaml_rs.loads(text, parse_datetime=False)
-    except Exception:  # any refusal: the exact path says what it is, with its line
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # any refusal, a Rust panic too: the exact path says what it is
         return DECLINED
     if data is None or isinstance(data, list):  # empty, a list, or several documents
         return DECLINED
@@ -284,6 +289,12 @@ class _Builder:
         raise InputError([Problem(self.filename, node.start_mark.line + 1, message)])
 
     def value(self, node: yaml.Node, depth: int) -> Any:
+        if node.__class__ is yaml.ScalarNode:  # most nodes: no memo, size 1
+            self.written += 1
+            scalar = _new_str(Scalar, node.value)
+            scalar.tag = node.tag
+            scalar.line = node.start_mark.line + 1
+            return scalar
         key = id(node)
         if key in self.built:
             return self.built[key]
@@ -293,21 +304,21 @@ class _Builder:
             self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
         self.written += 1
         line = node.start_mark.line + 1
-        if isinstance(node, yaml.ScalarNode):
-            built: Any = Scalar(node.value, node.tag, line)
-            self.sizes[key] = 1
-        else:
-            self.building.add(key)
-            try:
-                if isinstance(node, yaml.SequenceNode):
-                    built = self.sequence(node, line, depth)
-                else:
-                    assert isinstance(node, yaml.MappingNode)
-                    built = self.mapping(node, line, depth)
-            finally:
-                self.building.discard(key)
+        self.building.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                built: Any = self.sequence(node, line, depth)
+            else:
+                assert isinstance(node, yaml.MappingNode)
+                built = self.mapping(node, line, depth)
+        finally:
+            self.building.discard(key)
         self.built[key] = built
         return built
+
+    def size(self, node: yaml.Node) -> int:
+        """The nodes ``node`` holds, each alias and merge written out in place."""
+        return self.sizes.get(id(node), 1)  # a scalar is not kept: 1
 
     def add_size(self, node: yaml.Node, size: int) -> None:
         self.sizes[id(node)] = size
@@ -321,7 +332,7 @@ class _Builder:
     def sequence(self, node: yaml.SequenceNode, line: int, depth: int) -> Seq:
         items = Seq(self.value(item, depth + 1) for item in node.value)
         items.line = line
-        self.add_size(node, 1 + sum(self.sizes[id(item)] for item in node.value))
+        self.add_size(node, 1 + sum(map(self.size, node.value)))
         return items
 
     def mapping(self, node: yaml.MappingNode, line: int, depth: int) -> Map:
@@ -336,7 +347,7 @@ class _Builder:
                 size += self.merge(mapping, value_node, merged, depth)
                 continue
             value = self.value(value_node, depth + 1)
-            size += 1 + self.sizes[id(value_node)]
+            size += 1 + self.size(value_node)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 what = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
@@ -374,7 +385,7 @@ class _Builder:
                 continue
             into.notes.extend(value.notes)
             merged.extend(value.items())
-            size += self.sizes[id(source)]
+            size += self.size(source)
         return size
 
 
