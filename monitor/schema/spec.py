@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -162,6 +162,8 @@ _ABSENT_ENTRY_KEYS = ("name", "migration")
 _SCHEMA_ABSENT_HINTS = dict.fromkeys(SCHEMA_ABSENT, "list it under the schema's absent")
 _TABLE_ABSENT_HINTS = dict.fromkeys(TABLE_ABSENT, "list it under its table's absent")
 
+# Where a spec in block layout writes a schema's `tables:` (schemas > name > tables).
+_TABLES_INDENT = 4
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PUBLIC = "public"
 
@@ -182,10 +184,8 @@ def load(path: Path) -> model.State:
 
 def _read(text: str, filename: str) -> model.State:
     """A spec from checked text: fast when it has no problem, else exactly."""
-    data = yamldoc.fast_parse(text)
-    if data is not yamldoc.DECLINED:
-        with contextlib.suppress(Retry):
-            return _Reader(filename, fast=True).read_state(data)
+    with contextlib.suppress(Retry):
+        return _Reader(filename, fast=True).read_fast(text)
     return read_exactly(text, filename)
 
 
@@ -241,6 +241,9 @@ class _Reader(SecurityReader):
         # One object per distinct value (see shared).
         self.values: dict[Hashable, Any] = {}
         self.memo: dict[Hashable, Any] = {}  # see remembered
+        # Fast mode: the tables cut out of the text, and the blocks not read yet.
+        self.blocks: yamldoc.Blocks | None = None
+        self.unread_blocks: set[str] = set()
 
     def shared(self, value: H) -> H:
         """The first equal ``value`` read: a large spec repeats its types,
@@ -302,12 +305,43 @@ class _Reader(SecurityReader):
 
     # -- the document
 
-    def read_state(self, root: Any) -> model.State:
-        """The state of a spec that has no problem (fast mode: Retry on any problem)."""
-        state = self.read(root)
-        if state is None:
+    def read_fast(self, text: str) -> model.State:
+        """The state of a spec that has no problem; Retry on any problem.
+
+        The tables of a generated spec are parsed a few hundred at a time
+        (see :func:`yamldoc.split_blocks`): the parsed data of a large spec
+        is never held whole, only the model it becomes.
+        """
+        self.blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
+        if self.blocks is not None:
+            self.unread_blocks = {
+                f"{self.blocks.marker}{index}" for index in range(len(self.blocks.pieces))
+            }
+        data = yamldoc.fast_parse(text if self.blocks is None else self.blocks.outline)
+        if data is yamldoc.DECLINED:
             raise Retry
+        state = self.read(data)
+        if state is None or (self.blocks is not None and self.unread_blocks):
+            raise Retry  # a block was cut out of something other than a schema's tables
         return state
+
+    def tables(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
+        """The (name, body) entries of a schema's tables, a piece at a time if cut out."""
+        blocks = self.blocks
+        if blocks is None or type(value) is not str or not value.startswith(blocks.marker):
+            yield from self.named(value, what)
+            return
+        self.unread_blocks.discard(value)
+        seen: set[str] = set()
+        for piece in blocks.pieces[int(value.removeprefix(blocks.marker))]:
+            data = yamldoc.fast_parse(piece)
+            if type(data) is not dict:
+                raise Retry
+            for name, body in self.named(data, what):
+                if name in seen:
+                    raise Retry  # a duplicate table: the exact reading says where
+                seen.add(name)
+                yield name, body
 
     def read(self, root: Any) -> model.State | None:
         if root is None:
@@ -353,7 +387,7 @@ class _Reader(SecurityReader):
         ignore = self.get(found, "ignore", what, self.names, ())
         tables: list[model.Table] = []
         absent: list[model.Absent] = []
-        for table_name, table_body in self.named(found.get("tables"), f"{what}: tables"):
+        for table_name, table_body in self.tables(found.get("tables"), f"{what}: tables"):
             table, table_absent = self.table(name, table_name, table_body)
             tables.append(table)
             absent.extend(table_absent)

@@ -29,10 +29,12 @@ dict, list, str, bool, int, float and None, straight from yaml-rs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import errno
 import functools
 import gc
+import itertools
 import os
 import re
 import stat
@@ -196,6 +198,10 @@ class _Declined:
 DECLINED: Final = _Declined()
 
 
+def may_hold_tags_or_anchors(text: str) -> bool:
+    return ("!" in text or "&" in text) and _TAG_OR_ANCHOR.search(text) is not None
+
+
 def fast_parse(text: str) -> Any:
     """The plain data of ``text`` by yaml-rs, or DECLINED where only :func:`compose` is exact.
 
@@ -203,7 +209,7 @@ def fast_parse(text: str) -> Any:
     error (duplicate keys included: yaml-rs finds them), an empty text, and
     more than one document.
     """
-    if ("!" in text or "&" in text) and _TAG_OR_ANCHOR.search(text):
+    if may_hold_tags_or_anchors(text):
         return DECLINED
     try:
         data = yaml_rs.loads(text, parse_datetime=False)
@@ -214,6 +220,59 @@ def fast_parse(text: str) -> Any:
     if data is None or isinstance(data, list):  # empty, a list, or several documents
         return DECLINED
     return data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Blocks:
+    """A text whose large blocks were cut out to be parsed piece by piece.
+
+    ``outline`` is the text with each block replaced by ``marker + index``;
+    ``pieces[index]`` are the texts of that block's entries, a few hundred
+    entries each, every one a YAML mapping of its own.
+    """
+
+    outline: str
+    marker: str
+    pieces: list[list[str]]
+
+
+def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Blocks | None:
+    """Cut out the block mapping under each `key:` line written at ``indent``.
+
+    A large generated document is mostly such blocks (the tables of a
+    spec); parsing them a piece at a time keeps the parsed data of the whole
+    document from ever being in memory at once. Only plain block layout is
+    cut: None (parse the whole text) when there is no such block, or when a
+    comment, a tab or a line indented less than the block's entries could
+    make the pieces read differently from the whole.
+    """
+    if "#" in text or "\t" in text or may_hold_tags_or_anchors(text):
+        return None  # a comment or a tab may sit at any indentation: do not guess
+    heads = list(re.finditer(rf"^ {{{indent}}}{re.escape(key)}:[ ]*\n", text, re.MULTILINE))
+    if not heads:
+        return None
+    inner = indent + 2
+    entry = re.compile(rf"^ {{{inner}}}(?=\S)", re.MULTILINE)
+    outdented = re.compile(rf"^(?! {{{inner}}}|[ ]*$)", re.MULTILINE)
+    marker = f"__block_{os.urandom(8).hex()}_"
+    outline: list[str] = []
+    pieces: list[list[str]] = []
+    done = 0
+    for head in heads:
+        start = head.end()
+        if start < done:
+            return None
+        after = outdented.search(text, start)
+        end = after.start() if after is not None else len(text)
+        starts = [found.start() for found in entry.finditer(text, start, end)]
+        if not starts or starts[0] != start:
+            return None
+        bounds = [*starts[::per_piece], end]
+        pieces.append([text[a:b] for a, b in itertools.pairwise(bounds)])
+        outline += [text[done : head.start()], f"{' ' * indent}{key}: {marker}{len(pieces) - 1}\n"]
+        done = end
+    outline.append(text[done:])
+    return Blocks("".join(outline), marker, pieces)
 
 
 _CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)

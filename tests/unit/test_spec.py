@@ -1520,3 +1520,24 @@ def test_the_writer_writes_any_document_so_that_both_parsers_read_it_back(
 def test_a_dumped_state_reads_the_same_fast_and_exactly(state: State) -> None:
     text = spec.dumps(state)
     assert spec.read_exactly(text) == spec.loads(text) == state
+
+
+# --- a large spec, parsed a piece at a time --------------------------------
+
+
+def test_a_large_generated_spec_reads_the_same_in_pieces_and_whole() -> None:
+    tables = tuple(
+        Table(f"t{n:03}", columns=(Column("id", "uuid", nullable=False),), rls=Rls(enabled=True))
+        for n in range(450)  # three pieces of tables
+    )
+    state = State(schemas=(Schema("a", tables=tables), Schema("b", tables=tables[:5])))
+    text = spec.dumps(state)
+    assert spec.loads(text) == spec.read_exactly(text) == state
+
+
+def test_a_table_repeated_across_pieces_is_reported_with_its_line() -> None:
+    body = "".join(f"      t{n}: {{}}\n" for n in range(300)) + "      t7: {}\n"
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
+    assert problems_of(text) == [
+        (305, "schema public: tables: duplicate key 't7' (first at line 12)")
+    ]
