@@ -1,5 +1,6 @@
-"""From a dropped index to a notification: the daemon, Prometheus with the project's
-alerts.yml, Alertmanager with a webhook, and the dashboard's queries, all real.
+"""From a dropped index (and a GRANT to anon) to a notification: the daemon, Prometheus
+with the project's alerts.yml, Alertmanager with a webhook, and the dashboard's queries,
+all real.
 
 Prometheus evaluates the production rules unchanged, so the test waits out
 their `for: 1m`: about a minute and a half in all.
@@ -36,6 +37,14 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 INDEX = "idx_active_integrations"
+# The table with the credentials column, opened to the API's anonymous role; and a
+# grant the spec gives taken away (the narrowing shows on the dashboard).
+WIDEN = "GRANT ALL ON public.integrations TO anon"
+NARROW = "REVOKE EXECUTE ON FUNCTION public.record_system_health() FROM service_role"
+RESTORE_GRANTS = (
+    "REVOKE ALL ON public.integrations FROM anon",
+    "GRANT EXECUTE ON FUNCTION public.record_system_health() TO service_role",
+)
 POLICY = "Admins can delete integrations"
 TABLE = "integrations"
 # How Grafana fills the dashboard variables for this target and schema.
@@ -100,7 +109,15 @@ def assert_names_object(alert: dict[str, Any], name: str) -> None:
     assert alert["annotations"]["runbook_url"].endswith(f"#{alert['labels']['alertname'].lower()}")
 
 
-def test_dropped_index_and_policy_page_and_resolve(
+def widened_privileges(prometheus: str) -> float | None:
+    result = instant_query(
+        prometheus,
+        'schema_monitor_drift_objects{kind="privilege",change="widened",severity="critical"}',
+    )
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
     phase3_dsn: str, sql: Callable[[str], None], processes: Processes
 ) -> None:
     prometheus_binary = require_binary("prometheus")
@@ -125,15 +142,23 @@ def test_dropped_index_and_policy_page_and_resolve(
             processes=processes,
         )
         quiet = active_alerts(prometheus)
-        assert "SchemaIndexMissing" not in quiet and "SchemaPolicyMissing" not in quiet, quiet
+        paging = ("SchemaIndexMissing", "SchemaPolicyMissing", "SchemaPrivilegeWidened")
+        assert not any(name in quiet for name in paging), quiet
+        assert widened_privileges(prometheus) == 0
 
         restore = restore_statements(phase3_dsn)
         sql(f"DROP INDEX public.{INDEX}")
         sql(f'DROP POLICY "{POLICY}" ON public.{TABLE}')
+        sql(WIDEN)
+        sql(NARROW)
         wait_until(
-            lambda: presence(prometheus, INDEX) == 0 and presence(prometheus, POLICY) == 0,
+            lambda: (
+                presence(prometheus, INDEX) == 0
+                and presence(prometheus, POLICY) == 0
+                and widened_privileges(prometheus) == 1
+            ),
             timeout=30,
-            what="Prometheus to see the index and the policy missing",
+            what="Prometheus to see the index and the policy missing, anon's grant widened",
             processes=processes,
         )
 
@@ -161,8 +186,18 @@ def test_dropped_index_and_policy_page_and_resolve(
             processes=processes,
         )
         assert_names_object(policy_alert, POLICY)
+        grant_alert = wait_until(
+            lambda: webhook.find("SchemaPrivilegeWidened", "firing"),
+            timeout=30,
+            what="SchemaPrivilegeWidened at the webhook",
+            processes=processes,
+        )
+        assert grant_alert["labels"]["severity"] == "critical"
+        assert grant_alert["labels"]["target"] == "supabase"
+        assert "anon" in grant_alert["annotations"]["description"]
+        assert grant_alert["annotations"]["runbook_url"].endswith("#schemaprivilegewidened")
 
-        for statement in restore:
+        for statement in (*restore, *RESTORE_GRANTS):
             sql(statement)
         for alertname, name in (("SchemaIndexMissing", INDEX), ("SchemaPolicyMissing", POLICY)):
             resolved = wait_until(
@@ -172,4 +207,11 @@ def test_dropped_index_and_policy_page_and_resolve(
                 processes=processes,
             )
             assert_names_object(resolved, name)
+        wait_until(
+            functools.partial(webhook.find, "SchemaPrivilegeWidened", "resolved"),
+            timeout=60,
+            what="SchemaPrivilegeWidened resolved at the webhook",
+            processes=processes,
+        )
         assert presence(prometheus, INDEX) == 1 and presence(prometheus, POLICY) == 1
+        assert widened_privileges(prometheus) == 0
