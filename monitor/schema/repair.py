@@ -23,17 +23,21 @@ commented out, for a person to decide, unless asked otherwise.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import Any
 
 from monitor.schema import normalize
 from monitor.schema.model import (
+    PUBLIC_ROLE,
     Change,
     Column,
     Constraint,
     ConstraintType,
     Finding,
+    Function,
+    Grant,
     Index,
     Kind,
     Policy,
@@ -59,12 +63,22 @@ class Phase(IntEnum):
 
 # Order inside a phase: what others depend on comes first.
 _STEP = {
-    "create table": 0,
-    "column": 1,
-    "rls": 2,
-    "policy": 3,
-    "trigger": 4,
-    "index": 5,
+    # BEFORE: what others are made of first, what refers to them after.
+    "extension": 0,
+    "type": 0,
+    "create table": 1,
+    "sequence": 2,
+    "column": 2,
+    "function": 3,
+    "rls": 4,
+    "policy": 5,
+    "trigger": 6,
+    "view": 7,
+    "index": 8,
+    "privilege": 9,
+    "owner": 10,
+    "grant after owner": 11,
+    # AFTER
     "drop constraint": 0,
     "rename index": 1,
     "primary key": 2,
@@ -99,7 +113,7 @@ class Fix:
 
 def _written(statement: Statement, allow_data_loss: bool) -> str:
     if statement.data_loss and not allow_data_loss:
-        return comment(statement.sql) + "  -- loses data: review, then uncomment"
+        return comment(statement.sql) + "  -- destructive: review, then uncomment"
     return statement.sql
 
 
@@ -115,6 +129,8 @@ def fix(finding: Finding, expected: State) -> Fix:
     if finding.kind is Kind.MIGRATION:
         return Fix(note="the migration ledger is kept by your migration tool, not repaired here")
     schema = expected.schema(finding.schema) or Schema(finding.schema)
+    if finding.kind in _SECURITY_FIXERS:
+        return _SECURITY_FIXERS[finding.kind](finding, schema, expected)
     table = schema.table(finding.table) if finding.table else None
     if finding.change is Change.UNEXPECTED:
         return _drop(finding)
@@ -582,7 +598,8 @@ def script(
     lossy = sum(1 for _, f in fixes for s in f.statements if s.data_loss)
     if lossy and not allow_data_loss:
         header.append(
-            f"-- {lossy} statement(s) that would lose data are commented out "
+            f"-- {lossy} destructive statement(s) (dropping a table, column or other object) "
+            "are commented out "
             "(--allow-data-loss writes them)"
         )
     out = [*header, f"SET lock_timeout = {literal(lock_timeout)};"]
@@ -643,3 +660,393 @@ def _phase(
     if phase is Phase.CONCURRENT:
         out.append(f"SET lock_timeout = {literal(lock_timeout)};")
     return out
+
+
+# --- the security surface: privileges, owners, functions, views, types, sequences ------------
+
+_GRANT_TARGETS = {
+    "table": "TABLE",
+    "view": "TABLE",
+    "sequence": "SEQUENCE",
+    "function": "FUNCTION",
+    "type": "TYPE",
+    "schema": "SCHEMA",
+}
+_DEFAULT_PRIVILEGES = re.compile(r"\(default privileges on (\w+) of (.+)\)")
+
+
+def _role(name: str) -> str:
+    return "PUBLIC" if name.lower() == PUBLIC_ROLE else ident(name)
+
+
+def _object_name(object_type: str, name: str) -> str:
+    """A qualified name as the diff spells it (``public.f(uuid)``), quoted for SQL."""
+    if object_type == "schema":
+        return ident(name)
+    schema, _, rest = name.partition(".")
+    base, paren, arguments = rest.partition("(")
+    return f"{ident(schema)}.{ident(base)}{paren}{arguments}"
+
+
+def _held(privileges: Iterable[str]) -> dict[str, bool]:
+    """["SELECT", "UPDATE WITH GRANT OPTION"] -> {"SELECT": False, "UPDATE": True}."""
+    held: dict[str, bool] = {}
+    for text in privileges:
+        privilege, grantable, _ = text.partition(" WITH GRANT OPTION")
+        held[privilege] = bool(grantable) or held.get(privilege, False)
+    return held
+
+
+def _privilege_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    want = finding.expected if isinstance(finding.expected, dict) else {}
+    have = finding.actual if isinstance(finding.actual, dict) else {}
+    object_type = str(want.get("object_type") or have.get("object_type") or "")
+    grantee = _role(str(want.get("grantee") or have.get("grantee") or finding.name))
+    column = want.get("column") or have.get("column")
+    wanted, held = _held(want.get("privileges") or ()), _held(have.get("privileges") or ())
+    columns = f" ({ident(str(column))})" if column else ""
+    if object_type == "default privileges":
+        match = _DEFAULT_PRIVILEGES.fullmatch(finding.table or "")
+        if match is None:
+            return Fix(note="the default privileges this finding is about cannot be told")
+        on, owner = match.groups()
+        prefix = f"ALTER DEFAULT PRIVILEGES FOR ROLE {ident(owner)} IN SCHEMA {ident(schema.name)} "
+        target = on.upper()
+    else:
+        keyword = _GRANT_TARGETS.get(object_type)
+        if keyword is None:
+            return Fix(note=f"no repair is known for privileges on a {object_type}")
+        prefix = ""
+        target = (
+            f"{keyword} {_object_name(object_type, str(want.get('object') or have.get('object')))}"
+        )
+    statements = []
+    for privilege, option in sorted(held.items()):
+        if privilege not in wanted:
+            sql = f"{prefix}REVOKE {privilege}{columns} ON {target} FROM {grantee};"
+        elif option and not wanted[privilege]:
+            sql = (
+                f"{prefix}REVOKE GRANT OPTION FOR {privilege}{columns} ON {target} FROM {grantee};"
+            )
+        else:
+            continue
+        statements.append(Statement(sql, Phase.BEFORE, "privilege"))
+    for privilege, option in sorted(wanted.items()):
+        if privilege in held and held[privilege] >= option:
+            continue
+        grant_option = " WITH GRANT OPTION" if option else ""
+        sql = f"{prefix}GRANT {privilege}{columns} ON {target} TO {grantee}{grant_option};"
+        statements.append(Statement(sql, Phase.BEFORE, "privilege"))
+    return Fix(tuple(statements))
+
+
+_ALTER_OWNER = {
+    "table": "TABLE",
+    "view": "VIEW",
+    "sequence": "SEQUENCE",
+    "function": "FUNCTION",
+    "type": "TYPE",
+    "schema": "SCHEMA",
+}
+
+
+def _owner_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    want = finding.expected if isinstance(finding.expected, dict) else {}
+    object_type, owner = str(want.get("object_type", "")), want.get("owner")
+    keyword = _ALTER_OWNER.get(object_type)
+    if keyword is None or not owner:
+        return Fix(note=f"no repair is known for the owner of a {object_type}")
+    if object_type == "view" and any(
+        v.materialized and v.name == finding.table for v in schema.views or ()
+    ):
+        keyword = "MATERIALIZED VIEW"
+    name = _object_name(object_type, str(want.get("object")))
+    sql = f"ALTER {keyword} {name} OWNER TO {ident(str(owner))};"
+    # The new owner took over the ACL entries of the old; a role that held grants and
+    # then owned the object loses them when ownership goes back: grant them again.
+    grants = _spec_grants(object_type, finding.table, schema) or frozenset()
+    target = _GRANT_TARGETS[object_type]
+    again = _grants_of(target, name, (g for g in grants if g.grantee != owner), "grant after owner")
+    return Fix((Statement(sql, Phase.BEFORE, "owner"), *again))
+
+
+def _spec_grants(object_type: str, name: str | None, schema: Schema) -> frozenset[Grant] | None:
+    if object_type == "schema":
+        return schema.grants
+    collections: dict[str, Iterable[Any] | None] = {
+        "table": schema.tables,
+        "view": schema.views,
+        "function": schema.functions,
+        "type": schema.types,
+        "sequence": schema.sequences,
+    }
+    found = _named(collections.get(object_type), name or "", normalize_signature=True)
+    grants: frozenset[Grant] | None = getattr(found, "grants", None)
+    return grants
+
+
+def _dollar_quoted(body: str) -> str:
+    tag = "$fn$"
+    while tag in body:
+        tag = f"${tag.strip('$')}_$"
+    return f"{tag}{body}{tag}"
+
+
+def _setting(key: str, value: str) -> str:
+    if key == "search_path":
+        # proconfig keeps the list as SQL would write it, but '' as a quoted empty name.
+        return f"SET search_path = {value}" if value != '""' else "SET search_path = ''"
+    return f"SET {ident(key)} = {literal(value)}"
+
+
+def function_definition(schema: str, function: Function) -> str:
+    base, _, rest = function.name.partition("(")
+    arguments = function.arguments if function.arguments is not None else rest.rstrip(")")
+    procedure = function.kind == "procedure"
+    lines = [
+        f"CREATE OR REPLACE {'PROCEDURE' if procedure else 'FUNCTION'} "
+        f"{ident(schema)}.{ident(base)}({arguments})"
+    ]
+    if not procedure and function.returns:
+        lines.append(f"RETURNS {function.returns}")
+    lines.append(f"LANGUAGE {function.language}")
+    if not procedure:
+        lines.append(function.volatility.upper())
+        if function.strict:
+            lines.append("STRICT")
+        if function.leakproof:
+            lines.append("LEAKPROOF")
+    lines.append("SECURITY DEFINER" if function.security_definer else "SECURITY INVOKER")
+    lines += [_setting(key, value) for key, value in function.settings]
+    body = function.body or ""
+    atomic = body.lstrip().upper().startswith("BEGIN ATOMIC")
+    lines.append(body if atomic else f"AS {_dollar_quoted(body)}")
+    return "\n".join(lines) + ";"
+
+
+def _grants_of(
+    keyword: str, name: str, grants: Iterable[Grant], step: str = "privilege"
+) -> Iterator[Statement]:
+    by_grantee: dict[str, dict[str, bool]] = {}
+    for grant in grants:
+        held = by_grantee.setdefault(grant.grantee, {})
+        key = f"{grant.privilege}" + (f" ({ident(grant.column)})" if grant.column else "")
+        held[key] = held.get(key, False) or grant.grantable
+    for grantee, held in sorted(by_grantee.items()):
+        for option in (False, True):
+            privileges = sorted(p for p, o in held.items() if o is option)
+            if privileges:
+                suffix = " WITH GRANT OPTION" if option else ""
+                to = f"{_role(grantee)}{suffix}"
+                yield Statement(
+                    f"GRANT {', '.join(privileges)} ON {keyword} {name} TO {to};",
+                    Phase.BEFORE,
+                    step,
+                )
+
+
+def _function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    if finding.change is Change.UNEXPECTED:
+        name = _object_name("function", f"{schema.name}.{finding.name}")
+        return _one(f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    function = _named(schema.functions, finding.name, normalize_signature=True)
+    if function is None or function.body is None:
+        return Fix(note="the spec does not hold this function's definition")
+    statements = [Statement(function_definition(schema.name, function), Phase.BEFORE, "function")]
+    if finding.change is Change.MISSING:
+        # A new function is executable by PUBLIC and owned by whoever runs the script.
+        name = _object_name("function", f"{schema.name}.{function.name}")
+        statements.append(
+            Statement(f"REVOKE ALL ON FUNCTION {name} FROM PUBLIC;", Phase.BEFORE, "privilege")
+        )
+        statements.extend(_grants_of("FUNCTION", name, function.grants or ()))
+        if function.owner:
+            statements.append(
+                Statement(
+                    f"ALTER FUNCTION {name} OWNER TO {ident(function.owner)};",
+                    Phase.BEFORE,
+                    "owner",
+                )
+            )
+    return Fix(tuple(statements))
+
+
+def _named(items: Iterable[Any] | None, name: str, *, normalize_signature: bool = False) -> Any:
+    def key(text: str) -> str:
+        return "".join(text.split()).lower() if normalize_signature else text
+
+    return next((item for item in items or () if key(item.name) == key(name)), None)
+
+
+def _view_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = qualified(schema.name, finding.name)
+    view = _named(schema.views, finding.name)
+    if finding.change is Change.UNEXPECTED:
+        live = finding.actual if isinstance(finding.actual, dict) else {}
+        keyword = "MATERIALIZED VIEW" if live.get("materialized") else "VIEW"
+        return _one(f"DROP {keyword} IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    if view is None:
+        return Fix(note="the spec does not describe this view")
+    if view.materialized:
+        return Fix(note="a materialized view is re-created by hand (its data is refreshed)")
+    statements = []
+    if finding.change is Change.MISSING or (
+        view.definition is not None and "definition" in finding.message
+    ):
+        if view.definition is None:
+            return Fix(note="the spec does not hold this view's definition")
+        statements.append(
+            Statement(
+                f"CREATE OR REPLACE VIEW {name} AS{view.definition.rstrip(';')};",
+                Phase.BEFORE,
+                "view",
+            )
+        )
+    options = [
+        f"security_invoker = {str(view.security_invoker).lower()}",
+        f"security_barrier = {str(view.security_barrier).lower()}",
+    ]
+    statements.append(
+        Statement(f"ALTER VIEW {name} SET ({', '.join(options)});", Phase.BEFORE, "view")
+    )
+    check = f"ALTER VIEW {name} " + (
+        f"SET (check_option = {view.check_option})" if view.check_option else "RESET (check_option)"
+    )
+    statements.append(Statement(check + ";", Phase.BEFORE, "view"))
+    if finding.change is Change.MISSING:
+        statements.extend(_grants_of("TABLE", name, view.grants or ()))
+    return Fix(tuple(statements))
+
+
+def _type_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = qualified(schema.name, finding.name)
+    if finding.change is Change.UNEXPECTED:
+        return _one(f"DROP TYPE IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    kind = _named(schema.types, finding.name)
+    if kind is None:
+        return Fix(note="the spec does not describe this type")
+    if finding.change is Change.MISSING and kind.kind == "enum":
+        labels = ", ".join(literal(label) for label in kind.labels)
+        return _one(f"CREATE TYPE {name} AS ENUM ({labels});", Phase.BEFORE, "type")
+    if kind.kind == "domain" and finding.change is not Change.MISSING:
+        statements = []
+        live = finding.actual if isinstance(finding.actual, dict) else {}
+        for constraint in live.get("constraints") or ():
+            statements.append(
+                Statement(
+                    f"ALTER DOMAIN {name} DROP CONSTRAINT IF EXISTS {ident(constraint['name'])};",
+                    Phase.BEFORE,
+                    "type",
+                )
+            )
+        for constraint in kind.constraints:
+            statements.append(
+                Statement(
+                    f"ALTER DOMAIN {name} ADD CONSTRAINT {ident(constraint.name)} "
+                    f"CHECK ({constraint.check});",
+                    Phase.BEFORE,
+                    "type",
+                )
+            )
+        return Fix(tuple(statements))
+    return Fix(
+        note="an enum label cannot be removed, nor a type changed in place: "
+        "re-create the type and its columns by hand"
+    )
+
+
+def _sequence_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = qualified(schema.name, finding.name)
+    if finding.change is Change.UNEXPECTED:
+        return _one(f"DROP SEQUENCE IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    sequence = _named(schema.sequences, finding.name)
+    if sequence is None:
+        return Fix(note="the spec does not describe this sequence")
+    verb = "CREATE SEQUENCE IF NOT EXISTS" if finding.change is Change.MISSING else "ALTER SEQUENCE"
+    parts = [f"{verb} {name} AS {sequence.type}", f"INCREMENT BY {sequence.increment}"]
+    parts.append(f"MINVALUE {sequence.minimum}" if sequence.minimum is not None else "NO MINVALUE")
+    parts.append(f"MAXVALUE {sequence.maximum}" if sequence.maximum is not None else "NO MAXVALUE")
+    parts += [f"CACHE {sequence.cache}", "CYCLE" if sequence.cycle else "NO CYCLE"]
+    return _one(" ".join(parts) + ";", Phase.BEFORE, "sequence")
+
+
+def _extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = ident(finding.name)
+    if finding.change is Change.UNEXPECTED:
+        return _one(f"DROP EXTENSION IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    extension = _named(expected.extensions, finding.name)
+    if extension is None:
+        return Fix(note="the spec does not describe this extension")
+    if finding.change is Change.MISSING:
+        version = f" VERSION {literal(extension.version)}" if extension.version else ""
+        sql = f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA {ident(extension.schema)}{version};"
+        return _one(sql, Phase.BEFORE, "extension")
+    statements = [
+        Statement(
+            f"ALTER EXTENSION {name} SET SCHEMA {ident(extension.schema)};",
+            Phase.BEFORE,
+            "extension",
+        )
+    ]
+    live = finding.actual if isinstance(finding.actual, dict) else {}
+    if live.get("schema") == extension.schema:
+        statements = []
+    if extension.version and live.get("version") != extension.version:
+        statements.append(
+            Statement(
+                f"ALTER EXTENSION {name} UPDATE TO {literal(extension.version)};",
+                Phase.BEFORE,
+                "extension",
+            )
+        )
+    return Fix(tuple(statements))
+
+
+def _publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = ident(finding.name)
+    if finding.change is Change.UNEXPECTED:
+        return _one(f"DROP PUBLICATION IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
+    publication = _named(expected.publications, finding.name)
+    if publication is None:
+        return Fix(note="the spec does not describe this publication")
+    if publication.all_tables:
+        return Fix(note="a FOR ALL TABLES publication is re-created by hand")
+    tables = ", ".join(table_name(t) for t in publication.tables)
+    verb = "CREATE PUBLICATION" if finding.change is Change.MISSING else "ALTER PUBLICATION"
+    clause = f"FOR TABLE {tables}" if verb.startswith("CREATE") else f"SET TABLE {tables}"
+    if not publication.tables:
+        return Fix(note="a publication of no table: drop its tables by hand")
+    return _one(f"{verb} {name} {clause};", Phase.BEFORE, "extension")
+
+
+def _event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    name = ident(finding.name)
+    if finding.change is Change.UNEXPECTED:
+        return _one(f"DROP EVENT TRIGGER IF EXISTS {name};", Phase.AFTER, "data loss",
+                    data_loss=True)  # fmt: skip
+    trigger = _named(expected.event_triggers, finding.name)
+    if trigger is None:
+        return Fix(note="the spec does not describe this event trigger")
+    if finding.change is Change.MISSING:
+        tags = (
+            f" WHEN TAG IN ({', '.join(literal(t) for t in trigger.tags)})" if trigger.tags else ""
+        )
+        sql = (f"CREATE EVENT TRIGGER {name} ON {trigger.event}{tags} "
+               f"EXECUTE FUNCTION {trigger.function};")  # fmt: skip
+        return _one(sql, Phase.BEFORE, "trigger")
+    switch = {"origin": "ENABLE", "always": "ENABLE ALWAYS", "replica": "ENABLE REPLICA",
+              "disabled": "DISABLE"}[trigger.enabled]  # fmt: skip
+    return _one(f"ALTER EVENT TRIGGER {name} {switch};", Phase.BEFORE, "trigger")
+
+
+_SECURITY_FIXERS: dict[Kind, Callable[[Finding, Schema, State], Fix]] = {
+    Kind.PRIVILEGE: _privilege_fix,
+    Kind.OWNER: _owner_fix,
+    Kind.FUNCTION: _function_fix,
+    Kind.VIEW: _view_fix,
+    Kind.TYPE: _type_fix,
+    Kind.SEQUENCE: _sequence_fix,
+    Kind.EXTENSION: _extension_fix,
+    Kind.PUBLICATION: _publication_fix,
+    Kind.EVENT_TRIGGER: _event_trigger_fix,
+}

@@ -14,9 +14,10 @@ import psycopg
 import pytest
 
 from monitor.postgres import catalog, db
-from monitor.schema import spec
-from monitor.schema.model import Change, Kind, Severity
-from tests.support.drifts import DRIFT
+from monitor.schema import repair, spec
+from monitor.schema.diff import diff
+from monitor.schema.model import Change, Kind, Severity, State
+from tests.support.drifts import DRIFT, SECURITY_DRIFTS
 
 # What a repair script cannot restore in place, and says so: a re-added column comes
 # back at the end of the table (only re-creating the table would put it back).
@@ -122,3 +123,44 @@ def test_several_drifts_at_once_are_repaired_by_one_script(
     applied = psql(phase3_dsn, script)
     assert applied.returncode == 0, applied.stderr
     assert findings(spec_file, phase3_dsn) == set()
+
+
+# --- the security surface ------------------------------------------------------------------
+
+# A label added to an enum cannot be taken back in place; the script says so.
+SECURITY_LEFT_TO_A_PERSON = {"enum label added": {("type", "changed", "warning", "mood")}}
+
+
+def snapshot(dsn: str) -> State:
+    with db.connect(dsn) as conn:
+        return catalog.snapshot(conn, ["public"]).state
+
+
+def found(expected: State, dsn: str) -> set[tuple[str, str, str, str]]:
+    return {
+        (str(f.kind), str(f.change), str(f.severity), f.name) for f in diff(expected, snapshot(dsn))
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SECURITY_DRIFTS))
+def test_the_repair_script_undoes_every_security_drift(
+    phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path, name: str
+) -> None:
+    """The spec is the snapshot before the edit, kept in memory: the YAML spec does not
+    carry the security surface yet, and the repair reads only the expected state."""
+    edit, setup, wanted = SECURITY_DRIFTS[name]
+    if setup:
+        sql(setup)
+    expected = snapshot(phase3_dsn)
+    sql(edit)
+    drift = diff(expected, snapshot(phase3_dsn))
+    assert {(str(f.kind), str(f.change), f.name) for f in drift} == {
+        (kind, change, object_name) for kind, _, object_name, change, _ in wanted
+    }
+    text = repair.script(drift, expected, allow_data_loss=True)
+    script = tmp_path / "repair.sql"
+    script.write_text(text)
+    applied = psql(phase3_dsn, script)
+    assert applied.returncode == 0, f"{applied.stderr}\n--- script:\n{text}"
+    assert found(expected, phase3_dsn) == SECURITY_LEFT_TO_A_PERSON.get(name, set()), text

@@ -19,10 +19,11 @@ from monitor.postgres.migrations import deploy
 from monitor.schema import model, spec
 from monitor.schema.diff import diff
 from monitor.schema.model import Schema
+from tests.support.drifts import SECURITY_DRIFTS as DRIFTS
+from tests.support.drifts import Found
 from tests.support.paths import EXAMPLE_MIGRATIONS
 
 Sql = Callable[[str], None]
-Found = set[tuple[str, str | None, str, str, str]]
 
 
 def snapshot(dsn: str) -> model.State:
@@ -40,161 +41,6 @@ def findings_after(dsn: str, sql: Sql, edit: str, before: str = "") -> tuple[mod
 
 def found(findings: tuple[model.Finding, ...]) -> Found:
     return {(str(f.kind), f.table, f.name, str(f.change), str(f.severity)) for f in findings}
-
-
-# (edit, setup, the findings expected: (kind, table, name, change, severity)).
-DRIFTS: dict[str, tuple[str, str, Found]] = {
-    "table granted to anon": (
-        "GRANT ALL ON public.integrations TO anon",
-        "",
-        {("privilege", "integrations", "anon", "widened", "critical")},
-    ),
-    "secret column granted to anon": (
-        "GRANT SELECT (credentials) ON public.integrations TO anon",
-        "",
-        {("privilege", "integrations", "anon on credentials", "widened", "critical")},
-    ),
-    "default privileges widened to anon": (
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon",
-        {
-            (
-                "privilege",
-                "(default privileges on tables of postgres)",
-                "anon",
-                "widened",
-                "critical",
-            )
-        },
-    ),
-    "function called by policies replaced": (
-        """CREATE OR REPLACE FUNCTION public.is_super_admin() RETURNS boolean
-           LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT true $$""",
-        "",
-        {("function", "is_super_admin()", "is_super_admin()", "changed", "critical")},
-    ),
-    "SECURITY DEFINER function lost its search_path": (
-        "ALTER FUNCTION public.log_audit_event() RESET search_path",
-        "",
-        {("function", "log_audit_event()", "log_audit_event()", "widened", "critical")},
-    ),
-    "SECURITY DEFINER function made SECURITY INVOKER": (
-        "ALTER FUNCTION public.record_system_health() SECURITY INVOKER",
-        "",
-        {("function", "record_system_health()", "record_system_health()", "narrowed", "warning")},
-    ),
-    "function made SECURITY DEFINER": (
-        "ALTER FUNCTION public.update_updated_at_column() SECURITY DEFINER",
-        "",
-        {
-            (
-                "function",
-                "update_updated_at_column()",
-                "update_updated_at_column()",
-                "widened",
-                "critical",
-            )
-        },
-    ),
-    "health function executable by anon": (
-        "GRANT EXECUTE ON FUNCTION public.check_system_health() TO anon",
-        "",
-        {("privilege", "check_system_health()", "anon", "widened", "critical")},
-    ),
-    "audit trigger function body replaced": (
-        """CREATE OR REPLACE FUNCTION public.log_audit_event() RETURNS trigger
-           LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-           BEGIN RETURN NULL; END; $$""",
-        "",
-        {("function", "log_audit_event()", "log_audit_event()", "changed", "critical")},
-    ),
-    "updated_at trigger function body replaced": (
-        """CREATE OR REPLACE FUNCTION public.update_updated_at_column() RETURNS trigger
-           LANGUAGE plpgsql SET search_path = '' AS $$
-           BEGIN NEW.updated_at = clock_timestamp(); RETURN NEW; END; $$""",
-        "",
-        {
-            (
-                "function",
-                "update_updated_at_column()",
-                "update_updated_at_column()",
-                "changed",
-                "warning",
-            )
-        },
-    ),
-    "new view exposing credentials": (
-        "CREATE VIEW public.integration_secrets AS SELECT id, credentials FROM public.integrations",
-        "",
-        {("view", "integration_secrets", "integration_secrets", "unexpected", "critical")},
-    ),
-    "view lost security_invoker": (
-        "ALTER VIEW public.index_usage_stats SET (security_invoker = false)",
-        "",
-        {("view", "index_usage_stats", "index_usage_stats", "widened", "warning")},
-    ),
-    "new extension in public": (
-        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
-        "",
-        {("extension", None, "pg_trgm", "unexpected", "warning")},
-    ),
-    "table owner changed": (
-        "ALTER TABLE public.audit_log OWNER TO service_role",
-        "",
-        {("owner", "audit_log", "audit_log", "changed", "warning")},
-    ),
-    "table owned by an API role": (
-        "ALTER TABLE public.audit_log OWNER TO anon",
-        "",
-        {("owner", "audit_log", "audit_log", "changed", "critical")},
-    ),
-    "SECURITY DEFINER function owner changed": (
-        "ALTER FUNCTION public.check_system_health() OWNER TO service_role",
-        "",
-        {("owner", "check_system_health()", "check_system_health()", "changed", "critical")},
-    ),
-    "new enum type": (
-        "CREATE TYPE public.mood AS ENUM ('happy', 'sad')",
-        "",
-        {("type", "mood", "mood", "unexpected", "warning")},
-    ),
-    "enum label added": (
-        "ALTER TYPE public.mood ADD VALUE 'meh'",
-        "CREATE TYPE public.mood AS ENUM ('happy', 'sad')",
-        {("type", "mood", "mood", "changed", "warning")},
-    ),
-    "domain constraint changed": (
-        "ALTER DOMAIN public.positive DROP CONSTRAINT positive_check;"
-        " ALTER DOMAIN public.positive ADD CONSTRAINT positive_check CHECK (VALUE >= 0)",
-        "CREATE DOMAIN public.positive AS integer CHECK (VALUE > 0)",
-        {("type", "positive", "positive", "changed", "warning")},
-    ),
-    "new sequence": (
-        "CREATE SEQUENCE public.invoice_numbers",
-        "",
-        {("sequence", "invoice_numbers", "invoice_numbers", "unexpected", "warning")},
-    ),
-    "sequence made to cycle": (
-        "ALTER SEQUENCE public.invoice_numbers CYCLE",
-        "CREATE SEQUENCE public.invoice_numbers",
-        {("sequence", "invoice_numbers", "invoice_numbers", "changed", "warning")},
-    ),
-    "schema usage revoked from authenticated": (
-        "REVOKE USAGE ON SCHEMA public FROM authenticated",
-        "",
-        {("privilege", None, "authenticated", "narrowed", "warning")},
-    ),
-    "grant revoked": (
-        "REVOKE SELECT ON public.index_usage_stats FROM service_role",
-        "",
-        {("privilege", "index_usage_stats", "service_role", "narrowed", "warning")},
-    ),
-    "grant option added": (
-        "GRANT SELECT ON public.audit_log TO authenticated WITH GRANT OPTION",
-        "",
-        {("privilege", "audit_log", "authenticated", "widened", "critical")},
-    ),
-}
 
 
 @pytest.mark.parametrize("case", sorted(DRIFTS))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pglast import parser
 
@@ -15,6 +17,8 @@ from monitor.schema.model import (
     ConstraintType,
     Finding,
     ForeignKey,
+    Function,
+    Grant,
     Index,
     Kind,
     Policy,
@@ -324,3 +328,97 @@ def test_pending_migrations_and_column_order_are_explained_not_repaired() -> Non
         repair = fix(item, SPEC)
         assert repair.statements == () and repair.note
     assert "-- Not repaired by this script:" in script([pending, order], SPEC)
+
+
+# --- the security surface ------------------------------------------------------------------
+
+HEALTH = Function(
+    "check_system_health()",
+    "TABLE(metric text, value numeric)",
+    "plpgsql",
+    "BEGIN RETURN QUERY SELECT 'x', 1::numeric; END",
+    volatility="stable",
+    security_definer=True,
+    settings=(("search_path", '""'),),
+    owner="postgres",
+    grants=frozenset({Grant("service_role", "EXECUTE")}),
+)
+SECURE = State(schemas=(Schema("public", (TABLE,), functions=(HEALTH,)),))
+
+
+def privilege(expected: list[str], actual: list[str], **where: object) -> Finding:
+    target = {"object_type": "table", "object": "public.Integrations", "column": None}
+    target.update(where)  # type: ignore[arg-type]
+    return Finding(
+        Kind.PRIVILEGE, Change.WIDENED, Severity.CRITICAL, "public", "Integrations", "anon", "m",
+        {**target, "grantee": "anon", "privileges": expected},
+        {**target, "grantee": "anon", "privileges": actual},
+    )  # fmt: skip
+
+
+def test_a_widened_privilege_is_revoked_and_a_lost_one_granted_back() -> None:
+    item = privilege(["SELECT WITH GRANT OPTION"], ["INSERT", "SELECT"])
+    assert [s.sql for s in fix(item, SECURE).statements] == [
+        'REVOKE INSERT ON TABLE public."Integrations" FROM anon;',
+        'GRANT SELECT ON TABLE public."Integrations" TO anon WITH GRANT OPTION;',
+    ]
+    option = privilege(["SELECT"], ["SELECT WITH GRANT OPTION"])
+    assert [s.sql for s in fix(option, SECURE).statements] == [
+        'REVOKE GRANT OPTION FOR SELECT ON TABLE public."Integrations" FROM anon;'
+    ]
+
+
+def test_column_function_and_default_privileges_name_their_target() -> None:
+    column = privilege([], ["SELECT"], column="credentials")
+    assert [s.sql for s in fix(column, SECURE).statements] == [
+        'REVOKE SELECT (credentials) ON TABLE public."Integrations" FROM anon;'
+    ]
+    function = privilege([], ["EXECUTE"], object_type="function",
+                         object="public.check_system_health()")  # fmt: skip
+    assert [s.sql for s in fix(function, SECURE).statements] == [
+        "REVOKE EXECUTE ON FUNCTION public.check_system_health() FROM anon;"
+    ]
+    defaults = dataclasses.replace(
+        privilege([], ["SELECT"], object_type="default privileges", object="tables"),
+        table="(default privileges on tables of postgres)",
+    )
+    assert [s.sql for s in fix(defaults, SECURE).statements] == [
+        "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE SELECT ON TABLES"
+        " FROM anon;"
+    ]
+
+
+def test_a_changed_function_is_recreated_whole_from_the_spec() -> None:
+    item = Finding(Kind.FUNCTION, Change.WIDENED, Severity.CRITICAL, "public",
+                   HEALTH.name, HEALTH.name, "m")  # fmt: skip
+    (statement,) = fix(item, SECURE).statements
+    assert statement.sql == (
+        "CREATE OR REPLACE FUNCTION public.check_system_health()\n"
+        "RETURNS TABLE(metric text, value numeric)\n"
+        "LANGUAGE plpgsql\nSTABLE\nSECURITY DEFINER\nSET search_path = ''\n"
+        "AS $fn$BEGIN RETURN QUERY SELECT 'x', 1::numeric; END$fn$;"
+    )
+    parses(statement.sql)
+
+
+def test_a_restored_owner_gets_back_the_grants_the_new_owner_absorbed() -> None:
+    item = Finding(
+        Kind.OWNER, Change.CHANGED, Severity.CRITICAL, "public", HEALTH.name, HEALTH.name, "m",
+        {"object_type": "function", "object": "public.check_system_health()", "owner": "postgres"},
+    )  # fmt: skip
+    owner, regrant = fix(item, SECURE).statements
+    assert owner.sql == "ALTER FUNCTION public.check_system_health() OWNER TO postgres;"
+    assert regrant.sql == "GRANT EXECUTE ON FUNCTION public.check_system_health() TO service_role;"
+    text = script([item], SECURE)
+    assert text.index("OWNER TO postgres") < text.index("GRANT EXECUTE")
+
+
+def test_unexpected_security_objects_are_destructive_drops() -> None:
+    for kind, name, sql in (
+        (Kind.VIEW, "secrets", "DROP VIEW IF EXISTS public.secrets;"),
+        (Kind.EXTENSION, "pg_trgm", "DROP EXTENSION IF EXISTS pg_trgm;"),
+        (Kind.SEQUENCE, "numbers", "DROP SEQUENCE IF EXISTS public.numbers;"),
+    ):
+        item = Finding(kind, Change.UNEXPECTED, Severity.WARNING, "public", name, name, "m")
+        (statement,) = fix(item, SECURE).statements
+        assert (statement.sql, statement.data_loss) == (sql, True)
