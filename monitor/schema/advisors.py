@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from pglast import parser
@@ -401,18 +402,30 @@ def _auth_rls_initplan(context: _Context) -> Iterator[Advisory]:
             )
 
 
-def _unwrapped_calls(expression: str | None) -> Iterator[str]:
+# A call to one of them has its name in the text: no parse without it.
+_CALL_WORDS = ("uid", "jwt", "role", "email", "current_setting")
+
+
+def _unwrapped_calls(expression: str | None) -> tuple[str, ...]:
     """Names of per-statement functions called where no FROM-less sub-select wraps them."""
-    if expression is None:
-        return
+    if expression is None or not any(w in expression.lower() for w in _CALL_WORDS):
+        return ()
+    return _unwrapped_calls_parsed(expression)
+
+
+@lru_cache(maxsize=16384)
+def _unwrapped_calls_parsed(expression: str) -> tuple[str, ...]:
+    # Policies repeat across tables (the same membership check on each): parse each once.
     try:
         tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
     except parser.ParseError:
-        return
+        return ()
+    found: list[str] = []
     for statement in tree.get("stmts", []):
         targets = statement["stmt"]["SelectStmt"].get("targetList", [])
         for target in targets:
-            yield from _calls(target["ResTarget"].get("val"), wrapped=False)
+            found.extend(_calls(target["ResTarget"].get("val"), wrapped=False))
+    return tuple(found)
 
 
 def _calls(node: Any, *, wrapped: bool) -> Iterator[str]:
