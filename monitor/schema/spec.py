@@ -190,9 +190,34 @@ def _read(text: str, filename: str) -> model.State:
 
 
 def read_exactly(text: str, filename: str = "<spec>") -> model.State:
-    """What :func:`loads` does when the fast path declines: every value with its line."""
+    """What :func:`loads` does when the fast path declines: every value with its line.
+
+    A large spec's tables are composed a piece at a time here too (a node
+    tree with every line of a 5,000-table spec would take most of a GB);
+    where a piece does not compose alone, the whole text is composed.
+    """
+    blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
+    if blocks is not None:
+        with contextlib.suppress(Retry):
+            return _read_exactly(filename, blocks.outline, blocks)
+    return _read_exactly(filename, text, None)
+
+
+def _read_exactly(filename: str, text: str, blocks: yamldoc.Blocks | None) -> model.State:
     reader = _Reader(filename, fast=False)
-    state = reader.read(yamldoc.compose(text, filename, _PARSER))
+    lines = None
+    if blocks is not None:
+        reader.use_blocks(blocks)
+        lines = blocks.outline_line
+    try:
+        root = yamldoc.compose(text, filename, _PARSER, lines)
+    except InputError:
+        if blocks is not None:
+            raise Retry from None  # the outline may break where the whole text does not
+        raise
+    state = reader.read(root)
+    if blocks is not None and reader.unread_blocks:
+        raise Retry
     if reader.problems or state is None:
         raise InputError(reader.sorted_problems())
     return state
@@ -312,12 +337,10 @@ class _Reader(SecurityReader):
         (see :func:`yamldoc.split_blocks`): the parsed data of a large spec
         is never held whole, only the model it becomes.
         """
-        self.blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
-        if self.blocks is not None:
-            self.unread_blocks = {
-                f"{self.blocks.marker}{index}" for index in range(len(self.blocks.pieces))
-            }
-        data = yamldoc.fast_parse(text if self.blocks is None else self.blocks.outline)
+        blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
+        if blocks is not None:
+            self.use_blocks(blocks)
+        data = yamldoc.fast_parse(text if blocks is None else blocks.outline)
         if data is yamldoc.DECLINED:
             raise Retry
         state = self.read(data)
@@ -325,23 +348,42 @@ class _Reader(SecurityReader):
             raise Retry  # a block was cut out of something other than a schema's tables
         return state
 
+    def use_blocks(self, blocks: yamldoc.Blocks) -> None:
+        self.blocks = blocks
+        self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.pieces))}
+
     def tables(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
         """The (name, body) entries of a schema's tables, a piece at a time if cut out."""
         blocks = self.blocks
-        if blocks is None or type(value) is not str or not value.startswith(blocks.marker):
+        if blocks is None or not isinstance(value, str) or not value.startswith(blocks.marker):
             yield from self.named(value, what)
             return
-        self.unread_blocks.discard(value)
-        seen: set[str] = set()
-        for piece in blocks.pieces[int(value.removeprefix(blocks.marker))]:
-            data = yamldoc.fast_parse(piece)
-            if type(data) is not dict:
-                raise Retry
+        self.unread_blocks.discard(str(value))
+        block = int(value.removeprefix(blocks.marker))
+        first_lines: dict[str, int | None] = {}
+        for piece, line in zip(blocks.pieces[block], blocks.piece_lines[block], strict=True):
+            data = self.piece(piece, line)
             for name, body in self.named(data, what):
-                if name in seen:
-                    raise Retry  # a duplicate table: the exact reading says where
-                seen.add(name)
+                if name in first_lines:  # a table written twice, in two pieces
+                    where = f"first at line {first_lines[name]}"
+                    self.problem(name, f"{what}: duplicate key {str(name)!r} ({where})")
+                    continue
+                first_lines[name] = line_of(name)
                 yield name, body
+
+    def piece(self, text: str, line: int) -> Any:
+        """One piece of a block of tables, parsed fast or exactly; Retry where it does not
+        parse alone (the whole text is then read)."""
+        if self.fast:
+            data = yamldoc.fast_parse(text)
+        else:
+            try:
+                data = yamldoc.compose(text, self.filename, _PARSER, lambda at: at + line)
+            except InputError:
+                raise Retry from None
+        if not isinstance(data, dict):
+            raise Retry
+        return data
 
     def read(self, root: Any) -> model.State | None:
         if root is None:

@@ -234,6 +234,14 @@ class Blocks:
     outline: str
     marker: str
     pieces: list[list[str]]
+    # The file's line where each piece starts; and, for each cut, the outline's
+    # line of its `key:` (0-based) and how many lines were cut out after it.
+    piece_lines: list[list[int]]
+    cuts: list[tuple[int, int]]
+
+    def outline_line(self, line: int) -> int:
+        """The file's line (1-based) of the outline's 0-based ``line``."""
+        return line + 1 + sum(removed for head, removed in self.cuts if head < line)
 
 
 def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Blocks | None:
@@ -257,6 +265,8 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
     marker = f"__block_{os.urandom(8).hex()}_"
     outline: list[str] = []
     pieces: list[list[str]] = []
+    piece_lines: list[list[int]] = []
+    cuts: list[tuple[int, int]] = []
     done = 0
     for head in heads:
         start = head.end()
@@ -269,10 +279,13 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
             return None
         bounds = [*starts[::per_piece], end]
         pieces.append([text[a:b] for a, b in itertools.pairwise(bounds)])
+        piece_lines.append([text.count("\n", 0, a) + 1 for a in bounds[:-1]])
+        head_line = text.count("\n", 0, head.start()) - sum(removed for _, removed in cuts)
+        cuts.append((head_line, text.count("\n", start, end)))
         outline += [text[done : head.start()], f"{' ' * indent}{key}: {marker}{len(pieces) - 1}\n"]
         done = end
     outline.append(text[done:])
-    return Blocks("".join(outline), marker, pieces)
+    return Blocks("".join(outline), marker, pieces, piece_lines, cuts)
 
 
 _CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
@@ -292,22 +305,29 @@ if _CParser is not None:
 _FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", LOADER)
 
 
-def compose(text: str, filename: str, loader: type[Any] | None = None) -> Map | Seq | Scalar | None:
+def compose(
+    text: str,
+    filename: str,
+    loader: type[Any] | None = None,
+    lines: Callable[[int], int] | None = None,
+) -> Map | Seq | Scalar | None:
     """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
 
     ``loader``: PyYAML's loader class to compose with; by default libyaml's
     composer, and PyYAML's composer over libyaml's parser for the wording
-    of an error (it names the anchor or alias at fault).
+    of an error (it names the anchor or alias at fault). ``lines`` maps the
+    0-based line of ``text`` to the file's line, when ``text`` is part of it.
     """
+    where = lines or _next_line
     with _no_cycle_collection():  # a large tree is all new objects and no cycles
         try:
             root = yaml.compose(text, Loader=loader or _FAST_LOADER)
         except yaml.MarkedYAMLError as exc:
             if loader is None and _FAST_LOADER is not LOADER:
-                return compose(text, filename, LOADER)
+                return compose(text, filename, LOADER, lines)
             mark = exc.problem_mark or exc.context_mark
             detail = "; ".join(part for part in (exc.context, exc.problem) if part)
-            line = mark.line + 1 if mark is not None else None
+            line = where(mark.line) if mark is not None else None
             raise InputError([Problem(filename, line, f"invalid YAML: {detail}")]) from None
         except yaml.YAMLError as exc:
             raise InputError([Problem(filename, None, f"invalid YAML: {exc}")]) from None
@@ -315,8 +335,12 @@ def compose(text: str, filename: str, loader: type[Any] | None = None) -> Map | 
             raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
         if root is None:
             return None
-        built: Map | Seq | Scalar = _Builder(filename).value(root, 0)
+        built: Map | Seq | Scalar = _Builder(filename, where).value(root, 0)
         return built
+
+
+def _next_line(line: int) -> int:
+    return line + 1
 
 
 @contextlib.contextmanager
@@ -335,8 +359,9 @@ def _no_cycle_collection() -> Iterator[None]:
 class _Builder:
     """Node tree -> exact data. Each node is built once: an alias is the same object."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, line: Callable[[int], int]) -> None:
         self.filename = filename
+        self.line = line  # a node's 0-based line -> the file's line
         self.built: dict[int, Any] = {}
         self.building: set[int] = set()
         # How many nodes the data holds with each alias and merge written out in place,
@@ -345,14 +370,14 @@ class _Builder:
         self.written = 0
 
     def fail(self, node: yaml.Node, message: str) -> NoReturn:
-        raise InputError([Problem(self.filename, node.start_mark.line + 1, message)])
+        raise InputError([Problem(self.filename, self.line(node.start_mark.line), message)])
 
     def value(self, node: yaml.Node, depth: int) -> Any:
         if node.__class__ is yaml.ScalarNode:  # most nodes: no memo, size 1
             self.written += 1
             scalar = _new_str(Scalar, node.value)
             scalar.tag = node.tag
-            scalar.line = node.start_mark.line + 1
+            scalar.line = self.line(node.start_mark.line)
             return scalar
         key = id(node)
         if key in self.built:
@@ -362,7 +387,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
         self.written += 1
-        line = node.start_mark.line + 1
+        line = self.line(node.start_mark.line)
         self.building.add(key)
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -407,7 +432,7 @@ class _Builder:
                 continue
             value = self.value(value_node, depth + 1)
             size += 1 + self.size(value_node)
-            key_line = key_node.start_mark.line + 1
+            key_line = self.line(key_node.start_mark.line)
             if not isinstance(key_node, yaml.ScalarNode):
                 what = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
                 mapping.notes.append((key_line, f"a key must be a name, not {what}"))
@@ -433,7 +458,7 @@ class _Builder:
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         size = 0
         for source in sources:
-            line = source.start_mark.line + 1
+            line = self.line(source.start_mark.line)
             if id(source) in self.building:
                 into.notes.append((line, "`<<` merges a mapping into itself"))
                 continue

@@ -1541,3 +1541,14 @@ def test_a_table_repeated_across_pieces_is_reported_with_its_line() -> None:
     assert problems_of(text) == [
         (305, "schema public: tables: duplicate key 't7' (first at line 12)")
     ]
+
+
+def test_problems_in_a_large_spec_read_in_pieces_name_their_lines() -> None:
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(450))
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body + "  other: {tabels: {}}\n"
+    text = text.replace("t001: {}", "t001: {colums: []}").replace("t420: {}", "t420: {rls: maybe}")
+    assert problems_of(text) == [
+        (6, "table public.t001: unknown key 'colums' (did you mean 'columns'?)"),
+        (425, "table public.t420: rls must be a mapping, not 'maybe'"),
+        (455, "schema other: unknown key 'tabels' (did you mean 'tables'?)"),
+    ]
