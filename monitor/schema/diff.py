@@ -11,24 +11,23 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from fnmatch import fnmatchcase
 from typing import Any
 
 from monitor.schema import diff_security, normalize
 from monitor.schema.describing import describe, describe_changes
+from monitor.schema.diff_context import Context as _Context
+from monitor.schema.diff_context import migration_version as migration_version
 from monitor.schema.model import (
     Absent,
     Change,
     Column,
     Constraint,
     ConstraintType,
-    Extra,
     Finding,
     ForeignKey,
     Index,
     Kind,
     Ledger,
-    OwnerPolicy,
     Policy,
     Schema,
     Severity,
@@ -71,59 +70,6 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
 
 def _sort_key(finding: Finding) -> tuple[str, str, int, str]:
     return (finding.schema, finding.table or "", _KIND_ORDER[finding.kind], finding.name)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Context:
-    schema: Schema
-    pending: frozenset[str]  # migration versions the spec expects but the live ledger lacks
-    skipped: frozenset[str]
-    owners: OwnerPolicy
-    ledger_tables: frozenset[str] = frozenset()  # "schema.table" of the deploy tool's ledger
-
-    def filtered(self, findings: Iterable[Finding]) -> Iterator[Finding]:
-        for finding in findings:
-            if not any(fnmatchcase(finding.name, glob) for glob in self.schema.ignore):
-                yield finding
-
-    def reports_extra(self, kind: str) -> bool:
-        return self.schema.extra.for_kind(kind) is Extra.REPORT
-
-    def is_absent(self, kind: Kind, table: str | None, name: str) -> bool:
-        """Absent objects that reappear are reported once, as such, not also as extras."""
-        owner = None if kind in (Kind.TABLE, Kind.INDEX) else table
-        return any(
-            a.kind is kind and a.name == name and (a.table if owner else None) == owner
-            for a in self.schema.absent
-        )
-
-    def is_pending(self, migration: str | None) -> bool:
-        return migration is not None and migration_version(migration) in self.pending
-
-    def finding(
-        self,
-        kind: Kind,
-        change: Change,
-        severity: Severity,
-        table: str | None,
-        name: str,
-        message: str,
-        expected: Any = None,
-        actual: Any = None,
-        migration: str | None = None,
-    ) -> Finding:
-        if change in (Change.MISSING, Change.CHANGED) and self.is_pending(migration):
-            change, severity = Change.PENDING, Severity.INFO
-            message = f"{message} (migration {migration} is not applied yet)"
-        return Finding(
-            kind, change, severity, self.schema.name, table, name, message, expected, actual
-        )
-
-
-def migration_version(migration: str) -> str:
-    """ "20250122000000_create_integrations_table" -> "20250122000000"; "1.1_add_x" -> "1.1"."""
-    head = migration.split("_", 1)[0]
-    return head if head.replace(".", "").isdigit() and not head.startswith(".") else migration
 
 
 # --- migration ledger ------------------------------------------------------

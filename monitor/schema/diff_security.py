@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from monitor.schema import normalize
 from monitor.schema.describing import describe
+from monitor.schema.diff_context import Context
 from monitor.schema.model import (
     Change,
     DefaultPrivilege,
@@ -70,31 +71,6 @@ PLATFORM_SCHEMAS = frozenset(
 # Publications the platform makes (Supabase Realtime); listed in a spec when a
 # migration changes them, never reported as unexpected.
 PLATFORM_PUBLICATIONS = frozenset({"supabase_realtime", "supabase_realtime_messages_publication"})
-
-
-class Context(Protocol):
-    """What the schema walk of :mod:`monitor.schema.diff` offers (its ``_Context``)."""
-
-    @property
-    def schema(self) -> Schema: ...
-
-    @property
-    def skipped(self) -> frozenset[str]: ...
-
-    def reports_extra(self, kind: str) -> bool: ...
-
-    def finding(
-        self,
-        kind: Kind,
-        change: Change,
-        severity: Severity,
-        table: str | None,
-        name: str,
-        message: str,
-        expected: Any = None,
-        actual: Any = None,
-        migration: str | None = None,
-    ) -> Finding: ...
 
 
 # --- privileges ------------------------------------------------------------
