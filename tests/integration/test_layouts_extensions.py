@@ -14,6 +14,7 @@ import pytest
 from monitor.check import run_check
 from monitor.errors import MigrationFailed
 from monitor.postgres import migrations, replay, scratch
+from monitor.schema.model import Extension
 from tests.support.paths import ROOT
 
 DOCUMENTS = """\
@@ -61,7 +62,12 @@ def test_missing_extensions_get_stand_ins_that_are_named_and_recorded(
     (index,) = [i for i in documents.indexes or () if i.name == "documents_embedding_idx"]
     assert (index.method, index.columns) == ("hnsw", ("embedding extensions.vector_cosine_ops",))
     assert any("stand-ins used" in n and "vector" in n and "pg_net" in n for n in notes), notes
-    assert "cron" not in {s.name for s in built.schemas}  # a stand-in's own schema
+    recorded = {e.name: e for e in built.extensions or ()}
+    assert recorded["vector"] == Extension("vector", "extensions", None, "20240601000000_documents")
+    assert recorded["pg_cron"].schema == "public"
+    # A stand-in's own schema and objects are a real extension's members: never the user's.
+    assert "cron" not in {s.name for s in built.schemas}
+    assert not [f for f in public.functions or () if f.name.startswith("vector_")]
 
 
 def test_a_spec_built_with_the_vector_stand_in_checks_clean_against_real_pgvector(
