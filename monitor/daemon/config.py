@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from monitor.errors import InputError, MonitorError, Problem
+from monitor.postgres import db
 from monitor.schema import spec, yamldoc
 from monitor.schema.advisors import RULES as ADVISOR_RULES
 from monitor.schema.advisors import Settings as AdvisorSettings
@@ -536,7 +537,7 @@ class _Reader(yamldoc.Reader):
                 return None
             source = f"file:{path}"
         try:
-            psycopg.conninfo.conninfo_to_dict(dsn)
+            db.parse_dsn(dsn)
         except psycopg.ProgrammingError:
             # The parser's message may quote the string, password and all: say less.
             self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")

@@ -41,10 +41,22 @@ def resolve_dsn(explicit: str | None) -> str:
     raise MonitorError("no database given: pass --dsn or set DATABASE_URL or PGHOST/PGDATABASE")
 
 
+def parse_dsn(dsn: str) -> dict[str, Any]:
+    """libpq's reading of `dsn`; psycopg.ProgrammingError when it is not one.
+
+    A percent-escape that decodes to bytes that are not UTF-8 (``%80``) makes
+    psycopg raise UnicodeDecodeError: that is a malformed string too, not a bug.
+    """
+    try:
+        return conninfo_to_dict(dsn)
+    except UnicodeDecodeError:
+        raise psycopg.ProgrammingError("a percent-escape is not UTF-8") from None
+
+
 def redact(dsn: str) -> str:
     """The DSN with any password replaced by ``***``, keeping the form it was written in."""
     try:
-        params = conninfo_to_dict(dsn)
+        params = parse_dsn(dsn)
     except psycopg.ProgrammingError:
         # An unparsable string may still hold a password somewhere; show none of it.
         return "<unparsable connection string>"
@@ -103,7 +115,7 @@ def _misread_uri(dsn: str) -> bool:
     if not dsn.startswith(_URI_PREFIXES):
         return False
     try:
-        params = conninfo_to_dict(dsn)
+        params = parse_dsn(dsn)
     except psycopg.ProgrammingError:
         return False  # connect() refuses it without quoting it
     return any("@" in str(params.get(key) or "") for key in ("host", "hostaddr", "port", "dbname"))
@@ -119,7 +131,7 @@ def secrets(dsn: str) -> list[str]:
     found: list[str] = [os.environ.get("PGPASSWORD", "")]
     params: dict[str, Any] = {}
     with contextlib.suppress(psycopg.ProgrammingError):
-        params = conninfo_to_dict(dsn)
+        params = parse_dsn(dsn)
     found.append(str(params.get("password") or ""))
     if dsn.startswith(_URI_PREFIXES):
         _, _, password, _, query = _split_uri(dsn)
@@ -230,7 +242,7 @@ def connect(
     )
     try:
         # An options keyword replaces PGOPTIONS rather than adding to it: keep both.
-        given = conninfo_to_dict(dsn)
+        given = parse_dsn(dsn)
         theirs = given.get("options") or os.environ.get("PGOPTIONS")
     except psycopg.ProgrammingError:
         # libpq's message may quote a piece of the string, which may be the password.

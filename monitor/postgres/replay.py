@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from monitor.errors import ConnectionFailed, InputError, MonitorError
 from monitor.postgres import catalog, db, extensions, migrations, platform, scratch
@@ -268,7 +268,7 @@ def _scratch_database(
 
 def _warn_if_remote_superuser(server_dsn: str, say: Notice) -> None:
     """Migrations run with the shadow user's rights: a superuser elsewhere is worth a word."""
-    host = conninfo_to_dict(server_dsn).get("host") or ""
+    host = db.parse_dsn(server_dsn).get("host") or ""
     if _is_local(str(host)):
         return
     try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import string
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +26,7 @@ from psycopg.conninfo import make_conninfo
 from monitor.daemon import events
 from monitor.errors import ConnectionFailed
 from monitor.postgres import db
+from tests.support.paths import SPEC
 from tests.support.waiting import free_port
 
 # A fixed head keeps a generated password from being a word of the messages themselves
@@ -131,3 +134,17 @@ def test_service_file_and_passfile_passwords_are_masked(
     assert "Service-Secret-42" in found and "Pass:File-Secret-9" in found
     error = connect_error(f"service=watched port={free_port()} user=monitor")
     assert "Secret" not in error
+
+
+def test_a_percent_escape_that_is_not_utf8_is_a_clear_error_not_a_traceback() -> None:
+    dsn = f"postgresql://monitor:Kx%800@127.0.0.1:{free_port()}/app"
+    assert "Kx" not in db.redact(dsn)
+    assert "Kx" not in connect_error(dsn)
+    checked = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--spec", str(SPEC), "--dsn", dsn],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 2
+    assert "Traceback" not in checked.stderr and "Kx" not in checked.stderr
