@@ -105,8 +105,16 @@ def _collector_paused() -> Iterator[None]:
 
 
 # What migration tools name their ledger: Supabase CLI, golang-migrate and dbmate
-# (schema_migrations), Flyway (flyway_schema_history).
+# (schema_migrations), Flyway (flyway_schema_history). A ledger renamed with the
+# tool's own option (`spec build --ledger-table`) keeps a word of its purpose in
+# its name; a table of the application's data, `integrations` say, has none.
 LEDGER_TABLE_NAMES = frozenset({"schema_migrations", "flyway_schema_history"})
+LEDGER_NAME_WORDS = ("migration", "schema_history")
+
+
+def looks_like_a_ledger(name: str) -> bool:
+    lowered = name.lower()
+    return name in LEDGER_TABLE_NAMES or any(word in lowered for word in LEDGER_NAME_WORDS)
 
 
 class _Reader:
@@ -187,15 +195,16 @@ def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) ->
     """Why the table named as the migration ledger will not be read; None: read it.
 
     The ledger is the one table whose rows are read, so it must be one: a table
-    named like a migration tool's ledger, with a ``version`` column (the only
-    column read). Anything else, ``integrations`` say, is never read.
+    named like a migration tool's ledger (its usual name, or one holding
+    "migration" or "schema_history"), with a ``version`` column (the only column
+    read). Anything else, ``integrations`` say, is never read.
     """
     table = f"{schema}.{name}"
-    if name not in LEDGER_TABLE_NAMES or not has_version:
+    if not looks_like_a_ledger(name) or not has_version:
         known = ", ".join(sorted(LEDGER_TABLE_NAMES))
         return (
-            f"{table} is not read: a migration ledger is a table named {known}"
-            " with a version column"
+            f"{table} is not read: a migration ledger is a table named {known}, or"
+            " with 'migration' or 'schema_history' in its name, with a version column"
         )
     if not may_read:
         return f"permission denied to read {table}(version): GRANT SELECT (version) ON {table}"

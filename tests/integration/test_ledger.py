@@ -55,3 +55,18 @@ def test_a_table_that_is_no_ledger_is_never_read(
     assert "hunter2-Secret" not in repr(findings)
     (ledger,) = [f for f in findings if f.kind is Kind.MIGRATION]
     assert "public.secrets is not read" in ledger.message
+
+
+def test_a_renamed_ledger_is_read_when_its_name_says_what_it_is(
+    phase3_dsn: str, sql: Callable[[str], None]
+) -> None:
+    sql("CREATE TABLE public.app_migrations (version text, name text)")
+    sql(
+        "INSERT INTO public.app_migrations"
+        " SELECT version, 'x' FROM supabase_migrations.schema_migrations"
+    )
+    expected = spec.load(SPEC)
+    assert expected.ledger is not None
+    aimed = replace(expected, ledger=replace(expected.ledger, table="public.app_migrations"))
+    findings = check.run_check(aimed, phase3_dsn)
+    assert [f for f in findings if f.kind is Kind.MIGRATION] == []
