@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import yaml
 
 from monitor.errors import InputError, Problem
+from monitor.schema import yamldoc
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -116,17 +116,11 @@ class BasicAuth:
 def load(path: Path) -> WebConfig:
     """Read and check a web config file; every problem in one InputError (exit 2)."""
     where = str(path)
-    try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise InputError([Problem(where, None, f"cannot read: {exc.strerror or exc}")]) from None
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(where, None, f"not UTF-8 text: {exc.reason}")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError([Problem(where, line, f"invalid YAML: {problem}")]) from None
+    # The engine the spec and the config go through: regular files only, bounded
+    # size, aliases and merges capped, duplicate keys refused.
+    text = yamldoc.read_text(path, "web config")
+    yamldoc.check_characters(text, where, "web config")
+    data = yamldoc.compose(text, where)
     reader = _Reader(where, path.resolve().parent)
     config = reader.config({} if data is None else data)
     if reader.problems:

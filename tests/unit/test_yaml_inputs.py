@@ -1,8 +1,9 @@
 """Hostile files, through the real CLI: one clear problem and exit 2, never a traceback or a hang.
 
-Each case is tried on a spec (`check --spec FILE`) and on a config
-(`run --config FILE --validate-config`); the file is refused before any
-database is contacted.
+Each case is tried on a spec (`check --spec FILE`), on a config
+(`run --config FILE --validate-config`) and on a web config
+(`run ... --web.config.file FILE`); the file is refused before any database
+is contacted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
 VALID_SPEC = "version: 1\nschemas: {public: {tables: {t: {}}}}\n"
 VALID_CONFIG = f"version: 1\ntargets:\n  - {{name: app, dsn: 'host=db', spec: {SPEC}}}\n"
+VALID_WEB_CONFIG = "http_server_config: {headers: {X-Frame-Options: deny}}\n"
+VALID = {"spec": VALID_SPEC, "config": VALID_CONFIG, "web config": VALID_WEB_CONFIG}
 # Far longer than the file to make: a command still running then is a hang.
 TIMEOUT_SECONDS = 60
 
@@ -30,8 +33,12 @@ def run_cli(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
     if kind == "spec":
         # Port 9 on 127.0.0.1: nothing listens; the spec is read before any connection.
         args = ["check", "--spec", str(path), "--dsn", "postgresql://x@127.0.0.1:9/x"]
-    else:
+    elif kind == "config":
         args = ["run", "--config", str(path), "--validate-config"]
+    else:
+        config = path.parent.parent / "monitor.yaml"
+        config.write_text(VALID_CONFIG)
+        args = ["run", "--config", str(config), "--web.config.file", str(path), "--validate-config"]
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         capture_output=True,
@@ -110,13 +117,15 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("kind", ["spec", "config"])
+@pytest.mark.parametrize("kind", list(VALID))
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_hostile_file_is_one_clear_problem_and_exit_2(
     kind: str, case: str, tmp_path: Path
 ) -> None:
     make, expected = CASES[case]
-    path = make(tmp_path, VALID_SPEC if kind == "spec" else VALID_CONFIG)
+    folder = tmp_path / "input"
+    folder.mkdir()
+    path = make(folder, VALID[kind])
     done = run_cli(kind, path)
     assert done.returncode == ExitCode.ERROR, done.stderr
     assert "Traceback" not in done.stderr
