@@ -263,8 +263,12 @@ def test_a_network_stall_is_visible_within_interval_budget_and_grace(
         proxy.resume()
         wait_until(lambda: run.value("up") == 1, what="recovery after the stall")
         run.wait_ready()
-    (unreachable, *_) = events_named(logs, "database_unreachable")
-    assert "no answer" in unreachable["error"] or "budget" in unreachable["error"], unreachable
+    # The drift and stats checks share the session: whichever meets the stall first says
+    # why; the other may only see the session already given up ("next attempt in ...").
+    unreachable = events_named(logs, "database_unreachable")
+    assert any("no answer" in e["error"] or "budget" in e["error"] for e in unreachable), (
+        unreachable
+    )
     assert seen_after < INTERVAL + 0.9 * INTERVAL + 3.0 + SLACK
 
 
