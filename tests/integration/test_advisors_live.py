@@ -10,11 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from monitor.daemon.drift import DriftCheck
-from monitor.postgres import catalog, db
+from monitor.postgres import db
 from monitor.schema import advisors, spec
 from monitor.schema.model import State
 from tests.support.trace import Trace
@@ -29,53 +28,41 @@ EXAMPLE_ADVISORIES = [
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "advisors.md"
 
 
-@pytest.fixture(scope="module")
-def spec_file(
-    phase3_template: str, pg_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=phase3_template)
-    with db.connect(dsn) as conn:
-        snap = catalog.snapshot(conn, ["public"])
-    path = tmp_path_factory.mktemp("spec") / "phase3.yaml"
-    path.write_text(spec.dumps(snap.state))
-    return path
-
-
-def check(spec_file: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+def check(public_spec: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor", "check", "--spec", str(spec_file), "--dsn", dsn, *args],
+        [sys.executable, "-m", "monitor", "check", "--spec", str(public_spec), "--dsn", dsn, *args],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
-def advisories_of(spec_file: Path, dsn: str, *args: str) -> list[dict[str, str]]:
-    result = check(spec_file, dsn, "--format", "json", *args)
+def advisories_of(public_spec: Path, dsn: str, *args: str) -> list[dict[str, str]]:
+    result = check(public_spec, dsn, "--format", "json", *args)
     assert result.returncode in (0, 1), result.stderr
     found: list[dict[str, str]] = json.loads(result.stdout)["advisories"]
     return found
 
 
 def test_the_examples_advisories_are_the_ones_the_docs_explain(
-    spec_file: Path, phase3_dsn: str
+    public_spec: Path, phase3_dsn: str
 ) -> None:
-    found = advisories_of(spec_file, phase3_dsn)
+    found = advisories_of(public_spec, phase3_dsn)
     assert sorted((a["rule"], a["level"], a["object"]) for a in found) == sorted(EXAMPLE_ADVISORIES)
     explained = DOCS.read_text().split("### The examples' advisories, explained", 1)[1]
     for advisory in found:
         assert advisory["message"] in explained, advisory["message"]
 
 
-def test_advisories_do_not_fail_the_gate_unless_asked(spec_file: Path, phase3_dsn: str) -> None:
-    assert check(spec_file, phase3_dsn).returncode == 0
-    assert check(spec_file, phase3_dsn, "--fail-on-advisory", "error").returncode == 0
-    assert check(spec_file, phase3_dsn, "--fail-on-advisory", "warning").returncode == 1
+def test_advisories_do_not_fail_the_gate_unless_asked(public_spec: Path, phase3_dsn: str) -> None:
+    assert check(public_spec, phase3_dsn).returncode == 0
+    assert check(public_spec, phase3_dsn, "--fail-on-advisory", "error").returncode == 0
+    assert check(public_spec, phase3_dsn, "--fail-on-advisory", "warning").returncode == 1
     quiet = [
         "--disable-advisor",
         "multiple_permissive_policies",
         "--ignore-advisory",
         "auth_users_exposed:public.get_organization_members*",
     ]
-    assert check(spec_file, phase3_dsn, "--fail-on-advisory", "warning", *quiet).returncode == 0
+    assert check(public_spec, phase3_dsn, "--fail-on-advisory", "warning", *quiet).returncode == 0
 
 
 CRAFTED = """
@@ -92,10 +79,10 @@ CREATE POLICY per_row ON public.integrations FOR DELETE TO authenticated
 
 
 def test_each_advisor_fires_on_real_ddl(
-    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None]
 ) -> None:
     sql(CRAFTED)
-    found = {(a["rule"], a["object"]) for a in advisories_of(spec_file, phase3_dsn)}
+    found = {(a["rule"], a["object"]) for a in advisories_of(public_spec, phase3_dsn)}
     assert {
         ("rls_disabled_in_public", "api_tokens"),
         ("sensitive_columns_exposed", "token"),
@@ -108,10 +95,10 @@ def test_each_advisor_fires_on_real_ddl(
 
 
 def test_a_schema_not_exposed_gets_no_api_rules(
-    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None]
 ) -> None:
     sql("CREATE TABLE public.api_tokens (id int PRIMARY KEY, token text)")
-    found = {a["rule"] for a in advisories_of(spec_file, phase3_dsn, "--exposed-schema", "api")}
+    found = {a["rule"] for a in advisories_of(public_spec, phase3_dsn, "--exposed-schema", "api")}
     assert "rls_disabled_in_public" not in found
 
 
@@ -131,5 +118,5 @@ def test_advisors_cost_no_catalog_statement(
 
 
 @pytest.fixture
-def expected_state(spec_file: Path) -> State:
-    return spec.load(spec_file)
+def expected_state(public_spec: Path) -> State:
+    return spec.load(public_spec)

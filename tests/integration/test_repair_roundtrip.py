@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from monitor.postgres import catalog, db
-from monitor.schema import repair, spec
+from monitor.schema import repair
 from monitor.schema.diff import diff
 from monitor.schema.model import Change, Kind, Severity, State
 from tests.support.drifts import DRIFT, SECURITY_DRIFTS
@@ -28,28 +28,16 @@ LEFT_TO_A_PERSON = {
 LOSES_DATA = {"extra table"}
 
 
-@pytest.fixture(scope="module")
-def spec_file(
-    phase3_template: str, pg_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=phase3_template)
-    with db.connect(dsn) as conn:
-        snap = catalog.snapshot(conn, ["public"])
-    path = tmp_path_factory.mktemp("spec") / "phase3.yaml"
-    path.write_text(spec.dumps(snap.state))
-    return path
-
-
-def check(spec_file: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+def check(public_spec: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor", "check", "--spec", str(spec_file), "--dsn", dsn,
+        [sys.executable, "-m", "monitor", "check", "--spec", str(public_spec), "--dsn", dsn,
          "--no-advisors", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
-def findings(spec_file: Path, dsn: str) -> set[tuple[str, str, str, str]]:
-    report = json.loads(check(spec_file, dsn, "--format", "json").stdout)
+def findings(public_spec: Path, dsn: str) -> set[tuple[str, str, str, str]]:
+    report = json.loads(check(public_spec, dsn, "--format", "json").stdout)
     return {(f["kind"], f["change"], f["severity"], f["name"]) for f in report["findings"]}
 
 
@@ -66,7 +54,7 @@ def psql(dsn: str, script: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "statement", "finding"), DRIFT, ids=[c[0] for c in DRIFT])
 def test_the_printed_repair_script_makes_check_clean_again(
-    spec_file: Path,
+    public_spec: Path,
     phase3_dsn: str,
     sql: Callable[[str], None],
     tmp_path: Path,
@@ -75,31 +63,31 @@ def test_the_printed_repair_script_makes_check_clean_again(
     finding: tuple[Kind, Change, Severity, str],
 ) -> None:
     sql(statement)
-    assert findings(spec_file, phase3_dsn) == {tuple(str(part) for part in finding)}
+    assert findings(public_spec, phase3_dsn) == {tuple(str(part) for part in finding)}
     extra = ("--allow-data-loss",) if name in LOSES_DATA else ()
-    printed = check(spec_file, phase3_dsn, "--format", "sql", *extra)
+    printed = check(public_spec, phase3_dsn, "--format", "sql", *extra)
     assert printed.returncode == 1, printed.stderr
     script = tmp_path / "repair.sql"
     script.write_text(printed.stdout)
     applied = psql(phase3_dsn, script)
     assert applied.returncode == 0, f"{applied.stderr}\n--- script:\n{printed.stdout}"
-    assert findings(spec_file, phase3_dsn) == LEFT_TO_A_PERSON.get(name, set()), printed.stdout
+    assert findings(public_spec, phase3_dsn) == LEFT_TO_A_PERSON.get(name, set()), printed.stdout
 
 
 def test_a_script_that_would_lose_data_leaves_the_table_alone_by_default(
-    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     sql("CREATE TABLE public.scratch (id int); INSERT INTO public.scratch VALUES (1)")
-    printed = check(spec_file, phase3_dsn, "--format", "sql").stdout
+    printed = check(public_spec, phase3_dsn, "--format", "sql").stdout
     assert "-- DROP TABLE public.scratch;" in printed
     script = tmp_path / "repair.sql"
     script.write_text(printed)
     assert psql(phase3_dsn, script).returncode == 0
-    assert findings(spec_file, phase3_dsn) == {("table", "unexpected", "warning", "scratch")}
+    assert findings(public_spec, phase3_dsn) == {("table", "unexpected", "warning", "scratch")}
 
 
-def test_the_script_for_a_clean_database_does_nothing(spec_file: Path, phase3_dsn: str) -> None:
-    printed = check(spec_file, phase3_dsn, "--format", "sql")
+def test_the_script_for_a_clean_database_does_nothing(public_spec: Path, phase3_dsn: str) -> None:
+    printed = check(public_spec, phase3_dsn, "--format", "sql")
     assert printed.returncode == 0
     assert "-- no drift: nothing to repair" in printed.stdout
     assert "BEGIN" not in printed.stdout
@@ -107,7 +95,7 @@ def test_the_script_for_a_clean_database_does_nothing(spec_file: Path, phase3_ds
 
 @pytest.mark.slow
 def test_several_drifts_at_once_are_repaired_by_one_script(
-    spec_file: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     """Drifts that depend on each other: the script's order must hold them together."""
     for _, statement, _ in DRIFT:
@@ -117,12 +105,12 @@ def test_several_drifts_at_once_are_repaired_by_one_script(
             sql(statement)
         except psycopg.Error:
             continue  # an earlier drift already removed what this one changes
-    assert len(findings(spec_file, phase3_dsn)) >= 10
+    assert len(findings(public_spec, phase3_dsn)) >= 10
     script = tmp_path / "repair.sql"
-    script.write_text(check(spec_file, phase3_dsn, "--format", "sql").stdout)
+    script.write_text(check(public_spec, phase3_dsn, "--format", "sql").stdout)
     applied = psql(phase3_dsn, script)
     assert applied.returncode == 0, applied.stderr
-    assert findings(spec_file, phase3_dsn) == set()
+    assert findings(public_spec, phase3_dsn) == set()
 
 
 # --- the security surface ------------------------------------------------------------------

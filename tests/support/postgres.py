@@ -18,8 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from monitor.postgres import scratch
+from monitor.postgres import catalog, db, scratch
 from monitor.postgres.migrations import deploy
+from monitor.schema import spec
 from tests.support.paths import EXAMPLE_MIGRATIONS
 
 
@@ -140,3 +141,16 @@ def psql_binary() -> str:
     if bundled.exists():
         return str(bundled)
     pytest.skip("no psql binary on PATH nor in pgserver")
+
+
+@pytest.fixture(scope="module")
+def public_spec(
+    phase3_template: str, pg_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A spec file of the example migrations' `public` schema, snapshotted from the template."""
+    dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=phase3_template)
+    with db.connect(dsn) as conn:
+        snap = catalog.snapshot(conn, ["public"])
+    path = tmp_path_factory.mktemp("spec") / "phase3.yaml"
+    path.write_text(spec.dumps(snap.state))
+    return path
