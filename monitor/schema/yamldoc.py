@@ -256,33 +256,45 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
     """
     if "#" in text or "\t" in text or may_hold_tags_or_anchors(text):
         return None  # a comment or a tab may sit at any indentation: do not guess
-    heads = list(re.finditer(rf"^ {{{indent}}}{re.escape(key)}:[ ]*\n", text, re.MULTILINE))
+    # Each pattern starts at a line's `\n`, not at `^`: a search for a literal finds
+    # the candidates many times faster than trying `^` at every character.
+    head = re.compile(rf"\n {{{indent}}}{re.escape(key)}:[ ]*\n")
+    heads = [found.start() for found in head.finditer("\n" + text)]  # line starts in text
     if not heads:
         return None
     inner = indent + 2
-    entry = re.compile(rf"^ {{{inner}}}(?=\S)", re.MULTILINE)
-    outdented = re.compile(rf"^(?! {{{inner}}}|[ ]*$)", re.MULTILINE)
+    entry = re.compile(rf"\n {{{inner}}}(?=\S)")
+    outdented = re.compile(rf"\n(?! {{{inner}}}|[ ]*(?:\n|\Z))")
     marker = f"__block_{os.urandom(8).hex()}_"
     outline: list[str] = []
     pieces: list[list[str]] = []
     piece_lines: list[list[int]] = []
     cuts: list[tuple[int, int]] = []
     done = 0
-    for head in heads:
-        start = head.end()
+    # Lines are counted once, onwards from the last place counted.
+    counted, line = 0, 1
+
+    def line_at(offset: int) -> int:
+        nonlocal counted, line
+        line += text.count("\n", counted, offset)
+        counted = offset
+        return line
+
+    for head_start in heads:
+        start = text.index("\n", head_start) + 1
         if start < done:
             return None
-        after = outdented.search(text, start)
-        end = after.start() if after is not None else len(text)
-        starts = [found.start() for found in entry.finditer(text, start, end)]
+        after = outdented.search(text, start - 1)
+        end = after.start() + 1 if after is not None else len(text)
+        starts = [found.start() + 1 for found in entry.finditer(text, start - 1, end)]
         if not starts or starts[0] != start:
             return None
         bounds = [*starts[::per_piece], end]
         pieces.append([text[a:b] for a, b in itertools.pairwise(bounds)])
-        piece_lines.append([text.count("\n", 0, a) + 1 for a in bounds[:-1]])
-        head_line = text.count("\n", 0, head.start()) - sum(removed for _, removed in cuts)
-        cuts.append((head_line, text.count("\n", start, end)))
-        outline += [text[done : head.start()], f"{' ' * indent}{key}: {marker}{len(pieces) - 1}\n"]
+        head_line = line_at(head_start) - 1 - sum(removed for _, removed in cuts)
+        piece_lines.append([line_at(a) for a in bounds[:-1]])
+        cuts.append((head_line, line_at(end) - piece_lines[-1][0]))
+        outline += [text[done:head_start], f"{' ' * indent}{key}: {marker}{len(pieces) - 1}\n"]
         done = end
     outline.append(text[done:])
     return Blocks("".join(outline), marker, pieces, piece_lines, cuts)

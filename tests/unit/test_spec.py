@@ -1552,3 +1552,20 @@ def test_problems_in_a_large_spec_read_in_pieces_name_their_lines() -> None:
         (425, "table public.t420: rls must be a mapping, not 'maybe'"),
         (455, "schema other: unknown key 'tabels' (did you mean 'tables'?)"),
     ]
+
+
+def test_problems_after_several_blocks_of_tables_name_their_lines() -> None:
+    # Lines are counted onwards as each block is cut out: every block shifts the next.
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(250))
+    text = (
+        "version: 1\nschemas:\n  a:\n    tables:\n"
+        + body
+        + "  b:\n    owner: ''\n    tables:\n"
+        + body.replace("t240: {}", "t240: {rls: maybe}")
+        + "  c: {tabels: {}}\n"
+    )
+    assert problems_of(text) == [
+        (256, "schema b: owner must not be empty"),
+        (498, "table b.t240: rls must be a mapping, not 'maybe'"),
+        (508, "schema c: unknown key 'tabels' (did you mean 'tables'?)"),
+    ]
