@@ -19,9 +19,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -m 'not slow'
 
-# Everything, as CI runs it.
+# Everything, as CI runs it (property tests at their full number of examples).
 test-all: $(STAMP)
-	$(BIN)/pytest
+	HYPOTHESIS_PROFILE=full $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

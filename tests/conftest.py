@@ -7,10 +7,12 @@ helpers are imported from there. No test module imports another test module.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = [
     "tests.support.postgres",
@@ -19,6 +21,19 @@ pytest_plugins = [
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Property tests: Hypothesis's 100 examples each in CI and in `make test-all`, a
+# quarter of that in the fast suite (`make test`, run again and again while
+# working). No deadline: a loaded machine is slow, not wrong.
+settings.register_profile("full", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fast", settings.get_profile("full"), max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full" if IN_CI else "fast"))
+
+# A shell starts a background job (`make test &`) with SIGINT ignored, and the
+# commands the tests start would inherit that: the tests that stop a command
+# with Ctrl-C need the signal delivered as from a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -16,6 +16,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.support.deploy_files import require_binary
 from tests.support.paths import ROOT
 
@@ -197,6 +199,7 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
         assert "__pycache__" not in path, path
 
 
+@pytest.mark.slow
 def test_builder_stage_builds_the_wheel_from_the_context(tmp_path: Path) -> None:
     context = tmp_path / "context"
     for path in build_context():

@@ -171,6 +171,7 @@ def test_a_dropped_index_and_policy_show_within_two_intervals_and_clear_when_res
     }
 
 
+@pytest.mark.slow
 def test_terminated_sessions_are_replaced_one_at_a_time_without_an_outage(
     phase3_dsn: str, pg_server: str, tmp_path: Path
 ) -> None:
@@ -205,6 +206,7 @@ def test_terminated_sessions_are_replaced_one_at_a_time_without_an_outage(
     assert events_named(logs, "database_unreachable") == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_sets_up_0_and_recovers_by_itself(
     phase3_dsn: str, pg_server: str, tmp_path: Path
 ) -> None:
@@ -248,6 +250,7 @@ def test_a_wrong_dsn_never_unreadies_the_sidecar(tmp_path: Path) -> None:
         assert fetch(f"{run.url}/readyz") == (200, "ready\n")
 
 
+@pytest.mark.slow
 def test_a_network_stall_is_visible_within_interval_budget_and_grace(
     phase3_dsn: str, tmp_path: Path, tcp_proxy: Callable[[str], TcpProxy]
 ) -> None:
@@ -280,6 +283,7 @@ def test_a_network_stall_is_visible_within_interval_budget_and_grace(
     assert seen_after < INTERVAL + 0.9 * INTERVAL + 3.0 + SLACK
 
 
+@pytest.mark.slow
 def test_an_idle_session_killer_shorter_than_the_interval_is_no_outage(
     phase3_dsn: str, sql: Callable[[str], None], pg_server: str, tmp_path: Path
 ) -> None:
@@ -421,6 +425,7 @@ def test_a_quiet_cycle_reuses_the_last_snapshot_and_a_change_forces_a_full_one(
     runner.close()
 
 
+@pytest.mark.slow
 def test_scans_since_the_window_started_survive_a_statistics_reset_and_a_restart(
     phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -456,6 +461,7 @@ def test_scans_since_the_window_started_survive_a_statistics_reset_and_a_restart
         wait_until(lambda: run.value("index_scans_since_watch_start", **labels) == 6)
 
 
+@pytest.mark.slow
 def test_the_end_of_the_window_writes_the_report_and_may_exit(
     phase3_dsn: str,
     sql: Callable[[str], None],

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.support.exposition import Samples, parse
 from tests.support.paths import SPEC
@@ -110,6 +111,7 @@ def with_password(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(dsn, password=PASSWORD)
 
 
+@pytest.mark.slow
 def test_sighup_reloads_a_good_config_and_keeps_the_running_one_on_a_bad_one(
     phase3_dsn: str, tmp_path: Path
 ) -> None:
@@ -156,6 +158,7 @@ def test_sighup_reloads_a_good_config_and_keeps_the_running_one_on_a_bad_one(
     assert json.loads(done.stdout)["targets"][0]["passed"] is True
 
 
+@pytest.mark.slow
 def test_logs_are_json_one_line_per_state_change_and_never_hold_a_password(
     phase3_dsn: str, tmp_path: Path
 ) -> None:
@@ -184,6 +187,7 @@ def test_logs_are_json_one_line_per_state_change_and_never_hold_a_password(
     assert len(lines) <= 6, [e["event"] for e in lines]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_within_five_seconds_even_while_a_connect_hangs(tmp_path: Path) -> None:
     # A server that accepts and never answers: libpq waits for its connect_timeout (5 s).
     silent = socket.create_server(("127.0.0.1", 0))
@@ -224,6 +228,7 @@ def test_a_sighup_onto_a_broken_config_keeps_the_old_one_and_says_so(
         assert process.popen.returncode == 0
 
 
+@pytest.mark.slow
 def test_sigterm_is_answered_within_five_seconds_while_a_reload_hangs(
     phase3_dsn: str, tmp_path: Path
 ) -> None:

@@ -44,7 +44,14 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("layout", list(LEDGERS))
+# Supabase's in the fast suite (the richest folder); every layout in the full one.
+@pytest.mark.parametrize(
+    "layout",
+    [
+        name if name == "supabase" else pytest.param(name, marks=pytest.mark.slow)
+        for name in LEDGERS
+    ],
+)
 def test_a_folder_builds_with_no_flags_and_checks_clean_against_its_tools_deploy(
     layout: str, make_database: Callable[..., str], tmp_path: Path
 ) -> None:

@@ -110,6 +110,7 @@ def test_spec_build_stopped_by_a_signal_stops_its_server_and_removes_its_files(
     assert_gone(server, postmaster)
 
 
+@pytest.mark.slow
 def test_a_server_left_by_kill_9_is_removed_by_the_next_start(tmp_path: Path) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 import yaml_rs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
@@ -1450,7 +1450,6 @@ def state_strategy(draw: st.DrawFn) -> State:
     return State(schemas=schemas, ledger=ledger)
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state_strategy())
 def test_a_dumped_state_loads_back_equal_and_dumps_to_the_same_text(state: State) -> None:
     text = spec.dumps(state)
@@ -1505,7 +1504,7 @@ block_nodes = st.recursive(
 )
 
 
-@settings(deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5 * settings().max_examples)  # small and cheap: many
 @given(st.dictionaries(awkward_texts, block_nodes, min_size=1, max_size=4))
 def test_the_writer_writes_any_document_so_that_both_parsers_read_it_back(
     document: dict[str, object],
@@ -1515,7 +1514,6 @@ def test_the_writer_writes_any_document_so_that_both_parsers_read_it_back(
     assert yaml_rs.loads(text, parse_datetime=False) == plain(document)
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(state_strategy())
 def test_a_dumped_state_reads_the_same_fast_and_exactly(state: State) -> None:
     text = spec.dumps(state)

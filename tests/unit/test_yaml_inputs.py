@@ -3,7 +3,10 @@
 Each case is tried on a spec (`check --spec FILE`), on a config
 (`run --config FILE --validate-config`) and on a web config
 (`run ... --web.config.file FILE`); the file is refused before any database
-is contacted.
+is contacted. The cases run through ``cli.main`` in this process, except
+those in THROUGH_A_PROCESS, which run `python -m monitor` under a timeout: a
+FIFO that were read would wait for ever, and one case per kind shows the
+whole chain down to the process's exit status and stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import cli
 from monitor.errors import ExitCode, InputError
 from monitor.schema import spec, yamldoc
 
@@ -29,7 +33,10 @@ VALID = {"spec": VALID_SPEC, "config": VALID_CONFIG, "web config": VALID_WEB_CON
 TIMEOUT_SECONDS = 60
 
 
-def run_cli(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
+THROUGH_A_PROCESS = frozenset({"a FIFO", "invalid UTF-8"})
+
+
+def cli_args(kind: str, path: Path) -> list[str]:
     if kind == "spec":
         # Port 9 on 127.0.0.1: nothing listens; the spec is read before any connection.
         args = ["check", "--spec", str(path), "--dsn", "postgresql://x@127.0.0.1:9/x"]
@@ -39,7 +46,12 @@ def run_cli(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
         config = path.parent.parent / "monitor.yaml"
         config.write_text(VALID_CONFIG)
         args = ["run", "--config", str(config), "--web.config.file", str(path), "--validate-config"]
-    return subprocess.run(
+    return args
+
+
+def run_process(args: list[str]) -> tuple[int, str]:
+    """The exit status and stderr of `python -m monitor ARGS`."""
+    done = subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         capture_output=True,
         text=True,
@@ -47,6 +59,14 @@ def run_cli(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
         timeout=TIMEOUT_SECONDS,
         stdin=subprocess.DEVNULL,
     )
+    return done.returncode, done.stderr
+
+
+def run_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The exit status and stderr of ``cli.main(ARGS)``; an escaping exception fails the test."""
+    capsys.readouterr()
+    code = cli.main(args)
+    return code, capsys.readouterr().err
 
 
 def merge_key_bomb() -> str:
@@ -120,18 +140,19 @@ CASES = {
 @pytest.mark.parametrize("kind", list(VALID))
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_hostile_file_is_one_clear_problem_and_exit_2(
-    kind: str, case: str, tmp_path: Path
+    kind: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make, expected = CASES[case]
     folder = tmp_path / "input"
     folder.mkdir()
     path = make(folder, VALID[kind])
-    done = run_cli(kind, path)
-    assert done.returncode == ExitCode.ERROR, done.stderr
-    assert "Traceback" not in done.stderr
-    assert "1 problem:" in done.stderr
-    assert expected in done.stderr
-    assert str(path) in done.stderr  # the message names the file
+    args = cli_args(kind, path)
+    code, stderr = run_process(args) if case in THROUGH_A_PROCESS else run_in_process(args, capsys)
+    assert code == ExitCode.ERROR, stderr
+    assert "Traceback" not in stderr
+    assert "1 problem:" in stderr
+    assert expected in stderr
+    assert str(path) in stderr  # the message names the file
 
 
 def test_the_bombs_fail_in_the_loader_with_the_line_of_the_alias(tmp_path: Path) -> None:
