@@ -22,8 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from monitor.schema import advisors
 from monitor.schema.diff import diff
@@ -42,11 +47,8 @@ from monitor.schema.model import (
     Table,
     View,
 )
+from tests.support.advisors import MEMBER
 
-MEMBER = (
-    "(organization_id IN ( SELECT om.organization_id FROM organization_members om"
-    " WHERE (om.user_id = ( SELECT auth.uid() AS uid))))"
-)
 API = frozenset({Grant("authenticated", "SELECT"), Grant("service_role", "SELECT")})
 
 

@@ -30,11 +30,7 @@ from monitor.schema.model import (
     Table,
     View,
 )
-
-MEMBER = (
-    "(organization_id IN ( SELECT om.organization_id FROM organization_members om"
-    " WHERE (om.user_id = ( SELECT auth.uid() AS uid))))"
-)
+from tests.support.advisors import MEMBER
 
 PKEY = Constraint("integrations_pkey", ConstraintType.PRIMARY_KEY, ("id",))
 FKEY = Constraint(
