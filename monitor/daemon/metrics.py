@@ -1,8 +1,17 @@
 """The /metrics exposition, rendered from the latest immutable results.
 
-A scrape reads one :class:`~monitor.daemon.results.Results` value and renders it:
-it never queries PostgreSQL, and a series exists only while its object does
-(an index dropped since the last sample has no series in the next scrape).
+Each new :class:`~monitor.daemon.results.Results` value is rendered once, off
+the scrape path (:class:`~monitor.daemon.web.Exposition`); it never queries
+PostgreSQL, and a series exists only while its object does (an index dropped
+since the last sample has no series in the next scrape).
+
+The text is written directly, as prometheus_client's exposition would write it
+(labels in name order, values as Go prints them), not through MetricFamily
+objects: a series' label string is kept from one rendering to the next, since
+an index's or a table's identity does not change between cycles, only its
+values do; and a part of a target's results that is the same object as last
+time (the usage of a drift-only update, the expected objects of a quiet drift
+cycle) reuses its lines as they were.
 
 Exposition for one target, one series per family (HELP lines left out). For
 width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
@@ -99,279 +108,453 @@ Rules worth knowing when writing alerts:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from prometheus_client import ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client import utils as prometheus_utils
+from prometheus_client.registry import CollectorRegistry
 
-from monitor.daemon.results import Results, TargetResults
-from monitor.schema.advisors import RULES
-from monitor.schema.model import Change, Kind, Severity
+from monitor.daemon.results import (
+    DriftResult,
+    ExpectedObject,
+    Results,
+    TargetResults,
+    UsageResult,
+)
+from monitor.schema.advisors import RULES, Advisory
+from monitor.schema.model import Change, Finding, Kind, Severity
 
 PREFIX = "schema_monitor_"
 CHECKS = ("drift", "stats")
-_INDEX_LABELS = ["target", "datname", "schemaname", "relname", "indexrelname"]
-_TABLE_LABELS = ["target", "datname", "schemaname", "relname"]
-_DATABASE_LABELS = ["target", "datname"]
 # Per-advisory series, worst first: a catalog of thousands of tables without a
 # primary key must not turn into thousands of series; advisory_rules still counts all.
 ADVISORY_SERIES = 1000
+
+
+# --- families -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Family:
+    """One metric family: the name its samples carry and its headers in both formats."""
+
+    sample: str  # counters: with the _total suffix, in both formats
+    text_header: str
+    openmetrics_header: str  # counters: named without _total, as OpenMetrics wants
+
+
+def _family(kind: str, name: str, documentation: str) -> Family:
+    full = PREFIX + name
+    sample = f"{full}_total" if kind == "counter" else full
+    text_help = documentation.replace("\\", r"\\").replace("\n", r"\n")
+    openmetrics_help = text_help.replace('"', r"\"")
+    return Family(
+        sample,
+        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n",
+        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n",
+    )
+
+
+def _gauge(name: str, documentation: str) -> Family:
+    return _family("gauge", name, documentation)
+
+
+def _counter(name: str, documentation: str) -> Family:
+    return _family("counter", name, documentation)
+
+
+BUILD_INFO = _gauge("build_info", "Version of schema-monitor; always 1.")
+CONFIG_RELOAD_SUCCESS = _gauge(
+    "config_reload_success", "Whether the last configuration (re)load succeeded."
+)
+CONFIG_LAST_RELOAD_SUCCESS = _gauge(
+    "config_last_reload_success_timestamp_seconds",
+    "When the configuration was last loaded successfully.",
+)
+UP = _gauge("up", "Whether the target database answered the last attempt to reach it.")
+CHECK_SUCCESS = _gauge("check_success", "Whether the last run of the check succeeded.")
+CHECK_DURATION = _gauge("check_duration_seconds", "How long the last run of the check took.")
+CHECK_LAST_SUCCESS = _gauge(
+    "check_last_success_timestamp_seconds", "When the check last succeeded (0: never)."
+)
+CHECK_ERRORS = _counter("check_errors", "Runs of the check that failed.")
+DRIFT_OBJECTS = _gauge(
+    "drift_objects", "Objects departing from the spec, by kind, change and severity."
+)
+EXPECTED_OBJECT_PRESENT = _gauge(
+    "expected_object_present",
+    "Whether an object the spec lists exists in the database (RLS: is enabled).",
+)
+LOCKED_RELATIONS_SKIPPED = _gauge(
+    "locked_relations_skipped",
+    "Tables the last drift check left out: their AccessExclusiveLock was held or awaited.",
+)
+ADVISORY_RULES = _gauge(
+    "advisory_rules",
+    "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
+)
+ADVISORIES = _gauge(
+    "advisories",
+    "One series per advisory (what a reviewer would flag; not drift): always 1.",
+)
+INDEX_SCANS = _counter("index_scans", "Index scans (pg_stat_user_indexes.idx_scan).")
+INDEX_SIZE = _gauge("index_size_bytes", "Size of the index on disk.")
+INDEX_VALID = _gauge(
+    "index_valid", "1 valid, 0 invalid and not being built; absent while building."
+)
+INDEX_BUILDING = _gauge(
+    "index_building", "1 while pg_stat_progress_create_index shows the index being built."
+)
+INDEX_SCANS_SINCE = _gauge(
+    "index_scans_since_watch_start", "Index scans since the watch window began."
+)
+TABLE_SEQ_SCANS = _counter("table_seq_scans", "Sequential scans (pg_stat_user_tables.seq_scan).")
+TABLE_INDEX_SCANS = _counter("table_index_scans", "Index scans (pg_stat_user_tables.idx_scan).")
+STATS_RESET = _gauge(
+    "stats_reset_timestamp_seconds", "When the database's statistics were last reset (0: never)."
+)
+DATABASE_CONNECTIONS = _gauge("database_connections", "Client sessions by state.")
+LOCK_WAITING_SESSIONS = _gauge("lock_waiting_sessions", "Sessions waiting for a lock.")
+LONGEST_TRANSACTION = _gauge(
+    "longest_transaction_seconds", "Age of the oldest open transaction (other than ours)."
+)
+DEADLOCKS_SINCE = _gauge("deadlocks_since_watch_start", "Deadlocks since the watch window began.")
+ROLLBACKS_SINCE = _gauge(
+    "rollbacks_since_watch_start", "Rolled back transactions since the watch window began."
+)
+STATE_WRITE_ERRORS = _counter(
+    "state_write_errors", "Writes of the state files (watch window, history, report) that failed."
+)
+STATE_FILES_CORRUPT = _counter(
+    "state_files_corrupt", "Corrupt state files found and renamed aside (*.corrupt-<time>)."
+)
+WINDOW_START = _gauge("watch_window_start_timestamp_seconds", "When the watch window began.")
+WINDOW_END = _gauge("watch_window_end_timestamp_seconds", "When the watch window ends.")
+WINDOW_ACTIVE = _gauge("watch_window_active", "Whether the watch window is running.")
+
+
+# --- lines ----------------------------------------------------------------------------------------
+
+# A section's output: each family it announces (in order) with its sample lines.
+Chunks = tuple[tuple[Family, str], ...]
+_LabelKey = tuple[tuple[str, str], ...]
+
+
+# Values as Go prints them (1e+06, +Inf), exactly as prometheus_client's exposition does.
+_go_float: Callable[[float], str] = prometheus_utils.floatToGoString
 
 
 def _timestamp(value: datetime | None) -> float:
     return value.timestamp() if value is not None else 0.0
 
 
-class _Families:
-    """Metric families created on first use, yielded in creation order."""
+def _flag(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+def _label_string(labels: dict[str, str]) -> str:
+    """``{name="value",...}`` in name order, escaped as the exposition formats want."""
+    if not labels:
+        return ""
+    pairs = ",".join(
+        '{}="{}"'.format(
+            name, str(value).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+        )
+        for name, value in sorted(labels.items())
+    )
+    return "{" + pairs + "}"
+
+
+def _line(family: Family, labels: str, value: float) -> str:
+    return f"{family.sample}{labels} {_go_float(value)}\n"
+
+
+class _Lines:
+    """Sample lines by family, the families in the order they were first announced."""
+
+    __slots__ = ("_by_family",)
 
     def __init__(self) -> None:
-        self._families: dict[str, Metric] = {}
+        self._by_family: dict[Family, list[str]] = {}
 
-    def gauge(self, name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = GaugeMetricFamily(
-                PREFIX + name, documentation, labels=labels
-            )
-        assert isinstance(family, GaugeMetricFamily)
-        return family
+    def announce(self, family: Family) -> list[str]:
+        """The family's lines so far; announced (HELP and TYPE) even if none follow."""
+        lines = self._by_family.get(family)
+        if lines is None:
+            lines = self._by_family[family] = []
+        return lines
 
-    def counter(self, name: str, documentation: str, labels: list[str]) -> CounterMetricFamily:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = CounterMetricFamily(
-                PREFIX + name, documentation, labels=labels
-            )
-        assert isinstance(family, CounterMetricFamily)
-        return family
+    def add(self, family: Family, labels: str, value: float) -> None:
+        self.announce(family).append(_line(family, labels, value))
 
-    def __iter__(self) -> Iterator[Metric]:
-        return iter(self._families.values())
+    def chunks(self) -> Chunks:
+        return tuple((family, "".join(lines)) for family, lines in self._by_family.items())
 
 
-class ResultsCollector(Collector):
-    """Renders whatever :class:`Results` `latest` returns at scrape time."""
+class _Labels:
+    """A section's label strings, carried over from its previous rendering: a series'
+    identity (an index, a table, an expected object) outlives the values it shows."""
 
-    def __init__(self, latest: Callable[[], Results]) -> None:
-        self._latest = latest
+    __slots__ = ("_previous", "kept")
 
-    def collect(self) -> Iterable[Metric]:
-        results = self._latest()
-        families = _Families()
-        families.gauge(
-            "build_info", "Version of schema-monitor; always 1.", ["version"]
-        ).add_metric([results.version], 1.0)
-        families.gauge(
-            "config_reload_success", "Whether the last configuration (re)load succeeded.", []
-        ).add_metric([], 1.0 if results.config_reload_success else 0.0)
-        families.gauge(
-            "config_last_reload_success_timestamp_seconds",
-            "When the configuration was last loaded successfully.",
-            [],
-        ).add_metric([], _timestamp(results.config_last_reload_success))
-        for target in results.targets:
-            _target(families, target)
-        return families
+    def __init__(self, previous: dict[_LabelKey, str]) -> None:
+        self._previous = previous
+        self.kept: dict[_LabelKey, str] = {}  # only the series of this rendering
+
+    def __call__(self, **labels: str) -> str:
+        key = tuple(labels.items())
+        text = self.kept.get(key)
+        if text is None:
+            text = self._previous.get(key)
+            if text is None:
+                text = _label_string(labels)
+            self.kept[key] = text
+        return text
 
 
-def _target(families: _Families, target: TargetResults) -> None:
-    name = target.name
-    families.gauge(
-        "up", "Whether the target database answered the last attempt to reach it.", ["target"]
-    ).add_metric([name], 1.0 if target.up else 0.0)
-    _checks(families, target)
-    _drift(families, target)
-    _advisories(families, target)
-    _usage(families, target)
-    _state_files(families, target)
-    if target.window is not None:
-        window = target.window
-        for suffix, value, text in (
-            ("start_timestamp_seconds", _timestamp(window.start), "When the watch window began."),
-            ("end_timestamp_seconds", _timestamp(window.end), "When the watch window ends."),
-            ("active", 1.0 if window.active else 0.0, "Whether the watch window is running."),
-        ):
-            families.gauge(f"watch_window_{suffix}", text, ["target"]).add_metric([name], value)
+# --- the sections of the exposition: pure --------------------------------------------------------
 
 
-def _state_files(families: _Families, target: TargetResults) -> None:
-    families.counter(
-        "state_write_errors",
-        "Writes of the state files (watch window, history, report) that failed.",
-        ["target"],
-    ).add_metric([target.name], float(target.state_write_errors))
-    families.counter(
-        "state_files_corrupt",
-        "Corrupt state files found and renamed aside (*.corrupt-<time>).",
-        ["target"],
-    ).add_metric([target.name], float(target.state_files_corrupt))
+def _daemon(results: Results) -> Chunks:
+    return (
+        (BUILD_INFO, _line(BUILD_INFO, _label_string({"version": results.version}), 1.0)),
+        (
+            CONFIG_RELOAD_SUCCESS,
+            _line(CONFIG_RELOAD_SUCCESS, "", _flag(results.config_reload_success)),
+        ),
+        (
+            CONFIG_LAST_RELOAD_SUCCESS,
+            _line(CONFIG_LAST_RELOAD_SUCCESS, "", _timestamp(results.config_last_reload_success)),
+        ),
+    )
 
 
-def _checks(families: _Families, target: TargetResults) -> None:
-    labels = ["target", "check"]
+def _checks(target: TargetResults) -> Chunks:
+    lines = _Lines()
+    lines.add(UP, _label_string({"target": target.name}), _flag(target.up))
     for check in CHECKS:
         result = target.check(check)
-        values = [target.name, check]
-        families.gauge(
-            "check_success", "Whether the last run of the check succeeded.", labels
-        ).add_metric(values, 1.0 if result.ok else 0.0)
-        families.gauge(
-            "check_duration_seconds", "How long the last run of the check took.", labels
-        ).add_metric(values, result.duration_seconds)
-        families.gauge(
-            "check_last_success_timestamp_seconds",
-            "When the check last succeeded (0: never).",
-            labels,
-        ).add_metric(values, _timestamp(result.last_success))
-        families.counter("check_errors", "Runs of the check that failed.", labels).add_metric(
-            values, float(result.errors_total)
-        )
+        labels = _label_string({"target": target.name, "check": check})
+        lines.add(CHECK_SUCCESS, labels, _flag(result.ok))
+        lines.add(CHECK_DURATION, labels, result.duration_seconds)
+        lines.add(CHECK_LAST_SUCCESS, labels, _timestamp(result.last_success))
+        lines.add(CHECK_ERRORS, labels, float(result.errors_total))
+    return lines.chunks()
 
 
-def _drift(families: _Families, target: TargetResults) -> None:
-    drift = target.drift
-    if drift is None:
-        return
+def _drift_objects(name: str, findings: tuple[Finding, ...], labels: _Labels) -> Chunks:
     counts: dict[tuple[str, str, str], int] = {}
-    for finding in drift.findings:
+    for finding in findings:
         key = (str(finding.kind), str(finding.change), str(finding.severity))
         counts[key] = counts.get(key, 0) + 1
-    objects = families.gauge(
-        "drift_objects",
-        "Objects departing from the spec, by kind, change and severity.",
-        ["target", "kind", "change", "severity"],
-    )
+    lines = _Lines()
     for kind in Kind:
         for change in Change:
             for severity in Severity:
                 count = counts.get((str(kind), str(change), str(severity)), 0)
-                objects.add_metric([target.name, kind, change, severity], float(count))
-    present = families.gauge(
-        "expected_object_present",
-        "Whether an object the spec lists exists in the database (RLS: is enabled).",
-        ["target", "kind", "schemaname", "relname", "object"],
-    )
-    for item in drift.expected:
-        present.add_metric(
-            [target.name, item.kind, item.schemaname, item.relname, item.object],
-            1.0 if item.present else 0.0,
+                series = labels(target=name, kind=kind, change=change, severity=severity)
+                lines.add(DRIFT_OBJECTS, series, float(count))
+    return lines.chunks()
+
+
+def _expected(name: str, expected: tuple[ExpectedObject, ...], labels: _Labels) -> Chunks:
+    lines = _Lines()
+    present = lines.announce(EXPECTED_OBJECT_PRESENT)
+    for item in expected:
+        series = labels(
+            target=name,
+            kind=item.kind,
+            schemaname=item.schemaname,
+            relname=item.relname,
+            object=item.object,
         )
-    families.gauge(
-        "locked_relations_skipped",
-        "Tables the last drift check left out: their AccessExclusiveLock was held or awaited.",
-        ["target"],
-    ).add_metric([target.name], float(len(drift.skipped)))
+        present.append(_line(EXPECTED_OBJECT_PRESENT, series, _flag(item.present)))
+    return lines.chunks()
 
 
-def _advisories(families: _Families, target: TargetResults) -> None:
-    drift = target.drift
-    if drift is None:
-        return
+def _skipped(name: str, drift: DriftResult) -> Chunks:
+    labels = _label_string({"target": name})
+    return (
+        (LOCKED_RELATIONS_SKIPPED, _line(LOCKED_RELATIONS_SKIPPED, labels, len(drift.skipped))),
+    )
+
+
+def _advisories(name: str, advisories: tuple[Advisory, ...], labels: _Labels) -> Chunks:
     counts: dict[str, int] = {}
-    for advisory in drift.advisories:
+    for advisory in advisories:
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
-    rules = families.gauge(
-        "advisory_rules",
-        "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
-        ["target", "rule", "level"],
-    )
+    lines = _Lines()
     for rule in RULES.values():
-        rules.add_metric([target.name, rule.id, rule.level], float(counts.get(rule.id, 0)))
-    shown = drift.advisories[:ADVISORY_SERIES]
-    if not shown:
-        return  # a family without a sample is not announced
-    series = families.gauge(
-        "advisories",
-        "One series per advisory (what a reviewer would flag; not drift): always 1.",
-        ["target", "rule", "level", "schemaname", "relname", "object"],
-    )
-    for advisory in shown:
-        labels = [advisory.rule, advisory.level, advisory.schema, advisory.table or ""]
-        series.add_metric([target.name, *labels, advisory.object], 1.0)
+        series = labels(target=name, rule=rule.id, level=rule.level)
+        lines.add(ADVISORY_RULES, series, float(counts.get(rule.id, 0)))
+    for advisory in advisories[:ADVISORY_SERIES]:  # none: the family is not announced
+        series = labels(
+            target=name,
+            rule=advisory.rule,
+            level=advisory.level,
+            schemaname=advisory.schema,
+            relname=advisory.table or "",
+            object=advisory.object,
+        )
+        lines.add(ADVISORIES, series, 1.0)
+    return lines.chunks()
 
 
-def _usage(families: _Families, target: TargetResults) -> None:
-    usage = target.usage
-    if usage is None:
-        return
-    name, datname = target.name, usage.datname
-    scans = families.counter(
-        "index_scans", "Index scans (pg_stat_user_indexes.idx_scan).", _INDEX_LABELS
-    )
-    size = families.gauge("index_size_bytes", "Size of the index on disk.", _INDEX_LABELS)
-    valid = families.gauge(
-        "index_valid",
-        "1 valid, 0 invalid and not being built; absent while building.",
-        _INDEX_LABELS,
-    )
-    building = families.gauge(
-        "index_building",
-        "1 while pg_stat_progress_create_index shows the index being built.",
-        _INDEX_LABELS,
-    )
-    since = families.gauge(
-        "index_scans_since_watch_start", "Index scans since the watch window began.", _INDEX_LABELS
+def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
+    datname = usage.datname
+    lines = _Lines()
+    scans, size, valid, building, since = (
+        lines.announce(family)
+        for family in (INDEX_SCANS, INDEX_SIZE, INDEX_VALID, INDEX_BUILDING, INDEX_SCANS_SINCE)
     )
     for index in usage.indexes:
-        labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
-        scans.add_metric(labels, float(index.scans))
-        size.add_metric(labels, float(index.size_bytes))
-        building.add_metric(labels, 1.0 if index.building else 0.0)
+        series = labels(
+            target=name,
+            datname=datname,
+            schemaname=index.schemaname,
+            relname=index.relname,
+            indexrelname=index.indexrelname,
+        )
+        scans.append(_line(INDEX_SCANS, series, float(index.scans)))
+        size.append(_line(INDEX_SIZE, series, float(index.size_bytes)))
+        building.append(_line(INDEX_BUILDING, series, _flag(index.building)))
         if not index.building:
-            valid.add_metric(labels, 1.0 if index.valid else 0.0)
+            valid.append(_line(INDEX_VALID, series, _flag(index.valid)))
         if index.scans_since_watch_start is not None:
-            since.add_metric(labels, float(index.scans_since_watch_start))
-    seq = families.counter(
-        "table_seq_scans", "Sequential scans (pg_stat_user_tables.seq_scan).", _TABLE_LABELS
-    )
-    idx = families.counter(
-        "table_index_scans", "Index scans (pg_stat_user_tables.idx_scan).", _TABLE_LABELS
-    )
+            since.append(_line(INDEX_SCANS_SINCE, series, float(index.scans_since_watch_start)))
+    seq, idx = lines.announce(TABLE_SEQ_SCANS), lines.announce(TABLE_INDEX_SCANS)
     for table in usage.tables:
-        labels = [name, datname, table.schemaname, table.relname]
-        seq.add_metric(labels, float(table.seq_scans))
-        idx.add_metric(labels, float(table.index_scans))
-    database = [name, datname]
+        series = labels(
+            target=name, datname=datname, schemaname=table.schemaname, relname=table.relname
+        )
+        seq.append(_line(TABLE_SEQ_SCANS, series, float(table.seq_scans)))
+        idx.append(_line(TABLE_INDEX_SCANS, series, float(table.index_scans)))
+    database = labels(target=name, datname=datname)
     health = usage.health
-    families.gauge(
-        "stats_reset_timestamp_seconds",
-        "When the database's statistics were last reset (0: never).",
-        _DATABASE_LABELS,
-    ).add_metric(database, _timestamp(usage.stats_reset))
-    connections = families.gauge(
-        "database_connections", "Client sessions by state.", ["target", "datname", "state"]
-    )
+    lines.add(STATS_RESET, database, _timestamp(usage.stats_reset))
+    lines.announce(DATABASE_CONNECTIONS)
     for state, count in health.connections:
-        connections.add_metric([name, datname, state], float(count))
-    for metric, value, text in (
-        ("lock_waiting_sessions", health.lock_waiting_sessions, "Sessions waiting for a lock."),
-        (
-            "longest_transaction_seconds",
-            health.longest_transaction_seconds,
-            "Age of the oldest open transaction (other than ours).",
-        ),
-        (
-            "deadlocks_since_watch_start",
-            health.deadlocks_since_watch_start,
-            "Deadlocks since the watch window began.",
-        ),
-        (
-            "rollbacks_since_watch_start",
-            health.rollbacks_since_watch_start,
-            "Rolled back transactions since the watch window began.",
-        ),
-    ):
-        families.gauge(metric, text, _DATABASE_LABELS).add_metric(database, float(value))
+        lines.add(DATABASE_CONNECTIONS, labels(target=name, datname=datname, state=state), count)
+    lines.add(LOCK_WAITING_SESSIONS, database, float(health.lock_waiting_sessions))
+    lines.add(LONGEST_TRANSACTION, database, float(health.longest_transaction_seconds))
+    lines.add(DEADLOCKS_SINCE, database, float(health.deadlocks_since_watch_start))
+    lines.add(ROLLBACKS_SINCE, database, float(health.rollbacks_since_watch_start))
+    return lines.chunks()
 
 
-def registry(latest: Callable[[], Results]) -> CollectorRegistry:
-    """A registry holding only the results collector (process metrics: :func:`process`)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ResultsCollector(latest))
-    return registry
+def _state_files_and_window(target: TargetResults) -> Chunks:
+    labels = _label_string({"target": target.name})
+    lines = _Lines()
+    lines.add(STATE_WRITE_ERRORS, labels, float(target.state_write_errors))
+    lines.add(STATE_FILES_CORRUPT, labels, float(target.state_files_corrupt))
+    window = target.window
+    if window is not None:
+        lines.add(WINDOW_START, labels, _timestamp(window.start))
+        lines.add(WINDOW_END, labels, _timestamp(window.end))
+        lines.add(WINDOW_ACTIVE, labels, _flag(window.active))
+    return lines.chunks()
+
+
+# --- rendering, reusing what has not changed ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One rendering of the results: each family with the lines of every target."""
+
+    families: tuple[tuple[Family, str], ...]
+
+    def text(self) -> bytes:
+        """The Prometheus text format (0.0.4)."""
+        return "".join(self._pieces(openmetrics=False)).encode()
+
+    def openmetrics(self) -> bytes:
+        """OpenMetrics 1.0, ``# EOF`` included."""
+        return "".join((*self._pieces(openmetrics=True), "# EOF\n")).encode()
+
+    def _pieces(self, openmetrics: bool) -> Iterator[str]:
+        for family, lines in self.families:
+            yield family.openmetrics_header if openmetrics else family.text_header
+            yield lines
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    source: object  # what it was rendered from: the same object again renders the same lines
+    chunks: Chunks
+    labels: dict[_LabelKey, str]
+
+
+_Source = TypeVar("_Source")
+
+
+class Renderer:
+    """Renders whatever :class:`Results` `latest` returns, once per new value.
+
+    Sections whose source is the very object rendered last time are reused as
+    they were; the others are rendered again with the label strings they had.
+    """
+
+    def __init__(self, latest: Callable[[], Results]) -> None:
+        self._latest = latest
+        self._lock = threading.Lock()
+        self._sections: dict[tuple[str, str], _Section] = {}
+        self._last: tuple[Results, Rendered] | None = None
+
+    def text(self) -> bytes:
+        return self.render().text()
+
+    def openmetrics(self) -> bytes:
+        return self.render().openmetrics()
+
+    def render(self) -> Rendered:
+        with self._lock:
+            results = self._latest()
+            if self._last is None or self._last[0] is not results:
+                self._last = (results, self._render(results))
+            return self._last[1]
+
+    def _render(self, results: Results) -> Rendered:
+        sections: dict[tuple[str, str], _Section] = {}
+
+        def section(
+            target: str,
+            part: str,
+            source: _Source,
+            render: Callable[[str, _Source, _Labels], Chunks],
+        ) -> Chunks:
+            key = (target, part)
+            last = self._sections.get(key)
+            if last is not None and last.source is source:
+                sections[key] = last
+                return last.chunks
+            labels = _Labels(last.labels if last is not None else {})
+            sections[key] = rendered = _Section(source, render(target, source, labels), labels.kept)
+            return rendered.chunks
+
+        parts = [_daemon(results)]
+        for target in results.targets:
+            name = target.name
+            parts.append(_checks(target))
+            if target.drift is not None:
+                drift = target.drift
+                parts.append(section(name, "drift_objects", drift.findings, _drift_objects))
+                parts.append(section(name, "expected", drift.expected, _expected))
+                parts.append(_skipped(name, drift))
+                parts.append(section(name, "advisories", drift.advisories, _advisories))
+            if target.usage is not None:
+                parts.append(section(name, "usage", target.usage, _usage))
+            parts.append(_state_files_and_window(target))
+        self._sections = sections  # a target or section gone takes its strings with it
+        by_family: dict[Family, list[str]] = {}
+        for chunks in parts:
+            for family, lines in chunks:
+                by_family.setdefault(family, []).append(lines)
+        return Rendered(tuple((family, "".join(lines)) for family, lines in by_family.items()))
 
 
 def process() -> CollectorRegistry:

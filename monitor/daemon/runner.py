@@ -464,7 +464,7 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        exposition = Exposition(metrics.registry(self.store.latest), metrics.process())
+        exposition = Exposition(metrics.Renderer(self.store.latest), metrics.process())
         self.store.subscribe(exposition.changed)
         self._web = WebServer(self._listen_address, exposition, self._effective_web_config())
         self._web.start()

@@ -4,9 +4,10 @@
 the watched databases do: a sidecar must never take its application pod out
 of service because the monitor cannot reach a database (that is ``up`` 0).
 
-/metrics serves bytes rendered once per new result (:class:`Exposition`): a
-scrape copies them out and adds the few ``process_*`` lines, so 50 scrapes at
-once cost 50 socket writes, not 50 renders competing with the checks.
+/metrics serves bytes rendered once per new result, off the request path
+(:class:`Exposition`): a scrape writes them out with the few ``process_*``
+lines, so 50 scrapes at once cost 50 socket writes, not 50 renders competing
+with the checks.
 
 TLS and basic auth come from ``--web.config.file`` (the exporter-toolkit
 format, :mod:`monitor.daemon.webconfig`) or the config's ``web.tls``. The
@@ -19,20 +20,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import gzip
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
-from prometheus_client import generate_latest
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.openmetrics.exposition import (
-    generate_latest as generate_openmetrics,
-)
 from prometheus_client.registry import CollectorRegistry
 
 from monitor.daemon.config import parse_listen_address
@@ -43,7 +42,22 @@ from monitor.errors import MonitorError
 _CLIENT_TIMEOUT_SECONDS = 10
 # Results change in bursts (a run updates a target several times): render once per burst.
 _RENDER_SETTLE_SECONDS = 0.05
+# The first OpenMetrics scraper waits this long for its rendering, then gets the text format.
+_FIRST_OPENMETRICS_WAIT_SECONDS = 5
+# The process_* lines are read again when a scrape finds them older than this: 50
+# scrapers at once read /proc once, and CPU time a second old is no news to Prometheus.
+_PROCESS_MAX_AGE_SECONDS = 1.0
 _PROBES = ("/healthz", "/readyz")
+
+
+class Renders(Protocol):
+    """The results' exposition in both formats (:class:`monitor.daemon.metrics.Renderer`)."""
+
+    def text(self) -> bytes: ...
+
+    def openmetrics(self) -> bytes:
+        """With its closing ``# EOF``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,26 +70,52 @@ class Body:
 
     @classmethod
     def of(cls, plain: bytes) -> Body:
+        # zlib lets go of the GIL while it compresses: the checks keep running.
         return cls(plain, gzip.compress(plain, compresslevel=6, mtime=0))
+
+
+@dataclass(frozen=True, slots=True)
+class _Negotiated:
+    encoder: Callable[[CollectorRegistry], bytes]
+    content_type: str
+    openmetrics: bool
+
+
+@functools.lru_cache(maxsize=32)
+def _negotiate(accept: str) -> _Negotiated:
+    """The format for an Accept header; scrapers send the same one every time."""
+    encoder, content_type = choose_encoder(accept)
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    return _Negotiated(encoder, content_type, openmetrics)
+
+
+_TEXT = _negotiate("")
 
 
 class Exposition:
     """The /metrics body of the latest results, rendered off the request path.
 
-    `results` is rendered (and gzipped) by a background thread after each
-    :meth:`changed`, bursts coalesced; `process` (a few ``process_*`` lines)
-    at each scrape, appended as a second gzip member when the body is
-    compressed. OpenMetrics is rendered only once some scraper has asked for it.
+    A background thread renders `results` (and gzips it) after each
+    :meth:`changed`, bursts coalesced. A scrape only picks the bytes of its
+    format and adds the few ``process_*`` lines (re-read at most once a
+    second), a second gzip member when the body is compressed: it never
+    renders the results. OpenMetrics is rendered once some scraper has asked
+    for it; that first scraper waits for the background thread to do it.
     """
 
-    def __init__(self, results: CollectorRegistry, process: CollectorRegistry) -> None:
+    def __init__(self, results: Renders, process: CollectorRegistry) -> None:
         self._results = results
         self._process = process
-        self._lock = threading.Lock()
-        self._changed = threading.Event()
+        self._wake = threading.Event()
         self._stopped = False
-        self._text = Body.of(generate_latest(results))
+        self._changed = False  # under _changed_lock: set by the checks, taken by the renderer
+        self._changed_lock = threading.Lock()
+        self._text = Body.of(results.text())
         self._openmetrics: Body | None = None  # rendered once someone asks for it
+        self._openmetrics_wanted = False
+        self._openmetrics_ready = threading.Event()
+        self._process_lines: dict[tuple[str, bool], tuple[float, bytes]] = {}
+        self._process_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="exposition", daemon=True)
 
     def start(self) -> None:
@@ -83,29 +123,41 @@ class Exposition:
 
     def stop(self) -> None:
         self._stopped = True
-        self._changed.set()
+        self._wake.set()
 
     def changed(self) -> None:
-        self._changed.set()
+        with self._changed_lock:
+            self._changed = True
+        self._wake.set()
 
     def _loop(self) -> None:
         while True:
-            self._changed.wait()
+            self._wake.wait()
             if self._stopped:
                 return
-            self._changed.wait(_RENDER_SETTLE_SECONDS)  # let the rest of a burst land
-            self._changed.clear()
-            self._render()
+            if self._changed:
+                time.sleep(_RENDER_SETTLE_SECONDS)  # let the rest of a burst land
+            self._wake.clear()  # a change from here on wakes us again
+            with self._changed_lock:
+                changed, self._changed = self._changed, False
+            self._render(changed)
 
-    def _render(self) -> None:
+    def _render(self, changed: bool) -> None:
         # Rendered outside any lock a scrape would wait on; swapping a reference is atomic.
-        self._text = Body.of(generate_latest(self._results))
-        if self._openmetrics is not None:
-            self._openmetrics = self._render_openmetrics()
+        if changed:
+            self._text = Body.of(self._results.text())
+        if self._openmetrics_wanted and (changed or self._openmetrics is None):
+            # Without its "# EOF": the process lines that follow at each scrape carry it.
+            rendered = self._results.openmetrics().removesuffix(b"# EOF\n")
+            self._openmetrics = Body.of(rendered)
+            self._openmetrics_ready.set()
 
-    def _render_openmetrics(self) -> Body:
-        # Without its "# EOF": the process lines that follow at each scrape carry it.
-        return Body.of(_openmetrics(self._results).removesuffix(b"# EOF\n"))
+    def _openmetrics_body(self) -> Body | None:
+        if self._openmetrics is None:
+            self._openmetrics_wanted = True
+            self._wake.set()
+            self._openmetrics_ready.wait(_FIRST_OPENMETRICS_WAIT_SECONDS)
+        return self._openmetrics
 
     def body(self, accept: str, accept_encoding: str = "") -> tuple[tuple[bytes, bytes], str, bool]:
         """(the body's two parts, content type, gzipped) for a scrape with these headers.
@@ -113,23 +165,37 @@ class Exposition:
         The parts are written one after the other: joining them would copy the
         whole exposition once per scrape.
         """
-        encoder, content_type = choose_encoder(accept)
+        negotiated = _negotiate(accept)
         rendered = self._text
-        if content_type.startswith("application/openmetrics-text"):
-            if self._openmetrics is None:
-                with self._lock:  # the first OpenMetrics scraper renders it, once
-                    if self._openmetrics is None:
-                        self._openmetrics = self._render_openmetrics()
-            rendered = self._openmetrics
-        process = encoder(self._process)
-        if "gzip" in accept_encoding.lower():
-            return (rendered.gzipped, gzip.compress(process, compresslevel=1)), content_type, True
-        return (rendered.plain, process), content_type, False
+        if negotiated.openmetrics:
+            openmetrics = self._openmetrics_body()
+            if openmetrics is None:
+                negotiated = _TEXT  # not rendered in time: the text format will do
+            else:
+                rendered = openmetrics
+        gzipped = "gzip" in accept_encoding.lower()
+        process = self._process_part(negotiated, gzipped)
+        return (
+            (rendered.gzipped if gzipped else rendered.plain, process),
+            negotiated.content_type,
+            gzipped,
+        )
 
-
-def _openmetrics(registry: CollectorRegistry) -> bytes:
-    rendered: bytes = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
-    return rendered
+    def _process_part(self, negotiated: _Negotiated, gzipped: bool) -> bytes:
+        key = (negotiated.content_type, gzipped)
+        now = time.monotonic()
+        cached = self._process_lines.get(key)
+        if cached is not None and now - cached[0] < _PROCESS_MAX_AGE_SECONDS:
+            return cached[1]
+        with self._process_lock:  # one scraper reads /proc, the others wait for its lines
+            cached = self._process_lines.get(key)
+            if cached is not None and now - cached[0] < _PROCESS_MAX_AGE_SECONDS:
+                return cached[1]
+            lines = negotiated.encoder(self._process)
+            if gzipped:
+                lines = gzip.compress(lines, compresslevel=1)
+            self._process_lines[key] = (time.monotonic(), lines)
+            return lines
 
 
 class _Server(ThreadingHTTPServer):

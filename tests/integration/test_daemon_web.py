@@ -16,7 +16,9 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from monitor.daemon import runner as daemon
@@ -165,11 +167,25 @@ class CountingCollector(Collector):
         yield GaugeMetricFamily("thing", "A thing.", value=self.value)
 
 
+class RegistryRenders:
+    """A registry rendered by prometheus_client's exposition, each call a collect."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def text(self) -> bytes:
+        return generate_latest(self._registry)
+
+    def openmetrics(self) -> bytes:
+        rendered: bytes = generate_openmetrics(self._registry)  # type: ignore[no-untyped-call]
+        return rendered
+
+
 def test_scrapes_serve_the_rendered_bytes_and_a_change_renders_once(tmp_path: Path) -> None:
     collector = CountingCollector()
     results = CollectorRegistry(auto_describe=False)
     results.register(collector)
-    exposition = Exposition(results, CollectorRegistry(auto_describe=False))
+    exposition = Exposition(RegistryRenders(results), CollectorRegistry(auto_describe=False))
     server = WebServer("127.0.0.1:0", exposition)
     server.start()
     try:

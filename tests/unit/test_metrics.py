@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import generate_latest
-
 from monitor.daemon import metrics
 from monitor.daemon.results import (
     CheckResult,
@@ -47,7 +45,7 @@ NOW = datetime(2025, 1, 23, 12, tzinfo=UTC)
 
 
 def scrape(results: Results) -> Samples:
-    return parse(generate_latest(metrics.registry(lambda: results)).decode())
+    return parse(metrics.Renderer(lambda: results).text().decode())
 
 
 MISSING_INDEX = Finding(
@@ -282,8 +280,8 @@ def test_an_index_being_built_is_building_not_invalid() -> None:
 
 def test_an_object_gone_from_the_results_is_gone_from_the_scrape() -> None:
     store = ResultsStore(results(target()))
-    registry = metrics.registry(store.latest)
-    before = generate_latest(registry).decode()
+    renderer = metrics.Renderer(store.latest)
+    before = renderer.text().decode()
     usage = target().usage
     assert usage is not None
     store.update(
@@ -291,7 +289,7 @@ def test_an_object_gone_from_the_results_is_gone_from_the_scrape() -> None:
             r, targets=(target(usage=replace(usage, indexes=(index("idx_integrations_type"),))),)
         )
     )
-    after = generate_latest(registry).decode()
+    after = renderer.text().decode()
     assert 'indexrelname="idx_broken"' in before
     assert 'indexrelname="idx_broken"' not in after
 
