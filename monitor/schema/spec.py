@@ -237,24 +237,6 @@ def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
     return None if items is None else tuple(sorted(items, key=lambda item: item.name))
 
 
-class _NamelessFields:
-    """An object read from a body, kept to make equal objects under other names."""
-
-    def __init__(self, first: Any) -> None:
-        self.first = first
-        self.kind = type(first)
-        self.fields = {
-            field.name: getattr(first, field.name)
-            for field in dataclasses.fields(first)
-            if field.name != "name"
-        }
-
-    def named(self, name: str) -> Any:
-        if name == self.first.name:
-            return self.first
-        return self.kind(name=name, **self.fields)
-
-
 class _Reader(SecurityReader):
     """Reads parsed spec data into a State; see :class:`yamldoc.Reader`."""
 
@@ -265,7 +247,6 @@ class _Reader(SecurityReader):
         self.places: dict[tuple[str, str, str], int | None] = {}
         # One object per distinct value (see shared).
         self.values: dict[Hashable, Any] = {}
-        self.memo: dict[Hashable, Any] = {}  # see remembered
         # Fast mode: the tables cut out of the text, and the blocks not read yet.
         self.blocks: yamldoc.Blocks | None = None
         self.unread_blocks: set[str] = set()
@@ -276,40 +257,6 @@ class _Reader(SecurityReader):
         table after table, and the model is immutable."""
         kept: H = self.values.setdefault(value, value)
         return kept
-
-    def remembered(self, kind: Hashable, value: Any, read: Callable[[], T]) -> T:
-        """``read()``, or in fast mode what it gave for an equal ``value`` of this kind.
-
-        A large spec repeats the same bodies table after table (its columns,
-        policies, triggers...); fast data is plain, so its repr is a faithful
-        key (it keeps `true` apart from `1` and `'1'`), and a fast read has no
-        problem to place.
-        """
-        if not self.fast:
-            return read()
-        key = (kind, repr(value))
-        if key in self.memo:
-            kept: T = self.memo[key]
-            return kept
-        result = self.memo[key] = read()
-        return result
-
-    def named_object(
-        self,
-        noun: str,
-        schema: str,
-        name: str,
-        body: Any,
-        what: str,
-        read: Callable[[str, Any, str], T],
-    ) -> T:
-        """An object of a mapping of names (constraint, index...): its body read once per
-        distinct body in fast mode, the name set on each copy."""
-        kept = self.remembered(
-            (noun, schema), body, lambda: _NamelessFields(read(name, body, what))
-        )
-        made: T = kept.named(name)
-        return made
 
     def scalar(self, value: Any, label: str) -> str | None:
         text = super().scalar(value, label)

@@ -18,7 +18,8 @@ The format is described in docs/spec.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from monitor.schema import model, normalize, yamldoc
@@ -86,8 +87,64 @@ _ENABLED = {k: k for k in ("origin", "always", "replica", "disabled")}
 _GRANT_OPTION = " with grant option"
 
 
+class _NamelessFields:
+    """An object read from a body, kept to make equal objects under other names."""
+
+    def __init__(self, first: Any) -> None:
+        self.first = first
+        self.kind = type(first)
+        self.fields = {
+            field.name: getattr(first, field.name)
+            for field in dataclasses.fields(first)
+            if field.name != "name"
+        }
+
+    def named(self, name: str) -> Any:
+        if name == self.first.name:
+            return self.first
+        return self.kind(name=name, **self.fields)
+
+
 class SecurityReader(yamldoc.Reader):
     """Read methods for the security surface; each takes ``(value, label)``."""
+
+    def __init__(self, filename: str, *, fast: bool) -> None:
+        super().__init__(filename, fast=fast)
+        self.memo: dict[Hashable, Any] = {}  # see remembered
+
+    def remembered(self, kind: Hashable, value: Any, read: Callable[[], T]) -> T:
+        """``read()``, or in fast mode what it gave for an equal ``value`` of this kind.
+
+        A large spec repeats the same bodies table after table (its columns,
+        policies, triggers...); fast data is plain, so its repr is a faithful
+        key (it keeps `true` apart from `1` and `'1'`), and a fast read has no
+        problem to place.
+        """
+        if not self.fast:
+            return read()
+        key = (kind, repr(value))
+        if key in self.memo:
+            kept: T = self.memo[key]
+            return kept
+        result = self.memo[key] = read()
+        return result
+
+    def named_object(
+        self,
+        noun: str,
+        schema: str,
+        name: str,
+        body: Any,
+        what: str,
+        read: Callable[[str, Any, str], T],
+    ) -> T:
+        """An object of a mapping of names (constraint, index...): its body read once per
+        distinct body in fast mode, the name set on each copy."""
+        kept = self.remembered(
+            (noun, schema), body, lambda: _NamelessFields(read(name, body, what))
+        )
+        made: T = kept.named(name)
+        return made
 
     def named_objects(
         self,
@@ -136,6 +193,16 @@ class SecurityReader(yamldoc.Reader):
         self, value: Any, label: str, every: Sequence[str], column: str | None = None
     ) -> model.Grants:
         """``{grantee: [privilege, ...]}`` as a set of grants."""
+        # Every table (function, view) of a generated spec grants the same: read once.
+        return self.remembered(
+            ("grants", tuple(every), column),
+            value,
+            lambda: self.read_grants(value, label, every, column),
+        )
+
+    def read_grants(
+        self, value: Any, label: str, every: Sequence[str], column: str | None
+    ) -> model.Grants:
         if not isinstance(value, dict):
             raise self.invalid(
                 value, f"{label} must be a mapping of grantees, not {describe(value)}"
@@ -207,6 +274,10 @@ class SecurityReader(yamldoc.Reader):
         error = normalize.function_error(name)
         if error is not None:
             self.problem(name, f"{what}: not a function signature: {error}")
+        # Functions share a few bodies (language, volatility, grants...): each read once.
+        return self.named_object("function", "", name, body, what, self.routine_body)
+
+    def routine_body(self, name: str, body: Any, what: str) -> model.Function:
         found = self.fields(body, what, _FUNCTION_KEYS, null_is_empty=True)
 
         def grants(value: Any, label: str) -> model.Grants:
