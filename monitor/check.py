@@ -8,15 +8,18 @@ repair script), junit (CI test reports) and github (GitHub Actions annotations).
 from __future__ import annotations
 
 import os
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
+from monitor.errors import MonitorError
 from monitor.postgres import catalog, db
-from monitor.schema import advisors, diff, repair
+from monitor.schema import advisors, diff, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.model import Finding, Kind, Severity, State
 
@@ -36,12 +39,86 @@ def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
 
 def inspect(expected: State, dsn: str, settings: advisors.Settings) -> Outcome:
     """Drift and advisories from one snapshot: the advisors cost no statement of their own."""
-    ledger_table = expected.ledger.table if expected.ledger else None
+    return _outcome(expected, _snapshot(dsn, spec.Scope.of(expected)), settings)
+
+
+def _snapshot(dsn: str, scope: spec.Scope) -> catalog.Snapshot:
     with db.connect(dsn) as conn:
-        snap = catalog.snapshot(conn, [s.name for s in expected.schemas], ledger_table)
+        return catalog.snapshot(conn, scope.schemas, scope.ledger_table)
+
+
+def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Settings) -> Outcome:
     findings = diff.diff(expected, snap.state, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
     return Outcome(findings, advisors.evaluate(snap.state, settings))
+
+
+# A spec this large takes about as long to load as the server takes to answer.
+_EARLY_SNAPSHOT_BYTES = 1024 * 1024
+
+
+def load_and_inspect(
+    path: Path, explicit_dsn: str | None, settings: advisors.Settings
+) -> tuple[State, Outcome]:
+    """``spec.load(path)``, then :func:`inspect` the database it names, as `check` does.
+
+    The server spends most of a snapshot's time answering, the client most of
+    a large spec's load reading: for a large spec, the snapshot of the scope
+    its outline names starts first, on a thread, and the spec loads meanwhile.
+    What is reported is what loading first would report: a spec that fails
+    to load fails as before (the early snapshot is left unread), and a
+    snapshot of a scope the loaded spec does not name is taken again.
+    """
+    expected, early = _load(path, explicit_dsn)
+    dsn = db.resolve_dsn(explicit_dsn)
+    scope = spec.Scope.of(expected)
+    snap = early.result() if early is not None and early.scope == scope else None
+    return expected, _outcome(expected, snap or _snapshot(dsn, scope), settings)
+
+
+def _load(path: Path, explicit_dsn: str | None) -> tuple[State, _EarlySnapshot | None]:
+    """The spec, and the snapshot started while it loads; its text is freed on return."""
+    text = spec.read_text(path)
+    early = _EarlySnapshot.start(text, explicit_dsn)
+    return spec.load_text(text, str(path)), early
+
+
+class _EarlySnapshot:
+    """A snapshot taken on a daemon thread: never waited for unless its result is used."""
+
+    def __init__(self, dsn: str, scope: spec.Scope) -> None:
+        self.scope = scope
+        self.snapshot: catalog.Snapshot | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.take, args=(dsn,), daemon=True)
+
+    @classmethod
+    def start(cls, text: str, explicit_dsn: str | None) -> _EarlySnapshot | None:
+        if len(text) < _EARLY_SNAPSHOT_BYTES:
+            return None
+        try:
+            dsn = db.resolve_dsn(explicit_dsn)
+        except MonitorError:
+            return None  # reported in its turn, after the spec's own problems
+        scope = spec.guess_scope(text)
+        if scope is None:
+            return None
+        early = cls(dsn, scope)
+        early.thread.start()
+        return early
+
+    def take(self, dsn: str) -> None:
+        try:
+            self.snapshot = _snapshot(dsn, self.scope)
+        except BaseException as exc:  # raised where the result is used, as if taken there
+            self.error = exc
+
+    def result(self) -> catalog.Snapshot:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.snapshot is not None
+        return self.snapshot
 
 
 def failing(findings: Iterable[Finding], threshold: Severity) -> bool:

@@ -370,17 +370,15 @@ def _write(text: str, output: Path | None) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from monitor import check
-    from monitor.postgres import db
-    from monitor.schema import advisors, repair, spec
+    from monitor.schema import advisors, repair
 
-    expected = spec.load(args.spec)
     settings = advisors.Settings(
         enabled=not args.no_advisors,
         exposed_schemas=tuple(args.exposed_schemas or advisors.SUPABASE_EXPOSED_SCHEMAS),
         disabled_rules=frozenset(args.disabled_advisors),
         ignore=tuple(args.ignored_advisories),
     )
-    outcome = check.inspect(expected, db.resolve_dsn(args.dsn), settings)
+    expected, outcome = check.load_and_inspect(args.spec, args.dsn, settings)
     findings, advisories = outcome.findings, outcome.advisories
     advisory_level = advisors.Level(args.fail_on_advisory) if args.fail_on_advisory else None
     failing = check.failing(findings, Severity(args.fail_on)) or check.failing_advisories(

@@ -49,7 +49,16 @@ from monitor.schema.yamldoc import (
     line_of,
 )
 
-__all__ = ["absent_sort_key", "dumps", "load", "loads"]
+__all__ = [
+    "Scope",
+    "absent_sort_key",
+    "dumps",
+    "guess_scope",
+    "load",
+    "load_text",
+    "loads",
+    "read_text",
+]
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
@@ -179,7 +188,57 @@ def loads(text: str, filename: str = "<spec>") -> model.State:
 
 
 def load(path: Path) -> model.State:
-    return _read(yamldoc.read_text(path, "spec"), str(path))
+    return load_text(read_text(path), str(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of a spec file, checked as :func:`load` checks it."""
+    return yamldoc.read_text(path, "spec")
+
+
+def load_text(text: str, filename: str) -> model.State:
+    """:func:`load` of text from :func:`read_text`."""
+    return _read(text, filename)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scope:
+    """What a spec asks the catalog for: its schemas, by name, and its ledger table."""
+
+    schemas: tuple[str, ...]
+    ledger_table: str | None
+
+    @classmethod
+    def of(cls, state: model.State) -> Scope:
+        ledger = state.ledger.table if state.ledger else None
+        return cls(tuple(schema.name for schema in state.schemas), ledger)
+
+
+def guess_scope(text: str) -> Scope | None:
+    """The scope of a spec, read from its outline alone; None when that is not plain.
+
+    A large spec's tables, functions and views are cut out (see
+    :func:`yamldoc.split_blocks`), so the guess costs a fraction of a load.
+    Only a guess: nothing is checked, the loaded spec's :meth:`Scope.of` decides.
+    """
+    outline = text
+    for key in ("tables", "functions", "views"):
+        blocks = yamldoc.split_blocks(outline, key, _TABLES_INDENT)
+        if blocks is None and key == "tables":
+            return None  # not the plain layout of a generated spec: no cheap outline
+        outline = outline if blocks is None else blocks.outline
+    data = yamldoc.fast_parse(outline)
+    if data is yamldoc.DECLINED:
+        return None
+    schemas, ledger = data.get("schemas"), data.get("migrations")
+    if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):
+        return None
+    if ledger is None:
+        return Scope(tuple(sorted(schemas)), None)
+    table = ledger.get("table", model.DEFAULT_LEDGER_TABLE) if isinstance(ledger, dict) else None
+    if type(table) is not str:
+        return None
+    return Scope(tuple(sorted(schemas)), table.strip())
 
 
 def _read(text: str, filename: str) -> model.State:

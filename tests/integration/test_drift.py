@@ -3,6 +3,7 @@ severity; and changes that are not drift, found to be nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,10 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from monitor import check
 from monitor.check import run_check
+from monitor.errors import InputError
 from monitor.postgres import catalog, db
-from monitor.schema import spec
-from monitor.schema.model import Change, Kind, Severity, State
+from monitor.schema import advisors, spec
+from monitor.schema.model import Change, Kind, Severity, State, Table
 from tests.support.drifts import DRIFT, INSERT, VIEW
 
 
@@ -213,3 +216,41 @@ def test_spec_snapshot_writes_a_spec_that_checks_clean(tmp_path: Path, phase3_ds
     result = cli("spec", "snapshot", "--dsn", phase3_dsn, "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert cli("check", "--spec", str(out), "--dsn", phase3_dsn).returncode == 0
+
+
+# --- a large spec: its catalog is read while it loads ------------------------
+
+
+def large(expected: State, tables: int = 4000) -> State:
+    """The spec with tables the database lacks: large enough to start the snapshot early."""
+    public = expected.schemas[0]
+    columns = public.tables[0].columns
+    extra = tuple(Table(f"absent_{n:04}", columns=columns) for n in range(tables))
+    wider = dataclasses.replace(public, tables=tuple(sorted(public.tables + extra, key=str)))
+    return dataclasses.replace(expected, schemas=(wider, *expected.schemas[1:]))
+
+
+def test_a_large_spec_checks_the_same_with_its_catalog_read_while_it_loads(
+    expected: State, phase3_dsn: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "large.yaml"
+    path.write_text(spec.dumps(large(expected)))
+    assert path.stat().st_size > 1024 * 1024
+    text = path.read_text()
+    assert spec.guess_scope(text) == spec.Scope.of(spec.loads(text))  # the early snapshot's
+    settings = advisors.Settings()
+    loaded, outcome = check.load_and_inspect(path, phase3_dsn, settings)
+    assert loaded == spec.load(path)
+    assert outcome == check.inspect(loaded, phase3_dsn, settings)
+    assert len(outcome.findings) >= 4000
+
+
+def test_a_large_spec_that_does_not_load_fails_on_its_problems_not_the_database(
+    expected: State, tmp_path: Path
+) -> None:
+    path = tmp_path / "large.yaml"
+    text = spec.dumps(large(expected))
+    path.write_text(text.replace("absent_3999:\n        columns:", "absent_3999:\n        colums:"))
+    # Port 9 on 127.0.0.1: nothing listens; the early snapshot's error is never raised.
+    with pytest.raises(InputError, match="absent_3999: unknown key 'colums'"):
+        check.load_and_inspect(path, "postgresql://x@127.0.0.1:9/x", advisors.Settings())
