@@ -243,7 +243,8 @@ def guess_scope(text: str) -> Scope | None:
 
 def _read(text: str, filename: str) -> model.State:
     """A spec from checked text: fast when it has no problem, else exactly."""
-    with contextlib.suppress(Retry):
+    # The model of a large spec is hundreds of thousands of new objects in no cycle.
+    with yamldoc.no_cycle_collection(), contextlib.suppress(Retry):
         return _Reader(filename, fast=True).read_fast(text)
     return read_exactly(text, filename)
 
@@ -356,7 +357,7 @@ class _Reader(SecurityReader):
 
     def use_blocks(self, blocks: yamldoc.Blocks) -> None:
         self.blocks = blocks
-        self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.pieces))}
+        self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.bounds))}
 
     def tables(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
         """The (name, body) entries of a schema's tables, a piece at a time if cut out."""
@@ -367,7 +368,7 @@ class _Reader(SecurityReader):
         self.unread_blocks.discard(str(value))
         block = int(value.removeprefix(blocks.marker))
         first_lines: dict[str, int | None] = {}
-        for piece, line in zip(blocks.pieces[block], blocks.piece_lines[block], strict=True):
+        for piece, line in blocks.pieces(block):
             data = self.piece(piece, line)
             for name, body in self.named(data, what):
                 if name in first_lines:  # a table written twice, in two pieces

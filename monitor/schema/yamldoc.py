@@ -144,12 +144,24 @@ def decode(data: bytes, filename: str, what: str) -> str:
     return text
 
 
+# Checked a slice at a time: no copy of a large text is ever made whole.
+_CHUNK: Final = 1024 * 1024
+
+
+def _ascii_clean(text: str) -> bool:
+    data = text.encode("ascii")
+    return len(data.translate(None, _ASCII_FORBIDDEN)) == len(data)
+
+
 def check_characters(text: str, filename: str, what: str) -> None:
     """Refuse the characters YAML does not allow in a stream, naming the first one's line."""
-    if text.isascii():  # the usual case, checked a dozen times faster as bytes
-        ascii_text = text.encode("ascii")
-        if len(ascii_text.translate(None, _ASCII_FORBIDDEN)) == len(ascii_text):
-            return
+    if (
+        text.isascii()
+        and all(  # the usual case, checked a dozen times faster as bytes
+            _ascii_clean(text[start : start + _CHUNK]) for start in range(0, len(text), _CHUNK)
+        )
+    ):
+        return
     found = _FORBIDDEN.search(text)
     if found is not None:
         line = text.count("\n", 0, found.start()) + 1
@@ -227,17 +239,26 @@ class Blocks:
     """A text whose large blocks were cut out to be parsed piece by piece.
 
     ``outline`` is the text with each block replaced by ``marker + index``;
-    ``pieces[index]`` are the texts of that block's entries, a few hundred
+    :meth:`pieces` gives the texts of that block's entries, a few hundred
     entries each, every one a YAML mapping of its own.
     """
 
     outline: str
     marker: str
-    pieces: list[list[str]]
-    # The file's line where each piece starts; and, for each cut, the outline's
+    text: str
+    # For each block, where each of its pieces starts in ``text``, then where it ends;
+    # the file's line where each piece starts; and, for each cut, the outline's
     # line of its `key:` (0-based) and how many lines were cut out after it.
+    bounds: list[list[int]]
     piece_lines: list[list[int]]
     cuts: list[tuple[int, int]]
+
+    def pieces(self, block: int) -> Iterator[tuple[str, int]]:
+        """The text of each piece of ``block`` and its first line, cut only as it is read:
+        the pieces never take the memory of a second copy of the text."""
+        starts = itertools.pairwise(self.bounds[block])
+        for (start, end), line in zip(starts, self.piece_lines[block], strict=True):
+            yield self.text[start:end], line
 
     def outline_line(self, line: int) -> int:
         """The file's line (1-based) of the outline's 0-based ``line``."""
@@ -267,7 +288,7 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
     outdented = re.compile(rf"\n(?! {{{inner}}}|[ ]*(?:\n|\Z))")
     marker = f"__block_{os.urandom(8).hex()}_"
     outline: list[str] = []
-    pieces: list[list[str]] = []
+    block_bounds: list[list[int]] = []
     piece_lines: list[list[int]] = []
     cuts: list[tuple[int, int]] = []
     done = 0
@@ -290,14 +311,14 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
         if not starts or starts[0] != start:
             return None
         bounds = [*starts[::per_piece], end]
-        pieces.append([text[a:b] for a, b in itertools.pairwise(bounds)])
+        block_bounds.append(bounds)
         head_line = line_at(head_start) - 1 - sum(removed for _, removed in cuts)
         piece_lines.append([line_at(a) for a in bounds[:-1]])
         cuts.append((head_line, line_at(end) - piece_lines[-1][0]))
-        outline += [text[done:head_start], f"{' ' * indent}{key}: {marker}{len(pieces) - 1}\n"]
+        outline += [text[done:head_start], f"{' ' * indent}{key}: {marker}{len(cuts) - 1}\n"]
         done = end
     outline.append(text[done:])
-    return Blocks("".join(outline), marker, pieces, piece_lines, cuts)
+    return Blocks("".join(outline), marker, text, block_bounds, piece_lines, cuts)
 
 
 _CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
@@ -331,7 +352,7 @@ def compose(
     0-based line of ``text`` to the file's line, when ``text`` is part of it.
     """
     where = lines or _next_line
-    with _no_cycle_collection():  # a large tree is all new objects and no cycles
+    with no_cycle_collection():  # a large tree is all new objects and no cycles
         try:
             root = yaml.compose(text, Loader=loader or _FAST_LOADER)
         except yaml.MarkedYAMLError as exc:
@@ -356,7 +377,7 @@ def _next_line(line: int) -> int:
 
 
 @contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def no_cycle_collection() -> Iterator[None]:
     """Python's cycle collector walks every live object again and again while millions
     are made; building a tree makes no cycle to collect. Back on afterwards."""
     enabled = gc.isenabled()

@@ -167,3 +167,14 @@ def test_the_bombs_fail_in_the_loader_with_the_line_of_the_alias(tmp_path: Path)
 def test_an_alias_inside_its_own_anchor_is_refused() -> None:
     with pytest.raises(InputError, match="refers to a node that contains it"):
         spec.loads("version: 1\nschemas: &s {public: {ignore: *s}}\n")
+
+
+@pytest.mark.parametrize("line", [2, 30_000, 59_999])
+def test_a_control_character_anywhere_in_a_large_text_is_found_with_its_line(line: int) -> None:
+    # A large text is checked a slice at a time: the slices leave no character out.
+    lines = ["version: 1"] + [f"# comment {n:040}" for n in range(2, 60_001)]
+    lines[line - 1] += "\x07"
+    with pytest.raises(InputError) as raised:
+        spec.loads("\n".join(lines) + "\n", "large.yaml")
+    [problem] = raised.value.problems
+    assert (problem.line, "control character" in problem.message) == (line, True)
