@@ -8,8 +8,10 @@ no database needed), then measures in this one run, best of ``--repeat``:
 - the floor: each YAML parser installed here turning the text into Python
   data (yaml-rs, which the fast path uses; PyYAML with libyaml; rapidyaml and
   msgspec when installed), no validation;
-- ``spec.load`` end to end (file to State), and ``spec.read_exactly``: what a
-  load costs when a problem must be reported with its line;
+- ``spec.load`` end to end (file to State), of the tables alone and of the
+  full spec (catalog_scale.py's full catalog: grants on every table, a
+  function per table, 1,000 views), and ``spec.read_exactly``: what a load
+  costs when a problem must be reported with its line;
 - ``spec.dumps`` of the state;
 - ``config.load`` of the example config;
 - the time a merge-key bomb and a billion-laughs bomb take to fail.
@@ -22,6 +24,7 @@ Target: spec.load of the 5,000-table spec at most 0.3 s.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import importlib
 import sys
@@ -82,6 +85,66 @@ def synthetic_state(tables: int) -> model.State:
     public = model.Schema("public", tuple(sorted(map(table, range(tables)), key=lambda t: t.name)))
     ledger = model.Ledger(("20250122000000", "20250122235959", "20250123000000"))
     return model.State(schemas=(public,), ledger=ledger)
+
+
+TABLE_GRANTS = frozenset(
+    {model.Grant("anon", "SELECT")}
+    | {model.Grant("authenticated", p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}
+    | {model.Grant("service_role", p) for p in model.TABLE_PRIVILEGES}
+)
+PLPGSQL_BODY = """
+BEGIN
+  -- a comment the comparison ignores
+  IF amount IS NULL THEN RETURN 0; END IF;
+  RETURN amount + length(label);
+END """
+
+
+def function(n: int) -> model.Function:
+    """catalog_scale.py's functions: SQL or PL/pgSQL, a fifth SECURITY DEFINER."""
+    definer = n % 5 == 0
+    return model.Function(
+        name=f"f{n}(integer, text)",
+        arguments="amount integer, label text",
+        returns="integer",
+        language="sql" if n % 2 == 0 else "plpgsql",
+        volatility="stable" if n % 2 == 0 else "volatile",
+        body=" SELECT amount + length(label) " if n % 2 == 0 else PLPGSQL_BODY,
+        security_definer=definer,
+        settings=(("search_path", '""'),) if definer else (),
+        owner="postgres",
+        grants=frozenset({model.Grant("authenticated" if definer else "public", "EXECUTE")}),
+    )
+
+
+def view(n: int) -> model.View:
+    definition = (
+        f" SELECT t{n}.id,\n    t{n}.organization_id,\n    t{n}.name,\n    t{n}.status\n"
+        f"   FROM t{n}\n  WHERE t{n}.is_active;"
+    )
+    return model.View(
+        name=f"v{n}",
+        definition=definition,
+        security_invoker=True,
+        owner="postgres",
+        grants=frozenset({model.Grant("authenticated", "SELECT")}),
+    )
+
+
+def full_state(tables: int) -> model.State:
+    """The shape of catalog_scale.py's full catalog: every table owned and granted to three
+    roles, a function per table and a view for the first thousand."""
+    state = synthetic_state(tables)
+    [public] = state.schemas
+    full = dataclasses.replace(
+        public,
+        tables=tuple(
+            dataclasses.replace(t, owner="postgres", grants=TABLE_GRANTS) for t in public.tables
+        ),
+        functions=tuple(sorted(map(function, range(tables)), key=lambda f: f.name)),
+        views=tuple(sorted(map(view, range(min(tables, 1000))), key=lambda v: v.name)),
+    )
+    return dataclasses.replace(state, schemas=(full,))
 
 
 def merge_key_bomb() -> str:
@@ -149,15 +212,24 @@ def main() -> None:
 
     state = synthetic_state(args.tables)
     text = spec.dumps(state)
+    full = full_state(args.tables)
+    full_text = spec.dumps(full)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.yaml"
         path.write_text(text, encoding="utf-8")
+        full_path = Path(folder) / "full.yaml"
+        full_path.write_text(full_text, encoding="utf-8")
         assert spec.load(path) == state
+        assert spec.load(full_path) == full
         rows: list[tuple[str, tuple[float, float]]] = [
             (f"parse: {label}", best(parse, args.repeat)) for label, parse in parsers(text).items()
         ]
         rows += [
             ("spec.load, end to end", best(lambda: spec.load(path), args.repeat)),
+            (
+                "spec.load, full spec (grants, functions, views)",
+                best(lambda: spec.load(full_path), args.repeat),
+            ),
             (
                 "spec.read_exactly (when a problem is reported)",
                 best(lambda: spec.read_exactly(text, str(path)), 1),
@@ -175,7 +247,9 @@ def main() -> None:
             ("merge-key bomb, time to fail", best(fails(merge_key_bomb()), args.repeat)),
             ("billion laughs, time to fail", best(fails(billion_laughs()), args.repeat)),
         ]
-    print(f"spec of {args.tables} tables: {len(text.encode()) / 1e6:.1f} MB; best of {args.repeat}")
+    size, full_size = len(text.encode()) / 1e6, len(full_text.encode()) / 1e6
+    sizes = f"{size:.1f} MB (full: {full_size:.1f} MB)"
+    print(f"spec of {args.tables} tables: {sizes}; best of {args.repeat}")
     print(f"  {'':52s} {'CPU s':>8s} {'wall s':>8s}")
     for label, (cpu, wall) in rows:
         print(f"  {label:52s} {cpu:8.4f} {wall:8.4f}")
