@@ -213,8 +213,14 @@ def measure_dump(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
 
 def measure_load(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
     rss_start = peak_rss_mb()
+    started_cpu = time.process_time()
     _, seconds = timed(lambda: spec.load(spec_file))
-    return {"load_s": seconds, "rss_start_mb": rss_start, "rss_after_mb": peak_rss_mb()}
+    return {
+        "load_s": seconds,
+        "load_cpu_s": time.process_time() - started_cpu,
+        "rss_start_mb": rss_start,
+        "rss_after_mb": peak_rss_mb(),
+    }
 
 
 def measure_snapshot(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
@@ -234,8 +240,10 @@ def measure_command(dsn: str, spec_file: Path, repeat: int) -> dict[str, Any]:
     done, seconds = timed(
         lambda: subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     )
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "exit_code": done.returncode,
         "output": (done.stdout + done.stderr).strip().splitlines()[-1:],
         "rss_peak_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
@@ -358,7 +366,10 @@ def report(tables: int, figures: dict[str, dict[str, Any]]) -> None:
             for k in shapes
         ),
     )
-    line("spec.load alone", *(f"{get(k)['load']['load_s']:.2f} s" for k in shapes))
+    line(
+        "spec.load alone, wall / CPU",
+        *(f"{get(k)['load']['load_s']:.2f} / {get(k)['load']['load_cpu_s']:.2f} s" for k in shapes),
+    )
     line(
         "raw: psql, same SQL, first / best",
         *(f"{get(k)['psql']['cold_s']:.2f} / {get(k)['psql']['best_s']:.2f} s" for k in shapes),
@@ -375,6 +386,10 @@ def report(tables: int, figures: dict[str, dict[str, Any]]) -> None:
         "schema-monitor check, wall (whole process)",
         *(f"{get(k)['command']['seconds']:.2f} s" for k in shapes),
     )
+    line(
+        "schema-monitor check, CPU (user + sys)",
+        *(f"{get(k)['command']['cpu_s']:.2f} s" for k in shapes),
+    )
     line("schema-monitor check, exit code", *(f"{get(k)['command']['exit_code']}" for k in shapes))
     line(
         "schema-monitor check, peak RSS",
@@ -387,6 +402,7 @@ def report(tables: int, figures: dict[str, dict[str, Any]]) -> None:
     for shape in shapes:
         output = " ".join(get(shape)["command"]["output"])
         print(f"  check's last line, {shape}: {output}")
+    print("  target: check <= 1.2x raw psql, peak RSS <= 80 MB")
 
 
 def measure_catalog(server_dsn: str, tables: int, repeat: int, *, surface: bool) -> dict[str, Any]:
