@@ -228,7 +228,7 @@ def guess_scope(text: str) -> Scope | None:
             return None  # not the plain layout of a generated spec: no cheap outline
         outline = outline if blocks is None else blocks.outline
     data = yamldoc.fast_parse(outline)
-    if data is yamldoc.DECLINED:
+    if not isinstance(data, dict):  # declined, or not a mapping at all
         return None
     schemas, ledger = data.get("schemas"), data.get("migrations")
     if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):

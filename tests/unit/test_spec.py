@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
-from monitor.schema import spec, spec_writer
+from monitor.schema import model, spec, spec_writer
 from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
@@ -1567,3 +1567,32 @@ def test_problems_after_several_blocks_of_tables_name_their_lines() -> None:
         (498, "table b.t240: rls must be a mapping, not 'maybe'"),
         (508, "schema c: unknown key 'tabels' (did you mean 'tables'?)"),
     ]
+
+
+PUBLIC_TABLES = "schemas:\n  public:\n    tables:\n      t: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "scope"),
+    [
+        (
+            "version: 1\nmigrations: {table: app.ledger, applied: []}\nschemas:\n"
+            "  b:\n    tables:\n      t: {}\n  a:\n    functions:\n      'f()': {}\n",
+            spec.Scope(("a", "b"), "app.ledger"),
+        ),
+        (
+            f"version: 1\nmigrations: {{applied: []}}\n{PUBLIC_TABLES}",
+            spec.Scope(("public",), model.DEFAULT_LEDGER_TABLE),
+        ),
+        (f"version: 1\n{PUBLIC_TABLES}", spec.Scope(("public",), None)),
+        ("version: 1\nschemas: {public: {tables: {t: {}}}}\n", None),  # no block to cut out
+        ("'text\n    tables:\n      t: {}\n  x'\n", None),  # not a mapping
+        (f"version: 1\n{PUBLIC_TABLES}  public: {{}}\n", None),  # a duplicate key
+    ],
+)
+def test_the_scope_of_a_spec_is_guessed_from_its_outline(
+    text: str, scope: spec.Scope | None
+) -> None:
+    assert spec.guess_scope(text) == scope
+    if scope is not None:
+        assert spec.Scope.of(spec.loads(text)) == scope
