@@ -241,7 +241,17 @@ WINDOW_ACTIVE = _gauge("watch_window_active", "Whether the watch window is runni
 
 # A section's output: each family it announces (in order) with its sample lines.
 Chunks = tuple[tuple[Family, str], ...]
-_LabelKey = tuple[tuple[str, str], ...]
+# Label strings by label names, then by values (keyed apart: the values alone are the
+# smallest key, and the names are the same few tuples every time).
+_LabelStrings = dict[tuple[str, ...], dict[tuple[str, ...], str]]
+_DRIFT_LABELS = ("target", "kind", "change", "severity")
+_EXPECTED_LABELS = ("target", "kind", "schemaname", "relname", "object")
+_RULE_LABELS = ("target", "rule", "level")
+_ADVISORY_LABELS = ("target", "rule", "level", "schemaname", "relname", "object")
+_INDEX_LABELS = ("target", "datname", "schemaname", "relname", "indexrelname")
+_TABLE_LABELS = ("target", "datname", "schemaname", "relname")
+_DATABASE_LABELS = ("target", "datname")
+_CONNECTION_LABELS = ("target", "datname", "state")
 
 
 # Values as Go prints them (1e+06, +Inf), exactly as prometheus_client's exposition does.
@@ -301,18 +311,21 @@ class _Labels:
 
     __slots__ = ("_previous", "kept")
 
-    def __init__(self, previous: dict[_LabelKey, str]) -> None:
+    def __init__(self, previous: _LabelStrings) -> None:
         self._previous = previous
-        self.kept: dict[_LabelKey, str] = {}  # only the series of this rendering
+        self.kept: _LabelStrings = {}  # only the series of this rendering
 
-    def __call__(self, **labels: str) -> str:
-        key = tuple(labels.items())
-        text = self.kept.get(key)
+    def __call__(self, names: tuple[str, ...], *values: str) -> str:
+        kept = self.kept.get(names)
+        if kept is None:
+            kept = self.kept[names] = {}
+        text = kept.get(values)
         if text is None:
-            text = self._previous.get(key)
+            previous = self._previous.get(names)
+            text = previous.get(values) if previous is not None else None
             if text is None:
-                text = _label_string(labels)
-            self.kept[key] = text
+                text = _label_string(dict(zip(names, values, strict=True)))
+            kept[values] = text
         return text
 
 
@@ -356,7 +369,7 @@ def _drift_objects(name: str, findings: tuple[Finding, ...], labels: _Labels) ->
         for change in Change:
             for severity in Severity:
                 count = counts.get((str(kind), str(change), str(severity)), 0)
-                series = labels(target=name, kind=kind, change=change, severity=severity)
+                series = labels(_DRIFT_LABELS, name, kind, change, severity)
                 lines.add(DRIFT_OBJECTS, series, float(count))
     return lines.chunks()
 
@@ -366,11 +379,7 @@ def _expected(name: str, expected: tuple[ExpectedObject, ...], labels: _Labels) 
     present = lines.announce(EXPECTED_OBJECT_PRESENT)
     for item in expected:
         series = labels(
-            target=name,
-            kind=item.kind,
-            schemaname=item.schemaname,
-            relname=item.relname,
-            object=item.object,
+            _EXPECTED_LABELS, name, item.kind, item.schemaname, item.relname, item.object
         )
         present.append(_line(EXPECTED_OBJECT_PRESENT, series, _flag(item.present)))
     return lines.chunks()
@@ -389,16 +398,17 @@ def _advisories(name: str, advisories: tuple[Advisory, ...], labels: _Labels) ->
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
     lines = _Lines()
     for rule in RULES.values():
-        series = labels(target=name, rule=rule.id, level=rule.level)
+        series = labels(_RULE_LABELS, name, rule.id, rule.level)
         lines.add(ADVISORY_RULES, series, float(counts.get(rule.id, 0)))
     for advisory in advisories[:ADVISORY_SERIES]:  # none: the family is not announced
         series = labels(
-            target=name,
-            rule=advisory.rule,
-            level=advisory.level,
-            schemaname=advisory.schema,
-            relname=advisory.table or "",
-            object=advisory.object,
+            _ADVISORY_LABELS,
+            name,
+            advisory.rule,
+            advisory.level,
+            advisory.schema,
+            advisory.table or "",
+            advisory.object,
         )
         lines.add(ADVISORIES, series, 1.0)
     return lines.chunks()
@@ -413,11 +423,7 @@ def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
     )
     for index in usage.indexes:
         series = labels(
-            target=name,
-            datname=datname,
-            schemaname=index.schemaname,
-            relname=index.relname,
-            indexrelname=index.indexrelname,
+            _INDEX_LABELS, name, datname, index.schemaname, index.relname, index.indexrelname
         )
         scans.append(_line(INDEX_SCANS, series, float(index.scans)))
         size.append(_line(INDEX_SIZE, series, float(index.size_bytes)))
@@ -428,17 +434,15 @@ def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
             since.append(_line(INDEX_SCANS_SINCE, series, float(index.scans_since_watch_start)))
     seq, idx = lines.announce(TABLE_SEQ_SCANS), lines.announce(TABLE_INDEX_SCANS)
     for table in usage.tables:
-        series = labels(
-            target=name, datname=datname, schemaname=table.schemaname, relname=table.relname
-        )
+        series = labels(_TABLE_LABELS, name, datname, table.schemaname, table.relname)
         seq.append(_line(TABLE_SEQ_SCANS, series, float(table.seq_scans)))
         idx.append(_line(TABLE_INDEX_SCANS, series, float(table.index_scans)))
-    database = labels(target=name, datname=datname)
+    database = labels(_DATABASE_LABELS, name, datname)
     health = usage.health
     lines.add(STATS_RESET, database, _timestamp(usage.stats_reset))
     lines.announce(DATABASE_CONNECTIONS)
     for state, count in health.connections:
-        lines.add(DATABASE_CONNECTIONS, labels(target=name, datname=datname, state=state), count)
+        lines.add(DATABASE_CONNECTIONS, labels(_CONNECTION_LABELS, name, datname, state), count)
     lines.add(LOCK_WAITING_SESSIONS, database, float(health.lock_waiting_sessions))
     lines.add(LONGEST_TRANSACTION, database, float(health.longest_transaction_seconds))
     lines.add(DEADLOCKS_SINCE, database, float(health.deadlocks_since_watch_start))
@@ -466,7 +470,7 @@ def _state_files_and_window(target: TargetResults) -> Chunks:
 class Rendered:
     """One rendering of the results: each family with the lines of every target."""
 
-    families: tuple[tuple[Family, str], ...]
+    families: tuple[tuple[Family, tuple[str, ...]], ...]  # the sections' lines, not copied
 
     def text(self) -> bytes:
         """The Prometheus text format (0.0.4)."""
@@ -477,16 +481,16 @@ class Rendered:
         return "".join((*self._pieces(openmetrics=True), "# EOF\n")).encode()
 
     def _pieces(self, openmetrics: bool) -> Iterator[str]:
-        for family, lines in self.families:
+        for family, chunks in self.families:
             yield family.openmetrics_header if openmetrics else family.text_header
-            yield lines
+            yield from chunks
 
 
 @dataclass(frozen=True, slots=True)
 class _Section:
     source: object  # what it was rendered from: the same object again renders the same lines
     chunks: Chunks
-    labels: dict[_LabelKey, str]
+    labels: _LabelStrings
 
 
 _Source = TypeVar("_Source")
@@ -554,7 +558,7 @@ class Renderer:
         for chunks in parts:
             for family, lines in chunks:
                 by_family.setdefault(family, []).append(lines)
-        return Rendered(tuple((family, "".join(lines)) for family, lines in by_family.items()))
+        return Rendered(tuple((family, tuple(chunks)) for family, chunks in by_family.items()))
 
 
 def process() -> CollectorRegistry:
