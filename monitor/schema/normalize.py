@@ -565,6 +565,7 @@ def view_error(definition: str) -> str | None:
     return _error_of(view_key, definition)
 
 
+@lru_cache(maxsize=16384)  # a policy expression repeats table after table
 def called_functions(expression: str) -> frozenset[str]:
     """The names (unqualified, as parsed) of the functions an expression calls."""
     try:
