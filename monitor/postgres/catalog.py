@@ -50,6 +50,8 @@ from monitor.postgres.queries import load_query
 from monitor.schema import model
 
 Row = tuple[Any, ...]
+# text, name, varchar, char: the columns whose values a catalog repeats.
+_TEXT_TYPES = frozenset({25, 19, 1043, 1042})
 Item = TypeVar("Item")
 
 # BEGIN and COMMIT, issued by the transaction block around the SELECTs.
@@ -123,6 +125,9 @@ class _Reader:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
         self.statements = 0
+        # One object per distinct text: a catalog repeats its types, expressions,
+        # roles and owners object after object; the model keeps a third as many.
+        self.texts: dict[str, str] = {}
 
     def rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return self._fetch(load_query(name), params)
@@ -134,8 +139,25 @@ class _Reader:
 
     def _fetch(self, query: str | sql.Composed, params: dict[str, Any]) -> list[Row]:
         self.statements += 1
-        cursor = self.conn.cursor(row_factory=psycopg.rows.tuple_row)
+        cursor = self.conn.cursor(row_factory=self.row_sharing_texts)
         return cursor.execute(query, params).fetchall()
+
+    def row_sharing_texts(self, cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], Row]:
+        texts = self.texts
+        columns = cursor.description or ()
+        at = [i for i, column in enumerate(columns) if column.type_code in _TEXT_TYPES]
+        if not at:
+            return tuple
+
+        def row(values: Sequence[Any]) -> Row:
+            shared = list(values)
+            for i in at:
+                text = shared[i]
+                if text is not None:
+                    shared[i] = texts.setdefault(text, text)
+            return tuple(shared)
+
+        return row
 
 
 def _read(

@@ -757,3 +757,19 @@ def test_example_migrations_leave_no_internal_schema_in_the_default_snapshot(
     snap = catalog.snapshot(phase3_conn)
     assert [s.name for s in snap.state.schemas] == ["public"]
     assert snap.state.schema("auth") is None
+
+
+def test_equal_texts_of_a_snapshot_are_one_object(
+    run: Run, monitor_conn: psycopg.Connection[Any]
+) -> None:
+    # A large catalog repeats its expressions and roles object after object: kept once.
+    run(
+        "".join(
+            f"CREATE TABLE t{n} (id int, open boolean);"
+            f"CREATE POLICY p{n} ON t{n} FOR SELECT USING (open);"
+            for n in range(2)
+        )
+    )
+    snap = catalog.snapshot(monitor_conn)
+    first, second = (named(table(snap, f"t{n}").policies, f"p{n}") for n in range(2))
+    assert first.using == "open" and first.using is second.using
