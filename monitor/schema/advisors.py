@@ -31,6 +31,7 @@ from monitor.schema.model import (
     Function,
     Grants,
     Index,
+    Policy,
     Schema,
     State,
     Table,
@@ -297,8 +298,10 @@ def _rls_rules(context: _Context) -> Iterator[Advisory]:
     for table in context.schema.tables:
         if table.rls is None:
             continue
-        where, name = context.where(table), context.sql_name(table)
         policies = table.policies or ()
+        if table.rls.enabled and (table.policies is None or policies):
+            continue  # the common, quiet case: spell no names for it
+        where, name = context.where(table), context.sql_name(table)
         if not table.rls.enabled and context.exposed:
             yield context.advisory(
                 "rls_disabled_in_public",
@@ -341,7 +344,7 @@ _COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 def _multiple_permissive(context: _Context) -> Iterator[Advisory]:
     for table in context.schema.tables:
         permissive = [p for p in table.policies or () if p.permissive]
-        if len(permissive) < 2:
+        if len(permissive) < 2 or not _commands_overlap(permissive):
             continue
         named = {role.lower() for p in permissive for role in p.roles} - {"public"}
         for role in sorted(named or {"public"}):
@@ -364,6 +367,12 @@ def _multiple_permissive(context: _Context) -> Iterator[Advisory]:
                     "merge them into one policy whose USING/WITH CHECK ORs their conditions, "
                     "or make the ones that only narrow access RESTRICTIVE",
                 )
+
+
+def _commands_overlap(policies: list[Policy]) -> bool:
+    """Whether two of `policies` apply to one command: else no role can have two."""
+    commands = [p.command for p in policies]
+    return "ALL" in commands or len(set(commands)) < len(commands)
 
 
 # Functions whose value is the same for every row of a statement, but which the
@@ -408,7 +417,15 @@ _CALL_WORDS = ("uid", "jwt", "role", "email", "current_setting")
 
 def _unwrapped_calls(expression: str | None) -> tuple[str, ...]:
     """Names of per-statement functions called where no FROM-less sub-select wraps them."""
-    if expression is None or not any(w in expression.lower() for w in _CALL_WORDS):
+    if expression is None:
+        return ()
+    return _unwrapped_calls_of(expression)
+
+
+@lru_cache(maxsize=16384)
+def _unwrapped_calls_of(expression: str) -> tuple[str, ...]:
+    # The same policy text on table after table: even the word scan runs once per text.
+    if not any(w in expression.lower() for w in _CALL_WORDS):
         return ()
     return _unwrapped_calls_parsed(expression)
 
@@ -469,6 +486,7 @@ def _no_primary_key(context: _Context) -> Iterator[Advisory]:
         )
 
 
+@lru_cache(maxsize=16384)  # the same key columns ("id", "organization_id") on every table
 def _plain_column(key: str) -> str | None:
     """The column an index key is on, ``None`` for an expression."""
     try:
@@ -522,14 +540,26 @@ def _index_identity(index: Index, table: str) -> tuple[Any, ...]:
         tuple(key(c, normalize.index_column_key) for c in index.include),
         None
         if index.where is None
-        else key(index.where, lambda w: normalize.expression_key(w, table)),
+        else key(index.where, lambda w: normalize.table_expression_key(w, table)),
         index.unique,
         index.method.lower(),
     )
 
 
+def _could_share_identity(indexes: tuple[Index, ...]) -> bool:
+    """Whether two of `indexes` agree in what no spelling changes (counts, uniqueness,
+    method, partial or not): only such a pair can be identical, and most tables have none."""
+    shapes = {
+        (len(i.columns), len(i.include), i.where is None, i.unique, i.method.lower())
+        for i in indexes
+    }
+    return len(shapes) < len(indexes)
+
+
 def _duplicate_index(context: _Context) -> Iterator[Advisory]:
     for table in context.schema.tables:
+        if not table.indexes or not _could_share_identity(table.indexes):
+            continue
         groups: dict[tuple[Any, ...], list[Index]] = {}
         for index in table.indexes or ():
             groups.setdefault(_index_identity(index, table.name), []).append(index)
@@ -689,17 +719,26 @@ def _auth_users_exposed(context: _Context) -> Iterator[Advisory]:
 def _reads_auth_users(function: Function) -> bool:
     if function.body is None:
         return False
-    if function.language == "sql":
-        return _reads_auth_users_sql(function.body)
-    if function.language == "plpgsql":
-        queries = _plpgsql_queries(function.body, function.returns or "void")
-        return any(_reads_auth_users_sql(q) for q in queries)
+    return _body_reads_auth_users(function.language, function.body, function.returns or "void")
+
+
+@lru_cache(maxsize=4096)  # generated functions share their bodies: parse each text once
+def _body_reads_auth_users(language: str, body: str, returns: str) -> bool:
+    if language == "sql":
+        return _reads_auth_users_sql(body)
+    if language == "plpgsql":
+        return any(_reads_auth_users_sql(q) for q in _plpgsql_queries(body, returns))
     return False
 
 
 def _reads_auth_users_sql(text: str | None) -> bool:
     if not text:
         return False
+    return _sql_reads_auth_users(text)
+
+
+@lru_cache(maxsize=4096)
+def _sql_reads_auth_users(text: str) -> bool:
     try:
         tree = json.loads(parser.parse_sql_json(text))
     except parser.ParseError:

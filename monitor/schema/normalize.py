@@ -16,7 +16,7 @@ the one relation in scope, and the order of AND/OR operands.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -150,6 +150,43 @@ def expression_key(text: str, table: str | None = None, column_type: str | None 
 
 def expression_error(text: str) -> str | None:
     return _error_of(expression_key, text)
+
+
+def table_expression_key(text: str, table: str) -> str:
+    """:func:`expression_key` of `text` on `table`, parsed once for every table whose name
+    qualifies none of its columns (the same predicate on many tables is one parse)."""
+    if table in _column_names(text):
+        return expression_key(text, table)
+    return expression_key(text)
+
+
+@lru_cache(maxsize=16384)
+def _column_names(text: str) -> frozenset[str]:
+    """Every name in every column reference of `text`: the table's name can only matter
+    to its key (see :func:`_column_ref`) if it is one of them."""
+    try:
+        tree = _parse(text, "SELECT ")
+    except SqlSyntaxError:
+        return frozenset()  # expression_key rejects it with or without the table
+    return frozenset(
+        field["String"]["sval"]
+        for reference in _nodes(tree, "ColumnRef")
+        for field in reference["fields"]
+        if "String" in field
+    )
+
+
+def _nodes(tree: Tree, node_type: str) -> Iterator[Tree]:
+    """Every `node_type` node in `tree`, outermost first."""
+    if isinstance(tree, list):
+        for item in tree:
+            yield from _nodes(item, node_type)
+    elif isinstance(tree, dict):
+        node = tree.get(node_type)
+        if isinstance(node, dict):
+            yield node
+        for value in tree.values():
+            yield from _nodes(value, node_type)
 
 
 def same_expression(
@@ -572,18 +609,4 @@ def called_functions(expression: str) -> frozenset[str]:
         tree = _only_target(_parse(expression, "SELECT "), expression)
     except SqlSyntaxError:
         return frozenset()
-    found: set[str] = set()
-
-    def walk(node: Tree) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            call = node.get("FuncCall")
-            if isinstance(call, dict):
-                found.add(call["funcname"][-1]["String"]["sval"])
-            for value in node.values():
-                walk(value)
-
-    walk(tree)
-    return frozenset(found)
+    return frozenset(call["funcname"][-1]["String"]["sval"] for call in _nodes(tree, "FuncCall"))

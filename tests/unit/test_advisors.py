@@ -214,6 +214,23 @@ def test_indexes_that_differ_in_predicate_are_not_duplicates() -> None:
     assert evaluate(state(table)) == ()
 
 
+def test_a_predicate_qualified_by_its_own_table_matches_the_bare_one_on_that_table_only() -> None:
+    bare = Index("bare", ("status",), where="status IS NOT NULL")
+    qualified = Index("qualified", ("status",), where="integrations.status IS NOT NULL")
+    table = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX, FKEY_INDEX, bare, qualified))
+    assert rules_of(evaluate(state(table))) == [("duplicate_index", "qualified")]
+    # On another table the qualifier names a different relation: not the same predicate.
+    other = dataclasses.replace(table, name="others")
+    assert evaluate(state(other)) == ()
+
+
+def test_the_same_predicate_on_two_tables_is_no_duplicate() -> None:
+    partial = Index("p", ("status",), where="status IS NOT NULL")
+    first = dataclasses.replace(CLEAN, indexes=(PKEY_INDEX, FKEY_INDEX, partial))
+    second = dataclasses.replace(first, name="others")
+    assert evaluate(state(first, second)) == ()
+
+
 def test_unused_index_needs_the_daemons_baseline_and_a_long_enough_window() -> None:
     scans = {"public.idx_integrations_org_status": 0, "public.integrations_pkey": 0}
     assert evaluate(state(CLEAN)) == ()  # `check`: no baseline
