@@ -114,6 +114,7 @@ COLD_CACHES = (
     advisors._plain_column,
     advisors._body_reads_auth_users,
     advisors._sql_reads_auth_users,
+    advisors._looks_sensitive,
     normalize.expression_key,
     normalize.index_column_key,
     normalize._column_names,

@@ -795,6 +795,12 @@ _SENSITIVE = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=16384)  # column names repeat table after table ("id", "created_at")
+def _looks_sensitive(column: str) -> bool:
+    lowered = column.lower()
+    return any(word in lowered for word in _SENSITIVE)
+
+
 def _sensitive_columns_exposed(context: _Context) -> Iterator[Advisory]:
     if not context.exposed:
         return
@@ -810,8 +816,7 @@ def _sensitive_columns_exposed(context: _Context) -> Iterator[Advisory]:
         if not rows_visible:
             continue
         for column in table.columns:
-            lowered = column.name.lower()
-            if not any(word in lowered for word in _SENSITIVE):
+            if not _looks_sensitive(column.name):
                 continue
             readers = _granted(
                 table.grants, "SELECT", frozenset({"anon", PUBLIC_ROLE}), column.name
