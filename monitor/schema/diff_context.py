@@ -8,7 +8,8 @@ Shared by :mod:`monitor.schema.diff` (tables) and :mod:`monitor.schema.diff_secu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -68,6 +69,19 @@ class Context:
         return Finding(
             kind, change, severity, self.schema.name, table, name, message, expected, actual
         )
+
+
+_GETTERS: dict[tuple[type, frozenset[str]], Callable[[Any], Any]] = {}
+
+
+def fields_but(cls: type, left_out: frozenset[str]) -> Callable[[Any], Any]:
+    """A getter of the dataclass `cls`'s fields other than `left_out`, all at once: what
+    the diff compares, one getter per class (an object per comparison is too slow)."""
+    getter = _GETTERS.get((cls, left_out))
+    if getter is None:
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out]
+        getter = _GETTERS[cls, left_out] = operator.attrgetter(*names)
+    return getter
 
 
 def migration_version(migration: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from monitor.schema import normalize
 from monitor.schema.describing import describe
-from monitor.schema.diff_context import Context
+from monitor.schema.diff_context import Context, fields_but
 from monitor.schema.model import (
     Change,
     DefaultPrivilege,
@@ -427,11 +427,8 @@ _NOT_DEFINITION = frozenset({"migration", "owner", "grants", "rls_tables", "inde
 
 def _same_definition(expected: Any, actual: Any) -> bool:
     """Equal as written, apart from what is compared on its own (owner, grants, provenance)."""
-    return all(
-        getattr(expected, f.name) == getattr(actual, f.name)
-        for f in dataclasses.fields(expected)
-        if f.name not in _NOT_DEFINITION
-    )
+    definition = fields_but(type(expected), _NOT_DEFINITION)
+    return bool(definition(expected) == definition(actual))
 
 
 def _verdict(

@@ -429,3 +429,21 @@ def test_check_constraint_without_columns_in_the_spec_compares_its_expression_on
 def test_a_locked_ledger_table_leaves_migrations_uncompared() -> None:
     findings = diff(SPEC, live(lambda t: t, ledger=None), skipped={LEDGER.table})
     assert findings == ()
+
+
+def test_items_listed_in_another_order_are_no_drift_but_columns_in_another_order_are() -> None:
+    def reordered(table: Table) -> Table:
+        return dataclasses.replace(
+            table, indexes=tuple(reversed(table.indexes or ())), columns=table.columns[::-1]
+        )
+
+    (finding,) = diff(SPEC, live(reordered))
+    assert (finding.kind, finding.name) == (Kind.COLUMN, "(column order)")
+
+
+def test_a_live_table_without_the_specs_provenance_has_no_drift() -> None:
+    def unattributed(table: Table) -> Table:
+        indexes = tuple(dataclasses.replace(i, migration=None) for i in table.indexes or ())
+        return dataclasses.replace(table, migration=None, indexes=indexes)
+
+    assert diff(SPEC, live(unattributed)) == ()
