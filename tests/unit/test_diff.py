@@ -434,7 +434,9 @@ def test_a_locked_ledger_table_leaves_migrations_uncompared() -> None:
 def test_items_listed_in_another_order_are_no_drift_but_columns_in_another_order_are() -> None:
     def reordered(table: Table) -> Table:
         return dataclasses.replace(
-            table, indexes=tuple(reversed(table.indexes or ())), columns=table.columns[::-1]
+            table,
+            indexes=tuple(reversed(table.indexes or ())),
+            columns=tuple(reversed(table.columns or ())),
         )
 
     (finding,) = diff(SPEC, live(reordered))
