@@ -2,18 +2,18 @@
 MonitorError) comes out, and it comes out soon.
 
 Each example starts from a valid file and mutates it as editors, merges and
-bad copies do: bytes flipped, lines dropped or repeated, indentation moved,
-YAML fragments (anchors, merge keys, tags, flow brackets, documents) dropped
-in. 2,000 examples each in CI (CI=true), fewer locally.
+bad copies do (tests/support/fuzz.py). 2,000 examples each in CI (CI=true),
+fewer locally; ``benchmarks/fuzz_loaders.py`` runs tens of thousands.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,57 +22,12 @@ from hypothesis import strategies as st
 from monitor.daemon import config
 from monitor.errors import InputError, MonitorError
 from monitor.schema import spec, yamldoc
+from tests.support import fuzz
+from tests.support.fuzz import CONFIG_SEEDS, SPEC_SEEDS
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "config" / "expected" / "phase3.yaml"
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-SPEC_SEEDS = [
-    SPEC.read_text()[:6000],  # the first tables of the committed spec
-    """\
-version: 1
-migrations: {applied: ['1', '2']}
-schemas:
-  public:
-    extra: {indexes: ignore}
-    tables:
-      t: &t
-        rls: {enabled: true}
-        columns:
-          - {name: id, type: uuid, nullable: false, default: gen_random_uuid()}
-          - org: uuid
-        constraints:
-          t_pkey: {type: pk, columns: [id]}
-        indexes:
-          i: {columns: [org], where: org IS NOT NULL}
-        policies:
-          p: {command: select, roles: [authenticated], using: org = auth.uid()}
-        triggers:
-          g: {timing: before, events: update, level: row, function: touch()}
-      u: {<<: *t, migration: m}
-    absent: {indexes: [old]}
-""",
-]
-CONFIG_SEEDS = [
-    (ROOT / "config" / "monitor.yaml").read_text(),
-    f"""\
-version: 1
-web: {{listen_address: "127.0.0.1:9568"}}
-intervals: {{drift: 30s, stats: 1m}}
-watch_window: {{start: 2025-01-23T10:00:00Z, duration: 24h, after: exit}}
-limits: {{other_indexes: 5}}
-targets:
-  - name: app
-    dsn: postgresql://monitor@db/app
-    spec: {SPEC}
-    schemas: [public]
-""",
-]
-FRAGMENTS = [
-    "&a ", "*a", "<<: *a", "<<: [*a, *a]", "!!binary ", "!!str ", "!foo ", "? ", "- ", ": ",
-    "{", "}", "[", "]", "'", '"', "\t", "\n---\n", "%YAML 1.1\n", "~", "yes", "0x1f", "1e3",
-    "\\", "#", "|", ">", "\u2028", "\x85", "\ufeff", "😀", "\x00", "\x7f", "  ", "\r",
-]  # fmt: skip
 EXAMPLES = 2000 if IN_CI else 150
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -81,36 +36,25 @@ FUZZ = settings(
 )
 
 
+class _Drawn:
+    """The mutations' choices drawn by Hypothesis, which can then shrink them."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self._draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
+
+    def one_of(self, items: Sequence[T]) -> T:
+        return self._draw(st.sampled_from(items))
+
+    def binary(self, max_size: int) -> bytes:
+        return self._draw(st.binary(max_size=max_size))
+
+
 @st.composite
 def mutated(draw: st.DrawFn, seeds: list[str]) -> bytes:
-    """A seed with a few mutations, as bytes: some of them are no UTF-8 at all."""
-    lines = draw(st.sampled_from(seeds)).encode().split(b"\n")
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, max(len(lines) - 1, 0)))
-        how = draw(st.sampled_from(["flip", "drop", "repeat", "indent", "fragment", "random"]))
-        line = lines[at] if lines else b""
-        if how == "flip" and line:
-            i = draw(st.integers(0, len(line) - 1))
-            line = line[:i] + bytes([draw(st.integers(0, 255))]) + line[i + 1 :]
-        elif how == "drop" and lines:
-            del lines[at]
-            continue
-        elif how == "repeat":
-            lines.insert(at, line)
-        elif how == "indent":
-            change = draw(st.integers(-4, 4))
-            line = b" " * max(change, 0) + line[max(-change, 0) :]
-        elif how == "fragment":
-            i = draw(st.integers(0, len(line)))
-            piece = draw(st.sampled_from(FRAGMENTS)).encode()
-            line = line[:i] + piece + line[i:]
-        else:
-            line = draw(st.binary(max_size=40))
-        if lines:
-            lines[at] = line
-        else:
-            lines = [line]
-    return b"\n".join(lines)
+    return fuzz.mutated(seeds, _Drawn(draw))
 
 
 @pytest.fixture(scope="module")
