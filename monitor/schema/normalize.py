@@ -421,7 +421,6 @@ def _error_of(function: Callable[[str], str], text: str) -> str | None:
 # --- the security surface: functions, bodies, views, settings -----------------
 
 
-@lru_cache(maxsize=16384)
 def function_key(signature: str) -> str:
     """Canonical identity of a function: ``public.f(target int4)`` -> ``f(integer)``.
 
@@ -429,12 +428,35 @@ def function_key(signature: str) -> str:
     it is; types compare as :func:`type_key` spells them. Text the parser
     rejects is its own key.
     """
+    parsed = _signature(signature)
+    if isinstance(parsed, str):
+        return signature
+    (key,) = parsed
+    return key
+
+
+def function_error(signature: str) -> str | None:
+    """Why a function signature is not one, or None."""
+    if not signature.endswith(")") or "(" not in signature:
+        return "write it with its argument types, e.g. is_super_admin() or f(uuid, text)"
+    parsed = _signature(signature)
+    return parsed if isinstance(parsed, str) else None
+
+
+@lru_cache(maxsize=16384)
+def _signature(signature: str) -> tuple[str, ...] | str:
+    """The keys of the functions `signature` names, or why the parser rejects it: one parse
+    for the spec's check of a signature and the diff's matching by it."""
     try:
         statement = _parse(signature, "DROP FUNCTION ")
-    except SqlSyntaxError:
-        return signature
-    (target,) = statement["DropStmt"]["objects"]
-    arguments = target["ObjectWithArgs"]
+    except SqlSyntaxError as exc:
+        return str(exc)
+    return tuple(
+        _function_identity(target["ObjectWithArgs"]) for target in statement["DropStmt"]["objects"]
+    )
+
+
+def _function_identity(arguments: Tree) -> str:
     name = [part["String"]["sval"] for part in _unqualified(arguments["objname"])]
     types = [
         _type_name_text(parameter["FunctionParameter"]["argType"])
@@ -442,17 +464,6 @@ def function_key(signature: str) -> str:
         if parameter["FunctionParameter"].get("mode") != "FUNC_PARAM_OUT"
     ]
     return ".".join(name) + "(" + ", ".join(types) + ")"
-
-
-def function_error(signature: str) -> str | None:
-    """Why a function signature is not one, or None."""
-    if not signature.endswith(")") or "(" not in signature:
-        return "write it with its argument types, e.g. is_super_admin() or f(uuid, text)"
-    try:
-        _parse(signature, "DROP FUNCTION ")
-    except SqlSyntaxError as exc:
-        return str(exc)
-    return None
 
 
 _COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
@@ -578,13 +589,16 @@ def setting_key(name: str, value: str) -> str:
 def view_key(definition: str) -> str:
     """Canonical key of a view's query: the expression rewrites of :func:`expression_key`
     applied to the whole SELECT, keeping the names of its output columns."""
-    text = definition.strip().rstrip(";")
-    tree = _parse(text)
+    tree = _parse(_view_text(definition))
     names = [
         target.get("ResTarget", {}).get("name")
         for target in tree.get("SelectStmt", {}).get("targetList", [])
     ]
     return _key({"names": names, "query": _canonical(tree, frozenset())})
+
+
+def _view_text(definition: str) -> str:
+    return definition.strip().rstrip(";")
 
 
 def same_view(expected: str | None, actual: str | None) -> bool:
@@ -599,7 +613,12 @@ def same_view(expected: str | None, actual: str | None) -> bool:
 
 
 def view_error(definition: str) -> str | None:
-    return _error_of(view_key, definition)
+    # Only the parse can fail: the rewrite into view_key is for a diff whose texts differ.
+    try:
+        _parse(_view_text(definition))
+    except SqlSyntaxError as exc:
+        return str(exc)
+    return None
 
 
 @lru_cache(maxsize=16384)  # a policy expression repeats table after table
