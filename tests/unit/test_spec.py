@@ -1533,6 +1533,15 @@ def test_a_large_generated_spec_reads_the_same_in_pieces_and_whole() -> None:
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
+def test_a_line_folded_into_the_place_of_cut_out_tables_is_a_problem_not_a_traceback() -> None:
+    # Indented between `tables:` and its entries, the last line continues the plain
+    # scalar that stands for the cut-out block in the outline (found by fuzzing).
+    text = "version: 1\nschemas:\n  public:\n    tables:\n      t: {}\n     i\n"
+    assert problems_of(text) == [
+        (6, "invalid YAML: while parsing a block mapping; did not find expected key")
+    ]
+
+
 def test_a_table_repeated_across_pieces_is_reported_with_its_line() -> None:
     body = "".join(f"      t{n}: {{}}\n" for n in range(300)) + "      t7: {}\n"
     text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
