@@ -34,9 +34,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -183,15 +184,7 @@ def _read(
     by_oid = {"tables": [row[0] for row in tables]}
     # A materialized view's indexes come with the tables' own, in the same statement.
     with_matviews = {"tables": by_oid["tables"] + matviews}
-    columns = reader.rows("catalog_columns", by_oid)
-    parts = TableParts(
-        columns=group_by_table(columns, shared(column_from_row, width=-1)),
-        constraints=group_by_table(reader.rows("catalog_constraints", by_oid), constraint_from_row),
-        indexes=group_by_table(reader.rows("catalog_indexes", with_matviews), index_from_row),
-        policies=group_by_table(reader.rows("catalog_policies", by_oid), policy_from_row),
-        triggers=group_by_table(reader.rows("catalog_triggers", by_oid), trigger_from_row),
-        column_grants=surface.column_grants(columns),
-    )
+    parts = _table_parts(reader, by_oid, with_matviews)
     functions = reader.rows("catalog_functions", {"schemas": schemas, "skipped": skipped_functions})
     (objects,) = reader.rows("catalog_objects", {"schemas": schemas})
     # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
@@ -211,6 +204,22 @@ def _read(
                 )
     state = state_from_rows(schemas, tables, parts, ledger)
     return surface.with_surface(state, functions, views, parts.indexes, objects), skipped, problem
+
+
+def _table_parts(
+    reader: _Reader, by_oid: dict[str, list[int]], with_matviews: dict[str, list[int]]
+) -> TableParts:
+    """The tables' objects; each statement's rows are dropped once converted, before the
+    next statement's arrive (a column row per column is megabytes on a large catalog)."""
+    columns = reader.rows("catalog_columns", by_oid)
+    return TableParts(
+        columns=group_by_table(columns, shared(column_from_row, width=-1)),
+        constraints=group_by_table(reader.rows("catalog_constraints", by_oid), constraint_from_row),
+        indexes=group_by_table(reader.rows("catalog_indexes", with_matviews), index_from_row),
+        policies=group_by_table(reader.rows("catalog_policies", by_oid), policy_from_row),
+        triggers=group_by_table(reader.rows("catalog_triggers", by_oid), trigger_from_row),
+        column_grants=surface.column_grants(columns),
+    )
 
 
 def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) -> str | None:
@@ -331,6 +340,21 @@ def shared(convert: Callable[[Row], Item], width: int | None = None) -> Callable
 # one shared string each keeps a large snapshot small.
 _intern = sys.intern
 
+V = TypeVar("V", bound=Hashable)
+
+
+# Tables repeat their key columns, roles and events as well: one object per distinct
+# value (bounded: a daemon takes snapshot after snapshot).
+@lru_cache(maxsize=4096)
+def _one_of(value: V) -> V:
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _role_set(roles: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(roles)
+
+
 _IDENTITY = {"a": "always", "d": "by default"}
 
 
@@ -383,7 +407,7 @@ def constraint_from_row(row: Row) -> model.Constraint:
     if contype == "f":
         references = model.ForeignKey(
             table=referenced_table,
-            columns=tuple(referenced_columns),
+            columns=_one_of(tuple(referenced_columns)),
             on_delete=_REFERENTIAL_ACTIONS[on_delete],
             on_update=_REFERENTIAL_ACTIONS[on_update],
             match=_MATCH_TYPES[match],
@@ -391,7 +415,7 @@ def constraint_from_row(row: Row) -> model.Constraint:
     return model.Constraint(
         name=name,
         type=_CONSTRAINT_TYPES[contype],
-        columns=tuple(columns),
+        columns=_one_of(tuple(columns)),
         references=references,
         check=check,
         deferrable=deferrable,
@@ -424,8 +448,8 @@ def index_from_row(row: Row) -> model.Index:
         keys = [index_key(*key) for key in zip(keys, options, opclasses, strict=True)]
     return model.Index(
         name=name,
-        columns=tuple(keys),
-        include=tuple(definitions[key_count:]),
+        columns=_one_of(tuple(keys)),
+        include=_one_of(tuple(definitions[key_count:])),
         where=predicate,
         unique=unique,
         method=method,
@@ -455,7 +479,7 @@ def policy_from_row(row: Row) -> model.Policy:
         name=name,
         command=_POLICY_COMMANDS[command],
         permissive=permissive,
-        roles=frozenset(roles),
+        roles=_role_set(tuple(roles)),
         using=using,
         with_check=with_check,
     )
@@ -489,12 +513,12 @@ def trigger_from_row(row: Row) -> model.Trigger:
     return model.Trigger(
         name=name,
         timing=timing,
-        events=tuple(event for event, bit in _TRIGGER_EVENTS if tgtype & bit),
+        events=_one_of(tuple(event for event, bit in _TRIGGER_EVENTS if tgtype & bit)),
         level="ROW" if tgtype & _TRIGGER_ROW else "STATEMENT",
         function=trigger_function(function_schema, function_name, argument_count, arguments),
         enabled=_TRIGGER_ENABLED[enabled],
         when=None if definition is None else trigger_when(definition),
-        columns=tuple(columns),
+        columns=_one_of(tuple(columns)),
     )
 
 

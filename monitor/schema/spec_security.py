@@ -105,6 +105,9 @@ class _NamelessFields:
         return self.kind(name=name, **self.fields)
 
 
+_NO_GRANTS: model.Grants = frozenset()
+
+
 class SecurityReader(yamldoc.Reader):
     """Read methods for the security surface; each takes ``(value, label)``."""
 
@@ -250,6 +253,8 @@ class SecurityReader(yamldoc.Reader):
                 columns |= self.grants(body, label, model.COLUMN_PRIVILEGES, column)
             except Invalid:
                 continue
+        if not columns:  # the shared set read once for every equal table, not a copy each
+            return grants if grants is not None else _NO_GRANTS
         return (grants or frozenset()) | columns
 
     def default_privileges(self, value: Any, label: str) -> tuple[model.DefaultPrivilege, ...]:
