@@ -173,6 +173,8 @@ _TABLE_ABSENT_HINTS = dict.fromkeys(TABLE_ABSENT, "list it under its table's abs
 
 # Where a spec in block layout writes a schema's `tables:` (schemas > name > tables).
 _TABLES_INDENT = 4
+# The sections of a schema a large spec is mostly made of, parsed a piece at a time.
+_BLOCK_KEYS = ("tables", "functions", "views")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PUBLIC = "public"
 
@@ -223,7 +225,7 @@ def guess_scope(text: str) -> Scope | None:
     """
     outline = text
     for key in ("tables", "functions", "views"):
-        blocks = yamldoc.split_blocks(outline, key, _TABLES_INDENT)
+        blocks = yamldoc.split_blocks(outline, (key,), _TABLES_INDENT)
         if blocks is None and key == "tables":
             return None  # not the plain layout of a generated spec: no cheap outline
         outline = outline if blocks is None else blocks.outline
@@ -256,7 +258,7 @@ def read_exactly(text: str, filename: str = "<spec>") -> model.State:
     tree with every line of a 5,000-table spec would take most of a GB);
     where a piece does not compose alone, the whole text is composed.
     """
-    blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
+    blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
     if blocks is not None:
         with contextlib.suppress(Retry):
             return _read_exactly(filename, blocks.outline, blocks)
@@ -340,11 +342,11 @@ class _Reader(SecurityReader):
     def read_fast(self, text: str) -> model.State:
         """The state of a spec that has no problem; Retry on any problem.
 
-        The tables of a generated spec are parsed a few hundred at a time
-        (see :func:`yamldoc.split_blocks`): the parsed data of a large spec
-        is never held whole, only the model it becomes.
+        The tables, functions and views of a generated spec are parsed a few
+        hundred at a time (see :func:`yamldoc.split_blocks`): the parsed data
+        of a large spec is never held whole, only the model it becomes.
         """
-        blocks = yamldoc.split_blocks(text, "tables", _TABLES_INDENT)
+        blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
         if blocks is not None:
             self.use_blocks(blocks)
         data = yamldoc.fast_parse(text if blocks is None else blocks.outline)
@@ -359,8 +361,9 @@ class _Reader(SecurityReader):
         self.blocks = blocks
         self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.bounds))}
 
-    def tables(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
-        """The (name, body) entries of a schema's tables, a piece at a time if cut out."""
+    def entries(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
+        """The (name, body) entries of a schema's tables, functions or views, a piece at a
+        time if cut out."""
         blocks = self.blocks
         if blocks is None or not isinstance(value, str) or not value.startswith(blocks.marker):
             yield from self.named(value, what)
@@ -441,7 +444,7 @@ class _Reader(SecurityReader):
         ignore = self.get(found, "ignore", what, self.names, ())
         tables: list[model.Table] = []
         absent: list[model.Absent] = []
-        for table_name, table_body in self.tables(found.get("tables"), f"{what}: tables"):
+        for table_name, table_body in self.entries(found.get("tables"), f"{what}: tables"):
             table, table_absent = self.table(name, table_name, table_body)
             tables.append(table)
             absent.extend(table_absent)

@@ -19,7 +19,7 @@ The format is described in docs/spec.md.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from monitor.schema import model, normalize, yamldoc
@@ -149,6 +149,11 @@ class SecurityReader(yamldoc.Reader):
         made: T = kept.named(name)
         return made
 
+    def entries(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
+        """The (name, body) entries of a mapping of objects; the spec's reader reads
+        a large one a piece at a time."""
+        yield from self.named(value, what)
+
     def named_objects(
         self,
         found: Mapping[str, Any],
@@ -166,7 +171,7 @@ class SecurityReader(yamldoc.Reader):
         noun = key.rstrip("s").replace("_", " ")
         read_objects = [
             read(name, body, f"{noun} {name}" if not what else f"{noun} {what}.{name}")
-            for name, body in self.named(node, f"{what}: {key}" if what else key)
+            for name, body in self.entries(node, f"{what}: {key}" if what else key)
         ]
         return tuple(sorted(read_objects, key=lambda item: str(getattr(item, "name", ""))))
 

@@ -265,8 +265,11 @@ class Blocks:
         return line + 1 + sum(removed for head, removed in self.cuts if head < line)
 
 
-def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Blocks | None:
-    """Cut out the block mapping under each `key:` line written at ``indent``.
+def split_blocks(
+    text: str, keys: tuple[str, ...], indent: int, per_piece: int = 200
+) -> Blocks | None:
+    """Cut out the block mapping under each `key:` line written at ``indent``, for each
+    of ``keys``.
 
     A large generated document is mostly such blocks (the tables of a
     spec); parsing them a piece at a time keeps the parsed data of the whole
@@ -279,8 +282,10 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
         return None  # a comment or a tab may sit at any indentation: do not guess
     # Each pattern starts at a line's `\n`, not at `^`: a search for a literal finds
     # the candidates many times faster than trying `^` at every character.
-    head = re.compile(rf"\n {{{indent}}}{re.escape(key)}:[ ]*\n")
-    heads = [found.start() for found in head.finditer("\n" + text)]  # line starts in text
+    names = "|".join(map(re.escape, keys))
+    head = re.compile(rf"\n {{{indent}}}({names}):[ ]*\n")
+    # Where each head's line starts in text, and its key.
+    heads = [(found.start(), found.group(1)) for found in head.finditer("\n" + text)]
     if not heads:
         return None
     inner = indent + 2
@@ -301,7 +306,7 @@ def split_blocks(text: str, key: str, indent: int, per_piece: int = 200) -> Bloc
         counted = offset
         return line
 
-    for head_start in heads:
+    for head_start, key in heads:
         start = text.index("\n", head_start) + 1
         if start < done:
             return None

@@ -1533,6 +1533,34 @@ def test_a_large_generated_spec_reads_the_same_in_pieces_and_whole() -> None:
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
+def test_a_large_spec_reads_its_functions_and_views_the_same_in_pieces_and_whole() -> None:
+    tables = tuple(Table(f"t{n:03}", rls=Rls(enabled=True)) for n in range(250))
+    functions = tuple(
+        model.Function(
+            f"f{n:03}(integer)",
+            returns="integer",
+            language="plpgsql",
+            body=f"\nBEGIN\n  RETURN $1 + {n};\nEND\n",
+            security_definer=n % 5 == 0,
+        )
+        for n in range(450)  # three pieces of functions
+    )
+    views = tuple(
+        model.View(f"v{n:03}", definition=f" SELECT t{n:03}.id FROM t{n:03}") for n in range(250)
+    )
+    state = State(schemas=(Schema("a", tables=tables, functions=functions, views=views),))
+    text = spec.dumps(state)
+    assert spec.loads(text) == spec.read_exactly(text) == state
+
+
+def test_a_function_repeated_across_pieces_is_reported_with_its_line() -> None:
+    body = "".join(f"      'f{n}()': {{}}\n" for n in range(300)) + "      'f7()': {}\n"
+    text = "version: 1\nschemas:\n  public:\n    functions:\n" + body
+    assert problems_of(text) == [
+        (305, "public: functions: duplicate key 'f7()' (first at line 12)")
+    ]
+
+
 def test_a_line_folded_into_the_place_of_cut_out_tables_is_a_problem_not_a_traceback() -> None:
     # Indented between `tables:` and its entries, the last line continues the plain
     # scalar that stands for the cut-out block in the outline (found by fuzzing).
