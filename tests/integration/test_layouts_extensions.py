@@ -70,6 +70,7 @@ def test_missing_extensions_get_stand_ins_that_are_named_and_recorded(
     assert not [f for f in public.functions or () if f.name.startswith("vector_")]
 
 
+@pytest.mark.slow
 def test_a_spec_built_with_the_vector_stand_in_checks_clean_against_real_pgvector(
     tmp_path: Path,
 ) -> None:

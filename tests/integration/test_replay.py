@@ -151,6 +151,7 @@ def test_a_database_migrated_with_psql_matches_the_built_spec(
     assert diff.diff(example_spec, live.state, skipped=live.skipped) == ()
 
 
+@pytest.mark.slow
 def test_embedded_server_and_shadow_server_build_the_same_spec(
     example_spec: State, pg_server: str
 ) -> None:

@@ -23,10 +23,11 @@ from tests.support.paths import ROOT
 from tests.support.waiting import wait_until
 
 # The exit status each signal leaves: Ctrl-C is the CLI's 130, the others the signal itself.
+# SIGTERM (docker stop, systemd) in the fast suite; every signal in the full one.
 STOPS = [
-    (signal.SIGINT, {130, 0}),
+    pytest.param(signal.SIGINT, {130, 0}, marks=pytest.mark.slow),
     (signal.SIGTERM, {-signal.SIGTERM}),
-    (signal.SIGHUP, {-signal.SIGHUP}),
+    pytest.param(signal.SIGHUP, {-signal.SIGHUP}, marks=pytest.mark.slow),
 ]
 
 
@@ -129,6 +130,7 @@ def test_a_server_left_by_kill_9_is_removed_by_the_next_start(tmp_path: Path) ->
     assert not server.exists()
 
 
+@pytest.mark.slow
 def test_a_test_session_stopped_by_sigterm_leaves_no_server(tmp_path: Path) -> None:
     test_file = tmp_path / "test_sleeps.py"
     marker = Path(tempfile.mkdtemp(prefix="sm-session-")) / "started"

@@ -188,6 +188,7 @@ def other_major(dsn: str) -> int:
         return 16 if conn.info.server_version // 10000 != 16 else 15
 
 
+@pytest.mark.slow
 def test_a_spec_built_on_one_major_version_checks_clean_on_the_other(
     phase3_dsn: str, make_database: Callable[..., str]
 ) -> None:
