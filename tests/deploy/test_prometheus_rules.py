@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.support.deploy_files import (
@@ -61,6 +62,7 @@ def test_rule_unit_tests_pass() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_rule_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     broken = ALERTS.read_text().replace(
         '(schema_monitor_expected_object_present{kind="index"}) == 0',
