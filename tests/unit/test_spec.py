@@ -1553,14 +1553,6 @@ def test_a_large_spec_reads_its_functions_and_views_the_same_in_pieces_and_whole
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
-def test_a_function_repeated_across_pieces_is_reported_with_its_line() -> None:
-    body = "".join(f"      'f{n}()': {{}}\n" for n in range(300)) + "      'f7()': {}\n"
-    text = "version: 1\nschemas:\n  public:\n    functions:\n" + body
-    assert problems_of(text) == [
-        (305, "public: functions: duplicate key 'f7()' (first at line 12)")
-    ]
-
-
 def test_a_line_folded_into_the_place_of_cut_out_tables_is_a_problem_not_a_traceback() -> None:
     # Indented between `tables:` and its entries, the last line continues the plain
     # scalar that stands for the cut-out block in the outline (found by fuzzing).
@@ -1570,12 +1562,17 @@ def test_a_line_folded_into_the_place_of_cut_out_tables_is_a_problem_not_a_trace
     ]
 
 
-def test_a_table_repeated_across_pieces_is_reported_with_its_line() -> None:
-    body = "".join(f"      t{n}: {{}}\n" for n in range(300)) + "      t7: {}\n"
-    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
-    assert problems_of(text) == [
-        (305, "schema public: tables: duplicate key 't7' (first at line 12)")
-    ]
+@pytest.mark.parametrize(
+    ("section", "entry", "where"),
+    [("tables", "t{}", "schema public: tables"), ("functions", "'f{}()'", "public: functions")],
+)
+def test_an_entry_repeated_across_pieces_is_reported_with_its_line(
+    section: str, entry: str, where: str
+) -> None:
+    body = "".join(f"      {entry.format(n)}: {{}}\n" for n in (*range(300), 7))
+    text = f"version: 1\nschemas:\n  public:\n    {section}:\n" + body
+    repeated = entry.format(7).strip("'")
+    assert problems_of(text) == [(305, f"{where}: duplicate key {repeated!r} (first at line 12)")]
 
 
 def test_problems_in_a_large_spec_read_in_pieces_name_their_lines() -> None:
