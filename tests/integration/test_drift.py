@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from monitor.postgres import catalog, db
 from monitor.schema import advisors, spec
 from monitor.schema.model import Change, Kind, Severity, State, Table
 from tests.support.drifts import DRIFT, INSERT, VIEW
+from tests.support.processes import run_monitor
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +98,6 @@ def test_policy_roles_in_another_order_are_not_drift(
 # --- the CLI, as a CI/CD gate runs it ----------------------------------------
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-
-
 @pytest.fixture
 def spec_file(expected: State, tmp_path: Path) -> Path:
     path = tmp_path / "phase3.yaml"
@@ -118,12 +106,12 @@ def spec_file(expected: State, tmp_path: Path) -> Path:
 
 
 def test_check_exits_zero_and_says_so_on_a_clean_database(spec_file: Path, phase3_dsn: str) -> None:
-    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
+    result = run_monitor("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
     assert (result.returncode, result.stdout.splitlines()[0]) == (
         0,
         "no drift: the database matches the spec",
     )
-    quiet = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn, "--no-advisors")
+    quiet = run_monitor("check", "--spec", str(spec_file), "--dsn", phase3_dsn, "--no-advisors")
     assert quiet.stdout.strip() == "no drift: the database matches the spec"
 
 
@@ -131,7 +119,7 @@ def test_check_json_reports_a_missing_index_as_the_contract_says(
     spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
 ) -> None:
     sql("DROP INDEX idx_active_integrations")
-    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn, "--format", "json")
+    result = run_monitor("check", "--spec", str(spec_file), "--dsn", phase3_dsn, "--format", "json")
     report = json.loads(result.stdout)
     assert result.returncode == 1
     assert report["ok"] is False
@@ -146,7 +134,7 @@ def test_check_text_groups_findings_by_table(
     spec_file: Path, phase3_dsn: str, sql: Callable[[str], None]
 ) -> None:
     sql(f"DROP POLICY {VIEW} ON integrations; CREATE TABLE public.scratch (id int)")
-    result = cli("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
+    result = run_monitor("check", "--spec", str(spec_file), "--dsn", phase3_dsn)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert "public.integrations" in lines and "public.scratch" in lines
@@ -160,7 +148,7 @@ def test_check_takes_the_dsn_from_database_url(spec_file: Path, phase3_dsn: str)
     import os
 
     env = {**os.environ, "DATABASE_URL": phase3_dsn}
-    assert cli("check", "--spec", str(spec_file), env=env).returncode == 0
+    assert run_monitor("check", "--spec", str(spec_file), env=env).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -174,7 +162,7 @@ def test_check_takes_the_dsn_from_database_url(spec_file: Path, phase3_dsn: str)
 def test_connection_problems_are_one_line_and_exit_two(
     spec_file: Path, args: list[str], message: str
 ) -> None:
-    result = cli("check", "--spec", str(spec_file), *args)
+    result = run_monitor("check", "--spec", str(spec_file), *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
@@ -182,7 +170,7 @@ def test_connection_problems_are_one_line_and_exit_two(
 
 
 def test_missing_spec_file_is_exit_two(tmp_path: Path, phase3_dsn: str) -> None:
-    result = cli("check", "--spec", str(tmp_path / "nope.yaml"), "--dsn", phase3_dsn)
+    result = run_monitor("check", "--spec", str(tmp_path / "nope.yaml"), "--dsn", phase3_dsn)
     assert result.returncode == 2
     assert "nope.yaml" in result.stderr and "Traceback" not in result.stderr
 
@@ -198,7 +186,7 @@ def test_invalid_spec_lists_every_problem_with_its_line(tmp_path: Path, phase3_d
         "        colums: []\n"
         "        rls: {enabled: maybe}\n"
     )
-    result = cli("check", "--spec", str(bad), "--dsn", phase3_dsn)
+    result = run_monitor("check", "--spec", str(bad), "--dsn", phase3_dsn)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{bad}:6" in result.stderr and f"{bad}:7" in result.stderr
 
@@ -206,16 +194,16 @@ def test_invalid_spec_lists_every_problem_with_its_line(tmp_path: Path, phase3_d
 def test_unknown_schema_in_the_spec_is_exit_two(tmp_path: Path, phase3_dsn: str) -> None:
     path = tmp_path / "other.yaml"
     path.write_text("version: 1\nschemas:\n  no_such_schema:\n    tables: {}\n")
-    result = cli("check", "--spec", str(path), "--dsn", phase3_dsn)
+    result = run_monitor("check", "--spec", str(path), "--dsn", phase3_dsn)
     assert result.returncode == 2
     assert "no_such_schema" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_spec_snapshot_writes_a_spec_that_checks_clean(tmp_path: Path, phase3_dsn: str) -> None:
     out = tmp_path / "snap.yaml"
-    result = cli("spec", "snapshot", "--dsn", phase3_dsn, "-o", str(out))
+    result = run_monitor("spec", "snapshot", "--dsn", phase3_dsn, "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert cli("check", "--spec", str(out), "--dsn", phase3_dsn).returncode == 0
+    assert run_monitor("check", "--spec", str(out), "--dsn", phase3_dsn).returncode == 0
 
 
 # --- a large spec: its catalog is read while it loads ------------------------

@@ -3,8 +3,6 @@ the same folder applied with psql the way that tool applies it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from monitor.postgres import layouts, migrations, replay
 from monitor.schema import spec
 from tests.support.deploy_tools import deploy, psql
 from tests.support.paths import ROOT
+from tests.support.processes import run_monitor
 
 FIXTURES = ROOT / "tests" / "fixtures" / "migrations"
 LEDGERS = {
@@ -33,17 +32,6 @@ LEDGERS = {
 }
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 # Supabase's in the fast suite (the richest folder); every layout in the full one.
 @pytest.mark.parametrize(
     "layout",
@@ -57,12 +45,12 @@ def test_a_folder_builds_with_no_flags_and_checks_clean_against_its_tools_deploy
 ) -> None:
     folder = FIXTURES / layout
     spec_file = tmp_path / "expected.yaml"
-    built = cli("spec", "build", str(folder), "-o", str(spec_file))
+    built = run_monitor("spec", "build", str(folder), "-o", str(spec_file))
     assert built.returncode == 0, built.stderr
     assert "Traceback" not in built.stderr
     live = make_database()
     deploy(live, folder, layout, tmp_path)
-    checked = cli("check", "--spec", str(spec_file), "--dsn", live)
+    checked = run_monitor("check", "--spec", str(spec_file), "--dsn", live)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     expected = spec.load(spec_file)
     table, versions = LEDGERS[layout]

@@ -3,8 +3,6 @@ one clear error when there is neither the extension nor a stand-in."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from monitor.check import run_check
 from monitor.errors import MigrationFailed
 from monitor.postgres import migrations, replay, scratch
 from monitor.schema.model import Extension
-from tests.support.paths import ROOT
+from tests.support.processes import run_monitor
 
 DOCUMENTS = """\
 create extension if not exists vector with schema extensions;
@@ -123,14 +121,7 @@ def test_a_column_added_then_dropped_on_a_platform_table_builds(tmp_path: Path) 
         "alter table auth.users drop column nickname;\n"
     )
     output = tmp_path / "spec.yaml"
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "spec", "build", str(directory), "-o", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_monitor("spec", "build", str(directory), "-o", str(output))
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "nickname" in output.read_text()  # absent from auth.users, dropped by the second
@@ -141,14 +132,7 @@ def test_a_failing_build_exits_two_with_file_and_line_and_writes_nothing(
 ) -> None:
     directory = folder(tmp_path, "create table t (id int);\ncreate index on missing (id);\n")
     output = tmp_path / "spec.yaml"
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "spec", "build", str(directory), "-o", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_monitor("spec", "build", str(directory), "-o", str(output))
     assert done.returncode == 2
     assert "20240601000000_documents.sql:2:" in done.stderr
     assert "Traceback" not in done.stderr

@@ -76,20 +76,29 @@ def assert_gone(server: Path, postmaster: psutil.Process) -> None:
     assert not postmaster.is_running() or postmaster.status() == psutil.STATUS_ZOMBIE
 
 
+def stop_and_assert_nothing_left(
+    command: subprocess.Popen[str], signum: signal.Signals, statuses: set[int]
+) -> None:
+    """Once `command` runs its private server, stop it with `signum`: it must exit with
+    one of `statuses`, print no traceback and leave no server or file behind."""
+    try:
+        server, postmaster = running_server(command)
+        command.send_signal(signum)
+        _, stderr = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    assert command.returncode in statuses, stderr
+    assert "Traceback" not in stderr
+    assert_gone(server, postmaster)
+
+
 @pytest.mark.parametrize(("signum", "statuses"), STOPS, ids=lambda s: getattr(s, "name", ""))
 def test_demo_stopped_by_a_signal_stops_its_server_and_removes_its_files(
     signum: signal.Signals, statuses: set[int]
 ) -> None:
-    demo = start("-m", "monitor", "demo", "--duration", "300")
-    try:
-        server, postmaster = running_server(demo)
-        demo.send_signal(signum)
-        _, stderr = demo.communicate(timeout=60)
-    finally:
-        demo.kill()
-    assert demo.returncode in statuses, stderr
-    assert "Traceback" not in stderr
-    assert_gone(server, postmaster)
+    stop_and_assert_nothing_left(
+        start("-m", "monitor", "demo", "--duration", "300"), signum, statuses
+    )
 
 
 @pytest.mark.parametrize(("signum", "statuses"), STOPS, ids=lambda s: getattr(s, "name", ""))
@@ -99,16 +108,9 @@ def test_spec_build_stopped_by_a_signal_stops_its_server_and_removes_its_files(
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "1_slow.sql").write_text("CREATE TABLE a (id int);\nSELECT pg_sleep(120);\n")
-    build = start("-m", "monitor", "spec", "build", str(folder))
-    try:
-        server, postmaster = running_server(build)
-        build.send_signal(signum)
-        _, stderr = build.communicate(timeout=60)
-    finally:
-        build.kill()
-    assert build.returncode in statuses, stderr
-    assert "Traceback" not in stderr
-    assert_gone(server, postmaster)
+    stop_and_assert_nothing_left(
+        start("-m", "monitor", "spec", "build", str(folder)), signum, statuses
+    )
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.paths import DEPLOY, SPEC
+from tests.support.paths import DEPLOY, ROOT, SPEC
 from tests.support.waiting import answers_200, free_port, http_get, wait_until
 
 
@@ -88,6 +88,23 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 def _write_yaml(path: Path, data: Any) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def run_monitor(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m monitor ARGS` run to its end from the repository's root, output
+    captured and no stdin; ``timeout`` only turns a hang into a failure."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def monitor_command() -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from monitor.daemon import config
 from monitor.errors import InputError
 from monitor.schema.advisors import Settings as AdvisorSettings
+from tests.support.processes import run_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
@@ -255,13 +256,7 @@ def test_listen_addresses(text: str, parsed: tuple[str, int] | None) -> None:
 def test_validate_config_exits_2_listing_problems_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "monitor.yaml"
     path.write_text("version: 1\nbogus: 1\ntargets:\n  - {name: a, dsn: x=1, spec: nope.yaml}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(path), "--validate-config"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    done = run_monitor("run", "--config", str(path), "--validate-config", timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"{path}:2: config: unknown key 'bogus'" in done.stderr
@@ -273,13 +268,7 @@ def test_validate_config_also_validates_the_specs(tmp_path: Path) -> None:
     spec.write_text("version: 1\nschemas: {public: {tables: {t: {colums: []}}}}\n")
     path = tmp_path / "monitor.yaml"
     path.write_text(f"version: 1\ntargets:\n  - {{name: a, dsn: 'host=db', spec: {spec}}}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(path), "--validate-config"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    done = run_monitor("run", "--config", str(path), "--validate-config", timeout=60)
     assert done.returncode == 2
     assert f"{spec}:2:" in done.stderr and "colums" in done.stderr
 

@@ -12,8 +12,6 @@ whole chain down to the process's exit status and stderr.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from monitor import cli
 from monitor.errors import ExitCode, InputError
 from monitor.schema import spec, yamldoc
+from tests.support.processes import run_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
@@ -51,14 +50,7 @@ def cli_args(kind: str, path: Path) -> list[str]:
 
 def run_process(args: list[str]) -> tuple[int, str]:
     """The exit status and stderr of `python -m monitor ARGS`."""
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_monitor(*args, timeout=TIMEOUT_SECONDS)
     return done.returncode, done.stderr
 
 
