@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.deploy_files import require_binary
 from tests.support.paths import DEPLOY, ROOT
+from tests.support.processes import run_monitor
 from tests.support.waiting import free_port, wait_until
 
 COMPOSE_DIR = DEPLOY / "compose"
@@ -102,13 +103,7 @@ def test_the_daemon_accepts_its_config_as_mounted(tmp_path: Path) -> None:
         text = text.replace(target, str(tmp_path / target.lstrip("/")))
     config.write_text(text.replace("/var/lib/schema-monitor", str(tmp_path / "state")))
     assert service("monitor")["read_only"] is True
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config), "--validate-config"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_monitor("run", "--config", str(config), "--validate-config", timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -188,12 +183,7 @@ def test_init_script_yields_a_database_without_drift(init_target: tuple[str, str
     # As the role the monitor logs in with: it reads all it needs, and finds nothing amiss.
     as_monitor = make_conninfo(dsn, user=role, password="test-only")
     command = ["check", "--spec", str(SPEC), "--dsn", as_monitor, "--format", "json"]
-    checked = subprocess.run(
-        [sys.executable, "-m", "monitor", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    checked = run_monitor(*command, timeout=120)
     report = json.loads(checked.stdout)
     assert report["findings"] == [], report
     assert checked.returncode == 0, checked.stderr

@@ -22,6 +22,7 @@ import yaml
 
 from tests.support.deploy_files import ALERTS, require_binary
 from tests.support.paths import DEPLOY, ROOT
+from tests.support.processes import run_monitor
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate",
@@ -308,13 +309,7 @@ def test_the_daemon_accepts_the_configmap_as_mounted(tmp_path: Path) -> None:
     config = etc / "monitor.yaml"
     text = config.read_text().replace("/etc/schema-monitor", str(etc))
     config.write_text(text.replace("/var/lib/schema-monitor", str(tmp_path / "state")))
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config), "--validate-config"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_monitor("run", "--config", str(config), "--validate-config", timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from monitor.daemon.drift import DriftCheck
 from monitor.postgres import db
 from monitor.schema import advisors, spec
 from monitor.schema.model import State
+from tests.support.processes import run_monitor
 from tests.support.trace import Trace
 
 # docs/advisors.md, "The examples' advisories, explained": this list and that section agree.
@@ -29,10 +29,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "advisors.md"
 
 
 def check(public_spec: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "check", "--spec", str(public_spec), "--dsn", dsn, *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return run_monitor("check", "--spec", str(public_spec), "--dsn", dsn, *args, timeout=120)
 
 
 def advisories_of(public_spec: Path, dsn: str, *args: str) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.exposition import Samples, parse
 from tests.support.paths import SPEC
+from tests.support.processes import run_monitor
 from tests.support.waiting import fetch, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,13 +148,7 @@ def test_sighup_reloads_a_good_config_and_keeps_the_running_one_on_a_bad_one(
     assert [e["event"] for e in process.lines()][-1] == "daemon_stopped"
     # The report, from another process, at any time: a clean window so far.
     for fmt in ("markdown", "json"):
-        done = subprocess.run(
-            [sys.executable, "-m", "monitor", "report", "--config", str(config), "--format", fmt],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        )
+        done = run_monitor("report", "--config", str(config), "--format", fmt, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["targets"][0]["passed"] is True
 
@@ -252,22 +247,12 @@ def test_report_reads_state_files_without_the_database_variable(tmp_path: Path) 
         f"targets:\n  - {{name: app, dsn_env: SM_UNSET_DATABASE_URL, spec: {SPEC}}}\n"
     )
     environment = {k: v for k, v in os.environ.items() if k != "SM_UNSET_DATABASE_URL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "report", "--config", str(config), "--format", "json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=60,
+    done = run_monitor(
+        "report", "--config", str(config), "--format", "json", env=environment, timeout=60
     )
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["targets"][0]["target"] == "app"
-    run = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config), "--validate-config"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=60,
+    run = run_monitor(
+        "run", "--config", str(config), "--validate-config", env=environment, timeout=60
     )
     assert run.returncode == 2 and "SM_UNSET_DATABASE_URL is not set" in run.stderr

@@ -7,7 +7,6 @@ import gzip
 import http.client
 import ssl
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -26,7 +25,7 @@ from monitor.daemon import webconfig
 from monitor.daemon.web import Exposition, WebServer
 from monitor.errors import InputError
 from tests.support.daemon import write_config
-from tests.support.paths import ROOT
+from tests.support.processes import run_monitor
 from tests.support.waiting import wait_until
 
 
@@ -148,11 +147,7 @@ def test_a_bad_web_config_lists_every_problem_and_exits_2(tmp_path: Path) -> Non
     assert "clear-text-password" not in text
     assert "unknown key 'http2'" in text
     config = write_config(tmp_path, "postgresql://monitor@127.0.0.1:1/app")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "run", "--config", str(config),
-         "--web.config.file", str(web)],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
-    )  # fmt: skip
+    done = run_monitor("run", "--config", str(config), "--web.config.file", str(web), timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "not a bcrypt hash" in done.stderr
 

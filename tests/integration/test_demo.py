@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+
+from tests.support.processes import run_monitor
 
 
 @pytest.mark.slow
 def test_demo_shows_a_clean_check_then_the_metrics_flip_on_drift() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo", "--drift", "--duration", "12"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_monitor("demo", "--drift", "--duration", "12", timeout=180)
     assert result.returncode == 0, result.stderr
     before, _, after = result.stdout.partition("hand edits in a SQL editor:")
     assert "no drift: the database matches the spec" in before

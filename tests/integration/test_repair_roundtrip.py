@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from monitor.schema import repair
 from monitor.schema.diff import diff
 from monitor.schema.model import Change, Kind, Severity, State
 from tests.support.drifts import DRIFT, SECURITY_DRIFTS
+from tests.support.processes import run_monitor
 
 # What a repair script cannot restore in place, and says so: a re-added column comes
 # back at the end of the table (only re-creating the table would put it back).
@@ -29,11 +29,9 @@ LOSES_DATA = {"extra table"}
 
 
 def check(public_spec: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "check", "--spec", str(public_spec), "--dsn", dsn,
-         "--no-advisors", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return run_monitor(
+        "check", "--spec", str(public_spec), "--dsn", dsn, "--no-advisors", *args, timeout=120
+    )
 
 
 def findings(public_spec: Path, dsn: str) -> set[tuple[str, str, str, str]]:

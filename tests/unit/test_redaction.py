@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import os
 import string
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -27,6 +25,7 @@ from monitor.daemon import events
 from monitor.errors import ConnectionFailed
 from monitor.postgres import db
 from tests.support.paths import SPEC
+from tests.support.processes import run_monitor
 from tests.support.waiting import free_port
 
 # A fixed head keeps a generated password from being a word of the messages themselves
@@ -140,11 +139,6 @@ def test_a_percent_escape_that_is_not_utf8_is_a_clear_error_not_a_traceback() ->
     dsn = f"postgresql://monitor:Kx%800@127.0.0.1:{free_port()}/app"
     assert "Kx" not in db.redact(dsn)
     assert "Kx" not in connect_error(dsn)
-    checked = subprocess.run(
-        [sys.executable, "-m", "monitor", "check", "--spec", str(SPEC), "--dsn", dsn],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    checked = run_monitor("check", "--spec", str(SPEC), "--dsn", dsn)
     assert checked.returncode == 2
     assert "Traceback" not in checked.stderr and "Kx" not in checked.stderr
