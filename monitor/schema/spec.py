@@ -368,13 +368,8 @@ class _Reader(SecurityReader):
         if blocks is None or not isinstance(value, str) or not value.startswith(blocks.marker):
             yield from self.named(value, what)
             return
-        index = value.removeprefix(blocks.marker)
-        if not (index.isdecimal() and int(index) < len(blocks.bounds)):
-            # Text after the cut folded into the marker (a line indented between the
-            # key and its entries): only the exact read can say what the file holds.
-            raise Retry
         self.unread_blocks.discard(value)
-        block = int(index)
+        block = int(value.removeprefix(blocks.marker))
         first_lines: dict[str, int | None] = {}
         for piece, line in blocks.pieces(block):
             data = self.piece(piece, line)

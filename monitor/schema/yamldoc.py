@@ -312,6 +312,10 @@ def split_blocks(
             return None
         after = outdented.search(text, start - 1)
         end = after.start() + 1 if after is not None else len(text)
+        if text.startswith(" " * (indent + 1), end):
+            # Indented between the key and its entries, the next line would fold into
+            # the marker put in the block's place: only the whole text reads it right.
+            return None
         starts = [found.start() + 1 for found in entry.finditer(text, start - 1, end)]
         if not starts or starts[0] != start:
             return None

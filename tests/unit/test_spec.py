@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
-from monitor.schema import model, spec, spec_writer
+from monitor.schema import model, spec, spec_writer, yamldoc
 from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
@@ -1553,10 +1553,11 @@ def test_a_large_spec_reads_its_functions_and_views_the_same_in_pieces_and_whole
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
-def test_a_line_folded_into_the_place_of_cut_out_tables_is_a_problem_not_a_traceback() -> None:
+def test_a_line_indented_between_tables_and_its_entries_is_a_problem_not_a_traceback() -> None:
     # Indented between `tables:` and its entries, the last line continues the plain
     # scalar that stands for the cut-out block in the outline (found by fuzzing).
     text = "version: 1\nschemas:\n  public:\n    tables:\n      t: {}\n     i\n"
+    assert yamldoc.split_blocks(text, ("tables",), 4) is None  # read whole, never cut
     assert problems_of(text) == [
         (6, "invalid YAML: while parsing a block mapping; did not find expected key")
     ]
