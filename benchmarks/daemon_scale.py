@@ -36,7 +36,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +62,7 @@ from monitor.daemon import runner as daemon
 from monitor.postgres import catalog, db
 from monitor.schema import spec
 from tests.support.postgres import server
+from tests.support.waiting import free_port
 
 DRIFT_INTERVAL_SECONDS = 20  # long enough for a full cycle on 5,000 tables
 SCRAPES = 20
@@ -140,13 +140,6 @@ targets:
 """
     )
     return config
-
-
-def free_port() -> int:
-    probe = socket.create_server(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def timed(action: Callable[[], Any]) -> float:

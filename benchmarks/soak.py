@@ -30,35 +30,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from catalog_scale import scratch_database
-from daemon_scale import free_port, process_memory_mb
+from daemon_scale import process_memory_mb
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.postgres.migrations import deploy
-from tests.support.paths import EXAMPLE_MIGRATIONS, SPEC
+from tests.support.daemon import write_config
+from tests.support.paths import EXAMPLE_MIGRATIONS
 from tests.support.postgres import server
+from tests.support.waiting import free_port
 
 WARM_UP_SECONDS = 30.0
 SAMPLE_SECONDS = 5.0
 SCRAPES_PER_SECOND = 5
-
-
-def write_config(directory: Path, dsn: str, port: int) -> Path:
-    config = directory / "monitor.yaml"
-    config.write_text(
-        f"""\
-version: 1
-state_dir: {directory / "state"}
-log_format: json
-web: {{listen_address: "127.0.0.1:{port}"}}
-intervals: {{drift: 1s, stats: 1s}}
-timeouts: {{lock: 200ms, statement: 800ms, connect: 2s}}
-targets:
-  - name: soak
-    dsn: "{dsn}"
-    spec: {SPEC}
-"""
-    )
-    return config
 
 
 def checks(url: str) -> dict[str, float]:
@@ -177,7 +160,7 @@ def main() -> None:
         deploy(dsn, EXAMPLE_MIGRATIONS)
         port = free_port()
         soak(
-            write_config(Path(directory), dsn, port),
+            write_config(Path(directory), dsn, name="soak", listen=f"127.0.0.1:{port}"),
             f"http://127.0.0.1:{port}/metrics",
             args.minutes,
         )
