@@ -279,12 +279,13 @@ _ENABLED = {"O": "origin", "A": "always", "R": "replica", "D": "disabled"}
 
 def with_surface(
     state: model.State,
-    functions: Iterable[Row],
-    views: Iterable[Row],
-    indexes: Mapping[int, tuple[model.Index, ...]],
+    functions: Iterable[tuple[str, model.Function]],
+    views: Iterable[tuple[str, model.View]],
     objects: Row,
 ) -> model.State:
-    """``state`` (tables of the asked schemas) with the rest of the security surface."""
+    """``state`` (tables of the asked schemas) with the rest of the security surface;
+    ``functions`` and ``views`` by schema, from :func:`function_from_row` and
+    :func:`view_from_row`."""
     schemas_json, defaults_json, types_json, sequences_json, extensions, publications, events = (
         objects
     )
@@ -292,9 +293,9 @@ def with_surface(
         s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
         for s in state.schemas
     }
-    for name, function in map(function_from_row, functions):
+    for name, function in functions:
         by_schema[name]["functions"].append(function)
-    for name, view in (view_from_row(row, indexes) for row in views):
+    for name, view in views:
         by_schema[name]["views"].append(view)
     for name, type_ in map(type_from_row, types_json):
         by_schema[name]["types"].append(type_)
