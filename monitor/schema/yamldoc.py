@@ -252,13 +252,36 @@ class Blocks:
     bounds: list[list[int]]
     piece_lines: list[list[int]]
     cuts: list[tuple[int, int]]
+    # Detached blocks (see detached): each block's pieces, each one None once read.
+    owned: list[list[str | None]] | None = None
 
     def pieces(self, block: int) -> Iterator[tuple[str, int]]:
         """The text of each piece of ``block`` and its first line, cut only as it is read:
-        the pieces never take the memory of a second copy of the text."""
+        the pieces never take the memory of a second copy of the text. Detached, each
+        piece is given once and then freed."""
+        if self.owned is not None:
+            texts = self.owned[block]
+            for index, line in enumerate(self.piece_lines[block]):
+                text, texts[index] = texts[index], None
+                if text is None:
+                    raise ValueError(f"block {block} of detached blocks read twice")
+                yield text, line
+            return
         starts = itertools.pairwise(self.bounds[block])
         for (start, end), line in zip(starts, self.piece_lines[block], strict=True):
             yield self.text[start:end], line
+
+    def detached(self) -> Blocks:
+        """These blocks with a text of its own for each piece, the whole text not kept.
+
+        Each piece is freed once read, so a large document leaves memory as
+        what it is read into fills it; each block can be read once only.
+        """
+        owned: list[list[str | None]] = [
+            [self.text[start:end] for start, end in itertools.pairwise(bounds)]
+            for bounds in self.bounds
+        ]
+        return dataclasses.replace(self, text="", owned=owned)
 
     def outline_line(self, line: int) -> int:
         """The file's line (1-based) of the outline's 0-based ``line``."""
