@@ -12,17 +12,14 @@ import ctypes
 import os
 import sys
 import threading
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-from monitor.errors import MonitorError
+from monitor.errors import InputError, MonitorError
 from monitor.postgres import catalog, db
-from monitor.schema import advisors, diff, repair, spec
+from monitor.schema import advisors, diff, repair, spec, yamldoc
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.model import Finding, Kind, Severity, State
 
@@ -272,58 +269,67 @@ SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind,
 def spec_lines(text: str) -> dict[SpecKey, int]:
     """Line of each schema, table and object of a spec, for annotations that point at it."""
     try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
+        root = yamldoc.compose(text, "<spec>")
+    except InputError:
         return {}
     lines: dict[SpecKey, int] = {}
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            if key.value == "migrations":
-                lines[("", None, str(Kind.MIGRATION), None)] = key.start_mark.line + 1
-            if key.value == "schemas" and isinstance(value, yaml.MappingNode):
-                for schema_key, schema in value.value:
-                    lines[(schema_key.value, None, None, None)] = schema_key.start_mark.line + 1
-                    lines.update(_schema_lines(schema_key.value, schema))
+    if isinstance(root, dict):
+        for key, value in root.items():
+            if key == "migrations":
+                lines[("", None, str(Kind.MIGRATION), None)] = _line(key)
+            if key == "schemas" and isinstance(value, dict):
+                for schema, body in value.items():
+                    lines[(schema, None, None, None)] = _line(schema)
+                    lines.update(_schema_lines(schema, body))
     return lines
 
 
-def _entries(node: yaml.Node | None) -> Iterator[tuple[str, yaml.Node]]:
-    if isinstance(node, yaml.MappingNode):
-        for key, _value in node.value:
-            yield str(key.value), key
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            if isinstance(item, yaml.MappingNode):
-                name = next((v for k, v in item.value if k.value == "name"), None)
-                if isinstance(name, yaml.ScalarNode):
-                    yield str(name.value), item
+def _line(value: Any) -> int:
+    """The line of a value of :func:`yamldoc.compose`, which gives every value one."""
+    line = yamldoc.line_of(value)
+    assert line is not None
+    return line
 
 
-def _child(node: yaml.Node | None, name: str) -> tuple[yaml.Node, yaml.Node] | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == name:
+def _entries(node: Any) -> Iterator[tuple[str, Any]]:
+    """The names in a mapping of objects, or in a list of mappings with a `name`."""
+    if isinstance(node, dict):
+        for key in node:
+            yield str(key), key
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict):
+                name = item.get("name")
+                if isinstance(name, str):
+                    yield str(name), item
+
+
+def _child(node: Any, name: str) -> tuple[Any, Any] | None:
+    """The key and the value of ``name`` in a mapping."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == name:
                 return key, value
     return None
 
 
-def _schema_lines(schema: str, node: yaml.Node) -> Iterator[tuple[SpecKey, int]]:
+def _schema_lines(schema: str, node: Any) -> Iterator[tuple[SpecKey, int]]:
     tables = _child(node, "tables")
-    if tables is None or not isinstance(tables[1], yaml.MappingNode):
+    if tables is None or not isinstance(tables[1], dict):
         return
-    for table_key, table in tables[1].value:
-        name = str(table_key.value)
-        yield (schema, name, None, None), table_key.start_mark.line + 1
+    for table_key, table in tables[1].items():
+        name = str(table_key)
+        yield (schema, name, None, None), _line(table_key)
         rls = _child(table, "rls")
         if rls is not None:
-            yield (schema, name, str(Kind.RLS), name), rls[0].start_mark.line + 1
+            yield (schema, name, str(Kind.RLS), name), _line(rls[0])
         columns = _child(table, "columns")
         for column, at in _entries(columns[1] if columns else None):
-            yield (schema, name, str(Kind.COLUMN), column), at.start_mark.line + 1
+            yield (schema, name, str(Kind.COLUMN), column), _line(at)
         for kind, collection in _COLLECTIONS.items():
             found = _child(table, collection)
             for item, at in _entries(found[1] if found else None):
-                yield (schema, name, str(kind), item), at.start_mark.line + 1
+                yield (schema, name, str(kind), item), _line(at)
 
 
 def line_of(
@@ -429,6 +435,8 @@ def junit_xml(
 ) -> str:
     """One test case per expected object (and per finding about an unlisted one); advisories
     in a suite of their own, failing only at or above `fail_on_advisory`."""
+    import xml.etree.ElementTree as ElementTree  # only for this format
+
     by_object: dict[tuple[str, str | None, str, str], list[Finding]] = {}
     for finding in findings:
         by_object.setdefault(

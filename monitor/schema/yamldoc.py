@@ -42,7 +42,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar
 
-import yaml
 import yaml_rs
 
 from monitor.errors import InputError, Problem
@@ -62,10 +61,17 @@ _TAG = "tag:yaml.org,2002:"
 NULL, BOOL, INT, FLOAT, STR, TIMESTAMP = (
     _TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp")
 )
-_MERGE, _SEQ, _MAP = _TAG + "merge", _TAG + "seq", _TAG + "map"
+MERGE = _TAG + "merge"
 _SCALAR_TAGS = frozenset({NULL, BOOL, INT, FLOAT, STR, TIMESTAMP})
-_BOOLEANS: Mapping[str, bool] = yaml.constructor.SafeConstructor.bool_values
-_RESOLVER = yaml.resolver.Resolver()
+# YAML 1.1's booleans, as PyYAML reads them (lower-cased).
+_BOOLEANS: Mapping[str, bool] = {
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+}
 
 # The C0 and C1 controls YAML refuses in a stream (tab, line feed, carriage
 # return and NEL allowed), DEL, lone surrogates and the two non-characters.
@@ -184,9 +190,6 @@ class Scalar(str):
         scalar.tag = tag
         scalar.line = line
         return scalar
-
-
-_new_str = str.__new__
 
 
 class Map(dict[str, Any]):
@@ -353,23 +356,6 @@ def split_blocks(
     return Blocks("".join(outline), marker, text, block_bounds, piece_lines, cuts)
 
 
-_CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
-LOADER: type[Any] = yaml.SafeLoader  # PyYAML without libyaml: its own parser, same results
-if _CParser is not None:
-
-    class _LibyamlComposer(yaml.composer.Composer, _CParser, yaml.resolver.Resolver):  # type: ignore[misc]
-        """libyaml's parser under PyYAML's composer, whose messages name anchors and aliases."""
-
-        def __init__(self, stream: str) -> None:
-            _CParser.__init__(self, stream)
-            yaml.composer.Composer.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
-
-    LOADER = _LibyamlComposer
-# libyaml's own composer: fastest, but its errors do not name anchors and aliases.
-_FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", LOADER)
-
-
 def compose(
     text: str,
     filename: str,
@@ -378,34 +364,11 @@ def compose(
 ) -> Map | Seq | Scalar | None:
     """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
 
-    ``loader``: PyYAML's loader class to compose with; by default libyaml's
-    composer, and PyYAML's composer over libyaml's parser for the wording
-    of an error (it names the anchor or alias at fault). ``lines`` maps the
-    0-based line of ``text`` to the file's line, when ``text`` is part of it.
+    See :func:`yamlexact.compose`: PyYAML is imported only when a text is read exactly.
     """
-    where = lines or _next_line
-    with no_cycle_collection():  # a large tree is all new objects and no cycles
-        try:
-            root = yaml.compose(text, Loader=loader or _FAST_LOADER)
-        except yaml.MarkedYAMLError as exc:
-            if loader is None and _FAST_LOADER is not LOADER:
-                return compose(text, filename, LOADER, lines)
-            mark = exc.problem_mark or exc.context_mark
-            detail = "; ".join(part for part in (exc.context, exc.problem) if part)
-            line = where(mark.line) if mark is not None else None
-            raise InputError([Problem(filename, line, f"invalid YAML: {detail}")]) from None
-        except yaml.YAMLError as exc:
-            raise InputError([Problem(filename, None, f"invalid YAML: {exc}")]) from None
-        except RecursionError:
-            raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
-        if root is None:
-            return None
-        built: Map | Seq | Scalar = _Builder(filename, where).value(root, 0)
-        return built
+    from monitor.schema import yamlexact
 
-
-def _next_line(line: int) -> int:
-    return line + 1
+    return yamlexact.compose(text, filename, loader, lines)
 
 
 @contextlib.contextmanager
@@ -419,123 +382,6 @@ def no_cycle_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-class _Builder:
-    """Node tree -> exact data. Each node is built once: an alias is the same object."""
-
-    def __init__(self, filename: str, line: Callable[[int], int]) -> None:
-        self.filename = filename
-        self.line = line  # a node's 0-based line -> the file's line
-        self.built: dict[int, Any] = {}
-        self.building: set[int] = set()
-        # How many nodes the data holds with each alias and merge written out in place,
-        # by node; and how many nodes were written.
-        self.sizes: dict[int, int] = {}
-        self.written = 0
-
-    def fail(self, node: yaml.Node, message: str) -> NoReturn:
-        raise InputError([Problem(self.filename, self.line(node.start_mark.line), message)])
-
-    def value(self, node: yaml.Node, depth: int) -> Any:
-        if node.__class__ is yaml.ScalarNode:  # most nodes: no memo, size 1
-            self.written += 1
-            scalar = _new_str(Scalar, node.value)
-            scalar.tag = node.tag
-            scalar.line = self.line(node.start_mark.line)
-            return scalar
-        key = id(node)
-        if key in self.built:
-            return self.built[key]
-        if key in self.building:
-            self.fail(node, "invalid YAML: an alias refers to a node that contains it")
-        if depth > MAX_DEPTH:
-            self.fail(node, f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
-        self.written += 1
-        line = self.line(node.start_mark.line)
-        self.building.add(key)
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                built: Any = self.sequence(node, line, depth)
-            else:
-                assert isinstance(node, yaml.MappingNode)
-                built = self.mapping(node, line, depth)
-        finally:
-            self.building.discard(key)
-        self.built[key] = built
-        return built
-
-    def size(self, node: yaml.Node) -> int:
-        """The nodes ``node`` holds, each alias and merge written out in place."""
-        return self.sizes.get(id(node), 1)  # a scalar is not kept: 1
-
-    def add_size(self, node: yaml.Node, size: int) -> None:
-        self.sizes[id(node)] = size
-        if size - self.written > MAX_EXPANSION:
-            self.fail(
-                node,
-                f"aliases and merge keys expand to more than {MAX_EXPANSION} nodes "
-                "(an alias bomb?); write the objects out instead",
-            )
-
-    def sequence(self, node: yaml.SequenceNode, line: int, depth: int) -> Seq:
-        items = Seq(self.value(item, depth + 1) for item in node.value)
-        items.line = line
-        self.add_size(node, 1 + sum(map(self.size, node.value)))
-        return items
-
-    def mapping(self, node: yaml.MappingNode, line: int, depth: int) -> Map:
-        mapping = Map()
-        mapping.line = line
-        mapping.notes = []
-        size = 1
-        keys: dict[str, int] = {}
-        merged: list[tuple[str, Any]] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                size += self.merge(mapping, value_node, merged, depth)
-                continue
-            value = self.value(value_node, depth + 1)
-            size += 1 + self.size(value_node)
-            key_line = self.line(key_node.start_mark.line)
-            if not isinstance(key_node, yaml.ScalarNode):
-                what = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
-                mapping.notes.append((key_line, f"a key must be a name, not {what}"))
-                continue
-            name = key_node.value.strip()
-            if not name:
-                mapping.notes.append((key_line, "a key must not be empty"))
-            elif name in keys:
-                message = f"duplicate key {name!r} (first at line {keys[name]})"
-                mapping.notes.append((key_line, message))
-            else:
-                keys[name] = key_line
-                mapping[Scalar(name, key_node.tag, key_line)] = value
-        # Keys written in the mapping itself win over merged ones, as in YAML.
-        for name, value in merged:
-            if name not in mapping:
-                mapping[name] = value
-        self.add_size(node, size)
-        return mapping
-
-    def merge(self, into: Map, node: yaml.Node, merged: list[tuple[str, Any]], depth: int) -> int:
-        """Gather the entries `<<` merges into ``into``; the nodes they add."""
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        size = 0
-        for source in sources:
-            line = self.line(source.start_mark.line)
-            if id(source) in self.building:
-                into.notes.append((line, "`<<` merges a mapping into itself"))
-                continue
-            value = self.value(source, depth + 1)
-            if not isinstance(value, Map):
-                what = "a list" if isinstance(value, Seq) else _describe(value)
-                into.notes.append((line, f"`<<` merges a mapping, not {what}"))
-                continue
-            into.notes.extend(value.notes)
-            merged.extend(value.items())
-            size += self.size(source)
-        return size
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -608,8 +454,9 @@ def spelling(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def plain_tag(text: str) -> str:
     """The tag YAML 1.1 gives ``text`` written plain: `yes` is a boolean, `1` a number."""
-    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-    return tag
+    from monitor.schema import yamlexact
+
+    return yamlexact.plain_tag(text)
 
 
 def _yaml_int(text: str) -> int:
