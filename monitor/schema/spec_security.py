@@ -90,19 +90,35 @@ _GRANT_OPTION = " with grant option"
 class _NamelessFields:
     """An object read from a body, kept to make equal objects under other names."""
 
+    __slots__ = ("first", "rest")
+
     def __init__(self, first: Any) -> None:
         self.first = first
-        self.kind = type(first)
-        self.fields = {
-            field.name: getattr(first, field.name)
-            for field in dataclasses.fields(first)
-            if field.name != "name"
-        }
+        self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
 
     def named(self, name: str) -> Any:
         if name == self.first.name:
             return self.first
-        return self.kind(name=name, **self.fields)
+        return type(self.first)(name, *self.rest)
+
+
+def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
+    """The fields of a named model object after its name, which every one has first."""
+    found = _AFTER_NAME.get(kind)
+    if found is None:
+        name, *rest = (field.name for field in dataclasses.fields(kind))
+        if name != "name":
+            raise TypeError(f"{kind.__name__} does not have its name first")
+        found = _AFTER_NAME[kind] = tuple(rest)
+    return found
+
+
+_AFTER_NAME: dict[type[Any], tuple[str, ...]] = {}
+
+
+# Distinct bodies remembered at most (see remembered): a spec's own repeated bodies are
+# read again after each clearing, its distinct ones cost no memory beyond this.
+_MEMO_LIMIT = 4096
 
 
 _NO_GRANTS: model.Grants = frozenset()
@@ -129,6 +145,8 @@ class SecurityReader(yamldoc.Reader):
         if key in self.memo:
             kept: T = self.memo[key]
             return kept
+        if len(self.memo) >= _MEMO_LIMIT:
+            self.memo.clear()
         result = self.memo[key] = read()
         return result
 
