@@ -70,7 +70,8 @@ DECLARE role text;
 BEGIN
   FOREACH role IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role) THEN
-      EXECUTE format('CREATE ROLE %I NOLOGIN', role);
+      -- As Supabase and the bootstrap make them: roles are the server's, not the database's.
+      EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', role);
     END IF;
   END LOOP;
 END $$;
