@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import InputError
-from monitor.schema import model, spec, spec_writer, yamldoc
+from monitor.schema import model, spec, spec_security, spec_writer, yamldoc
 from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
@@ -1553,6 +1555,62 @@ def test_a_large_spec_reads_its_functions_and_views_the_same_in_pieces_and_whole
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
+def test_a_large_spec_read_from_its_file_frees_each_piece_once_parsed(tmp_path: Path) -> None:
+    tables = tuple(Table(f"t{n:03}", rls=Rls(enabled=True)) for n in range(450))
+    state = State(schemas=(Schema("public", tables=tables),))
+    path = tmp_path / "large.yaml"
+    path.write_text(spec.dumps(state))
+    reading = spec.read(path)
+    assert reading.blocks is not None and reading.blocks.owned is not None
+    assert reading.blocks.text == ""  # the whole text is not kept, only its pieces
+    assert reading.guess_scope() == spec.Scope(("public",), None)
+    assert spec.load_reading(reading) == state
+    assert [piece for block in reading.blocks.owned for piece in block] == [None] * 3
+    with pytest.raises(ValueError, match="read twice"):
+        list(reading.blocks.pieces(0))
+
+
+def test_a_large_spec_with_a_problem_is_read_again_from_its_file_for_its_lines(
+    tmp_path: Path,
+) -> None:
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(450))
+    path = tmp_path / "large.yaml"
+    path.write_text("version: 1\nschemas:\n  public:\n    tables:\n" + body)
+    path.write_text(path.read_text().replace("t420: {}", "t420: {rls: maybe}"))
+    with pytest.raises(InputError) as caught:
+        spec.load(path)
+    assert [(p.file, p.line, p.message) for p in caught.value.problems] == [
+        (str(path), 425, "table public.t420: rls must be a mapping, not 'maybe'")
+    ]
+
+
+def test_a_clean_spec_loads_without_pyyaml_which_only_the_exact_reading_imports(
+    tmp_path: Path,
+) -> None:
+    clean, broken = tmp_path / "clean.yaml", tmp_path / "broken.yaml"
+    clean.write_text(spec.dumps(State(schemas=(Schema("public", tables=(Table("t"),)),))))
+    broken.write_text("version: 1\nschemas: {public: {tabels: {}}}\n")
+    probe = (
+        "import sys; from pathlib import Path; from monitor.schema import spec\n"
+        "try: spec.load(Path(sys.argv[1]))\n"
+        "except Exception as exc: print(type(exc).__name__)\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    for path, expected in ((clean, "False"), (broken, "InputError\nTrue")):
+        ran = subprocess.run(
+            [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True
+        )
+        assert ran.stdout.strip() == expected
+
+
+def test_more_distinct_bodies_than_are_remembered_read_the_same_fast_and_exactly() -> None:
+    count = spec_security._MEMO_LIMIT + 10
+    indexes = tuple(Index(f"i{n:05}", (f"c{n}",), where=f"c{n} > {n}") for n in range(count))
+    state = State(schemas=(Schema("public", tables=(Table("t", indexes=indexes),)),))
+    text = spec.dumps(state)
+    assert spec.loads(text) == spec.read_exactly(text) == state
+
+
 def test_a_line_indented_between_tables_and_its_entries_is_a_problem_not_a_traceback() -> None:
     # Indented between `tables:` and its entries, the last line continues the plain
     # scalar that stands for the cut-out block in the outline (found by fuzzing).
@@ -1626,8 +1684,11 @@ PUBLIC_TABLES = "schemas:\n  public:\n    tables:\n      t: {}\n"
     ],
 )
 def test_the_scope_of_a_spec_is_guessed_from_its_outline(
-    text: str, scope: spec.Scope | None
+    text: str, scope: spec.Scope | None, tmp_path: Path
 ) -> None:
     assert spec.guess_scope(text) == scope
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    assert spec.read(path).guess_scope() == scope
     if scope is not None:
         assert spec.Scope.of(spec.loads(text)) == scope
