@@ -12,13 +12,14 @@ Three parts, used in this order:
   merge keys, a syntax error...). :func:`compose` is exact: PyYAML's composer
   (libyaml when available), every scalar kept as written with its tag and
   line, aliases and merge keys resolved once each and capped, so that an
-  alias or merge-key bomb fails at once with one clear message.
+  alias or merge-key bomb fails at once with one clear message. It lives in
+  :mod:`yamlexact`, imported only when a text is read exactly.
 - :class:`Reader` walks that data into a model, collecting every problem
   with its line and a "did you mean". In ``fast`` mode (data from
   :func:`fast_parse`), the first problem or a value whose spelling the fast
   parser lost stops the walk with :class:`Retry`: the caller then reads the
-  exact composition, which knows lines. A clean spec so pays for positions
-  never.
+  exact composition, which knows lines. A clean spec so pays for positions,
+  and PyYAML, never.
 
 Exact data: mappings are :class:`Map` (a dict with ``line`` and the key
 problems found while composing), lists :class:`Seq`, scalars
@@ -205,6 +206,11 @@ class Seq(list[Any]):
     line: int
 
 
+# Exact data (see compose), and a 0-based line of a text -> the line of its file.
+Exact = Map | Seq | Scalar | None
+Lines = Callable[[int], int]
+
+
 class _Declined:
     def __repr__(self) -> str:
         return "DECLINED"
@@ -357,18 +363,22 @@ def split_blocks(
 
 
 def compose(
-    text: str,
-    filename: str,
-    loader: type[Any] | None = None,
-    lines: Callable[[int], int] | None = None,
-) -> Map | Seq | Scalar | None:
+    text: str, filename: str, loader: type[Any] | None = None, lines: Lines | None = None
+) -> Exact:
     """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
 
-    See :func:`yamlexact.compose`: PyYAML is imported only when a text is read exactly.
+    ``loader``: PyYAML's loader class to compose with (default: libyaml's).
+    ``lines`` maps the 0-based line of ``text`` to the file's line, when
+    ``text`` is part of it. PyYAML (:mod:`yamlexact`) is imported only here,
+    when a text is read exactly.
     """
     from monitor.schema import yamlexact
 
-    return yamlexact.compose(text, filename, loader, lines)
+    return yamlexact.compose(text, filename, loader, lines or _next_line)
+
+
+def _next_line(line: int) -> int:
+    return line + 1
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ that an alias or merge-key bomb fails at once with one clear message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import yaml
@@ -19,6 +18,8 @@ from monitor.schema.yamldoc import (
     MAX_DEPTH,
     MAX_EXPANSION,
     MERGE,
+    Exact,
+    Lines,
     Map,
     Scalar,
     Seq,
@@ -46,26 +47,16 @@ if _CParser is not None:
 _FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", LOADER)
 
 
-def compose(
-    text: str,
-    filename: str,
-    loader: type[Any] | None = None,
-    lines: Callable[[int], int] | None = None,
-) -> Map | Seq | Scalar | None:
-    """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
-
-    ``loader``: PyYAML's loader class to compose with; by default libyaml's
-    composer, and PyYAML's composer over libyaml's parser for the wording
-    of an error (it names the anchor or alias at fault). ``lines`` maps the
-    0-based line of ``text`` to the file's line, when ``text`` is part of it.
-    """
-    where = lines or _next_line
+def compose(text: str, filename: str, loader: type[Any] | None, where: Lines) -> Exact:
+    """:func:`yamldoc.compose`, its defaults resolved: ``loader`` (None: libyaml's own
+    composer, then PyYAML's over libyaml's parser for the wording of an error, which
+    names the anchor or alias at fault) and ``where``, a 0-based line to the file's."""
     with no_cycle_collection():  # a large tree is all new objects and no cycles
         try:
             root = yaml.compose(text, Loader=loader or _FAST_LOADER)
         except yaml.MarkedYAMLError as exc:
             if loader is None and _FAST_LOADER is not LOADER:
-                return compose(text, filename, LOADER, lines)
+                return compose(text, filename, LOADER, where)
             mark = exc.problem_mark or exc.context_mark
             detail = "; ".join(part for part in (exc.context, exc.problem) if part)
             line = where(mark.line) if mark is not None else None
@@ -76,18 +67,14 @@ def compose(
             raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
         if root is None:
             return None
-        built: Map | Seq | Scalar = _Builder(filename, where).value(root, 0)
+        built: Exact = _Builder(filename, where).value(root, 0)
         return built
-
-
-def _next_line(line: int) -> int:
-    return line + 1
 
 
 class _Builder:
     """Node tree -> exact data. Each node is built once: an alias is the same object."""
 
-    def __init__(self, filename: str, line: Callable[[int], int]) -> None:
+    def __init__(self, filename: str, line: Lines) -> None:
         self.filename = filename
         self.line = line  # a node's 0-based line -> the file's line
         self.built: dict[int, Any] = {}
