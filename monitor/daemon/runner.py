@@ -171,8 +171,8 @@ class TargetRunner:
     def watchdog(self) -> None:
         """Fail a run that outlived its budget and its cancel: a silent peer, not a slow query.
 
-        Its connection is broken (the run's thread wakes with an error), and the
-        failure is published now rather than when that thread gets to it.
+        The failure is published now rather than when the run's thread gets to
+        it, and then its connection is broken (that thread wakes with an error).
         """
         running = self._running
         if running is None or self._overdue:
@@ -183,12 +183,14 @@ class TargetRunner:
         if overdue < budget + WATCHDOG_GRACE_SECONDS or self._running is not running:
             return  # in time, or that run has just ended
         self._overdue = True
-        self.session.sever()
         error = f"no answer from the database for {overdue:.1f}s (run budget {budget:g}s)"
         self._events.reachability(self.name, False, error)
         self._publish(
             lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(overdue, error))
         )
+        # Last: the severed run ends at once and hands the session to the other check,
+        # whose "next attempt in ..." must not be the outage's first word.
+        self.session.sever()
 
     # -- running a check ------------------------------------------------------
 
