@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/schema-monitor demo --drift
 
-# The fast suite (no end-to-end runs of Prometheus, the demo or long property runs).
+# The fast suite (no end-to-end runs of Prometheus, the demo or long property runs),
+# in two processes.
 test: $(STAMP)
-	$(BIN)/pytest -m 'not slow'
+	$(BIN)/pytest -m 'not slow' -n 2
 
-# Everything, as CI runs it (property tests at their full number of examples).
+# Everything, as CI runs it (property tests at their full number of examples), one at a time.
 test-all: $(STAMP)
 	HYPOTHESIS_PROFILE=full $(BIN)/pytest
 
