@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -16,6 +17,8 @@ from monitor.daemon.metrics import ADVISORY_SERIES, CHECKS, PREFIX
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
 from monitor.schema.model import Change, Kind, Severity
+
+F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
 _INDEX_LABELS = ["target", "datname", "schemaname", "relname", "indexrelname"]
 _TABLE_LABELS = ["target", "datname", "schemaname", "relname"]
@@ -33,21 +36,16 @@ class _Families:
         self._families: dict[str, Metric] = {}
 
     def gauge(self, name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = GaugeMetricFamily(
-                PREFIX + name, documentation, labels=labels
-            )
-        assert isinstance(family, GaugeMetricFamily)
-        return family
+        return self._family(GaugeMetricFamily, name, documentation, labels)
 
     def counter(self, name: str, documentation: str, labels: list[str]) -> CounterMetricFamily:
+        return self._family(CounterMetricFamily, name, documentation, labels)
+
+    def _family(self, kind: type[F], name: str, documentation: str, labels: list[str]) -> F:
         family = self._families.get(name)
         if family is None:
-            family = self._families[name] = CounterMetricFamily(
-                PREFIX + name, documentation, labels=labels
-            )
-        assert isinstance(family, CounterMetricFamily)
+            family = self._families[name] = kind(PREFIX + name, documentation, labels=labels)
+        assert isinstance(family, kind)
         return family
 
     def __iter__(self) -> Iterator[Metric]:
