@@ -54,10 +54,8 @@ __all__ = [
     "Scope",
     "absent_sort_key",
     "dumps",
-    "guess_scope",
     "load",
     "load_reading",
-    "load_text",
     "loads",
     "read",
     "read_text",
@@ -201,11 +199,6 @@ def read_text(path: Path) -> str:
     return yamldoc.read_text(path, "spec")
 
 
-def load_text(text: str, filename: str) -> model.State:
-    """:func:`load` of text from :func:`read_text`."""
-    return _read(text, filename)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Reading:
     """A spec file read and checked, its large blocks cut out (see :func:`read`)."""
@@ -216,8 +209,28 @@ class Reading:
     blocks: yamldoc.Blocks | None  # detached: each piece freed once read
 
     def guess_scope(self) -> Scope | None:
-        """:func:`guess_scope` of the file's text."""
-        return None if self.blocks is None else _outline_scope(self.outline)
+        """The scope of the spec, read from its outline alone; None when that is not plain.
+
+        A large spec's tables, functions and views are cut out (see
+        :func:`yamldoc.split_blocks`), so the guess costs a fraction of a load.
+        Only a guess: nothing is checked, the loaded spec's :meth:`Scope.of` decides.
+        """
+        if self.blocks is None:
+            return None  # not the plain layout of a generated spec: no cheap outline
+        data = yamldoc.fast_parse(self.outline)
+        if not isinstance(data, dict):  # declined, or not a mapping at all
+            return None
+        schemas, ledger = data.get("schemas"), data.get("migrations")
+        if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):
+            return None
+        if ledger is None:
+            return Scope(tuple(sorted(schemas)), None)
+        table = (
+            ledger.get("table", model.DEFAULT_LEDGER_TABLE) if isinstance(ledger, dict) else None
+        )
+        if type(table) is not str:
+            return None
+        return Scope(tuple(sorted(schemas)), table.strip())
 
 
 def read(path: Path) -> Reading:
@@ -241,10 +254,9 @@ def load_reading(reading: Reading) -> model.State:
     reading (its text was not kept): what is reported, or loaded, is always
     one whole version of the file.
     """
-    filename = str(reading.path)
-    with yamldoc.no_cycle_collection(), contextlib.suppress(Retry):
-        return _Reader(filename, fast=True).read_fast(reading.outline, reading.blocks)
-    return read_exactly(read_text(reading.path), filename)
+    return _fast_else_exact(
+        str(reading.path), reading.outline, reading.blocks, lambda: read_text(reading.path)
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -260,41 +272,22 @@ class Scope:
         return cls(tuple(schema.name for schema in state.schemas), ledger)
 
 
-def guess_scope(text: str) -> Scope | None:
-    """The scope of a spec, read from its outline alone; None when that is not plain.
-
-    A large spec's tables, functions and views are cut out (see
-    :func:`yamldoc.split_blocks`), so the guess costs a fraction of a load.
-    Only a guess: nothing is checked, the loaded spec's :meth:`Scope.of` decides.
-    """
-    blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
-    # No block cut out: not the plain layout of a generated spec, no cheap outline.
-    return None if blocks is None else _outline_scope(blocks.outline)
-
-
-def _outline_scope(outline: str) -> Scope | None:
-    data = yamldoc.fast_parse(outline)
-    if not isinstance(data, dict):  # declined, or not a mapping at all
-        return None
-    schemas, ledger = data.get("schemas"), data.get("migrations")
-    if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):
-        return None
-    if ledger is None:
-        return Scope(tuple(sorted(schemas)), None)
-    table = ledger.get("table", model.DEFAULT_LEDGER_TABLE) if isinstance(ledger, dict) else None
-    if type(table) is not str:
-        return None
-    return Scope(tuple(sorted(schemas)), table.strip())
-
-
 def _read(text: str, filename: str) -> model.State:
     """A spec from checked text: fast when it has no problem, else exactly."""
     blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
     outline = text if blocks is None else blocks.outline
+    return _fast_else_exact(filename, outline, blocks, lambda: text)
+
+
+def _fast_else_exact(
+    filename: str, outline: str, blocks: yamldoc.Blocks | None, text: Callable[[], str]
+) -> model.State:
+    """The fast reading of ``outline`` and its ``blocks``; on any problem, the exact
+    reading of the whole ``text()``."""
     # The model of a large spec is hundreds of thousands of new objects in no cycle.
     with yamldoc.no_cycle_collection(), contextlib.suppress(Retry):
         return _Reader(filename, fast=True).read_fast(outline, blocks)
-    return read_exactly(text, filename)
+    return read_exactly(text(), filename)
 
 
 def read_exactly(text: str, filename: str = "<spec>") -> model.State:
