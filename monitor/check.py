@@ -91,11 +91,8 @@ def _large_blocks_returned_on_free() -> None:
     at its default keeps ~13 MB off a 5,000-table check's peak RSS
     (benchmarks/catalog_scale.py). A threshold the user set is left alone.
     """
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return
-    # Not glibc (musl has no mallopt): nothing to fix.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        _glibc("mallopt", _M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
 
 
 def _free_heap_returned() -> None:
@@ -106,10 +103,16 @@ def _free_heap_returned() -> None:
     2 MB off a 5,000-table check's peak RSS, reached at the end of the
     snapshot; a few milliseconds).
     """
+    _glibc("malloc_trim", 0)
+
+
+def _glibc(function: str, *arguments: int) -> None:
+    """Call one of glibc's malloc functions; elsewhere (not Linux, or musl, which has
+    neither mallopt nor malloc_trim) there is nothing to tune."""
     if not sys.platform.startswith("linux"):
         return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
-        ctypes.CDLL(None).malloc_trim(0)
+    with contextlib.suppress(OSError, AttributeError):
+        getattr(ctypes.CDLL(None), function)(*arguments)
 
 
 def _load(path: Path, explicit_dsn: str | None) -> tuple[State, _EarlySnapshot | None]:
