@@ -603,9 +603,8 @@ class _Reader(SecurityReader):
                 if noun == "index" and not self.fast:  # compared across the tables of a schema
                     for entry_name, _ in entries:
                         self.places[(noun, prefix, entry_name)] = line_of(entry_name)
-                return tuple(
-                    self.named_object(noun, schema, n, b, f"{noun} {prefix}.{n}", read)
-                    for n, b in entries
+                return self.named_bodies(
+                    noun, schema, entries, lambda n: f"{noun} {prefix}.{n}", read
                 )
 
             return self.collection(found, key, what, read_all)
