@@ -8,6 +8,9 @@ no database needed), then measures in this one run, best of ``--repeat``:
 - the floor: each YAML parser installed here turning the text into Python
   data (yaml-rs, which the fast path uses; PyYAML with libyaml; rapidyaml and
   msgspec when installed), no validation;
+- the floor under any load of this design: yaml-rs parsing the very pieces
+  ``spec.load`` parses, and constructing the loaded model's distinct objects
+  from their own field values (no parsing, no checks), and the two together;
 - ``spec.load`` end to end (file to State), of the tables alone and of the
   full spec (catalog_scale.py's full catalog: grants on every table, a
   function per table, 1,000 views), and ``spec.read_exactly``: what a load
@@ -41,7 +44,7 @@ import yaml
 
 from monitor.daemon import config
 from monitor.errors import InputError
-from monitor.schema import model, spec
+from monitor.schema import model, spec, yamldoc
 
 
 def table(n: int) -> model.Table:
@@ -204,6 +207,51 @@ def parsers(text: str) -> dict[str, Callable[[], Any]]:
     return found
 
 
+def pieces_parse(text: str) -> Callable[[], None]:
+    """yaml-rs parsing what spec.load parses: the outline, then each piece of the
+    blocks it cuts out, each piece's data freed before the next (as a load does)."""
+    blocks = spec.blocks_of(text)
+    assert blocks is not None, "a generated spec is always cut into pieces"
+    texts = [blocks.outline] + [
+        piece for block in range(len(blocks.bounds)) for piece, _ in blocks.pieces(block)
+    ]
+
+    def parse() -> None:
+        for piece in texts:
+            yamldoc.fast_parse(piece)
+
+    return parse
+
+
+def construction(state: model.State) -> tuple[int, Callable[[], None]]:
+    """The number of distinct objects of ``state`` and a run that constructs each once,
+    children first, from its own field values: what building the model costs with no
+    parsing and no checks."""
+    plan: list[tuple[type[Any], tuple[Any, ...]]] = []
+    seen: set[int] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, tuple | frozenset | list):
+            for item in value:
+                visit(item)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            fields = tuple(getattr(value, field.name) for field in dataclasses.fields(value))
+            for field in fields:
+                visit(field)
+            plan.append((type(value), fields))
+
+    visit(state)
+
+    def build() -> None:
+        for kind, fields in plan:
+            kind(*fields)
+
+    return len(plan), build
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--tables", type=int, default=5000)
@@ -224,6 +272,17 @@ def main() -> None:
         rows: list[tuple[str, tuple[float, float]]] = [
             (f"parse: {label}", best(parse, args.repeat)) for label, parse in parsers(text).items()
         ]
+        loaded = spec.load(path)
+        objects, build = construction(loaded)
+        floors = [
+            ("floor: yaml-rs parse of the pieces a load parses", pieces_parse(text)),
+            (f"floor: constructing the model's {objects} objects", build),
+        ]
+        del loaded
+        costs = [best(action, args.repeat) for _, action in floors]
+        rows += [(label, cost) for (label, _), cost in zip(floors, costs, strict=True)]
+        together = (sum(cpu for cpu, _ in costs), sum(wall for _, wall in costs))
+        rows.append(("floor: the two together", together))
         rows += [
             ("spec.load, end to end", best(lambda: spec.load(path), args.repeat)),
             (

@@ -53,6 +53,7 @@ __all__ = [
     "Reading",
     "Scope",
     "absent_sort_key",
+    "blocks_of",
     "dumps",
     "load",
     "load_reading",
@@ -233,6 +234,12 @@ class Reading:
         return Scope(tuple(sorted(schemas)), table.strip())
 
 
+def blocks_of(text: str) -> yamldoc.Blocks | None:
+    """A spec's schemas' tables, functions and views cut out to be parsed a piece at a
+    time (see :func:`yamldoc.split_blocks`); None where the layout is not plain."""
+    return yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
+
+
 def read(path: Path) -> Reading:
     """A spec file read for :func:`load_reading`, its text not kept.
 
@@ -241,7 +248,7 @@ def read(path: Path) -> Reading:
     instead of staying beside the whole model (8 MB for 5,000 tables).
     """
     text = read_text(path)
-    blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
+    blocks = blocks_of(text)
     if blocks is None:
         return Reading(path, len(text), text, None)
     return Reading(path, len(text), blocks.outline, blocks.detached())
@@ -274,7 +281,7 @@ class Scope:
 
 def _read(text: str, filename: str) -> model.State:
     """A spec from checked text: fast when it has no problem, else exactly."""
-    blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
+    blocks = blocks_of(text)
     outline = text if blocks is None else blocks.outline
     return _fast_else_exact(filename, outline, blocks, lambda: text)
 
@@ -297,7 +304,7 @@ def read_exactly(text: str, filename: str = "<spec>") -> model.State:
     tree with every line of a 5,000-table spec would take most of a GB);
     where a piece does not compose alone, the whole text is composed.
     """
-    blocks = yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
+    blocks = blocks_of(text)
     if blocks is not None:
         with contextlib.suppress(Retry):
             return _read_exactly(filename, blocks.outline, blocks)
