@@ -1611,6 +1611,24 @@ def test_more_distinct_bodies_than_are_remembered_read_the_same_fast_and_exactly
     assert spec.loads(text) == spec.read_exactly(text) == state
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("true", "1"), ("true", "1.0"), ("false", "0"), ("false", "0.0")],
+)
+def test_equal_bodies_are_read_once_but_bodies_python_calls_equal_are_not_conflated(
+    first: str, second: str
+) -> None:
+    # True == 1 == 1.0 in Python: a memo keyed by plain equality would hand the
+    # second index the first one's reading, and miss its problem.
+    tables = "".join(
+        f"      t{n}:\n        indexes:\n          i{n}: {{columns: [c], unique: {flag}}}\n"
+        for n, flag in enumerate((first, second))
+    )
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + tables
+    message = f"index public.t1.i1: unique must be true or false, not {second!r}"
+    assert problems_of(text) == [(10, message)]
+
+
 def test_a_line_indented_between_tables_and_its_entries_is_a_problem_not_a_traceback() -> None:
     # Indented between `tables:` and its entries, the last line continues the plain
     # scalar that stands for the cut-out block in the outline (found by fuzzing).
