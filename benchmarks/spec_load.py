@@ -11,7 +11,10 @@ no database needed), then measures in this one run, best of ``--repeat``:
 - the floor under any load of this design: yaml-rs parsing the very pieces
   ``spec.load`` parses, and constructing the loaded model's distinct objects
   from their own field values (no parsing, no checks), and the two together;
-- ``spec.load`` end to end (file to State), of the tables alone and of the
+- ``spec.load`` end to end (file to State, the SQL checks' caches cold as in
+  a new process), of the tables alone, of the same tables with no body the
+  same as another table's (every default, predicate and trigger function
+  numbered: real tables differ, and each distinct body is read), and of the
   full spec (catalog_scale.py's full catalog: grants on every table, a
   function per table, 1,000 views), and ``spec.read_exactly``: what a load
   costs when a problem must be reported with its line;
@@ -44,18 +47,23 @@ import yaml
 
 from monitor.daemon import config
 from monitor.errors import InputError
-from monitor.schema import model, spec, yamldoc
+from monitor.schema import model, normalize, spec, yamldoc
 
 
-def table(n: int) -> model.Table:
-    closed = "status <> 'closed'::text"
+def table(n: int, *, distinct: bool = False) -> model.Table:
+    """Table ``t{n}``; ``distinct``: its defaults, predicates and trigger function numbered
+    with ``n``, as real tables differ, so that no body is the same as another table's."""
+    mark = str(n) if distinct else ""
+    closed = f"status <> 'closed{mark}'::text"
+    readable = f"is_active AND id > {n}" if distinct else "is_active"
+    statuses = "'active'::text, 'closed'::text"
     return model.Table(
         name=f"t{n}",
         columns=(
             model.Column("id", "bigint", nullable=False, identity="always"),
             model.Column("organization_id", "uuid", nullable=False),
             model.Column("name", "text", nullable=False),
-            model.Column("status", "text", default="'pending'::text"),
+            model.Column("status", "text", default=f"'pending{mark}'::text"),
             model.Column("is_active", "boolean", nullable=False, default="true"),
             model.Column("payload", "jsonb", default="'{}'::jsonb"),
             model.Column("created_at", "timestamp with time zone", nullable=False, default="now()"),
@@ -66,7 +74,7 @@ def table(n: int) -> model.Table:
             model.Constraint(
                 f"t{n}_status_check",
                 model.ConstraintType.CHECK,
-                check="status = ANY (ARRAY['pending'::text, 'active'::text, 'closed'::text])",
+                check=f"status = ANY (ARRAY['pending{mark}'::text, {statuses}])",
             ),
         ),
         indexes=(
@@ -76,16 +84,17 @@ def table(n: int) -> model.Table:
             model.Index(f"t{n}_pkey", ("id",), unique=True, constraint=f"t{n}_pkey"),
         ),
         policies=(
-            model.Policy(f"t{n}_read", command="SELECT", using="is_active"),
+            model.Policy(f"t{n}_read", command="SELECT", using=readable),
             model.Policy(f"t{n}_write", command="UPDATE", using=closed, with_check=closed),
         ),
-        triggers=(model.Trigger(f"t{n}_touch", "BEFORE", ("UPDATE",), "ROW", "touch()"),),
+        triggers=(model.Trigger(f"t{n}_touch", "BEFORE", ("UPDATE",), "ROW", f"touch{mark}()"),),
         rls=model.Rls(enabled=True),
     )
 
 
-def synthetic_state(tables: int) -> model.State:
-    public = model.Schema("public", tuple(sorted(map(table, range(tables)), key=lambda t: t.name)))
+def synthetic_state(tables: int, *, distinct: bool = False) -> model.State:
+    made = (table(n, distinct=distinct) for n in range(tables))
+    public = model.Schema("public", tuple(sorted(made, key=lambda t: t.name)))
     ledger = model.Ledger(("20250122000000", "20250122235959", "20250123000000"))
     return model.State(schemas=(public,), ledger=ledger)
 
@@ -207,6 +216,18 @@ def parsers(text: str) -> dict[str, Callable[[], Any]]:
     return found
 
 
+def cold_load(path: Path) -> Callable[[], model.State]:
+    """spec.load as a new process runs it: the caches of the SQL checks emptied first."""
+
+    def load() -> model.State:
+        for cached in vars(normalize).values():
+            if hasattr(cached, "cache_clear"):
+                cached.cache_clear()
+        return spec.load(path)
+
+    return load
+
+
 def pieces_parse(text: str) -> Callable[[], None]:
     """yaml-rs parsing what spec.load parses: the outline, then each piece of the
     blocks it cuts out, each piece's data freed before the next (as a load does)."""
@@ -262,6 +283,7 @@ def main() -> None:
     text = spec.dumps(state)
     full = full_state(args.tables)
     full_text = spec.dumps(full)
+    distinct = synthetic_state(args.tables, distinct=True)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.yaml"
         path.write_text(text, encoding="utf-8")
@@ -269,6 +291,9 @@ def main() -> None:
         full_path.write_text(full_text, encoding="utf-8")
         assert spec.load(path) == state
         assert spec.load(full_path) == full
+        distinct_path = Path(folder) / "distinct.yaml"
+        distinct_path.write_text(spec.dumps(distinct), encoding="utf-8")
+        assert spec.load(distinct_path) == distinct
         rows: list[tuple[str, tuple[float, float]]] = [
             (f"parse: {label}", best(parse, args.repeat)) for label, parse in parsers(text).items()
         ]
@@ -284,10 +309,14 @@ def main() -> None:
         together = (sum(cpu for cpu, _ in costs), sum(wall for _, wall in costs))
         rows.append(("floor: the two together", together))
         rows += [
-            ("spec.load, end to end", best(lambda: spec.load(path), args.repeat)),
+            ("spec.load, end to end", best(cold_load(path), args.repeat)),
+            (
+                "spec.load, no body the same as another table's",
+                best(cold_load(distinct_path), args.repeat),
+            ),
             (
                 "spec.load, full spec (grants, functions, views)",
-                best(lambda: spec.load(full_path), args.repeat),
+                best(cold_load(full_path), args.repeat),
             ),
             (
                 "spec.read_exactly (when a problem is reported)",

@@ -95,12 +95,15 @@ class _NamelessFields:
 
     def __init__(self, first: Any) -> None:
         self.first = first
-        self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
+        self.rest: tuple[Any, ...] | None = None  # taken when first asked: most bodies are not
 
     def named(self, name: str) -> Any:
-        if name == self.first.name:
-            return self.first
-        return type(self.first)(name, *self.rest)
+        first = self.first
+        if name == first.name:
+            return first
+        if self.rest is None:
+            self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
+        return type(first)(name, *self.rest)
 
 
 def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
