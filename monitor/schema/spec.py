@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -617,7 +618,7 @@ class _Reader(SecurityReader):
             return self.collection(found, key, what, read_all)
 
         def columns(value: Any, label: str) -> tuple[model.Column, ...]:
-            return self.remembered(("columns",), value, lambda: self.columns(value, label, prefix))
+            return self.columns(value, label, prefix)
 
         table = model.Table(
             name=name,
@@ -693,7 +694,9 @@ class _Reader(SecurityReader):
         columns: list[model.Column] = []
         first_line: dict[str, int | None] = {}
         for position, entry in enumerate(node, start=1):
-            column = self.column(entry, f"{label}[{position}]", prefix)
+            # Read once per distinct body: `id`, `created_at`... repeat table after table.
+            read = functools.partial(self.column, entry, f"{label}[{position}]", prefix)
+            column = self.remembered(("column",), entry, read)
             if column is None:
                 continue
             if column.name in first_line:
