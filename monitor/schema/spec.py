@@ -306,10 +306,12 @@ def read_exactly(text: str, filename: str = "<spec>") -> model.State:
     where a piece does not compose alone, the whole text is composed.
     """
     blocks = blocks_of(text)
-    if blocks is not None:
-        with contextlib.suppress(Retry):
-            return _read_exactly(filename, blocks.outline, blocks)
-    return _read_exactly(filename, text, None)
+    # One collection at the end, not one per piece over all the nodes it composed.
+    with yamldoc.no_cycle_collection():
+        if blocks is not None:
+            with contextlib.suppress(Retry):
+                return _read_exactly(filename, blocks.outline, blocks)
+        return _read_exactly(filename, text, None)
 
 
 def _read_exactly(filename: str, text: str, blocks: yamldoc.Blocks | None) -> model.State:
