@@ -19,6 +19,7 @@ The format is described in docs/spec.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import marshal
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -106,6 +107,12 @@ class _NamelessFields:
         return type(first)(name, *self.rest)
 
 
+def _nameless(
+    read: Callable[[str, Any, str], Any], name: str, body: Any, label: Callable[[str], str]
+) -> _NamelessFields:
+    return _NamelessFields(read(name, body, label(name)))
+
+
 def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
     """The fields of a named model object after its name, which every one has first."""
     found = _AFTER_NAME.get(kind)
@@ -177,19 +184,13 @@ class SecurityReader(yamldoc.Reader):
         read: Callable[[str, Any, str], T],
     ) -> tuple[T, ...]:
         """:meth:`named_object` of each (name, body) entry, ``label(name)`` naming it in
-        problems; one loop, as a large spec has tens of thousands of them."""
-        if not self.fast:
-            return tuple(read(name, body, label(name)) for name, body in entries)
-        memo, made = self.memo, []
-        for name, body in entries:
-            key = (noun, schema, marshal.dumps(body))  # see remembered
-            kept: _NamelessFields | None = memo.get(key)
-            if kept is None:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                kept = memo[key] = _NamelessFields(read(name, body, label(name)))
-            made.append(kept.named(name))
-        return tuple(made)
+        problems."""
+        return tuple(
+            self.remembered(
+                (noun, schema), body, functools.partial(_nameless, read, name, body, label)
+            ).named(name)
+            for name, body in entries
+        )
 
     def entries(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
         """The (name, body) entries of a mapping of objects; the spec's reader reads
