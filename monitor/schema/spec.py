@@ -298,27 +298,35 @@ def _fast_else_exact(
     return read_exactly(text(), filename)
 
 
-def read_exactly(text: str, filename: str = "<spec>") -> model.State:
+def read_exactly(text: str, filename: str = "<spec>", *, fast_pieces: bool = True) -> model.State:
     """What :func:`loads` does when the fast path declines: every value with its line.
 
     A large spec's tables are composed a piece at a time here too (a node
     tree with every line of a 5,000-table spec would take most of a GB);
-    where a piece does not compose alone, the whole text is composed.
+    where a piece does not compose alone, the whole text is composed. Each
+    piece is read fast first and composed only if that meets a problem (see
+    ``_Reader.read_piece``); ``fast_pieces=False`` composes every piece, the
+    reading the other is tested against.
     """
     blocks = blocks_of(text)
     # One collection at the end, not one per piece over all the nodes it composed.
     with yamldoc.no_cycle_collection():
         if blocks is not None:
-            with contextlib.suppress(Retry):
-                return _read_exactly(filename, blocks.outline, blocks)
+            # Where a problem is about a piece read fast, every piece is composed.
+            for pieces_fast in (True, False) if fast_pieces else (False,):
+                with contextlib.suppress(Retry):
+                    return _read_exactly(filename, blocks.outline, blocks, pieces_fast)
         return _read_exactly(filename, text, None)
 
 
-def _read_exactly(filename: str, text: str, blocks: yamldoc.Blocks | None) -> model.State:
+def _read_exactly(
+    filename: str, text: str, blocks: yamldoc.Blocks | None, pieces_fast: bool = False
+) -> model.State:
     reader = _Reader(filename, fast=False)
     lines = None
     if blocks is not None:
         reader.use_blocks(blocks)
+        reader.pieces_fast = pieces_fast
         lines = blocks.outline_line
     try:
         root = yamldoc.compose(text, filename, _PARSER, lines)
@@ -361,6 +369,8 @@ class _Reader(SecurityReader):
         # Fast mode: the tables cut out of the text, and the blocks not read yet.
         self.blocks: yamldoc.Blocks | None = None
         self.unread_blocks: set[str] = set()
+        # Exact reading: read each piece fast first (see read_piece).
+        self.pieces_fast = False
 
     def shared(self, value: H) -> H:
         """The first equal ``value`` read: a large spec repeats its types,
@@ -410,25 +420,66 @@ class _Reader(SecurityReader):
         self.blocks = blocks
         self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.bounds))}
 
-    def entries(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
-        """The (name, body) entries of a schema's tables, functions or views, a piece at a
-        time if cut out."""
+    def read_entries(self, value: Any, what: str, read: Callable[[str, Any], T]) -> list[T]:
+        """``read(name, body)`` of each entry of a schema's tables, functions or views, a
+        piece at a time if cut out."""
         blocks = self.blocks
         if blocks is None or not isinstance(value, str) or not value.startswith(blocks.marker):
-            yield from self.named(value, what)
-            return
+            return super().read_entries(value, what, read)
         self.unread_blocks.discard(value)
         block = int(value.removeprefix(blocks.marker))
         first_lines: dict[str, int | None] = {}
+        made: list[T] = []
         for piece, line in blocks.pieces(block):
-            data = self.piece(piece, line)
-            for name, body in self.named(data, what):
-                if name in first_lines:  # a table written twice, in two pieces
-                    where = f"first at line {first_lines[name]}"
-                    self.problem(name, f"{what}: duplicate key {str(name)!r} ({where})")
-                    continue
-                first_lines[name] = line_of(name)
-                yield name, body
+            made += self.read_piece(piece, line, what, read, first_lines)
+        return made
+
+    def read_piece(
+        self,
+        text: str,
+        line: int,
+        what: str,
+        read: Callable[[str, Any], T],
+        first_lines: dict[str, int | None],
+    ) -> list[T]:
+        """``read`` of each entry of one piece; ``first_lines``: the line of each entry of
+        the pieces before, to which this piece's are added.
+
+        Read exactly, a piece is first read fast all the same, and composed with
+        its lines only when that meets a problem: a large spec with a problem
+        in one table pays for the lines of one piece, not of every piece.
+        """
+        if not self.fast and self.pieces_fast:
+            with contextlib.suppress(Retry), self.reading_fast():
+                return self.read_piece(text, line, what, read, first_lines)
+        made: list[T] = []
+        lines: dict[str, int | None] = {}
+        for name, body in self.named(self.piece(text, line), what):
+            if name in first_lines:  # a table written twice, in two pieces
+                where = f"first at line {first_lines[name]}"
+                if first_lines[name] is None:
+                    raise Retry  # written first in a piece read fast: no line to give
+                self.problem(name, f"{what}: duplicate key {str(name)!r} ({where})")
+                continue
+            lines[name] = line_of(name)
+            made.append(read(name, body))
+        first_lines.update(lines)
+        return made
+
+    @contextlib.contextmanager
+    def reading_fast(self) -> Iterator[None]:
+        self.fast = True
+        try:
+            yield
+        finally:
+            self.fast = False
+
+    def problem_at(self, line: int | None, message: str) -> None:
+        if line is None and self.pieces_fast and not self.fast:
+            # About an object of a piece read fast: only a reading with every line can
+            # place it (read_exactly's next try).
+            raise Retry
+        super().problem_at(line, message)
 
     def piece(self, text: str, line: int) -> Any:
         """One piece of a block of tables, parsed fast or exactly; Retry where it does not
@@ -488,8 +539,8 @@ class _Reader(SecurityReader):
         ignore = self.get(found, "ignore", what, self.names, ())
         tables: list[model.Table] = []
         absent: list[model.Absent] = []
-        for table_name, table_body in self.entries(found.get("tables"), f"{what}: tables"):
-            table, table_absent = self.table(name, table_name, table_body)
+        read = functools.partial(self.table, name)
+        for table, table_absent in self.read_entries(found.get("tables"), f"{what}: tables", read):
             tables.append(table)
             absent.extend(table_absent)
         if "absent" in found:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import marshal
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from monitor.schema import model, normalize, yamldoc
@@ -192,10 +192,10 @@ class SecurityReader(yamldoc.Reader):
             for name, body in entries
         )
 
-    def entries(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
-        """The (name, body) entries of a mapping of objects; the spec's reader reads
-        a large one a piece at a time."""
-        yield from self.named(value, what)
+    def read_entries(self, value: Any, what: str, read: Callable[[str, Any], T]) -> list[T]:
+        """``read(name, body)`` of each entry of a mapping of objects; the spec's reader
+        reads a large one a piece at a time."""
+        return [read(name, body) for name, body in self.named(value, what)]
 
     def named_objects(
         self,
@@ -212,10 +212,11 @@ class SecurityReader(yamldoc.Reader):
             self.problem(node, f"{what}: {key} is empty; write {{}} to expect none")
             return ()
         noun = key.rstrip("s").replace("_", " ")
-        read_objects = [
-            read(name, body, f"{noun} {name}" if not what else f"{noun} {what}.{name}")
-            for name, body in self.entries(node, f"{what}: {key}" if what else key)
-        ]
+
+        def read_named(name: str, body: Any) -> T:
+            return read(name, body, f"{noun} {what}.{name}" if what else f"{noun} {name}")
+
+        read_objects = self.read_entries(node, f"{what}: {key}" if what else key, read_named)
         return tuple(sorted(read_objects, key=lambda item: str(getattr(item, "name", ""))))
 
     # -- owners and grants

@@ -94,7 +94,8 @@ def test_the_config_loader_only_ever_raises_input_errors(scratch: Path, data: by
 @given(data=mutated(SPEC_SEEDS))
 def test_the_fast_path_reads_exactly_what_the_exact_path_reads(data: bytes) -> None:
     """Where the native parser accepts a spec, reading it exactly gives the same state,
-    and where it finds a problem the exact reading finds one too."""
+    and where it finds a problem the exact reading finds the same problems, whether
+    its pieces are read fast until one has a problem or every piece is composed."""
     try:
         text = yamldoc.decode(data, "spec.yaml", "spec")
     except InputError:
@@ -109,4 +110,9 @@ def test_the_fast_path_reads_exactly_what_the_exact_path_reads(data: bytes) -> N
         fast = spec.loads(text, "spec.yaml")
     except InputError as error:
         fast = [str(p) for p in error.problems]
-    assert fast == exact
+    every_piece_composed: object
+    try:
+        every_piece_composed = spec.read_exactly(text, "spec.yaml", fast_pieces=False)
+    except InputError as error:
+        every_piece_composed = [str(p) for p in error.problems]
+    assert fast == exact == every_piece_composed

@@ -1663,6 +1663,76 @@ def test_problems_in_a_large_spec_read_in_pieces_name_their_lines() -> None:
     ]
 
 
+# What can go wrong in one table of a large spec, as written in its piece: problems
+# within the table, across tables (an index name, a table written twice), and
+# spellings only YAML 1.1 reads (a flag `yes`), which are no problem at all.
+_TABLE_EDITS = (
+    ("{t}: {{}}", "{t}: {{colums: []}}"),
+    ("{t}: {{}}", "{t}: {{rls: maybe}}"),
+    ("{t}: {{}}", "{t}: {{rls: {{enabled: yes}}}}"),
+    ("{t}: {{}}", "{t}: {{rls: {{enabled: 1}}}}"),
+    ("{t}: {{}}", "{t}: {{indexes: {{shared_name: {{columns: [id]}}}}}}"),
+    ("{t}: {{}}", "{t}: {{}}\n      t007: {{}}"),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 449), st.sampled_from(_TABLE_EDITS)), max_size=4))
+def test_a_large_spec_reads_the_same_when_only_pieces_with_problems_are_composed(
+    edits: list[tuple[int, tuple[str, str]]],
+) -> None:
+    # Read exactly, each piece is first read fast and composed only when it has a
+    # problem; composing every piece is the reference.
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(450))  # three pieces
+    for table, (before, after) in edits:
+        name = f"t{table:03}"
+        body = body.replace(before.format(t=name), after.format(t=name), 1)
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
+
+    def outcome(read: Callable[[], State]) -> object:
+        try:
+            return read()
+        except InputError as error:
+            return [(p.line, p.message) for p in error.problems]
+
+    assert (
+        outcome(lambda: spec.loads(text))
+        == outcome(lambda: spec.read_exactly(text))
+        == outcome(lambda: spec.read_exactly(text, fast_pieces=False))
+    )
+
+
+def test_an_index_name_on_tables_of_two_pieces_read_fast_is_reported_with_its_line() -> None:
+    # Both pieces have no problem of their own, so they are read fast and have no
+    # lines: the problem found by comparing them sends the reading back to its lines.
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(450))  # three pieces
+    index = "{indexes: {shared_name: {columns: [id]}}}"
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
+    text = text.replace("t010: {}", f"t010: {index}").replace("t300: {}", f"t300: {index}")
+    message = "schema public: index 'shared_name' is listed on both tables 't010' and 't300'"
+    assert problems_of(text) == [(305, message)]
+
+
+def test_a_problem_in_one_table_of_a_large_spec_composes_its_piece_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = "".join(f"      t{n:03}: {{}}\n" for n in range(450))  # three pieces
+    text = "version: 1\nschemas:\n  public:\n    tables:\n" + body
+    composed: list[str] = []
+    compose = yamldoc.compose
+
+    def counted(piece: str, *args: Any) -> Any:
+        composed.append(piece)
+        return compose(piece, *args)
+
+    monkeypatch.setattr(yamldoc, "compose", counted)
+    broken = text.replace("t420: {}", "t420: {rls: maybe}")
+    assert problems_of(broken) == [(425, "table public.t420: rls must be a mapping, not 'maybe'")]
+    # The outline, then the last piece (t400 to t449) only.
+    assert len(composed) == 2
+    assert composed[1].startswith("      t400:") and "t420: {rls: maybe}" in composed[1]
+
+
 def test_problems_after_several_blocks_of_tables_name_their_lines() -> None:
     # Lines are counted onwards as each block is cut out: every block shifts the next.
     body = "".join(f"      t{n:03}: {{}}\n" for n in range(250))
