@@ -16,8 +16,10 @@ no database needed), then measures in this one run, best of ``--repeat``:
   same as another table's (every default, predicate and trigger function
   numbered: real tables differ, and each distinct body is read), and of the
   full spec (catalog_scale.py's full catalog: grants on every table, a
-  function per table, 1,000 views), and ``spec.read_exactly``: what a load
-  costs when a problem must be reported with its line;
+  function per table, 1,000 views);
+- what a load costs when a problem must be reported with its line: the
+  tables-only spec with one typo in one table (only its piece is composed
+  with lines), and ``spec.read_exactly`` composing every piece;
 - ``spec.dumps`` of the state;
 - ``config.load`` of the example config;
 - the time a merge-key bomb and a billion-laughs bomb take to fail.
@@ -228,6 +230,20 @@ def cold_load(path: Path) -> Callable[[], model.State]:
     return load
 
 
+def fails_cold(path: Path) -> Callable[[], None]:
+    """:func:`cold_load` of a spec that has a problem: its InputError is the result."""
+    load = cold_load(path)
+
+    def fail() -> None:
+        try:
+            load()
+        except InputError:
+            return
+        raise AssertionError(f"{path.name} loaded")
+
+    return fail
+
+
 def pieces_parse(text: str) -> Callable[[], None]:
     """yaml-rs parsing what spec.load parses: the outline, then each piece of the
     blocks it cuts out, each piece's data freed before the next (as a load does)."""
@@ -291,6 +307,9 @@ def main() -> None:
         full_path.write_text(full_text, encoding="utf-8")
         assert spec.load(path) == state
         assert spec.load(full_path) == full
+        typo_path = Path(folder) / "typo.yaml"
+        middle = f"      t{args.tables // 2}:\n"
+        typo_path.write_text(text.replace(middle, middle + "        colums: []\n"), "utf-8")
         distinct_path = Path(folder) / "distinct.yaml"
         distinct_path.write_text(spec.dumps(distinct), encoding="utf-8")
         assert spec.load(distinct_path) == distinct
@@ -318,9 +337,10 @@ def main() -> None:
                 "spec.load, full spec (grants, functions, views)",
                 best(cold_load(full_path), args.repeat),
             ),
+            ("spec.load, one typo in one table", best(fails_cold(typo_path), args.repeat)),
             (
-                "spec.read_exactly (when a problem is reported)",
-                best(lambda: spec.read_exactly(text, str(path)), 1),
+                "spec.read_exactly, every piece composed",
+                best(lambda: spec.read_exactly(text, str(path), fast_pieces=False), 1),
             ),
             ("spec.dumps", best(lambda: spec.dumps(state), args.repeat)),
             (
