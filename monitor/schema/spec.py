@@ -456,10 +456,10 @@ class _Reader(SecurityReader):
         lines: dict[str, int | None] = {}
         for name, body in self.named(self.piece(text, line), what):
             if name in first_lines:  # a table written twice, in two pieces
-                where = f"first at line {first_lines[name]}"
-                if first_lines[name] is None:
+                first = first_lines[name]
+                if first is None:
                     raise Retry  # written first in a piece read fast: no line to give
-                self.problem(name, f"{what}: duplicate key {str(name)!r} ({where})")
+                self.problem(name, f"{what}: duplicate key {str(name)!r} (first at line {first})")
                 continue
             lines[name] = line_of(name)
             made.append(read(name, body))
