@@ -297,6 +297,9 @@ class Blocks:
         return line + 1 + sum(removed for head, removed in self.cuts if head < line)
 
 
+_BLANK_OR_COMMENT_LINES = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")
+
+
 def split_blocks(
     text: str, keys: tuple[str, ...], indent: int, per_piece: int = 200
 ) -> Blocks | None:
@@ -307,22 +310,25 @@ def split_blocks(
     spec); parsing them a piece at a time keeps the parsed data of the whole
     document from ever being in memory at once. Only plain block layout is
     cut: None (parse the whole text) when there is no such block, or when a
-    comment, a tab or a line indented less than the block's entries could
-    make the pieces read differently from the whole.
+    tab or a line indented less than the block's entries could make the
+    pieces read differently from the whole. A comment line, at whatever
+    indentation, stays in the piece it is written in.
     """
-    if "#" in text or "\t" in text or may_hold_tags_or_anchors(text):
-        return None  # a comment or a tab may sit at any indentation: do not guess
+    if "\t" in text or may_hold_tags_or_anchors(text):
+        return None  # a tab may sit at any indentation: do not guess
     # Each pattern starts at a line's `\n`, not at `^`: a search for a literal finds
     # the candidates many times faster than trying `^` at every character.
     names = "|".join(map(re.escape, keys))
-    head = re.compile(rf"\n {{{indent}}}({names}):[ ]*\n")
+    head = re.compile(rf"\n {{{indent}}}({names}):(?:[ ]+#[^\n]*|[ ]*)\n")
     # Where each head's line starts in text, and its key.
     heads = [(found.start(), found.group(1)) for found in head.finditer("\n" + text)]
     if not heads:
         return None
     inner = indent + 2
-    entry = re.compile(rf"\n {{{inner}}}(?=\S)")
-    outdented = re.compile(rf"\n(?! {{{inner}}}|[ ]*(?:\n|\Z))")
+    entry = re.compile(rf"\n {{{inner}}}(?=[^\s#])")  # a comment is no entry: never cut there
+    # A block ends at its first line indented less than its entries that is not
+    # blank or a comment: YAML reads a comment line at any indentation as nothing.
+    outdented = re.compile(rf"\n(?! {{{inner}}}|[ ]*(?:\n|\Z|#))")
     marker = f"__block_{os.urandom(8).hex()}_"
     outline: list[str] = []
     block_bounds: list[list[int]] = []
@@ -349,9 +355,9 @@ def split_blocks(
             # the marker put in the block's place: only the whole text reads it right.
             return None
         starts = [found.start() + 1 for found in entry.finditer(text, start - 1, end)]
-        if not starts or starts[0] != start:
+        if not starts or not _BLANK_OR_COMMENT_LINES.fullmatch(text, start, starts[0]):
             return None
-        bounds = [*starts[::per_piece], end]
+        bounds = [start, *starts[per_piece::per_piece], end]  # leading comments: in the first
         block_bounds.append(bounds)
         head_line = line_at(head_start) - 1 - sum(removed for _, removed in cuts)
         piece_lines.append([line_at(a) for a in bounds[:-1]])

@@ -1733,6 +1733,48 @@ def test_a_problem_in_one_table_of_a_large_spec_composes_its_piece_alone(
     assert composed[1].startswith("      t400:") and "t420: {rls: maybe}" in composed[1]
 
 
+_COMMENTS = st.tuples(
+    st.integers(0, 12), st.sampled_from(["#", "# tables:", "#      t001: {}", "# - a: b", ""])
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2000), _COMMENTS), max_size=6),
+    st.lists(st.integers(0, 2000), max_size=6),
+    st.booleans(),
+)
+def test_comments_anywhere_in_a_large_spec_change_nothing_it_reads(
+    lines: list[tuple[int, tuple[int, str]]], trailing: list[int], typo: bool
+) -> None:
+    # A large spec is cut into pieces as it is read; a comment line, at any
+    # indentation, or a comment after a line, must read as nothing wherever it falls.
+    tables = tuple(
+        Table(f"t{n:03}", indexes=(Index(f"i{n:03}", ("id",)),), rls=Rls(enabled=True))
+        for n in range(450)  # three pieces
+    )
+    state = State(schemas=(Schema("a", tables=tables), Schema("b", tables=tables[:3])))
+    text = spec.dumps(state)
+    if typo:
+        text = text.replace("      t300:\n", "      t300:\n        colums: []\n", 1)
+    written = text.splitlines()
+    for at in sorted(set(trailing), reverse=True):
+        if at < len(written) and written[at].strip():
+            written[at] += "  # a note"
+    for at, (indent, comment) in sorted(lines, reverse=True):
+        written.insert(min(at, len(written)), " " * indent + comment)
+    commented = "\n".join(written) + "\n"
+    blocks = spec.blocks_of(commented)
+    assert blocks is not None  # still cut into pieces: every table is in one
+    assert not re.search(r"^ {6}t\d", blocks.outline, re.MULTILINE)
+    if not typo:
+        assert spec.loads(commented) == state
+        return
+    line = written.index("        colums: []") + 1
+    message = "table a.t300: unknown key 'colums' (did you mean 'columns'?)"
+    assert problems_of(commented) == [(line, message)]
+
+
 def test_problems_after_several_blocks_of_tables_name_their_lines() -> None:
     # Lines are counted onwards as each block is cut out: every block shifts the next.
     body = "".join(f"      t{n:03}: {{}}\n" for n in range(250))
