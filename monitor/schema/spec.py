@@ -670,12 +670,11 @@ class _Reader(SecurityReader):
 
             return self.collection(found, key, what, read_all)
 
-        def columns(value: Any, label: str) -> tuple[model.Column, ...]:
-            return self.columns(value, label, prefix)
-
         table = model.Table(
             name=name,
-            columns=self.collection(found, "columns", what, columns),
+            columns=self.collection(
+                found, "columns", what, functools.partial(self.columns, prefix=prefix)
+            ),
             constraints=_sorted(
                 objects(
                     "constraints", "constraint", lambda n, b, w: self.constraint(schema, n, b, w)
