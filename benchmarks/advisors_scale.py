@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.schema import advisors, normalize
-from monitor.schema.diff import diff
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     Column,
     Constraint,

@@ -48,8 +48,9 @@ sys.path.insert(0, str(ROOT))
 import yaml
 
 from monitor.daemon import config
+from monitor.documents import yamldoc
 from monitor.errors import InputError
-from monitor.schema import model, normalize, spec, yamldoc
+from monitor.schema import model, normalize, spec
 
 
 def table(n: int, *, distinct: bool = False) -> model.Table:

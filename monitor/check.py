@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from monitor.documents import yamldoc
 from monitor.errors import InputError, MonitorError
 from monitor.postgres import catalog, db
-from monitor.schema import advisors, diff, repair, spec, yamldoc
+from monitor.schema import advisors, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
+from monitor.schema.compare import diff
 from monitor.schema.model import Finding, Kind, Severity, State
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from monitor.documents import yamldoc
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
-from monitor.schema import spec, yamldoc
+from monitor.schema import spec
 from monitor.schema.advisors import RULES as ADVISOR_RULES
 from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import State

@@ -18,7 +18,8 @@ import psycopg
 
 from monitor.daemon.results import DriftResult, expected_objects, without_building
 from monitor.postgres import catalog, stats
-from monitor.schema import advisors, diff
+from monitor.schema import advisors
+from monitor.schema.compare import diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, State
 
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import bcrypt
 
+from monitor.documents import yamldoc
 from monitor.errors import InputError, Problem
-from monitor.schema import yamldoc
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,

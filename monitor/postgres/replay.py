@@ -14,7 +14,7 @@ superuser on a private server). Replaying someone else's migrations on your
 shadow server is running their code there.
 
 The catalog is read after the bootstrap and after every migration file; the
-pure :func:`monitor.schema.provenance.provenance` turns that sequence of
+pure :func:`monitor.schema.spec.provenance.provenance` turns that sequence of
 states into the spec.
 """
 
@@ -36,7 +36,7 @@ from monitor.errors import ConnectionFailed, InputError, MonitorError
 from monitor.postgres import catalog, db, extensions, migrations, platform, scratch
 from monitor.postgres.layouts import Layout, Plan
 from monitor.schema import model
-from monitor.schema.provenance import Step, provenance
+from monitor.schema.spec.provenance import Step, provenance
 
 SCRATCH_PREFIX = "schema_monitor_scratch_"
 BOOTSTRAP_NAME = "supabase_bootstrap.sql"

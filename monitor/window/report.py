@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.schema.advisors import Advisory, IndexActivity
-from monitor.schema.diff import migration_version
+from monitor.schema.compare.diff import migration_version
 from monitor.schema.model import Finding, Kind, State, Table
 from monitor.window.watch import (
     DriftRecord,

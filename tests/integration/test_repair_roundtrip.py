@@ -14,7 +14,7 @@ import pytest
 
 from monitor.postgres import catalog, db
 from monitor.schema import repair
-from monitor.schema.diff import diff
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import Change, Kind, Severity, State
 from tests.support.drifts import DRIFT, SECURITY_DRIFTS
 from tests.support.processes import run_monitor

@@ -22,7 +22,8 @@ from psycopg.conninfo import make_conninfo
 
 from monitor.errors import ConnectionFailed, InputError, MigrationFailed, MonitorError
 from monitor.postgres import catalog, db, replay, scratch
-from monitor.schema import diff, spec
+from monitor.schema import spec
+from monitor.schema.compare import diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
 from tests.support import deploy_tools
 from tests.support.waiting import wait_until

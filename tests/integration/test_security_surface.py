@@ -17,7 +17,7 @@ import pytest
 from monitor.postgres import catalog, db, replay, scratch
 from monitor.postgres.migrations import deploy
 from monitor.schema import model, spec
-from monitor.schema.diff import diff
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import Schema
 from tests.support.drifts import SECURITY_DRIFTS as DRIFTS
 from tests.support.drifts import Found

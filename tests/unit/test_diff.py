@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 
-from monitor.schema.diff import diff
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     Absent,
     Change,

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.daemon import config
+from monitor.documents import yamldoc
 from monitor.errors import InputError, MonitorError
-from monitor.schema import spec, yamldoc
+from monitor.schema import spec
 from tests.support import fuzz
 from tests.support.fuzz import CONFIG_SEEDS, SPEC_SEEDS
 

@@ -26,8 +26,8 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
-from monitor.schema.provenance import Step, provenance
 from monitor.schema.spec import dumps, loads
+from monitor.schema.spec.provenance import Step, provenance
 from tests.support.strategies import states
 
 BASE = "20250101000000_base_schema"

@@ -8,8 +8,8 @@ import pytest
 from pglast import parser
 
 from monitor.schema import quote
-from monitor.schema.describing import describe
-from monitor.schema.diff import diff
+from monitor.schema.compare.describing import describe
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     Change,
     Column,

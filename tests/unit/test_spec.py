@@ -16,8 +16,9 @@ import yaml_rs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.documents import yamldoc
 from monitor.errors import InputError
-from monitor.schema import model, spec, spec_security, spec_writer, yamldoc
+from monitor.schema import model, spec
 from monitor.schema.model import (
     DEFAULT_LEDGER_TABLE,
     EXTRA_KINDS,
@@ -38,6 +39,8 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
+from monitor.schema.spec import security as spec_security
+from monitor.schema.spec import writer as spec_writer
 
 T = TypeVar("T")
 
@@ -1016,7 +1019,7 @@ def test_pyyamls_own_parser_reads_a_spec_as_libyaml_does(
             return [(p.line, p.message.partition("invalid YAML:")[0]) for p in error.problems]
 
     with_libyaml = read()
-    monkeypatch.setattr(spec, "_PARSER", yaml.SafeLoader)
+    monkeypatch.setattr(spec.reader, "_PARSER", yaml.SafeLoader)
     assert read() == with_libyaml
 
 

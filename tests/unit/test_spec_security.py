@@ -8,7 +8,7 @@ import pytest
 
 from monitor.errors import InputError
 from monitor.schema import spec
-from monitor.schema.diff import diff
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     TABLE_PRIVILEGES,
     Attribute,

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from monitor import cli
+from monitor.documents import yamldoc
 from monitor.errors import ExitCode, InputError
-from monitor.schema import spec, yamldoc
+from monitor.schema import spec
 from tests.support.processes import run_monitor
 
 ROOT = Path(__file__).resolve().parents[2]

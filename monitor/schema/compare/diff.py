@@ -13,11 +13,12 @@ import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
-from monitor.schema import diff_security, normalize
-from monitor.schema.describing import describe, describe_changes
-from monitor.schema.diff_context import Context as _Context
-from monitor.schema.diff_context import fields_but
-from monitor.schema.diff_context import migration_version as migration_version
+from monitor.schema import normalize
+from monitor.schema.compare import security as diff_security
+from monitor.schema.compare.context import Context as _Context
+from monitor.schema.compare.context import fields_but
+from monitor.schema.compare.context import migration_version as migration_version
+from monitor.schema.compare.describing import describe, describe_changes
 from monitor.schema.model import (
     Absent,
     Change,

@@ -1,7 +1,7 @@
 """Provenance of the security surface: which migration made each function, view, type,
 sequence, extension, publication and event trigger; the platform's own left out. Pure.
 
-Called by :func:`monitor.schema.provenance.provenance` on the spec it built from the
+Called by :func:`monitor.schema.spec.provenance.provenance` on the spec it built from the
 tables. An object the bootstrap made and no migration changed belongs to the
 platform: a schema the user did not ask for lists none of them (and ignores
 unlisted ones of that kind); database-wide objects (extensions, publications,

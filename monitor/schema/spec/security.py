@@ -24,9 +24,10 @@ import marshal
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from monitor.schema import model, normalize, yamldoc
-from monitor.schema.spec_writer import DEFAULT_PRIVILEGES_OF
-from monitor.schema.yamldoc import Invalid, describe, spelling
+from monitor.documents import yamldoc
+from monitor.documents.yamldoc import Invalid, describe, spelling
+from monitor.schema import model, normalize
+from monitor.schema.spec.writer import DEFAULT_PRIVILEGES_OF
 
 T = TypeVar("T")
 

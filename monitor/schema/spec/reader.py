@@ -30,17 +30,8 @@ from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, S
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.errors import InputError
-from monitor.schema import model, normalize, yamldoc
-from monitor.schema.spec_security import SecurityReader
-from monitor.schema.spec_writer import (
-    DEFAULT_ROLES,
-    SCHEMA_ABSENT,
-    TABLE_ABSENT,
-    absent_sort_key,
-    dumps,
-)
-from monitor.schema.yamldoc import (
+from monitor.documents import yamldoc
+from monitor.documents.yamldoc import (
     Invalid,
     Retry,
     describe,
@@ -48,6 +39,16 @@ from monitor.schema.yamldoc import (
     is_empty_list,
     is_null,
     line_of,
+)
+from monitor.errors import InputError
+from monitor.schema import model, normalize
+from monitor.schema.spec.security import SecurityReader
+from monitor.schema.spec.writer import (
+    DEFAULT_ROLES,
+    SCHEMA_ABSENT,
+    TABLE_ABSENT,
+    absent_sort_key,
+    dumps,
 )
 
 __all__ = [

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from monitor.documents.yamldoc import STR, plain_tag
 from monitor.schema import model
-from monitor.schema.yamldoc import STR, plain_tag
 
 # Where each kind of absent object is listed: in a schema or in a table.
 SCHEMA_ABSENT = {"tables": model.Kind.TABLE, "indexes": model.Kind.INDEX}

@@ -1,7 +1,7 @@
 """The security surface of the diff: functions, views, privileges, owners, types,
 sequences, default privileges, extensions, publications and event triggers. Pure.
 
-Called from :func:`monitor.schema.diff.diff`. A change that makes the surface
+Called from :func:`monitor.schema.compare.diff.diff`. A change that makes the surface
 larger is ``widened``, one that makes it smaller ``narrowed``. Severity, as
 DESIGN.md says: critical for any widening towards the API roles (anon,
 authenticated, PUBLIC), for a SECURITY DEFINER function whose body, owner or
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from monitor.schema import normalize
-from monitor.schema.describing import describe
-from monitor.schema.diff_context import Context, fields_but
+from monitor.schema.compare.context import Context, fields_but
+from monitor.schema.compare.describing import describe
 from monitor.schema.model import (
     Change,
     DefaultPrivilege,

@@ -378,7 +378,7 @@ def compose(
     ``text`` is part of it. PyYAML (:mod:`yamlexact`) is imported only here,
     when a text is read exactly.
     """
-    from monitor.schema import yamlexact
+    from monitor.documents import yamlexact
 
     return yamlexact.compose(text, filename, loader, lines or _next_line)
 
@@ -470,7 +470,7 @@ def spelling(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def plain_tag(text: str) -> str:
     """The tag YAML 1.1 gives ``text`` written plain: `yes` is a boolean, `1` a number."""
-    from monitor.schema import yamlexact
+    from monitor.documents import yamlexact
 
     return yamlexact.plain_tag(text)
 

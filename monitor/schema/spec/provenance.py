@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.schema import model
-from monitor.schema.provenance_security import with_security_surface
+from monitor.schema.spec.provenance_security import with_security_surface
 
 
 @dataclass(frozen=True, slots=True)

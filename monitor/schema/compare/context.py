@@ -1,7 +1,7 @@
 """What the diff knows while it walks one schema of the spec: the schema, the pending
 migrations, what was left unread, how owners map; and how it words a finding. Pure.
 
-Shared by :mod:`monitor.schema.diff` (tables) and :mod:`monitor.schema.diff_security`
+Shared by :mod:`monitor.schema.compare.diff` (tables) and :mod:`monitor.schema.compare.security`
 (the security surface).
 """
 

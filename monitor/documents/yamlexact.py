@@ -13,8 +13,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from monitor.errors import InputError, Problem
-from monitor.schema.yamldoc import (
+from monitor.documents.yamldoc import (
     MAX_DEPTH,
     MAX_EXPANSION,
     MERGE,
@@ -26,6 +25,7 @@ from monitor.schema.yamldoc import (
     describe,
     no_cycle_collection,
 )
+from monitor.errors import InputError, Problem
 
 _RESOLVER = yaml.resolver.Resolver()
 _new_str = str.__new__
