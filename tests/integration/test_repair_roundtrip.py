@@ -77,7 +77,7 @@ def test_a_script_that_would_lose_data_leaves_the_table_alone_by_default(
 ) -> None:
     sql("CREATE TABLE public.scratch (id int); INSERT INTO public.scratch VALUES (1)")
     printed = check(public_spec, phase3_dsn, "--format", "sql").stdout
-    assert "-- DROP TABLE public.scratch;" in printed
+    assert "-- DROP TABLE IF EXISTS public.scratch;" in printed
     script = tmp_path / "repair.sql"
     script.write_text(printed)
     assert psql(phase3_dsn, script).returncode == 0
@@ -144,7 +144,8 @@ def test_the_repair_script_undoes_every_security_drift(
     assert {(str(f.kind), str(f.change), f.name) for f in drift} == {
         (kind, change, object_name) for kind, _, object_name, change, _ in wanted
     }
-    text = repair.script(drift, expected, allow_data_loss=True)
+    options = repair.Options(allow_data_loss=True, restore_narrowed=True)
+    text = repair.script(drift, expected, options=options)
     script = tmp_path / "repair.sql"
     script.write_text(text)
     applied = psql(phase3_dsn, script)

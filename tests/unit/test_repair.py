@@ -181,7 +181,8 @@ def test_a_changed_column_gets_only_the_alterations_it_needs() -> None:
     live = describe(Column("status", "character varying(20)", nullable=False, default="'x'"))
     alter = 'ALTER TABLE public."Integrations" ALTER COLUMN status'
     assert sql_of(finding(Kind.COLUMN, Change.CHANGED, "status", live)) == [
-        f"{alter} TYPE text USING status::text;",
+        f"{alter} DROP DEFAULT;",  # the old default may not cast to the new type
+        f"{alter} TYPE text;",  # a widening: no USING, nothing to lose
         f"{alter} SET DEFAULT 'pending'::text;",
         f"{alter} DROP NOT NULL;",
     ]
@@ -197,7 +198,7 @@ def test_a_foreign_key_is_added_not_valid_then_validated_on_its_own() -> None:
     ).statements
     assert [(s.phase, s.sql) for s in statements] == [
         (
-            Phase.AFTER,
+            Phase.BEFORE,  # before any column change or key drop that it would stop
             'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS integrations_org_fkey;',
         ),
         (
@@ -252,7 +253,8 @@ def test_a_disabled_trigger_is_only_enabled_again() -> None:
         (Kind.TRIGGER, "t", 'DROP TRIGGER IF EXISTS t ON public."Integrations";', False),
         (Kind.CONSTRAINT, "c", 'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS c;',
          False),
-        (Kind.COLUMN, "secret", 'ALTER TABLE public."Integrations" DROP COLUMN secret;', True),
+        (Kind.COLUMN, "secret", 'ALTER TABLE public."Integrations" DROP COLUMN IF EXISTS secret;',
+         True),
     ],
 )  # fmt: skip
 def test_unexpected_objects_are_dropped_and_data_loss_is_marked(
@@ -296,7 +298,7 @@ def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -
         "SET lock_timeout = '3s';",
         "BEGIN;",
         "ADD CONSTRAINT integrations_org_fkey",
-        "-- DROP TABLE public.scratch;",
+        "-- DROP TABLE IF EXISTS public.scratch;",
         "COMMIT;",
         "VALIDATE CONSTRAINT",
     ]
@@ -306,8 +308,8 @@ def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -
         start = text.index(needle, start)
         positions.append(start)
     assert positions == sorted(positions)
-    assert "DROP TABLE public.scratch;" in script(findings, SPEC, allow_data_loss=True).replace(
-        "-- DROP TABLE", "commented"
+    assert "DROP TABLE IF EXISTS public.scratch;" in script(findings, SPEC, allow_data_loss=True).replace(
+        "-- DROP TABLE IF EXISTS", "commented"
     )
     parses(text)
 
