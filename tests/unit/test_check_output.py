@@ -91,7 +91,9 @@ def test_json_carries_each_findings_fix_and_the_advisories_beside_them() -> None
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_status ON public.integrations (status)"
         " WHERE status <> 'gone';"
     ]
-    assert extra["fix"] == ["-- DROP TABLE IF EXISTS public.scratch;  -- destructive: review, then uncomment"]
+    assert extra["fix"] == [
+        "-- DROP TABLE IF EXISTS public.scratch;  -- destructive: review, then uncomment"
+    ]
     assert report["summary"] == {"critical": 1, "warning": 1, "info": 0}
     assert report["advisories"] == [NO_RLS.as_json(), SLOW.as_json()]
     assert report["advisory_summary"] == {"error": 1, "warning": 1, "info": 0}

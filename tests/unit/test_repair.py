@@ -308,9 +308,9 @@ def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -
         start = text.index(needle, start)
         positions.append(start)
     assert positions == sorted(positions)
-    assert "DROP TABLE IF EXISTS public.scratch;" in script(findings, SPEC, allow_data_loss=True).replace(
-        "-- DROP TABLE IF EXISTS", "commented"
-    )
+    assert "DROP TABLE IF EXISTS public.scratch;" in script(
+        findings, SPEC, allow_data_loss=True
+    ).replace("-- DROP TABLE IF EXISTS", "commented")
     parses(text)
 
 
