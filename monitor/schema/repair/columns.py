@@ -19,7 +19,7 @@ from monitor.schema import normalize
 from monitor.schema.model import Change, Column, Finding, State, Table, by_name
 from monitor.schema.normalize import SqlSyntaxError
 from monitor.schema.quote import ident, literal, qualified
-from monitor.schema.repair.definitions import column_definition
+from monitor.schema.repair.definitions import column_definition, guarded
 from monitor.schema.repair.statements import (
     Fix,
     Safety,
@@ -61,8 +61,14 @@ def column_fix(finding: Finding, schema: str, table: Table, expected: State) -> 
         note = None
         if table.columns[-1].name != column.name:
             note = "the column comes back at the end of the table, not in its place"
-        statement = Statement(
+        # A partition cannot take a column: its parent's addition brings it.
+        sql = guarded(
             f"ALTER TABLE {where} ADD COLUMN IF NOT EXISTS {column_definition(column)};",
+            "wrong_object_type",
+            f"{where} is a partition: the column comes with its parent's",
+        )
+        statement = Statement(
+            sql,
             step="column",
             provides=(columns_of(schema, table.name),),
             requires=(relation(schema, table.name), *uses(schema, column, expected)),
@@ -210,12 +216,11 @@ def _retype(
 
 def _set_not_null(where: str, alter: str, column: str) -> Statement:
     """SET NOT NULL, or a warning when the column holds nulls (the script goes on)."""
-    message = literal(f"{where}.{column} holds nulls: NOT NULL is left unset")
-    sql = (
-        "DO $repair$ BEGIN\n"
-        f"  EXECUTE {literal(f'{alter} SET NOT NULL')};\n"
-        f"EXCEPTION WHEN not_null_violation THEN RAISE WARNING '%', {message};\n"
-        "END $repair$;"
+    sql = guarded(
+        f"{alter} SET NOT NULL;",
+        "not_null_violation",
+        f"{where}.{ident(column)} holds nulls: NOT NULL is left unset",
+        level="WARNING",
     )
     return Statement(sql, step="column", safety=Safety.LOCKING)
 

@@ -138,11 +138,18 @@ def object_name(object_type: str, name: str) -> str:
     return f"{ident(schema)}.{ident(base)}{paren}{arguments}"
 
 
-def _dollar_quoted(body: str) -> str:
-    tag = "$fn$"
+def _dollar_quoted(body: str, tag: str = "$fn$") -> str:
     while tag in body:
         tag = f"${tag.strip('$')}_$"
     return f"{tag}{body}{tag}"
+
+
+def guarded(sql: str, condition: str, message: str, *, level: str = "NOTICE") -> str:
+    """`sql` in a DO block that, on `condition`, says `message` and lets the script go on
+    (the statement's effects undone): for what the catalog snapshot cannot foresee."""
+    handler = f"RAISE {level} '%', {literal(message)};"
+    body = f" BEGIN\n  {sql}\nEXCEPTION WHEN {condition} THEN {handler}\nEND "
+    return f"DO {_dollar_quoted(body, '$repair$')};"
 
 
 def _setting(key: str, value: str) -> str:

@@ -34,12 +34,12 @@ STEP = {
     "drop constraint": 3,
     "extension": 4,
     "type": 5,
+    "function": 6,  # bodies are not checked (check_function_bodies is off): before the tables
     "sequence": 6,
     "create table": 7,
     "identity": 8,
     "column": 9,
     "sequence owner": 10,
-    "function": 11,
     "rls": 12,
     "policy": 13,
     "trigger": 14,

@@ -29,6 +29,7 @@ from monitor.schema.repair.definitions import (
     column_definition,
     constraint_definition,
     function_call,
+    guarded,
     index_definition,
     policy_definition,
     trigger_definition,
@@ -65,8 +66,14 @@ def drop(finding: Finding) -> Fix:
             requires=(unread(schema, finding.name),),
         )
     if kind is Kind.COLUMN and table and finding.table:
-        return one(
+        # A column a child inherits goes with its parent's.
+        sql = guarded(
             f"ALTER TABLE {table} DROP COLUMN IF EXISTS {name};",
+            "invalid_table_definition",
+            f"{table}.{name} is inherited: it goes with its parent's",
+        )
+        return one(
+            sql,
             Phase.AFTER,
             "drop",
             Safety.DATA_LOSS,
