@@ -48,7 +48,7 @@ from psycopg import IsolationLevel, capabilities, sql
 from monitor.errors import CatalogError, ConnectionFailed
 from monitor.postgres import catalog_security as surface
 from monitor.postgres.queries import load_query
-from monitor.schema import model
+from monitor.schema import model, quote
 
 Row = tuple[Any, ...]
 # text, name, varchar, char: the columns whose values a catalog repeats.
@@ -189,6 +189,7 @@ def _read(
         skipped_oids,
         skipped_names,
         skipped_functions,
+        skipped_function_names,
         matviews,
         ledger_schema,
         ledger_name,
@@ -214,6 +215,9 @@ def _read(
     # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
     views = [
         surface.view_from_row(row, parts.indexes) for row in reader.stream("catalog_views", asked)
+    ]
+    skipped_names += [
+        f"{schema}.{quote.signature(name, types)}" for schema, name, types in skipped_function_names
     ]
     skipped = tuple(sorted(skipped_names))
     ledger = None
@@ -275,7 +279,8 @@ def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) ->
             " with 'migration' or 'schema_history' in its name, with a version column"
         )
     if not may_read:
-        return f"permission denied to read {table}(version): GRANT SELECT (version) ON {table}"
+        grant = f"GRANT SELECT (version) ON {quote.qualified(schema, name)}"
+        return f"permission denied to read {table}(version): {grant}"
     return None
 
 
@@ -560,18 +565,14 @@ def trigger_from_row(row: Row) -> model.Trigger:
 
 
 def trigger_function(schema: str, name: str, argument_count: int, arguments: bytes) -> str:
-    """``name('arg', ...)``, schema-qualified unless in public; arguments as SQL literals."""
-    qualified = name if schema == "public" else f"{schema}.{name}"
+    """``name('arg', ...)``, schema-qualified unless in public, every name quoted;
+    arguments as SQL literals."""
+    called = quote.ident(name) if schema == "public" else quote.qualified(schema, name)
     if not argument_count:
-        return _intern(f"{qualified}()")
+        return _intern(f"{called}()")
     values = arguments.split(b"\0")[:argument_count]
-    literals = ", ".join(_string_literal(value.decode()) for value in values)
-    return f"{qualified}({literals})"
-
-
-def _string_literal(value: str) -> str:
-    escaped = value.replace("'", "''")
-    return f"'{escaped}'"
+    literals = ", ".join(quote.literal(value.decode()) for value in values)
+    return f"{called}({literals})"
 
 
 def trigger_when(definition: str) -> str:
