@@ -82,7 +82,7 @@ def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     drop = statements[0].stmt if len(statements) == 1 else None
     if not isinstance(drop, ast.DropStmt) or len(drop.objects or ()) != 1:
         raise NotAName(f"not one function signature: {text!r}")
-    (target,) = drop.objects
+    (target,) = drop.objects or ()
     names = tuple(part.sval for part in target.objname)
     types = tuple(
         RawStream()(parameter.argType)
@@ -123,7 +123,7 @@ def _call_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     )
     if not plain or not isinstance(call, ast.FuncCall):
         raise NotAName(f"not a plain function call: {text!r}")
-    return tuple(part.sval for part in call.funcname), tuple(
+    return tuple(part.sval for part in call.funcname or ()), tuple(
         _constant(argument, text) for argument in call.args or ()
     )
 
