@@ -86,7 +86,9 @@ def snapshot(
     if not conn.read_only:
         conn.read_only = True
     try:
-        with conn.transaction(), _collector_paused():
+        # The reader closes its streams first: one left half read holds the connection's
+        # lock, and the transaction's ROLLBACK would wait for it for ever.
+        with conn.transaction(), _collector_paused(), reader:
             state, skipped, problem = _read(reader, asked, ledger_table)
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
@@ -132,6 +134,17 @@ class _Reader:
         # One object per distinct text: a catalog repeats its types, expressions,
         # roles and owners object after object; the model keeps a third as many.
         self.texts: dict[str, str] = {}
+        self._streams: list[Iterator[Row]] = []
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """End every stream, read to its end or not (a row that failed to convert)."""
+        for rows in self._streams:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return self._fetch(load_query(name), params)
@@ -151,11 +164,12 @@ class _Reader:
         chunked mode: there the rows are fetched at once, as by :meth:`rows`.
         """
         if not capabilities.has_stream_chunked():
-            yield from self.rows(name, params)
-            return
+            return iter(self.rows(name, params))
         self.statements += 1
         cursor = self.conn.cursor(row_factory=self.row_sharing_texts)
-        yield from cursor.stream(load_query(name), params, size=_CHUNK_ROWS)
+        rows = cursor.stream(load_query(name), params, size=_CHUNK_ROWS)
+        self._streams.append(rows)
+        return rows
 
     def _fetch(self, query: str | sql.Composed, params: dict[str, Any]) -> list[Row]:
         self.statements += 1
@@ -293,6 +307,16 @@ def _catalog_error(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Excepti
         return CatalogError(f"catalog read gave up waiting for a lock (lock_timeout): {message}")
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return CatalogError(f"catalog read cancelled (statement_timeout): {message}")
+    if isinstance(
+        exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter
+    ):
+        encoding = conn.info.parameter_status("server_encoding") or "unknown"
+        return CatalogError(
+            f"catalog read failed: a name or text in the catalog is not valid in UTF-8 (the"
+            f" database's encoding is {encoding}, which does not check what it stores):"
+            f" {message}; rename the object, or give the DSN the client_encoding it was"
+            " written in (e.g. client_encoding=LATIN1)"
+        )
     return CatalogError(f"catalog read failed: {message}")
 
 
@@ -571,8 +595,15 @@ def trigger_function(schema: str, name: str, argument_count: int, arguments: byt
     if not argument_count:
         return _intern(f"{called}()")
     values = arguments.split(b"\0")[:argument_count]
-    literals = ", ".join(quote.literal(value.decode()) for value in values)
-    return f"{called}({literals})"
+    try:
+        texts = [value.decode() for value in values]
+    except UnicodeDecodeError:
+        # tgargs is bytea: the server never checked it (a SQL_ASCII database).
+        raise CatalogError(
+            f"catalog read failed: an argument of trigger function {called} is not valid"
+            f" UTF-8: {arguments!r}"
+        ) from None
+    return f"{called}({', '.join(map(quote.literal, texts))})"
 
 
 def trigger_when(definition: str) -> str:
