@@ -736,9 +736,7 @@ def _privilege_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         if keyword is None:
             return Fix(note=f"no repair is known for privileges on a {object_type}")
         prefix = ""
-        target = (
-            f"{keyword} {_object_name(object_type, schema.name, want or have)}"
-        )
+        target = f"{keyword} {_object_name(object_type, schema.name, want or have)}"
     statements = []
     for privilege, option in sorted(held.items()):
         if privilege not in wanted:
