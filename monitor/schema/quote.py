@@ -75,11 +75,7 @@ def function_parts(text: str) -> tuple[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=4096)
 def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    try:
-        statements = pglast.parse_sql(f"DROP FUNCTION {text}")
-    except pglast.parser.ParseError as exc:
-        raise NotAName(f"not a function signature: {text!r} ({exc})") from None
-    drop = statements[0].stmt if len(statements) == 1 else None
+    drop = _only_statement(f"DROP FUNCTION {text}", text, "a function signature")
     if not isinstance(drop, ast.DropStmt) or len(drop.objects or ()) != 1:
         raise NotAName(f"not one function signature: {text!r}")
     (target,) = drop.objects or ()
@@ -90,6 +86,15 @@ def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if parameter.mode is not FunctionParameterMode.FUNC_PARAM_OUT
     )
     return names, types
+
+
+def _only_statement(sql: str, text: str, what: str) -> ast.Node | None:
+    """The statement `sql` holds, None if it holds more; NotAName if it does not parse."""
+    try:
+        statements = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise NotAName(f"not {what}: {text!r} ({exc})") from None
+    return statements[0].stmt if len(statements) == 1 else None
 
 
 def function_call(text: str, default_schema: str = "public") -> str:
@@ -104,11 +109,7 @@ def function_call(text: str, default_schema: str = "public") -> str:
 
 @lru_cache(maxsize=4096)
 def _call_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    try:
-        statements = pglast.parse_sql(f"SELECT {text}")
-    except pglast.parser.ParseError as exc:
-        raise NotAName(f"not a function call: {text!r} ({exc})") from None
-    select = statements[0].stmt if len(statements) == 1 else None
+    select = _only_statement(f"SELECT {text}", text, "a function call")
     targets = select.targetList or () if isinstance(select, ast.SelectStmt) else ()
     call = targets[0].val if len(targets) == 1 and targets[0].name is None else None
     plain = (
