@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from monitor.schema.model import (
     PUBLIC_ROLE,
     Column,
@@ -12,7 +14,15 @@ from monitor.schema.model import (
     Policy,
     Trigger,
 )
-from monitor.schema.quote import ident, literal, qualified, table_name
+from monitor.schema.quote import function_call as quoted_call
+from monitor.schema.quote import (
+    function_parts,
+    function_signature,
+    ident,
+    literal,
+    qualified,
+    table_name,
+)
 
 
 def column_definition(column: Column) -> str:
@@ -67,7 +77,7 @@ def _references(constraint: Constraint) -> str:
 def index_definition(schema: str, table: str, index: Index, *, concurrently: bool) -> str:
     unique = "UNIQUE " if index.unique else ""
     how = "CONCURRENTLY " if concurrently else ""
-    method = "" if index.method.lower() == "btree" else f" USING {index.method}"
+    method = "" if index.method.lower() == "btree" else f" USING {ident(index.method.lower())}"
     text = (
         f"CREATE {unique}INDEX {how}IF NOT EXISTS {ident(index.name)} ON "
         f"{qualified(schema, table)}{method} ({', '.join(index.columns)})"
@@ -120,22 +130,22 @@ def trigger_definition(where: str, trigger: Trigger) -> str:
 
 def function_call(function: str) -> str:
     """The spec writes public functions unqualified; the script must not rely on search_path."""
-    call = function if function.rstrip().endswith(")") else f"{function}()"
-    name = call.partition("(")[0]
-    return call if "." in name else f"public.{call}"
+    return quoted_call(function if function.rstrip().endswith(")") else f"{function}()")
 
 
 def role(name: str) -> str:
     return "PUBLIC" if name.lower() == PUBLIC_ROLE else ident(name)
 
 
-def object_name(object_type: str, name: str) -> str:
-    """A qualified name as the diff spells it (``public.f(uuid)``), quoted for SQL."""
+def object_name(object_type: str, schema: str, target: dict[str, Any]) -> str:
+    """The object of a finding's ``object`` field (``schema.name``) for SQL, never cut at a
+    dot or a parenthesis: a function is rebuilt from its signature's parts."""
     if object_type == "schema":
-        return ident(name)
-    schema, _, rest = name.partition(".")
-    base, paren, arguments = rest.partition("(")
-    return f"{ident(schema)}.{ident(base)}{paren}{arguments}"
+        return ident(schema)
+    name = str(target.get("object") or "").removeprefix(f"{schema}.")
+    if object_type == "function":
+        return function_signature(schema, name)
+    return qualified(schema, name)
 
 
 def _dollar_quoted(body: str, tag: str = "$fn$") -> str:
@@ -160,12 +170,12 @@ def _setting(key: str, value: str) -> str:
 
 
 def function_definition(schema: str, function: Function) -> str:
-    base, _, rest = function.name.partition("(")
-    arguments = function.arguments if function.arguments is not None else rest.rstrip(")")
+    name, types = function_parts(function.name)
+    arguments = function.arguments if function.arguments is not None else ", ".join(types)
     procedure = function.kind == "procedure"
     lines = [
         f"CREATE OR REPLACE {'PROCEDURE' if procedure else 'FUNCTION'} "
-        f"{ident(schema)}.{ident(base)}({arguments})"
+        f"{qualified(schema, name)}({arguments})"
     ]
     if not procedure and function.returns:
         lines.append(f"RETURNS {function.returns}")

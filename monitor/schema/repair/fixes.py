@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitor.schema.model import Change, Finding, Kind, Schema, State
+from monitor.schema.quote import NotAName
 from monitor.schema.repair import objects, security, tables, views
 from monitor.schema.repair.statements import Fix
 
@@ -27,6 +28,13 @@ def fix(finding: Finding, expected: State) -> Fix:
         return Fix(note="apply the pending migration with your migration tool")
     if finding.kind is Kind.MIGRATION:
         return Fix(note="the migration ledger is kept by your migration tool, not repaired here")
+    try:
+        return _fix(finding, expected)
+    except NotAName as exc:
+        return Fix(note=f"no repair is written for a name that does not read back: {exc}")
+
+
+def _fix(finding: Finding, expected: State) -> Fix:
     schema = expected.schema(finding.schema) or Schema(finding.schema)
     if finding.kind in _SCHEMA_FIXERS:
         return _SCHEMA_FIXERS[finding.kind](finding, schema, expected)

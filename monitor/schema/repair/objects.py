@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from monitor.schema.model import Change, Finding, Schema, State, Type
 from monitor.schema.model import Sequence as SequenceDef
-from monitor.schema.quote import ident, literal, qualified, table_name
-from monitor.schema.repair.definitions import function_definition, object_name
+from monitor.schema.quote import function_signature, ident, literal, qualified, table_name
+from monitor.schema.repair.definitions import function_call, function_definition
 from monitor.schema.repair.security import grants_of, named
 from monitor.schema.repair.statements import (
     Fix,
@@ -24,12 +24,12 @@ from monitor.schema.repair.statements import (
 
 def function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     if finding.change is Change.UNEXPECTED:
-        name = object_name("function", f"{schema.name}.{finding.name}")
+        name = function_signature(schema.name, finding.name)
         return one(f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
     function = named(schema.functions, finding.name, normalize_signature=True)
     if function is None or function.body is None:
         return Fix(note="the spec does not hold this function's definition")
-    name = object_name("function", f"{schema.name}.{function.name}")
+    name = function_signature(schema.name, function.name)
     statements = []
     live = finding.actual if isinstance(finding.actual, dict) else {}
     replaced = finding.change is not Change.MISSING and (
@@ -260,7 +260,7 @@ def event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         )
         sql = (
             f"CREATE EVENT TRIGGER {name} ON {trigger.event}{tags} "
-            f"EXECUTE FUNCTION {trigger.function};"
+            f"EXECUTE FUNCTION {function_call(trigger.function)};"
         )
         return one(sql, Phase.BEFORE, "trigger")
     switch = {

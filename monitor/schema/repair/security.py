@@ -51,9 +51,7 @@ def privilege_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         if keyword is None:
             return Fix(note=f"no repair is known for privileges on a {object_type}")
         prefix = ""
-        target = (
-            f"{keyword} {object_name(object_type, str(want.get('object') or have.get('object')))}"
-        )
+        target = f"{keyword} {object_name(object_type, schema.name, want or have)}"
     needs = _needs(object_type, schema.name, finding.table)
     statements = []
     for privilege, option in sorted(held.items()):
@@ -95,7 +93,7 @@ def owner_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         v.materialized and v.name == finding.table for v in schema.views or ()
     ):
         keyword = "MATERIALIZED VIEW"
-    name = object_name(object_type, str(want.get("object")))
+    name = object_name(object_type, schema.name, want)
     sql = f"ALTER {keyword} {name} OWNER TO {ident(str(owner))};"
     # The new owner took over the ACL entries of the old; a role that held grants and
     # then owned the object loses them when ownership goes back: grant them again.

@@ -22,7 +22,7 @@ from monitor.schema.model import (
     Trigger,
     by_name,
 )
-from monitor.schema.quote import ident, qualified
+from monitor.schema.quote import NotAName, ident, qualified
 from monitor.schema.repair.columns import column_fix, uses
 from monitor.schema.repair.definitions import (
     ENABLE,
@@ -370,8 +370,11 @@ def _trigger_differences(trigger: Trigger, live: dict[str, Any]) -> list[str]:
             differ.append(name)
     if not normalize.same_expression(trigger.when, live.get("when")):
         differ.append("when")
-    function = live.get("function") or ""
-    if not normalize.same_expression(function_call(trigger.function), function_call(function)):
+    try:
+        live_call = function_call(live.get("function") or "")
+    except NotAName:
+        live_call = ""
+    if not normalize.same_expression(function_call(trigger.function), live_call):
         differ.append("function")
     return differ
 
