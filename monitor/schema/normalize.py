@@ -654,6 +654,4 @@ def read_relations(query: str) -> frozenset[tuple[str | None, str]]:
         tree = _parse(query.strip().rstrip(";"))
     except SqlSyntaxError:
         return frozenset()
-    return frozenset(
-        (node.get("schemaname"), node["relname"]) for node in _nodes(tree, "RangeVar")
-    )
+    return frozenset((node.get("schemaname"), node["relname"]) for node in _nodes(tree, "RangeVar"))

@@ -30,6 +30,7 @@ from monitor.schema.model import (
     Trigger,
 )
 from monitor.schema.repair import Phase, fix, script
+from tests.support.psql_script import on_plain_tables
 
 MEMBERS = "organization_id IN (SELECT om.organization_id FROM organization_members om)"
 TABLE = Table(
@@ -89,7 +90,8 @@ def sql_of(item: Finding) -> list[str]:
 
 
 def parses(statement: str) -> None:
-    parser.parse_sql(statement)  # raises on anything PostgreSQL's parser would refuse
+    # Raises on anything PostgreSQL's parser would refuse.
+    parser.parse_sql(on_plain_tables(statement))
 
 
 @pytest.mark.parametrize(
@@ -172,7 +174,9 @@ def test_rls_is_switched_back_as_the_spec_says() -> None:
 def test_a_missing_column_is_added_back_with_its_default_and_nullability() -> None:
     repair = fix(finding(Kind.COLUMN, Change.MISSING, "organization_id"), SPEC)
     (statement,) = repair.statements
-    add = 'ALTER TABLE public."Integrations" ADD COLUMN IF NOT EXISTS organization_id uuid NOT NULL;'
+    add = (
+        'ALTER TABLE public."Integrations" ADD COLUMN IF NOT EXISTS organization_id uuid NOT NULL;'
+    )
     # In a block that skips a partition: the column comes with its parent's.
     assert f"BEGIN\n  {add}\nEXCEPTION WHEN wrong_object_type THEN" in statement.sql
     parses(statement.sql)

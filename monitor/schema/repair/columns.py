@@ -25,6 +25,8 @@ from monitor.schema.repair.statements import (
     Safety,
     Statement,
     columns_of,
+    gone,
+    key,
     relation,
     unread,
 )
@@ -113,7 +115,11 @@ def _changes(
     if column.nullable != actual.get("nullable", column.nullable):
         if column.nullable:
             # An identity column is NOT NULL until its identity is dropped.
-            yield Statement(f"{alter} DROP NOT NULL;", step="column", requires=(identity_token,))
+            yield Statement(
+                f"{alter} DROP NOT NULL;",
+                step="column",
+                requires=(identity_token, gone(key(schema, table))),
+            )
         else:
             yield _set_not_null(where, alter, column.name)
 

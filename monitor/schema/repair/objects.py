@@ -25,7 +25,9 @@ from monitor.schema.repair.statements import (
 def function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     if finding.change is Change.UNEXPECTED:
         name = function_signature(schema.name, finding.name)
-        return one(f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
+        return one(
+            f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "drop function", Safety.DATA_LOSS
+        )
     function = named(schema.functions, finding.name, normalize_signature=True)
     if function is None or function.body is None:
         return Fix(note="the spec does not hold this function's definition")
@@ -59,7 +61,7 @@ def type_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = qualified(schema.name, finding.name)
     token = f"type {schema.name}.{finding.name}"
     if finding.change is Change.UNEXPECTED:
-        return one(f"DROP TYPE IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
+        return one(f"DROP TYPE IF EXISTS {name};", Phase.AFTER, "drop type", Safety.DATA_LOSS)
     kind: Type | None = named(schema.types, finding.name)
     if kind is None:
         return Fix(note="the spec does not describe this type")
@@ -151,7 +153,7 @@ def sequence_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         return one(
             f"DROP SEQUENCE IF EXISTS {name};",
             Phase.AFTER,
-            "drop",
+            "drop sequence",
             Safety.DATA_LOSS,
             provides=(gone(relation(schema.name, finding.name)),),
         )
@@ -202,7 +204,9 @@ def _owned_by(schema: str, name: str, owned_by: str | None) -> Iterator[Statemen
 def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(f"DROP EXTENSION IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
+        return one(
+            f"DROP EXTENSION IF EXISTS {name};", Phase.AFTER, "drop extension", Safety.DATA_LOSS
+        )
     extension = named(expected.extensions, finding.name)
     if extension is None:
         return Fix(note="the spec does not describe this extension")
@@ -230,7 +234,9 @@ def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(f"DROP PUBLICATION IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
+        return one(
+            f"DROP PUBLICATION IF EXISTS {name};", Phase.AFTER, "drop publication", Safety.DATA_LOSS
+        )
     publication = named(expected.publications, finding.name)
     if publication is None:
         return Fix(note="the spec does not describe this publication")
@@ -250,7 +256,12 @@ def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 def event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(f"DROP EVENT TRIGGER IF EXISTS {name};", Phase.AFTER, "drop", Safety.DATA_LOSS)
+        return one(
+            f"DROP EVENT TRIGGER IF EXISTS {name};",
+            Phase.AFTER,
+            "drop event trigger",
+            Safety.DATA_LOSS,
+        )
     trigger = named(expected.event_triggers, finding.name)
     if trigger is None:
         return Fix(note="the spec does not describe this event trigger")

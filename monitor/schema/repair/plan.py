@@ -47,9 +47,10 @@ class Options:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Step:
     statement: Statement
-    finding: Finding
+    finding: Finding  # the first finding it repairs
     phase: Phase
     held: str | None = None  # why it is written commented out
+    findings: tuple[Finding, ...] = ()  # every finding it repairs
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class _Entry:
     order: int
     phase: Phase
     held: str | None = None
+    findings: list[Finding] = dataclasses.field(default_factory=list)
 
 
 def plan(findings: Sequence[Finding], expected: State, options: Options = Options()) -> Plan:
@@ -88,16 +90,21 @@ def plan(findings: Sequence[Finding], expected: State, options: Options = Option
         for statement in repair.statements:
             known = entries.get(statement.sql)
             if known is None:
-                entries[statement.sql] = _Entry(statement, finding, len(entries), statement.phase)
+                known = entries[statement.sql] = _Entry(
+                    statement, finding, len(entries), statement.phase
+                )
+            known.findings.append(finding)
     ordered = list(entries.values())
     providers = _providers(ordered)
     _hold(ordered, providers, options)
     _place(ordered, providers)
+    ordered = _tables_dropped_at_once(ordered)
     steps = tuple(
-        Step(e.statement, e.finding, e.phase, e.held) for e in _ordered(ordered, providers)
+        Step(e.statement, e.finding, e.phase, e.held, tuple(e.findings))
+        for e in _ordered(ordered, providers)
     )
     for finding in findings:
-        own = [s for s in steps if s.finding is finding]
+        own = [s for s in steps if any(f is finding for f in s.findings)]
         if own and all(s.held for s in own) and not any(f is finding for f, _ in not_repaired):
             not_repaired.append((finding, str(own[0].held)))
     return Plan(steps, tuple(not_repaired))
@@ -149,6 +156,26 @@ def _hold(entries: list[_Entry], providers: dict[str, list[_Entry]], options: Op
                 first = blocker.statement.sql.splitlines()[0]
                 entry.held = f"needs a statement held above ({first})"
                 changed = True
+
+
+def _tables_dropped_at_once(entries: list[_Entry]) -> list[_Entry]:
+    """Unexpected tables in one DROP TABLE: one may hold a foreign key to another."""
+    drops = [e for e in entries if e.statement.step == "drop table" and not e.held]
+    if len(drops) < 2:
+        return entries
+    first, rest = drops[0], drops[1:]
+    names = [e.statement.sql.removeprefix(_DROP_TABLE).removesuffix(";") for e in drops]
+    first.findings += [f for e in rest for f in e.findings]
+    first.statement = dataclasses.replace(
+        first.statement,
+        sql=f"{_DROP_TABLE}{', '.join(names)};",
+        provides=tuple(t for e in drops for t in e.statement.provides),
+        requires=tuple(t for e in drops for t in e.statement.requires),
+    )
+    return [e for e in entries if not any(e is r for r in rest)]
+
+
+_DROP_TABLE = "DROP TABLE IF EXISTS "
 
 
 def _place(entries: list[_Entry], providers: dict[str, list[_Entry]]) -> None:

@@ -89,6 +89,21 @@ def _summary(planned: Plan) -> list[str]:
     return lines
 
 
+def _choice(sql: str, condition: str, instead: str) -> list[str]:
+    """psql picks `instead` when `condition` holds on the database it runs on."""
+    return [
+        f"SELECT coalesce({condition}, false) AS {_CHOICE} \\gset",
+        f"\\if :{_CHOICE}",
+        instead,
+        "\\else",
+        sql,
+        "\\endif",
+    ]
+
+
+_CHOICE = "schema_monitor_instead"
+
+
 def _phase(phase: Phase, steps: Sequence[Step], lock_timeout: str) -> list[str]:
     transactional = phase in _TRANSACTIONAL
     out = [_PHASE_HEADINGS[phase]]
@@ -98,13 +113,16 @@ def _phase(phase: Phase, steps: Sequence[Step], lock_timeout: str) -> list[str]:
         out.append("SET lock_timeout = 0;")
     last: Finding | None = None
     for step in steps:
-        if step.finding is not last:
-            out.append(comment(step.finding.message))
-            last = step.finding
+        for finding in step.findings:
+            if finding is not last:
+                out.append(comment(finding.message))
+                last = finding
         if step.statement.safety is Safety.LOCKING:
             out.append("-- locking: blocks writes to the table while it scans or rewrites")
         if step.held:
             out.append(comment(step.statement.sql) + f"  -- held: {step.held}")
+        elif step.statement.instead is not None:
+            out += _choice(step.statement.sql, *step.statement.instead)
         else:
             out.append(step.statement.sql)
     if transactional:

@@ -55,7 +55,16 @@ STEP = {
     "privilege": 24,
     "owner": 25,
     "grant after owner": 26,
-    "drop": 27,
+    # Unexpected objects, users before what they use: a table before the function or
+    # sequence its defaults call, those before the types and extensions they are made of.
+    "drop event trigger": 27,
+    "drop publication": 28,
+    "drop table": 29,
+    "drop column": 30,
+    "drop function": 31,
+    "drop sequence": 32,
+    "drop type": 33,
+    "drop extension": 34,
 }
 
 
@@ -77,6 +86,9 @@ class Statement:
     provides: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     bond: str | None = None  # statements with one bond are written, or held, together
+    # (condition, statement): psql runs the statement instead when the condition (a SQL
+    # boolean) holds; for a partitioned table, which refuses CONCURRENTLY.
+    instead: tuple[str, str] | None = None
 
     @property
     def data_loss(self) -> bool:

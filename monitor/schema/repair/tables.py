@@ -22,7 +22,7 @@ from monitor.schema.model import (
     Trigger,
     by_name,
 )
-from monitor.schema.quote import NotAName, ident, qualified
+from monitor.schema.quote import NotAName, ident, literal, qualified
 from monitor.schema.repair.columns import column_fix, uses
 from monitor.schema.repair.definitions import (
     ENABLE,
@@ -60,7 +60,7 @@ def drop(finding: Finding) -> Fix:
         return one(
             f"DROP TABLE IF EXISTS {qualified(schema, finding.name)};",
             Phase.AFTER,
-            "drop",
+            "drop table",
             Safety.DATA_LOSS,
             provides=(gone(relation(schema, finding.name)),),
             requires=(unread(schema, finding.name),),
@@ -75,15 +75,16 @@ def drop(finding: Finding) -> Fix:
         return one(
             sql,
             Phase.AFTER,
-            "drop",
+            "drop column",
             Safety.DATA_LOSS,
             requires=(unread(schema, finding.table),),
         )
     if kind is Kind.INDEX:
-        if live.get("constraint"):
-            return Fix()  # the constraint's own drop takes its index
-        index = qualified(schema, finding.name)
-        return one(f"DROP INDEX CONCURRENTLY IF EXISTS {index};", Phase.CONCURRENT, "index")
+        if live.get("constraint") and finding.table:
+            # The constraint's drop takes its index (which cannot be dropped on its own).
+            backed = {"type": ConstraintType.UNIQUE}
+            return Fix((_drop_constraint(schema, finding.table, live["constraint"], backed),))
+        return Fix((_drop_index(schema, finding.name),))
     if kind is Kind.POLICY and table:
         return one(f"DROP POLICY IF EXISTS {name} ON {table};", Phase.BEFORE, "drop policy")
     if kind is Kind.TRIGGER and table:
@@ -98,11 +99,18 @@ def _drop_constraint(schema: str, table: str, name: str, live: dict[str, Any]) -
     step = (
         "drop foreign key" if live.get("type") == ConstraintType.FOREIGN_KEY else "drop constraint"
     )
+    provides = [f"gone constraint {schema}.{table}.{name}"]
+    requires: tuple[str, ...] = ()
+    if live.get("type") in (ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE):
+        # A view's GROUP BY may rely on the key; its columns stay NOT NULL while it stands.
+        provides.append(gone(key(schema, table)))
+        requires = (unread(schema, table),)
     return Statement(
         f"ALTER TABLE {qualified(schema, table)} DROP CONSTRAINT IF EXISTS {ident(name)};",
         Phase.BEFORE,
         step,
-        provides=(f"gone constraint {schema}.{table}.{name}",),
+        provides=tuple(provides),
+        requires=requires,
     )
 
 
@@ -241,11 +249,45 @@ def _add_constraint(schema: str, table: str, constraint: Constraint) -> Iterator
 
 def _create_index(schema: str, table: str, index: Index, *, concurrently: bool) -> Statement:
     phase = Phase.CONCURRENT if concurrently else Phase.BEFORE
+    instead = None
+    if concurrently:
+        # A partitioned table builds its indexes only in one go, on every partition.
+        instead = (
+            f"{_regclass(qualified(schema, table))} IN"
+            " (SELECT oid FROM pg_catalog.pg_class WHERE relkind = 'p')",
+            index_definition(schema, table, index, concurrently=False),
+        )
     return Statement(
         index_definition(schema, table, index, concurrently=concurrently),
         phase,
         "index",
         requires=(relation(schema, table), columns_of(schema, table)),
+        instead=instead,
+    )
+
+
+def _regclass(name: str) -> str:
+    return f"pg_catalog.to_regclass({literal(name)})"
+
+
+def _drop_index(schema: str, name: str) -> Statement:
+    index = qualified(schema, name)
+    # The index of a partitioned table, or of a partition (it goes with its parent's),
+    # is dropped without CONCURRENTLY, which both refuse.
+    sql = guarded(
+        f"DROP INDEX IF EXISTS {index};",
+        "dependent_objects_still_exist",
+        f"{index} belongs to an index of the partitioned table: it goes with it",
+    )
+    condition = (
+        f"{_regclass(index)} IN (SELECT oid FROM pg_catalog.pg_class WHERE relkind = 'I'"
+        " UNION SELECT inhrelid FROM pg_catalog.pg_inherits)"
+    )
+    return Statement(
+        f"DROP INDEX CONCURRENTLY IF EXISTS {index};",
+        Phase.CONCURRENT,
+        "index",
+        instead=(condition, sql),
     )
 
 
@@ -263,9 +305,7 @@ def _index_fix(finding: Finding, schema: str, table: Table) -> Fix:
     return Fix(
         (
             _create_index(schema, table.name, building, concurrently=True),
-            Statement(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {qualified_index};", Phase.CONCURRENT, "index"
-            ),
+            _drop_index(schema, index.name),
             Statement(
                 f"ALTER INDEX {qualified(schema, building.name)} RENAME TO {ident(index.name)};",
                 Phase.AFTER,
