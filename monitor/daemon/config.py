@@ -1,9 +1,9 @@
 """The daemon's configuration file: strict loading that reports every problem at once.
 
-The YAML is composed into nodes (not loaded into plain dicts) so that each
-problem names the line it sits on. Unknown keys are errors: a misspelt
-option silently falling back to its default is how monitors end up
-watching nothing.
+Read through the documents engine the spec uses (:mod:`monitor.documents`):
+parsed once as YAML 1.2, every problem recorded at its path and given its
+line at the end. Unknown keys are errors: a misspelt option silently falling
+back to its default is how monitors end up watching nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from monitor.documents import yamldoc
+from monitor.documents.reader import Reader
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
 from monitor.schema import spec
@@ -191,12 +192,11 @@ def load_specs(config: Config) -> dict[str, State]:
 def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     filename = str(path)
     yamldoc.check_characters(text, filename, "config")
-    # A config is small: always read exactly, every value with its line.
-    root = yamldoc.compose(text, filename)
-    reader = _Reader(filename, path.resolve().parent, environ)
-    config = reader.config(root, path)
-    if reader.problems or config is None:
-        raise InputError(reader.sorted_problems() or [Problem(filename, None, "empty config")])
+    reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, environ)
+    config = reader.config(reader.root, path)
+    reader.finish(text)
+    if config is None:
+        raise InputError([Problem(filename, None, "empty config")])
     return config
 
 
@@ -210,18 +210,20 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-class _Reader(yamldoc.Reader):
-    """Reads the composed config, collecting problems instead of stopping at the first."""
+class _Reader(Reader):
+    """Reads the parsed config, collecting problems instead of stopping at the first."""
 
-    def __init__(self, filename: str, base_dir: Path, environ: Mapping[str, str]) -> None:
-        super().__init__(filename, fast=False)
+    def __init__(
+        self, filename: str, root: Any, base_dir: Path, environ: Mapping[str, str]
+    ) -> None:
+        super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
 
     # -- the document -------------------------------------------------------
 
     def config(self, root: Any, path: Path) -> Config | None:
-        if root is None or yamldoc.is_null(root):
+        if root is None:
             self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
             return None
         keys = self.mapping(
@@ -470,7 +472,7 @@ class _Reader(yamldoc.Reader):
             return ()
         targets = tuple(
             t
-            for i, item in enumerate(node)
+            for i, item in self.entries(node, enumerate(node))
             if (t := self.target(item, f"targets[{i}]")) is not None
         )
         seen: dict[str, Any] = {}
@@ -505,7 +507,7 @@ class _Reader(yamldoc.Reader):
             return None
         return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
 
-    def dsn(self, node: Any, keys: dict[str, Any], where: str) -> tuple[str, str] | None:
+    def dsn(self, node: Any, keys: Mapping[str, Any], where: str) -> tuple[str, str] | None:
         given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
         if len(given) != 1:
             self.problem(
@@ -553,7 +555,7 @@ class _Reader(yamldoc.Reader):
         where: str,
         required: tuple[str, ...] = (),
         optional: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None:
+    ) -> Mapping[str, Any] | None:
         """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
         if not isinstance(node, dict):
             self.problem(node, f"{where}: expected a mapping")
@@ -570,7 +572,7 @@ class _Reader(yamldoc.Reader):
 
     def scalar_text(self, node: Any, where: str, what: str) -> str | None:
         """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
-        if isinstance(node, dict | list) or yamldoc.is_null(node):
+        if isinstance(node, dict | list) or node is None:
             self.problem(node, f"{where}: expected {what}")
             return None
         return str(node)
@@ -580,7 +582,8 @@ class _Reader(yamldoc.Reader):
         if value is None:
             return None
         if value.lower() not in ("true", "false"):
-            self.problem(node, f"{where}: expected true or false, got {value!r}")
+            hint = yamldoc.boolean_hint(value)
+            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
             return None
         return value.lower() == "true"
 
@@ -604,7 +607,7 @@ class _Reader(yamldoc.Reader):
     def count(self, node: Any, where: str, minimum: int) -> int | None:
         if node is None:
             return None
-        value = self.integer_value(node)
+        value = node if type(node) is int else None
         if value is None:
             self.problem(node, f"{where}: expected an integer")
             return None
@@ -663,7 +666,7 @@ class _Reader(yamldoc.Reader):
 
     # -- rules across sections ----------------------------------------------
 
-    def check_timings(self, config: Config, keys: dict[str, Any]) -> None:
+    def check_timings(self, config: Config, keys: Mapping[str, Any]) -> None:
         timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
         budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
         timeouts_node = keys.get("timeouts")

@@ -1,23 +1,23 @@
-"""The expected-state spec: YAML text -> :class:`model.State` (the writer is spec_writer).
+"""The expected-state spec: YAML text -> :class:`model.State` (the writer is :mod:`.writer`).
 
 Loading is strict and reports every problem at once, each with its file and
-line. The text is read by the engine in :mod:`yamldoc`: first fast (a native
-parser, no positions), and only when that meets a problem, again exactly
-(every value with its line) so that each problem names where it is. One
-reader serves both: each kind of object is one method below, reading a
-mapping with :meth:`yamldoc.Reader.fields` and its values with ``get``.
+line: the text is parsed once (:func:`yamldoc.parse`), walked into the model
+here, problems recorded at their path, and lines looked up only when there is
+one (see :class:`monitor.documents.reader.Reader`).
 
-A new section of the format is a tuple of its keys (``_*_KEYS``), one read
-method here (``fields`` for the keys, then ``get(found, key, what, read,
-default)`` per value with ``text``, ``flag``, ``choice``, ``names``,
-``expression``...; a mapping of named objects through ``named``, or inside a
-table through ``objects`` so a fast read of equal bodies is shared), and one
-``_*_document`` function in :mod:`spec_writer`. Problems go through
-``problem``/``invalid``; never raise anything else.
+Each kind of object is one read method below: the keys it accepts (a
+``_*_KEYS`` tuple, in the order the writer writes them), ``fields`` for the
+mapping, then ``get(found, key, what, read, default)`` per value with
+``text``, ``flag``, ``choice``, ``names``, ``expression``...; a mapping of named
+objects through ``named_objects``, or inside a table through ``objects``. The
+checks between its fields follow in a ``check_*`` method. A new kind is one
+tuple, one read method and its checks here (or in :mod:`.security`), and one
+``_*_document`` function in :mod:`.writer`. Problems go through ``problem``
+or ``invalid``; never raise anything else.
 
-Text the user wrote (types, expressions, names) is stored as written, only
-stripped; comparison is semantic and belongs to the diff. The format is
-described in docs/spec.md.
+Text the user wrote (names, types, expressions) is stored exactly as written;
+comparison is semantic and belongs to the diff. The format is described in
+docs/spec.md.
 """
 
 from __future__ import annotations
@@ -26,21 +26,16 @@ import contextlib
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.documents import yamldoc
-from monitor.documents.yamldoc import (
-    Invalid,
-    Retry,
-    describe,
-    is_bool,
-    is_empty_list,
-    is_null,
-    line_of,
-)
-from monitor.errors import InputError
+import yaml
+
+from monitor.documents import locate, pieces, yamldoc
+from monitor.documents.reader import FIRST_LINE
+from monitor.documents.yamldoc import Invalid, describe
+from monitor.errors import InputError, Problem
 from monitor.schema import model, normalize
 from monitor.schema.spec.security import SecurityReader
 from monitor.schema.spec.writer import (
@@ -52,15 +47,12 @@ from monitor.schema.spec.writer import (
 )
 
 __all__ = [
-    "Reading",
     "Scope",
     "absent_sort_key",
-    "blocks_of",
     "dumps",
+    "guess_scope",
     "load",
-    "load_reading",
     "loads",
-    "read",
     "read_text",
 ]
 
@@ -183,89 +175,32 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PUBLIC = "public"
 
 
-# PyYAML's composer for the exact reading: libyaml's when available.
-_PARSER: type[Any] | None = None  # None: the engine's choice
+# The blocks of a large spec parsed a piece at a time (see monitor.documents.pieces).
+PIECES = pieces.Cut(_BLOCK_KEYS, _TABLES_INDENT)
 
 
 def loads(text: str, filename: str = "<spec>") -> model.State:
     """Parse and validate a spec; raise InputError listing every problem with its line."""
     yamldoc.check_characters(text, filename, "spec")
-    return _read(text, filename)
+    # The model of a large spec is hundreds of thousands of new objects in no cycle.
+    with yamldoc.no_cycle_collection():
+        root = yamldoc.parse(text, filename, PIECES)
+        if root is None:
+            raise InputError([Problem(filename, 1, "the spec is empty")])
+        reader = _Reader(filename, root, text)
+        state = reader.read(reader.root)
+        reader.finish(text)
+    assert state is not None  # None only with a problem
+    return state
 
 
 def load(path: Path) -> model.State:
-    return load_reading(read(path))
+    return loads(read_text(path), str(path))
 
 
 def read_text(path: Path) -> str:
     """The text of a spec file, checked as :func:`load` checks it."""
     return yamldoc.read_text(path, "spec")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Reading:
-    """A spec file read and checked, its large blocks cut out (see :func:`read`)."""
-
-    path: Path
-    size: int  # characters
-    outline: str  # the whole text when nothing was cut out
-    blocks: yamldoc.Blocks | None  # detached: each piece freed once read
-
-    def guess_scope(self) -> Scope | None:
-        """The scope of the spec, read from its outline alone; None when that is not plain.
-
-        A large spec's tables, functions and views are cut out (see
-        :func:`yamldoc.split_blocks`), so the guess costs a fraction of a load.
-        Only a guess: nothing is checked, the loaded spec's :meth:`Scope.of` decides.
-        """
-        if self.blocks is None:
-            return None  # not the plain layout of a generated spec: no cheap outline
-        data = yamldoc.fast_parse(self.outline)
-        if not isinstance(data, dict):  # declined, or not a mapping at all
-            return None
-        schemas, ledger = data.get("schemas"), data.get("migrations")
-        if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):
-            return None
-        if ledger is None:
-            return Scope(tuple(sorted(schemas)), None)
-        table = (
-            ledger.get("table", model.DEFAULT_LEDGER_TABLE) if isinstance(ledger, dict) else None
-        )
-        if type(table) is not str:
-            return None
-        return Scope(tuple(sorted(schemas)), table.strip())
-
-
-def blocks_of(text: str) -> yamldoc.Blocks | None:
-    """A spec's schemas' tables, functions and views cut out to be parsed a piece at a
-    time (see :func:`yamldoc.split_blocks`); None where the layout is not plain."""
-    return yamldoc.split_blocks(text, _BLOCK_KEYS, _TABLES_INDENT)
-
-
-def read(path: Path) -> Reading:
-    """A spec file read for :func:`load_reading`, its text not kept.
-
-    A large spec's tables, functions and views become pieces of their own,
-    each freed once parsed: the text leaves memory as the model fills it,
-    instead of staying beside the whole model (8 MB for 5,000 tables).
-    """
-    text = read_text(path)
-    blocks = blocks_of(text)
-    if blocks is None:
-        return Reading(path, len(text), text, None)
-    return Reading(path, len(text), blocks.outline, blocks.detached())
-
-
-def load_reading(reading: Reading) -> model.State:
-    """:func:`load` of a :func:`read`, which can be loaded once.
-
-    A spec with a problem is read again from its file for the exact
-    reading (its text was not kept): what is reported, or loaded, is always
-    one whole version of the file.
-    """
-    return _fast_else_exact(
-        str(reading.path), reading.outline, reading.blocks, lambda: read_text(reading.path)
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -281,66 +216,26 @@ class Scope:
         return cls(tuple(schema.name for schema in state.schemas), ledger)
 
 
-def _read(text: str, filename: str) -> model.State:
-    """A spec from checked text: fast when it has no problem, else exactly."""
-    blocks = blocks_of(text)
-    outline = text if blocks is None else blocks.outline
-    return _fast_else_exact(filename, outline, blocks, lambda: text)
-
-
-def _fast_else_exact(
-    filename: str, outline: str, blocks: yamldoc.Blocks | None, text: Callable[[], str]
-) -> model.State:
-    """The fast reading of ``outline`` and its ``blocks``; on any problem, the exact
-    reading of the whole ``text()``."""
-    # The model of a large spec is hundreds of thousands of new objects in no cycle.
-    with yamldoc.no_cycle_collection(), contextlib.suppress(Retry):
-        return _Reader(filename, fast=True).read_fast(outline, blocks)
-    return read_exactly(text(), filename)
-
-
-def read_exactly(text: str, filename: str = "<spec>", *, fast_pieces: bool = True) -> model.State:
-    """What :func:`loads` does when the fast path declines: every value with its line.
-
-    A large spec's tables are composed a piece at a time here too (a node
-    tree with every line of a 5,000-table spec would take most of a GB);
-    where a piece does not compose alone, the whole text is composed. Each
-    piece is read fast first and composed only if that meets a problem (see
-    ``_Reader.read_piece``); ``fast_pieces=False`` composes every piece, the
-    reading the other is tested against.
-    """
-    blocks = blocks_of(text)
-    # One collection at the end, not one per piece over all the nodes it composed.
-    with yamldoc.no_cycle_collection():
-        if blocks is not None:
-            # Where a problem is about a piece read fast, every piece is composed.
-            for pieces_fast in (True, False) if fast_pieces else (False,):
-                with contextlib.suppress(Retry):
-                    return _read_exactly(filename, blocks.outline, blocks, pieces_fast)
-        return _read_exactly(filename, text, None)
-
-
-def _read_exactly(
-    filename: str, text: str, blocks: yamldoc.Blocks | None, pieces_fast: bool = False
-) -> model.State:
-    reader = _Reader(filename, fast=False)
-    lines = None
-    if blocks is not None:
-        reader.use_blocks(blocks)
-        reader.pieces_fast = pieces_fast
-        lines = blocks.outline_line
+def guess_scope(text: str) -> Scope | None:
+    """The scope of a spec, read from its outline alone (its tables, functions and views
+    cut out, see :mod:`monitor.documents.pieces`), for a snapshot started while the spec
+    loads; None when that is not plain. Only a guess: :meth:`Scope.of` the loaded spec
+    decides."""
+    split = pieces.split(text, PIECES)
+    if split is None:
+        return None
     try:
-        root = yamldoc.compose(text, filename, _PARSER, lines)
+        data = yamldoc.parse(split.outline, "<outline>")
     except InputError:
-        if blocks is not None:
-            raise Retry from None  # the outline may break where the whole text does not
-        raise
-    state = reader.read(root)
-    if blocks is not None and reader.unread_blocks:
-        raise Retry
-    if reader.problems or state is None:
-        raise InputError(reader.sorted_problems())
-    return state
+        return None
+    schemas = data.get("schemas") if isinstance(data, dict) else None
+    if not isinstance(schemas, dict) or not all(type(name) is str for name in schemas):
+        return None
+    ledger = data.get("migrations")
+    if ledger is None:
+        return Scope(tuple(sorted(schemas)), None)
+    table = ledger.get("table", model.DEFAULT_LEDGER_TABLE) if isinstance(ledger, dict) else None
+    return Scope(tuple(sorted(schemas)), table) if type(table) is str else None
 
 
 # --- loading ---------------------------------------------------------------
@@ -358,20 +253,16 @@ def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
 
 
 class _Reader(SecurityReader):
-    """Reads parsed spec data into a State; see :class:`yamldoc.Reader`."""
+    """Reads parsed spec data into a State; see :class:`monitor.documents.reader.Reader`."""
 
-    def __init__(self, filename: str, *, fast: bool) -> None:
-        super().__init__(filename, fast=fast)
-        # The line of each index and absent entry, by (what, owner, name), to
-        # place problems found later by comparing objects with each other.
-        self.places: dict[tuple[str, str, str], int | None] = {}
+    def __init__(self, filename: str, root: Any, text: str) -> None:
+        super().__init__(filename, root)
+        self.source = text
+        # The path of each index and absent entry, by (what, owner, name), to place
+        # problems found later by comparing objects with each other.
+        self.places: dict[tuple[str, str, str], locate.Path] = {}
         # One object per distinct value (see shared).
         self.values: dict[Hashable, Any] = {}
-        # Fast mode: the tables cut out of the text, and the blocks not read yet.
-        self.blocks: yamldoc.Blocks | None = None
-        self.unread_blocks: set[str] = set()
-        # Exact reading: read each piece fast first (see read_piece).
-        self.pieces_fast = False
 
     def shared(self, value: H) -> H:
         """The first equal ``value`` read: a large spec repeats its types,
@@ -391,7 +282,7 @@ class _Reader(SecurityReader):
         return text
 
     def expression(self, value: Any, label: str) -> str | None:
-        text = self.optional_text(value, label)
+        text = self.optional_sql(value, label)
         if text is None:
             return None
         error = normalize.expression_error(text)
@@ -399,116 +290,13 @@ class _Reader(SecurityReader):
 
     # -- the document
 
-    def read_fast(self, outline: str, blocks: yamldoc.Blocks | None) -> model.State:
-        """The state of a spec that has no problem; Retry on any problem.
-
-        The tables, functions and views of a generated spec are parsed a few
-        hundred at a time (``blocks``, cut out of the text that ``outline``
-        is left of; see :func:`yamldoc.split_blocks`): the parsed data of a
-        large spec is never held whole, only the model it becomes.
-        """
-        if blocks is not None:
-            self.use_blocks(blocks)
-        data = yamldoc.fast_parse(outline)
-        if data is yamldoc.DECLINED:
-            raise Retry
-        state = self.read(data)
-        if state is None or (self.blocks is not None and self.unread_blocks):
-            raise Retry  # a block was cut out of something other than a schema's tables
-        return state
-
-    def use_blocks(self, blocks: yamldoc.Blocks) -> None:
-        self.blocks = blocks
-        self.unread_blocks = {f"{blocks.marker}{index}" for index in range(len(blocks.bounds))}
-
-    def read_entries(self, value: Any, what: str, read: Callable[[str, Any], T]) -> list[T]:
-        """``read(name, body)`` of each entry of a schema's tables, functions or views, a
-        piece at a time if cut out."""
-        blocks = self.blocks
-        if blocks is None or not isinstance(value, str) or not value.startswith(blocks.marker):
-            return super().read_entries(value, what, read)
-        self.unread_blocks.discard(value)
-        block = int(value.removeprefix(blocks.marker))
-        first_lines: dict[str, int | None] = {}
-        made: list[T] = []
-        for piece, line in blocks.pieces(block):
-            made += self.read_piece(piece, line, what, read, first_lines)
-        return made
-
-    def read_piece(
-        self,
-        text: str,
-        line: int,
-        what: str,
-        read: Callable[[str, Any], T],
-        first_lines: dict[str, int | None],
-    ) -> list[T]:
-        """``read`` of each entry of one piece; ``first_lines``: the line of each entry of
-        the pieces before, to which this piece's are added.
-
-        Read exactly, a piece is first read fast all the same, and composed with
-        its lines only when that meets a problem: a large spec with a problem
-        in one table pays for the lines of one piece, not of every piece.
-        """
-        if not self.fast and self.pieces_fast:
-            with contextlib.suppress(Retry), self.reading_fast():
-                return self.read_piece(text, line, what, read, first_lines)
-        made: list[T] = []
-        lines: dict[str, int | None] = {}
-        for name, body in self.named(self.piece(text, line), what):
-            if name in first_lines:  # a table written twice, in two pieces
-                first = first_lines[name]
-                if first is None:
-                    raise Retry  # written first in a piece read fast: no line to give
-                self.problem(name, f"{what}: duplicate key {str(name)!r} (first at line {first})")
-                continue
-            lines[name] = line_of(name)
-            made.append(read(name, body))
-        first_lines.update(lines)
-        return made
-
-    @contextlib.contextmanager
-    def reading_fast(self) -> Iterator[None]:
-        self.fast = True
-        try:
-            yield
-        finally:
-            self.fast = False
-
-    def problem_at(self, line: int | None, message: str) -> None:
-        if line is None and self.pieces_fast and not self.fast:
-            # About an object of a piece read fast: only a reading with every line can
-            # place it (read_exactly's next try).
-            raise Retry
-        super().problem_at(line, message)
-
-    def piece(self, text: str, line: int) -> Any:
-        """One piece of a block of tables, parsed fast or exactly; Retry where it does not
-        parse alone (the whole text is then read)."""
-        if self.fast:
-            data = yamldoc.fast_parse(text)
-        else:
-            try:
-                data = yamldoc.compose(text, self.filename, _PARSER, lambda at: at + line)
-            except InputError:
-                raise Retry from None
-        if not isinstance(data, dict):
-            raise Retry
-        return data
-
     def read(self, root: Any) -> model.State | None:
-        if root is None:
-            self.problem_at(1, "the spec is empty")
-            return None
-        if is_null(root):
-            self.problem(root, "the spec is empty")
-            return None
         if not isinstance(root, dict):
             what = "the spec must be a mapping with keys version, migrations and schemas"
             self.problem(root, f"{what}, not {describe(root)}")
             return None
         found = self.fields(root, "spec", _STATE_KEYS, required=("version", "schemas"))
-        if "version" in found and self.integer_value(found["version"]) != 1:
+        if "version" in found and not _is_integer(found["version"], 1):
             version = found["version"]
             self.problem(version, f"spec: version must be 1, not {describe(version)}")
         ledger = self.ledger(found["migrations"]) if "migrations" in found else None
@@ -528,7 +316,19 @@ class _Reader(SecurityReader):
         found = self.fields(value, "migrations", _LEDGER_KEYS, required=("applied",))
         table = self.get(found, "table", "migrations", self.text, model.DEFAULT_LEDGER_TABLE)
         applied = self.get(found, "applied", "migrations", self.names, ())
+        if any(type(version) is int for version in found.get("applied") or ()):
+            applied = self.as_written(("migrations", "applied"), applied)
         return model.Ledger(applied=applied, table=table)
+
+    def as_written(self, path: locate.Path, values: tuple[str, ...]) -> tuple[str, ...]:
+        """``values``, the list at ``path``, as the text spells them: a version written as
+        a number keeps its digits (`0001`), which YAML reads as the number 1."""
+        spelled = {
+            node.path[-1]: node.event.value
+            for node in locate.walk(self.source)
+            if node.path[:-1] == path and isinstance(node.event, yaml.ScalarEvent)
+        }
+        return tuple(spelled.get(index, value) for index, value in enumerate(values))
 
     def names(self, value: Any, label: str, *, single: bool = False) -> tuple[str, ...]:
         return self.shared(self.items(value, label, self.text, single=single))
@@ -584,8 +384,8 @@ class _Reader(SecurityReader):
             for index in table.indexes or ():
                 other = index_tables.setdefault(index.name, table.name)
                 if other != table.name:
-                    self.problem_at(
-                        self.places.get(("index", f"{schema}.{table.name}", index.name)),
+                    self.report(
+                        self.places.get(("index", f"{schema}.{table.name}", index.name), ()),
                         f"{what}: index {index.name!r} is listed on both tables "
                         f"{other!r} and {table.name!r}",
                     )
@@ -595,8 +395,8 @@ class _Reader(SecurityReader):
         }
         for item in absent:
             if item.table is None and item.name in expected.get(item.kind, ()):
-                self.problem_at(
-                    self.places.get((f"absent {item.kind}", what, item.name)),
+                self.report(
+                    self.places.get((f"absent {item.kind}", what, item.name), ()),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
 
@@ -628,27 +428,30 @@ class _Reader(SecurityReader):
             label = f"{what}: absent {key}"
             entries = self.get(found, key, f"{what}: absent", self.absent_entries, ())
             names: dict[str, model.Absent] = {}
-            for entry_node, name, migration in entries:
+            for path, name, migration in entries:
                 if name in names:
-                    self.problem(entry_node, f"{label}: duplicate entry {name!r}")
+                    self.report(path, f"{label}: duplicate entry {name!r}")
                     continue
                 names[name] = model.Absent(kind, name, table, migration)
-                self.places[(f"absent {kind}", what, name)] = line_of(entry_node)
+                self.places[(f"absent {kind}", what, name)] = path
             absent.extend(names.values())
         return absent
 
-    def absent_entries(self, node: Any, label: str) -> tuple[tuple[Any, str, str | None], ...]:
+    def absent_entries(
+        self, node: Any, label: str
+    ) -> tuple[tuple[locate.Path, str, str | None], ...]:
         return self.items(node, label, self.absent_entry, unique=False)
 
-    def absent_entry(self, node: Any, label: str) -> tuple[Any, str, str | None]:
+    def absent_entry(self, node: Any, label: str) -> tuple[locate.Path, str, str | None]:
+        """The entry's path (for problems found later), name and migration."""
         if not isinstance(node, dict):
-            return node, self.text(node, label), None
+            return self.here(), self.text(node, label), None
         found = self.fields(node, label, _ABSENT_ENTRY_KEYS, required=("name",))
         name = self.get(found, "name", label, self.text, "")
         migration = self.get(found, "migration", label, self.optional_text, None)
         if not name:
             raise Invalid()
-        return node, name, migration
+        return self.here(), name, migration
 
     # -- tables
 
@@ -661,13 +464,13 @@ class _Reader(SecurityReader):
             key: str, noun: str, read: Callable[[str, Any, str], T]
         ) -> tuple[T, ...] | None:
             def read_all(value: Any, label: str) -> tuple[T, ...]:
-                entries = self.named(value, label)
-                if noun == "index" and not self.fast:  # compared across the tables of a schema
-                    for entry_name, _ in entries:
-                        self.places[(noun, prefix, entry_name)] = line_of(entry_name)
-                return self.named_bodies(
-                    noun, schema, entries, lambda n: f"{noun} {prefix}.{n}", read
-                )
+                made = []
+                for entry_name, body in self.named(value, label):
+                    if noun == "index":  # compared across the tables of a schema
+                        self.places[(noun, prefix, entry_name)] = self.here()
+                    label = f"{noun} {prefix}.{entry_name}"
+                    made.append(self.named_object((noun, schema), entry_name, body, label, read))
+                return tuple(made)
 
             return self.collection(found, key, what, read_all)
 
@@ -704,7 +507,7 @@ class _Reader(SecurityReader):
         if key not in found:
             return None
         node = found[key]
-        if is_null(node):
+        if node is None:
             self.problem(node, f"{what}: {key} is empty; write [] or {{}} to expect none")
             return ()
         return self.get(found, key, what, read, ())
@@ -720,16 +523,16 @@ class _Reader(SecurityReader):
         }
         for item in absent:
             if any(obj.name == item.name for obj in listed[item.kind]):
-                self.problem_at(
-                    self.places.get((f"absent {item.kind}", what, item.name)),
+                self.report(
+                    self.places.get((f"absent {item.kind}", what, item.name), ()),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
 
     def remembered_rls(self, value: Any, label: str) -> model.Rls:
-        return self.remembered(("rls",), value, lambda: self.rls(value, label))
+        return self.remembered("rls", value, lambda: self.rls(value, label))
 
     def rls(self, node: Any, label: str) -> model.Rls:
-        if is_bool(node):
+        if type(node) is bool or yamldoc.boolean_hint(node):
             # `rls: true` is enabled, not forced
             return self.shared(model.Rls(enabled=self.flag(node, label)))
         found = self.fields(node, label, _RLS_KEYS, required=("enabled",))
@@ -745,18 +548,18 @@ class _Reader(SecurityReader):
         if not isinstance(node, list):
             raise self.invalid(node, f"{label} must be a list, not {describe(node)}")
         columns: list[model.Column] = []
-        first_line: dict[str, int | None] = {}
-        for position, entry in enumerate(node, start=1):
+        first: dict[str, Any] = {}
+        for index, entry in self.entries(node, enumerate(node)):
             # Read once per distinct body: `id`, `created_at`... repeat table after table.
-            read = functools.partial(self.column, entry, f"{label}[{position}]", prefix)
-            column = self.remembered(("column",), entry, read)
+            read = functools.partial(self.column, entry, f"{label}[{index + 1}]", prefix)
+            column = self.remembered("column", entry, read)
             if column is None:
                 continue
-            if column.name in first_line:
-                where = f"first at line {first_line[column.name]}"
-                self.problem(entry, f"{label}: duplicate column {column.name!r} ({where})")
+            if column.name in first:
+                message = f"{label}: duplicate column {column.name!r} (first at line {FIRST_LINE})"
+                self.problem(entry, message, first=first[column.name])
                 continue
-            first_line[column.name] = line_of(entry)
+            first[column.name] = entry
             columns.append(self.shared(column))
         return tuple(columns)
 
@@ -764,8 +567,8 @@ class _Reader(SecurityReader):
         if not isinstance(node, dict):
             self.problem(node, f"{label} must be a mapping, not {describe(node)}")
             return None
-        if len(node) == 1 and "name" not in node and not getattr(node, "notes", None):
-            [(key, value)] = self.pairs(node, label)
+        if len(node) == 1 and "name" not in node:
+            [(key, value)] = node.items()
             return self.short_column(key, value, label, prefix)
         found = self.fields(node, label, _COLUMN_KEYS, required=("name", "type"))
         name = self.get(found, "name", label, self.text, "")
@@ -799,7 +602,7 @@ class _Reader(SecurityReader):
             return None
 
     def type(self, node: Any, label: str) -> str:
-        value = self.text(node, label)
+        value = self.sql(node, label)
         return self.checked(node, label, value, normalize.type_error(value), "SQL type")
 
     def identity(self, node: Any, label: str) -> str:
@@ -832,7 +635,7 @@ class _Reader(SecurityReader):
             type=kind or model.ConstraintType.CHECK,
             columns=self.get(found, "columns", what, self.names, ()),
             references=references,
-            check=self.get(found, "check", what, self.optional_text, None),
+            check=self.get(found, "check", what, self.optional_sql, None),
             deferrable=self.get(found, "deferrable", what, self.flag, False),
             deferred=self.get(found, "deferred", what, self.flag, False),
             validated=self.get(found, "validated", what, self.flag, True),
@@ -863,7 +666,7 @@ class _Reader(SecurityReader):
             model.ConstraintType.UNIQUE,
             model.ConstraintType.FOREIGN_KEY,
         )
-        if kind in needs_columns and ("columns" not in found or is_empty_list(found["columns"])):
+        if kind in needs_columns and not found.get("columns"):
             self.problem(node, f"{what}: a {kind} constraint needs columns")
         references = constraint.references
         counts = (len(references.columns), len(constraint.columns)) if references else (0, 0)
@@ -886,7 +689,7 @@ class _Reader(SecurityReader):
     def references(self, schema: str, node: Any, label: str) -> model.ForeignKey:
         found = self.fields(node, label, _REFERENCE_KEYS, required=("table", "columns"))
         table = self.get(found, "table", label, self.text, "")
-        if "columns" in found and is_empty_list(found["columns"]):
+        if found.get("columns") == []:
             self.problem(found["columns"], f"{label}: columns must not be empty")
         references = model.ForeignKey(
             # An unqualified table is in the constraint's own schema, as in SQL here.
@@ -909,7 +712,7 @@ class _Reader(SecurityReader):
     def index(self, name: str, body: Any, what: str) -> model.Index:
         found = self.fields(body, what, _INDEX_KEYS, required=("columns",))
         columns = self.get(found, "columns", what, self.index_columns, ())
-        if "columns" in found and is_empty_list(found["columns"]):
+        if found.get("columns") == []:
             self.problem(found["columns"], f"{what}: columns must not be empty")
         if "valid" in found and not self.get(found, "valid", what, self.flag, True):
             self.problem(found["valid"], f"{what}: a spec always expects a valid index")
@@ -928,7 +731,7 @@ class _Reader(SecurityReader):
         return self.shared(self.items(node, label, self.index_column, unique=False))
 
     def index_column(self, node: Any, label: str) -> str:
-        value = self.text(node, label)
+        value = self.sql(node, label)
         error = normalize.index_column_error(value)
         return self.checked(node, label, value, error, "index column")
 
@@ -1024,13 +827,17 @@ class _Reader(SecurityReader):
         return self.choice(node, label, _LEVELS)
 
     def enabled(self, node: Any, label: str) -> str:
-        if is_bool(node):
-            return "origin" if self.flag(node, label) else "disabled"
+        if type(node) is bool:
+            return "origin" if node else "disabled"
         return self.choice(node, label, _ENABLED)
 
     def function(self, node: Any, label: str) -> str:
-        value = self.text(node, label)
+        value = self.sql(node, label)
         error = normalize.expression_error(value)
         if error is None and not value.endswith(")"):
             error = "write it as a call, e.g. update_updated_at_column()"
         return self.checked(node, label, value, error, "function call")
+
+
+def _is_integer(value: Any, number: int) -> bool:
+    return type(value) is int and value == number

@@ -19,17 +19,20 @@ The format is described in docs/spec.md.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import marshal
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from monitor.documents import yamldoc
+from monitor.documents.reader import Reader
 from monitor.documents.yamldoc import Invalid, describe, spelling
 from monitor.schema import model, normalize
 from monitor.schema.spec.writer import DEFAULT_PRIVILEGES_OF
 
 T = TypeVar("T")
+
+# Distinct bodies remembered at most (see remembered): a spec's own repeated bodies are
+# read again after each clearing, its distinct ones cost no memory beyond this.
+_MEMO_LIMIT = 4096
 
 _OWNERS_KEYS = ("ignore", "roles")
 _FUNCTION_KEYS = (
@@ -90,108 +93,54 @@ _ENABLED = {k: k for k in ("origin", "always", "replica", "disabled")}
 _GRANT_OPTION = " with grant option"
 
 
-class _NamelessFields:
-    """An object read from a body, kept to make equal objects under other names."""
-
-    __slots__ = ("first", "rest")
-
-    def __init__(self, first: Any) -> None:
-        self.first = first
-        self.rest: tuple[Any, ...] | None = None  # taken when first asked: most bodies are not
-
-    def named(self, name: str) -> Any:
-        first = self.first
-        if name == first.name:
-            return first
-        if self.rest is None:
-            self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
-        return type(first)(name, *self.rest)
-
-
-def _nameless(
-    read: Callable[[str, Any, str], Any], name: str, body: Any, label: Callable[[str], str]
-) -> _NamelessFields:
-    return _NamelessFields(read(name, body, label(name)))
-
-
-def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
-    """The fields of a named model object after its name, which every one has first."""
-    found = _AFTER_NAME.get(kind)
-    if found is None:
-        name, *rest = (field.name for field in dataclasses.fields(kind))
-        if name != "name":
-            raise TypeError(f"{kind.__name__} does not have its name first")
-        found = _AFTER_NAME[kind] = tuple(rest)
-    return found
-
-
-_AFTER_NAME: dict[type[Any], tuple[str, ...]] = {}
-
-
-# Distinct bodies remembered at most (see remembered): a spec's own repeated bodies are
-# read again after each clearing, its distinct ones cost no memory beyond this.
-_MEMO_LIMIT = 4096
-
-
 _NO_GRANTS: model.Grants = frozenset()
 
 
-class SecurityReader(yamldoc.Reader):
+class SecurityReader(Reader):
     """Read methods for the security surface; each takes ``(value, label)``."""
 
-    def __init__(self, filename: str, *, fast: bool) -> None:
-        super().__init__(filename, fast=fast)
+    def __init__(self, filename: str, root: Any) -> None:
+        super().__init__(filename, root)
         self.memo: dict[Hashable, Any] = {}  # see remembered
 
     def remembered(self, kind: Hashable, value: Any, read: Callable[[], T]) -> T:
-        """``read()``, or in fast mode what it gave for an equal ``value`` of this kind.
+        """``read()``, or what it gave for an equal ``value`` of this kind with no problem.
 
         A large spec repeats the same bodies table after table (its columns,
-        policies, triggers...); fast data is plain, so its marshal bytes are a
-        faithful key (they keep `true` apart from `1` and `'1'`, and cost a
-        third of its repr), and a fast read has no problem to place.
+        policies, triggers, grants...). Parsed data is plain, so its marshal bytes
+        are a faithful key (they keep `true` apart from `1`); a reading that met a
+        problem is never remembered, so every copy of a bad body is reported.
         """
-        if not self.fast:
-            return read()
         key = (kind, marshal.dumps(value))
         if key in self.memo:
             kept: T = self.memo[key]
             return kept
-        if len(self.memo) >= _MEMO_LIMIT:
-            self.memo.clear()
-        result = self.memo[key] = read()
+        problems = len(self.recorded)
+        result = read()
+        if len(self.recorded) == problems:
+            if len(self.memo) >= _MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[key] = result
         return result
 
     def named_object(
-        self,
-        noun: str,
-        schema: str,
-        name: str,
-        body: Any,
-        what: str,
-        read: Callable[[str, Any, str], T],
+        self, kind: Hashable, name: str, body: Any, what: str, read: Callable[[str, Any, str], T]
     ) -> T:
-        """An object of a mapping of names (constraint, index...): its body read once per
-        distinct body in fast mode, the name set on each copy."""
-        (made,) = self.named_bodies(noun, schema, ((name, body),), lambda _: what, read)
-        return made
+        """``read(name, body, what)`` of an object in a mapping of names, its body read
+        once per distinct body (see remembered), the name set on each copy."""
+        made: Any = self.remembered(kind, body, lambda: read(name, body, what))
+        if made.name != name:  # every named model object is a dataclass with a name
+            made = dataclasses.replace(made, name=name)
+        named: T = made
+        return named
 
-    def named_bodies(
-        self,
-        noun: str,
-        schema: str,
-        entries: Iterable[tuple[str, Any]],
-        label: Callable[[str], str],
-        read: Callable[[str, Any, str], T],
-    ) -> tuple[T, ...]:
-        """:meth:`named_object` of each (name, body) entry, ``label(name)`` naming it in
-        problems."""
-        return tuple(
-            self.remembered(
-                (noun, schema), body, functools.partial(_nameless, read, name, body, label)
-            ).named(name)
-            for name, body in entries
-        )
+    def sql(self, value: Any, label: str) -> str:
+        """SQL text (a type, an expression): the spaces around it never count."""
+        return self.text(value, label).strip()
+
+    def optional_sql(self, value: Any, label: str) -> str | None:
+        text = self.optional_text(value, label)
+        return None if text is None else text.strip()
 
     def read_entries(self, value: Any, what: str, read: Callable[[str, Any], T]) -> list[T]:
         """``read(name, body)`` of each entry of a mapping of objects; the spec's reader
@@ -209,7 +158,7 @@ class SecurityReader(yamldoc.Reader):
         if key not in found:
             return None
         node = found[key]
-        if yamldoc.is_null(node):
+        if node is None:
             self.problem(node, f"{what}: {key} is empty; write {{}} to expect none")
             return ()
         noun = key.rstrip("s").replace("_", " ")
@@ -330,7 +279,7 @@ class SecurityReader(yamldoc.Reader):
         if error is not None:
             self.problem(name, f"{what}: not a function signature: {error}")
         # Functions share a few bodies (language, volatility, grants...): each read once.
-        return self.named_object("function", "", name, body, what, self.routine_body)
+        return self.named_object("function", name, body, what, self.routine_body)
 
     def routine_body(self, name: str, body: Any, what: str) -> model.Function:
         found = self.fields(body, what, _FUNCTION_KEYS, null_is_empty=True)
@@ -341,8 +290,8 @@ class SecurityReader(yamldoc.Reader):
         return model.Function(
             name=name,
             kind=self.get(found, "kind", what, self.function_kind, "function"),
-            arguments=self.get(found, "arguments", what, self.optional_text, None),
-            returns=self.get(found, "returns", what, self.optional_text, None),
+            arguments=self.get(found, "arguments", what, self.optional_sql, None),
+            returns=self.get(found, "returns", what, self.optional_sql, None),
             language=self.get(found, "language", what, self.language, None),
             volatility=self.get(found, "volatility", what, self.volatility, "volatile"),
             strict=self.get(found, "strict", what, self.flag, False),
@@ -362,12 +311,12 @@ class SecurityReader(yamldoc.Reader):
         return self.choice(value, label, _VOLATILITIES)
 
     def language(self, value: Any, label: str) -> str:
-        return self.text(value, label).lower()
+        return self.sql(value, label).lower()
 
     def body(self, value: Any, label: str) -> str:
         """Text kept exactly as written (whitespace never counts when bodies compare)."""
-        if type(value) is str or type(value) is yamldoc.Scalar:
-            return str(value)
+        if type(value) is str:
+            return value
         text = self.scalar(value, label)  # reports what is not text
         return text or ""
 
@@ -431,7 +380,7 @@ class SecurityReader(yamldoc.Reader):
             if kind in ("domain", "range")
             else None,
             nullable=self.get(found, "nullable", what, self.flag, True),
-            default=self.get(found, "default", what, self.optional_text, None),
+            default=self.get(found, "default", what, self.optional_sql, None),
             constraints=self.get(found, "constraints", what, self.domain_constraints, ()),
             attributes=self.get(found, "composite", what, self.attributes, ()),
             owner=self.get(found, "owner", what, self.text, None),
@@ -449,7 +398,7 @@ class SecurityReader(yamldoc.Reader):
         return text
 
     def type_name(self, value: Any, label: str) -> str:
-        text = self.text(value, label)
+        text = self.sql(value, label)
         error = normalize.type_error(text)
         if error is not None:
             raise self.invalid(value, f"{label} {text!r} is not a valid SQL type: {error}")
@@ -460,7 +409,7 @@ class SecurityReader(yamldoc.Reader):
         for name, check in self.named(value, label):
             try:
                 constraints.append(
-                    model.DomainConstraint(name, self.text(check, f"{label}: {name}"))
+                    model.DomainConstraint(name, self.sql(check, f"{label}: {name}"))
                 )
             except Invalid:
                 continue
@@ -552,8 +501,8 @@ class SecurityReader(yamldoc.Reader):
         )
 
     def trigger_enabled(self, value: Any, label: str) -> str:
-        if yamldoc.is_bool(value):
-            return "origin" if self.flag(value, label) else "disabled"
+        if type(value) is bool:
+            return "origin" if value else "disabled"
         return self.choice(value, label, _ENABLED)
 
     def tags(self, value: Any, label: str) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from monitor.documents.yamldoc import STR, plain_tag
+import yaml
+
 from monitor.schema import model
 
 # Where each kind of absent object is listed: in a schema or in a table.
@@ -128,7 +129,7 @@ def _plain(text: str) -> bool:
     return (
         _PLAIN.fullmatch(text) is not None
         and text.isprintable()
-        and plain_tag(text) == STR
+        and _typed_in_yaml_1_1(text) is False
         and _TYPED_IN_YAML_1_2.fullmatch(text) is None
     )
 
@@ -623,3 +624,15 @@ def _event_trigger_document(trigger: model.EventTrigger) -> dict[str, Any]:
         ("tags", _inline(trigger.tags), []),
         ("migration", trigger.migration, None),
     )
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=4096)
+def _typed_in_yaml_1_1(text: str) -> bool:
+    """Whether YAML 1.1 reads ``text`` written plain as other than text (`yes`, `0x1f`):
+    the spec is written so that any YAML reader reads it the same."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag != _STR
