@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from msgspec import Struct
 
+from monitor.daemon import configdoc
 from monitor.documents import yamldoc
-from monitor.documents.reader import Reader
+from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
 from monitor.schema import spec
@@ -226,22 +228,7 @@ class _Reader(Reader):
         if root is None:
             self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
             return None
-        keys = self.mapping(
-            root,
-            "config",
-            required=("version", "targets"),
-            optional=(
-                "state_dir",
-                "log_format",
-                "web",
-                "intervals",
-                "timeouts",
-                "reconnect",
-                "watch_window",
-                "limits",
-                "advisors",
-            ),
-        )
+        keys = self.mapping(root, "config", configdoc.Config)
         if keys is None:
             return None
         version = self.count(keys.get("version"), "version", minimum=1)
@@ -303,12 +290,12 @@ class _Reader(Reader):
         return default if value is None else value
 
     def web(self, node: Any, where: str, default: Web) -> Web:
-        keys = self.mapping(node, where, optional=("listen_address", "tls"))
+        keys = self.mapping(node, where, configdoc.Web)
         if keys is None:
             return default
         tls = None
         if "tls" in keys:
-            tls_keys = self.mapping(keys["tls"], f"{where}.tls", required=("cert_file", "key_file"))
+            tls_keys = self.mapping(keys["tls"], f"{where}.tls", configdoc.Tls)
             if tls_keys is not None:
                 cert = self.readable_file(tls_keys.get("cert_file"), f"{where}.tls.cert_file")
                 key = self.readable_file(tls_keys.get("key_file"), f"{where}.tls.key_file")
@@ -324,7 +311,7 @@ class _Reader(Reader):
         )
 
     def intervals(self, node: Any, where: str, default: Intervals) -> Intervals:
-        keys = self.mapping(node, where, optional=("drift", "stats", "full_drift"))
+        keys = self.mapping(node, where, configdoc.Intervals)
         if keys is None:
             return default
         return Intervals(
@@ -342,7 +329,7 @@ class _Reader(Reader):
         return seconds
 
     def timeouts(self, node: Any, where: str, default: Timeouts) -> Timeouts:
-        keys = self.mapping(node, where, optional=("lock", "statement", "connect"))
+        keys = self.mapping(node, where, configdoc.Timeouts)
         if keys is None:
             return default
         connect = self.optional(
@@ -360,7 +347,7 @@ class _Reader(Reader):
         )
 
     def reconnect(self, node: Any, where: str, default: Reconnect) -> Reconnect:
-        keys = self.mapping(node, where, optional=("initial_delay", "max_delay"))
+        keys = self.mapping(node, where, configdoc.Reconnect)
         if keys is None:
             return default
         return Reconnect(
@@ -376,9 +363,7 @@ class _Reader(Reader):
         )
 
     def watch_window(self, node: Any, where: str, default: WatchWindow) -> WatchWindow:
-        keys = self.mapping(
-            node, where, optional=("start", "duration", "after", "new_indexes_since")
-        )
+        keys = self.mapping(node, where, configdoc.WatchWindow)
         if keys is None:
             return default
         return WatchWindow(
@@ -412,9 +397,7 @@ class _Reader(Reader):
         return start
 
     def limits(self, node: Any, where: str, default: Limits) -> Limits:
-        keys = self.mapping(
-            node, where, optional=("other_indexes", "spec_relations", "present_objects")
-        )
+        keys = self.mapping(node, where, configdoc.Limits)
         if keys is None:
             return default
 
@@ -433,11 +416,7 @@ class _Reader(Reader):
         )
 
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
-        keys = self.mapping(
-            node,
-            where,
-            optional=("enabled", "exposed_schemas", "disable", "ignore", "unused_index_after"),
-        )
+        keys = self.mapping(node, where, configdoc.Advisors)
         if keys is None:
             return default
         none: tuple[str, ...] = ()
@@ -483,12 +462,7 @@ class _Reader(Reader):
         return targets
 
     def target(self, node: Any, where: str) -> Target | None:
-        keys = self.mapping(
-            node,
-            where,
-            required=("name", "spec"),
-            optional=("dsn", "dsn_env", "dsn_file", "schemas"),
-        )
+        keys = self.mapping(node, where, configdoc.Target)
         if keys is None:
             return None
         name = self.string(keys.get("name"), f"{where}.name")
@@ -549,24 +523,16 @@ class _Reader(Reader):
 
     # -- scalars ------------------------------------------------------------
 
-    def mapping(
-        self,
-        node: Any,
-        where: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> Mapping[str, Any] | None:
+    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
         """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
         if not isinstance(node, dict):
             self.problem(node, f"{where}: expected a mapping")
             return None
-        known = required + optional
-        expected = ", ".join(known)
+        expected = ", ".join(keys_of(doc))
         return self.fields(
             node,
             where,
-            known,
-            required,
+            doc,
             unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
         )
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
+
+import msgspec
 
 from monitor.documents import locate
 from monitor.documents.yamldoc import Entries, Invalid, boolean_hint, describe, spelling, suggestion
@@ -130,8 +134,8 @@ class Reader:
         self,
         value: Any,
         what: str,
-        known: Sequence[str],
-        required: Sequence[str] = (),
+        known: Sequence[str] | type[msgspec.Struct],
+        required: Sequence[str] | None = None,
         *,
         null_is_empty: bool = False,
         misplaced: Mapping[str, str] | None = None,
@@ -139,9 +143,14 @@ class Reader:
     ) -> Mapping[str, Any]:
         """The values of a mapping with known keys; unknown and missing keys reported.
 
+        ``known``: the keys, or the declared format of the mapping (a msgspec Struct,
+        whose fields without a default are the ``required`` keys unless given).
         ``misplaced`` gives a hint for a key that belongs elsewhere;
         ``unknown`` words the problem of an unknown key (default: "did you mean").
         """
+        if isinstance(known, type):
+            known, required = keys_of(known), required_of(known) if required is None else required
+        required = required or ()
         if null_is_empty and value is None:
             return {}
         if not isinstance(value, dict):
@@ -283,6 +292,28 @@ class Reader:
                 first[item] = entry
             values.append(item)
         return tuple(values)
+
+
+@functools.cache
+def keys_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The keys a mapping of a declared format accepts, in declared order."""
+    return tuple(f.encode_name for f in msgspec.structs.fields(doc))
+
+
+@functools.cache
+def required_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The keys a mapping of a declared format must have."""
+    return tuple(f.encode_name for f in msgspec.structs.fields(doc) if f.required)
+
+
+def json_schema(doc: type[msgspec.Struct], title: str) -> str:
+    """The JSON Schema of a declared format, as shipped in docs/schemas/ for editors."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        **msgspec.json.schema(doc),
+    }
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 _KNOWN: dict[int, frozenset[str]] = {}

@@ -1693,3 +1693,14 @@ def test_the_scope_of_a_spec_is_guessed_from_its_outline(
     assert spec.guess_scope(text) == scope
     if scope is not None:
         assert spec.Scope.of(spec.loads(text)) == scope
+
+
+@pytest.mark.parametrize(("written", "meant"), [("yes", "true"), ("off", "false"), ("On", "true")])
+def test_a_yaml_1_1_boolean_is_a_problem_that_says_what_was_meant(written: str, meant: str) -> None:
+    # YAML 1.2 reads `yes` as text; the spec never guesses that it meant a boolean.
+    line, message = only_problem(
+        table_spec(f"columns:\n  - {{name: a, type: int, nullable: {written}}}\n")
+    )
+    assert line == 7
+    expected = f"nullable must be true or false, not {written!r} (did you mean {meant}?)"
+    assert message == f"column public.t.a: {expected}"

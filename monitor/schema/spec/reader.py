@@ -5,15 +5,15 @@ line: the text is parsed once (:func:`yamldoc.parse`), walked into the model
 here, problems recorded at their path, and lines looked up only when there is
 one (see :class:`monitor.documents.reader.Reader`).
 
-Each kind of object is one read method below: the keys it accepts (a
-``_*_KEYS`` tuple, in the order the writer writes them), ``fields`` for the
-mapping, then ``get(found, key, what, read, default)`` per value with
-``text``, ``flag``, ``choice``, ``names``, ``expression``...; a mapping of named
-objects through ``named_objects``, or inside a table through ``objects``. The
-checks between its fields follow in a ``check_*`` method. A new kind is one
-tuple, one read method and its checks here (or in :mod:`.security`), and one
-``_*_document`` function in :mod:`.writer`. Problems go through ``problem``
-or ``invalid``; never raise anything else.
+Each kind of object is one read method below: ``fields`` for its mapping,
+whose keys are declared in :mod:`.document`, then ``get(found, key, what,
+read, default)`` per value with ``text``, ``flag``, ``choice``, ``names``,
+``expression``...; a mapping of named objects through ``named_objects``, or
+inside a table through ``objects``. The checks between its fields follow in a
+``check_*`` method. A new kind is one Struct in :mod:`.document`, one read
+method and its checks here (or in :mod:`.security`), and one ``_*_document``
+function in :mod:`.writer`. Problems go through ``problem`` or ``invalid``;
+never raise anything else.
 
 Text the user wrote (names, types, expressions) is stored exactly as written;
 comparison is semantic and belongs to the diff. The format is described in
@@ -37,6 +37,7 @@ from monitor.documents.reader import FIRST_LINE
 from monitor.documents.yamldoc import Invalid, describe
 from monitor.errors import InputError, Problem
 from monitor.schema import model, normalize
+from monitor.schema.spec import document
 from monitor.schema.spec.security import SecurityReader
 from monitor.schema.spec.writer import (
     DEFAULT_ROLES,
@@ -92,78 +93,6 @@ _LEVELS = {
 _ENABLED = {e: e for e in ("origin", "always", "replica", "disabled")}
 _EXTRAS = {e.value: e for e in model.Extra}
 
-# The keys each mapping accepts, in the order dumps writes them.
-_STATE_KEYS = (
-    "version",
-    "owners",
-    "migrations",
-    "extensions",
-    "publications",
-    "event_triggers",
-    "schemas",
-)
-_LEDGER_KEYS = ("table", "applied")
-_SCHEMA_KEYS = (
-    "extra",
-    "ignore",
-    "owner",
-    "grants",
-    "default_privileges",
-    "tables",
-    "functions",
-    "views",
-    "types",
-    "sequences",
-    "absent",
-)
-_TABLE_KEYS = (
-    "migration",
-    "owner",
-    "grants",
-    "column_grants",
-    "rls",
-    "columns",
-    "constraints",
-    "indexes",
-    "policies",
-    "triggers",
-    "absent",
-)
-_RLS_KEYS = ("enabled", "forced")
-_COLUMN_KEYS = ("name", "type", "nullable", "default", "identity", "generated", "migration")
-_CONSTRAINT_KEYS = (
-    "type",
-    "columns",
-    "references",
-    "check",
-    "deferrable",
-    "deferred",
-    "validated",
-    "migration",
-)
-_REFERENCE_KEYS = ("table", "columns", "on_delete", "on_update", "match")
-_INDEX_KEYS = (
-    "columns",
-    "include",
-    "where",
-    "unique",
-    "method",
-    "valid",
-    "constraint",
-    "migration",
-)
-_POLICY_KEYS = ("command", "permissive", "as", "roles", "using", "with_check", "check", "migration")
-_TRIGGER_KEYS = (
-    "timing",
-    "events",
-    "level",
-    "function",
-    "columns",
-    "when",
-    "enabled",
-    "migration",
-)
-_ABSENT_ENTRY_KEYS = ("name", "migration")
 _SCHEMA_ABSENT_HINTS = dict.fromkeys(SCHEMA_ABSENT, "list it under the schema's absent")
 _TABLE_ABSENT_HINTS = dict.fromkeys(TABLE_ABSENT, "list it under its table's absent")
 
@@ -295,7 +224,7 @@ class _Reader(SecurityReader):
             what = "the spec must be a mapping with keys version, migrations and schemas"
             self.problem(root, f"{what}, not {describe(root)}")
             return None
-        found = self.fields(root, "spec", _STATE_KEYS, required=("version", "schemas"))
+        found = self.fields(root, "spec", document.Spec)
         if "version" in found and not _is_integer(found["version"], 1):
             version = found["version"]
             self.problem(version, f"spec: version must be 1, not {describe(version)}")
@@ -313,7 +242,7 @@ class _Reader(SecurityReader):
         )
 
     def ledger(self, value: Any) -> model.Ledger:
-        found = self.fields(value, "migrations", _LEDGER_KEYS, required=("applied",))
+        found = self.fields(value, "migrations", document.Ledger)
         table = self.get(found, "table", "migrations", self.text, model.DEFAULT_LEDGER_TABLE)
         applied = self.get(found, "applied", "migrations", self.names, ())
         if any(type(version) is int for version in found.get("applied") or ()):
@@ -335,7 +264,7 @@ class _Reader(SecurityReader):
 
     def schema(self, name: str, body: Any) -> model.Schema:
         what = f"schema {name}"
-        found = self.fields(body, what, _SCHEMA_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Schema, null_is_empty=True)
         extra = self.get(found, "extra", what, self.extra, model.ExtraPolicy())
         ignore = self.get(found, "ignore", what, self.names, ())
         tables: list[model.Table] = []
@@ -446,7 +375,7 @@ class _Reader(SecurityReader):
         """The entry's path (for problems found later), name and migration."""
         if not isinstance(node, dict):
             return self.here(), self.text(node, label), None
-        found = self.fields(node, label, _ABSENT_ENTRY_KEYS, required=("name",))
+        found = self.fields(node, label, document.AbsentEntry)
         name = self.get(found, "name", label, self.text, "")
         migration = self.get(found, "migration", label, self.optional_text, None)
         if not name:
@@ -458,7 +387,7 @@ class _Reader(SecurityReader):
     def table(self, schema: str, name: str, body: Any) -> tuple[model.Table, list[model.Absent]]:
         prefix = f"{schema}.{name}"
         what = f"table {prefix}"
-        found = self.fields(body, what, _TABLE_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Table, null_is_empty=True)
 
         def objects(
             key: str, noun: str, read: Callable[[str, Any, str], T]
@@ -535,7 +464,7 @@ class _Reader(SecurityReader):
         if type(node) is bool or yamldoc.boolean_hint(node):
             # `rls: true` is enabled, not forced
             return self.shared(model.Rls(enabled=self.flag(node, label)))
-        found = self.fields(node, label, _RLS_KEYS, required=("enabled",))
+        found = self.fields(node, label, document.Rls)
         rls = model.Rls(
             enabled=self.get(found, "enabled", label, self.flag, False),
             forced=self.get(found, "forced", label, self.flag, False),
@@ -570,7 +499,7 @@ class _Reader(SecurityReader):
         if len(node) == 1 and "name" not in node:
             [(key, value)] = node.items()
             return self.short_column(key, value, label, prefix)
-        found = self.fields(node, label, _COLUMN_KEYS, required=("name", "type"))
+        found = self.fields(node, label, document.Column)
         name = self.get(found, "name", label, self.text, "")
         what = f"column {prefix}.{name}" if name else label
         column = model.Column(
@@ -625,7 +554,7 @@ class _Reader(SecurityReader):
     # -- constraints
 
     def constraint(self, schema: str, name: str, body: Any, what: str) -> model.Constraint:
-        found = self.fields(body, what, _CONSTRAINT_KEYS, required=("type",))
+        found = self.fields(body, what, document.Constraint)
         kind = self.get(found, "type", what, self.constraint_type, None)
         references = self.get(
             found, "references", what, lambda n, lbl: self.references(schema, n, lbl), None
@@ -687,7 +616,7 @@ class _Reader(SecurityReader):
             self.problem(found["deferred"], f"{what}: deferred needs deferrable: true")
 
     def references(self, schema: str, node: Any, label: str) -> model.ForeignKey:
-        found = self.fields(node, label, _REFERENCE_KEYS, required=("table", "columns"))
+        found = self.fields(node, label, document.References)
         table = self.get(found, "table", label, self.text, "")
         if found.get("columns") == []:
             self.problem(found["columns"], f"{label}: columns must not be empty")
@@ -710,7 +639,7 @@ class _Reader(SecurityReader):
     # -- indexes
 
     def index(self, name: str, body: Any, what: str) -> model.Index:
-        found = self.fields(body, what, _INDEX_KEYS, required=("columns",))
+        found = self.fields(body, what, document.Index)
         columns = self.get(found, "columns", what, self.index_columns, ())
         if found.get("columns") == []:
             self.problem(found["columns"], f"{what}: columns must not be empty")
@@ -744,7 +673,7 @@ class _Reader(SecurityReader):
     # -- policies
 
     def policy(self, name: str, body: Any, what: str) -> model.Policy:
-        found = self.fields(body, what, _POLICY_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Policy, null_is_empty=True)
         for one, other in (("permissive", "as"), ("with_check", "check")):
             if one in found and other in found:
                 self.problem(found[other], f"{what}: give {one} or {other}, not both")
@@ -789,8 +718,7 @@ class _Reader(SecurityReader):
     # -- triggers
 
     def trigger(self, name: str, body: Any, what: str) -> model.Trigger:
-        required = ("timing", "events", "function")
-        found = self.fields(body, what, _TRIGGER_KEYS, required=required)
+        found = self.fields(body, what, document.Trigger)
         trigger = model.Trigger(
             name=name,
             timing=self.get(found, "timing", what, self.timing, "AFTER"),

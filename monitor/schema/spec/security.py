@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from monitor.documents.reader import Reader
 from monitor.documents.yamldoc import Invalid, describe, spelling
 from monitor.schema import model, normalize, quote
+from monitor.schema.spec import document
 from monitor.schema.spec.writer import DEFAULT_PRIVILEGES_OF
 
 T = TypeVar("T")
@@ -34,53 +35,7 @@ T = TypeVar("T")
 # read again after each clearing, its distinct ones cost no memory beyond this.
 _MEMO_LIMIT = 4096
 
-_OWNERS_KEYS = ("ignore", "roles")
-_FUNCTION_KEYS = (
-    "kind",
-    "arguments",
-    "returns",
-    "language",
-    "volatility",
-    "strict",
-    "security_definer",
-    "leakproof",
-    "settings",
-    "owner",
-    "grants",
-    "migration",
-    "body",
-)
-_VIEW_KEYS = (
-    "materialized",
-    "security_invoker",
-    "security_barrier",
-    "check_option",
-    "owner",
-    "grants",
-    "column_grants",
-    "indexes",
-    "migration",
-    "definition",
-)
 _TYPE_SHAPES = ("enum", "domain", "composite", "range")
-_TYPE_KEYS = (*_TYPE_SHAPES, "nullable", "default", "constraints", "owner", "grants", "migration")
-_SEQUENCE_KEYS = (
-    "type",
-    "increment",
-    "minimum",
-    "maximum",
-    "start",
-    "cache",
-    "cycle",
-    "owned_by",
-    "owner",
-    "grants",
-    "migration",
-)
-_EXTENSION_KEYS = ("schema", "version", "migration")
-_PUBLICATION_KEYS = ("all_tables", "operations", "tables", "migration")
-_EVENT_TRIGGER_KEYS = ("event", "function", "enabled", "tags", "migration")
-
 _FUNCTION_KINDS = {k: k for k in ("function", "procedure", "aggregate", "window")}
 _VOLATILITIES = {k: k for k in ("immutable", "stable", "volatile")}
 _CHECK_OPTIONS = {"local": "local", "cascaded": "cascaded"}
@@ -172,7 +127,7 @@ class SecurityReader(Reader):
     # -- owners and grants
 
     def owners(self, value: Any, label: str) -> model.OwnerPolicy:
-        found = self.fields(value, label, _OWNERS_KEYS)
+        found = self.fields(value, label, document.Owners)
         roles: dict[str, str] = {}
         for spec_role, live_role in self.named(found.get("roles"), f"{label}: roles"):
             try:
@@ -261,7 +216,7 @@ class SecurityReader(Reader):
         entries: list[model.DefaultPrivilege] = []
         for role, body in self.named(value, label):
             what = f"{label}: {role}"
-            found = self.fields(body, what, tuple(DEFAULT_PRIVILEGES_OF))
+            found = self.fields(body, what, document.DefaultPrivileges)
             for on, every in DEFAULT_PRIVILEGES_OF.items():
 
                 def read(v: Any, lbl: str, every: Sequence[str] = every) -> model.Grants:
@@ -282,7 +237,7 @@ class SecurityReader(Reader):
         return self.named_object("function", name, body, what, self.routine_body)
 
     def routine_body(self, name: str, body: Any, what: str) -> model.Function:
-        found = self.fields(body, what, _FUNCTION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Function, null_is_empty=True)
 
         def grants(value: Any, label: str) -> model.Grants:
             return self.grants(value, label, model.FUNCTION_PRIVILEGES)
@@ -332,7 +287,7 @@ class SecurityReader(Reader):
     def view(
         self, name: str, body: Any, what: str, index: Callable[[str, Any, str], model.Index]
     ) -> model.View:
-        found = self.fields(body, what, _VIEW_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.View, null_is_empty=True)
         materialized = self.get(found, "materialized", what, self.flag, False)
         indexes = self.named_objects(found, "indexes", "", index)
         if indexes is not None and not materialized:
@@ -359,7 +314,7 @@ class SecurityReader(Reader):
         return self.choice(value, label, _CHECK_OPTIONS)
 
     def type_(self, name: str, body: Any, what: str) -> model.Type:
-        found = self.fields(body, what, _TYPE_KEYS)
+        found = self.fields(body, what, document.Type)
         shapes = [shape for shape in _TYPE_SHAPES if shape in found]
         if len(shapes) != 1:
             self.problem(body, f"{what}: give exactly one of {', '.join(_TYPE_SHAPES)}")
@@ -425,7 +380,7 @@ class SecurityReader(Reader):
         return tuple(attributes)
 
     def sequence(self, name: str, body: Any, what: str) -> model.Sequence:
-        found = self.fields(body, what, _SEQUENCE_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Sequence, null_is_empty=True)
 
         def grants(value: Any, label: str) -> model.Grants:
             return self.grants(value, label, model.SEQUENCE_PRIVILEGES)
@@ -451,7 +406,7 @@ class SecurityReader(Reader):
     # -- database-wide objects
 
     def extension(self, name: str, body: Any, what: str) -> model.Extension:
-        found = self.fields(body, what, _EXTENSION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Extension, null_is_empty=True)
         return model.Extension(
             name=name,
             schema=self.get(found, "schema", what, self.text, "public"),
@@ -460,7 +415,7 @@ class SecurityReader(Reader):
         )
 
     def publication(self, name: str, body: Any, what: str) -> model.Publication:
-        found = self.fields(body, what, _PUBLICATION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Publication, null_is_empty=True)
         operations = self.get(found, "operations", what, self.operations, tuple(_OPERATIONS))
         tables = self.get(found, "tables", what, self.qualified_tables, ())
         return model.Publication(
@@ -485,7 +440,7 @@ class SecurityReader(Reader):
         return self.items(value, label, table)
 
     def event_trigger(self, name: str, body: Any, what: str) -> model.EventTrigger:
-        found = self.fields(body, what, _EVENT_TRIGGER_KEYS, required=("event", "function"))
+        found = self.fields(body, what, document.EventTrigger)
         return model.EventTrigger(
             name=name,
             event=self.get(found, "event", what, lambda v, lbl: self.choice(v, lbl, _EVENTS), ""),
