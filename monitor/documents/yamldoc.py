@@ -43,7 +43,7 @@ from typing import Any, Final, TypeVar
 
 import yaml_rs
 
-from monitor import files
+from monitor.documents import files
 from monitor.errors import InputError, Problem
 
 T = TypeVar("T")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from monitor import files
+from monitor.documents import files
 from monitor.errors import InputError, MonitorError, Problem
 
 

@@ -28,7 +28,7 @@ import psycopg
 from pglast import ast
 from pglast.parser import ParseError, Token, scan
 
-from monitor import files
+from monitor.documents import files
 from monitor.errors import InputError, MigrationFailed, MonitorError, Problem
 from monitor.postgres import layouts, platform
 from monitor.postgres.layouts import Layout, Migration
@@ -84,7 +84,7 @@ def read_all(
     """Every file's text; the refused or unreadable ones as problems, all together.
 
     Files of the folder ``inside`` may lead only to files inside it (see
-    :mod:`monitor.files`), and hold at most MAX_FOLDER_BYTES together. Every
+    :mod:`monitor.documents.files`), and hold at most MAX_FOLDER_BYTES together. Every
     file is checked before any is read, so a refusal costs no read at all.
     """
     problems: list[Problem] = []

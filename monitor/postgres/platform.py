@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from monitor import files
+from monitor.documents import files
 
 # The tables of the platform's services, as Supabase's hosted databases hold them
 # (past and present versions), by schema: never expected, never unexpected.
