@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.schema import advisors, normalize
+from monitor.schema.advisors import exposure, indexes, parsing
 from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     Column,
@@ -109,12 +110,16 @@ def state(tables: int) -> State:
 
 # What the advisors parse: a `check` process starts with all of them empty.
 COLD_CACHES = (
-    advisors._unwrapped_calls_of,
-    advisors._unwrapped_calls_parsed,
-    advisors._plain_column,
-    advisors._body_reads_auth_users,
-    advisors._sql_reads_auth_users,
-    advisors._looks_sensitive,
+    parsing.unwrapped_calls_of,
+    parsing.unwrapped_calls_parsed,
+    parsing._expression_json,
+    parsing.always_true,
+    parsing.references_user_metadata,
+    parsing.null_auth_disjunct,
+    indexes.plain_column,
+    parsing.body_reads_auth_users,
+    parsing.sql_reads_auth_users,
+    exposure.looks_sensitive,
     normalize.expression_key,
     normalize.index_column_key,
     normalize._column_names,

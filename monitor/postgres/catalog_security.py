@@ -286,11 +286,26 @@ def with_surface(
     """``state`` (tables of the asked schemas) with the rest of the security surface;
     ``functions`` and ``views`` by schema, from :func:`function_from_row` and
     :func:`view_from_row`."""
-    schemas_json, defaults_json, types_json, sequences_json, extensions, publications, events = (
-        objects
-    )
+    (
+        schemas_json,
+        defaults_json,
+        types_json,
+        sequences_json,
+        extensions,
+        publications,
+        events,
+        foreign_json,
+        queues_json,
+    ) = objects
     by_schema: dict[str, dict[str, list[Any]]] = {
-        s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
+        s.name: {
+            "functions": [],
+            "views": [],
+            "types": [],
+            "sequences": [],
+            "defaults": [],
+            "foreign": [],
+        }
         for s in state.schemas
     }
     for name, function in functions:
@@ -304,6 +319,10 @@ def with_surface(
     for name, role, on, acl in defaults_json:
         by_schema[name]["defaults"].append(
             model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
+        )
+    for name, table, owner, acl in foreign_json:
+        by_schema[name]["foreign"].append(
+            model.Table(table, owner=owner, grants=grants(acl, owner))
         )
     owners: dict[str, tuple[str | None, model.Grants | None]] = {
         schema_name: (owner, grants(acl, owner)) for schema_name, owner, acl in schemas_json
@@ -323,12 +342,15 @@ def with_surface(
                 types=tuple(sorted(found["types"], key=_by_name)),
                 sequences=tuple(sorted(found["sequences"], key=_by_name)),
                 default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
+                foreign_tables=tuple(found["foreign"]),
             )
         )
     return replace(
         state,
         schemas=tuple(schemas),
-        extensions=tuple(model.Extension(n, s, v) for n, s, v in extensions),
+        extensions=tuple(
+            model.Extension(n, s, v, default_version=default) for n, s, v, default in extensions
+        ),
         publications=tuple(
             model.Publication(
                 name=name,
@@ -348,4 +370,13 @@ def with_surface(
             )
             for name, event, function, enabled, tags in events
         ),
+        queues=None if queues_json is None else tuple(map(_queue, queues_json)),
+    )
+
+
+def _queue(row: Sequence[Any]) -> model.Table:
+    """A pgmq queue table: only what says whether the API may read it."""
+    name, rls_enabled, owner, acl = row
+    return model.Table(
+        name, rls=model.Rls(enabled=rls_enabled), owner=owner, grants=grants(acl, owner)
     )

@@ -21,6 +21,11 @@ from tests.support.trace import Trace
 # docs/advisors.md, "The examples' advisories, explained": this list and that section agree.
 EXAMPLE_ADVISORIES = [
     ("auth_users_exposed", "warning", "get_organization_members(uuid)"),
+    (
+        "authenticated_security_definer_function_executable",
+        "warning",
+        "get_organization_members(uuid)",
+    ),
     ("multiple_permissive_policies", "warning", "authenticated SELECT"),  # api_integrations
     ("multiple_permissive_policies", "warning", "authenticated SELECT"),  # audit_log
     ("unindexed_foreign_keys", "info", "workflows_created_by_fkey"),
@@ -58,6 +63,8 @@ def test_advisories_do_not_fail_the_gate_unless_asked(public_spec: Path, phase3_
         "multiple_permissive_policies",
         "--ignore-advisory",
         "auth_users_exposed:public.get_organization_members*",
+        "--ignore-advisory",
+        "authenticated_security_definer_function_executable:public.get_organization_members*",
     ]
     assert check(public_spec, phase3_dsn, "--fail-on-advisory", "warning", *quiet).returncode == 0
 

@@ -79,7 +79,7 @@ def fields_but(cls: type, left_out: frozenset[str]) -> Callable[[Any], Any]:
     the diff compares, one getter per class (an object per comparison is too slow)."""
     getter = _GETTERS.get((cls, left_out))
     if getter is None:
-        names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out]
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out and f.compare]
         getter = _GETTERS[cls, left_out] = operator.attrgetter(*names)
     return getter
 
