@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.schema.advisors import RULES, IndexActivity, Level, Settings, evaluate
+from monitor.schema.advisors import RULES, Advisory, IndexActivity, Level, Settings, evaluate
 from monitor.schema.advisors.splinter import SPLINTER_LINTS
 from monitor.schema.model import (
     Column,
@@ -34,8 +34,8 @@ SIGNED_IN = frozenset({Grant("authenticated", "SELECT")})
 BOTH = ANON | SIGNED_IN
 
 
-def only(rule: str, found: tuple[object, ...]) -> list[str]:
-    return [a.object for a in found if getattr(a, "rule", None) == rule]
+def only(rule: str, found: tuple[Advisory, ...]) -> list[str]:
+    return [a.object for a in found if a.rule == rule]
 
 
 def with_views(*views: View, schema: str = "public") -> State:
@@ -111,7 +111,7 @@ def test_views_over_auth_users_the_api_reads_are_exposures(view: View, how: str)
     assert advisory.level == Level.ERROR and how in advisory.message
 
 
-def only_advisories(rule: str, target: State) -> list[object]:
+def only_advisories(rule: str, target: State) -> list[Advisory]:
     return [a for a in evaluate(target) if a.rule == rule]
 
 
