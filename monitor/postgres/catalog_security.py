@@ -296,6 +296,7 @@ def with_surface(
         events,
         foreign_json,
         queues_json,
+        autovacuum_json,
     ) = objects
     by_schema: dict[str, dict[str, list[Any]]] = {
         s.name: {
@@ -327,6 +328,9 @@ def with_surface(
     owners: dict[str, tuple[str | None, model.Grants | None]] = {
         schema_name: (owner, grants(acl, owner)) for schema_name, owner, acl in schemas_json
     }
+    autovacuum_off = {
+        (name, table) for name, table, value in autovacuum_json if value.lower() not in _TRUE
+    }
     schemas: list[model.Schema] = []
     for schema in state.schemas:
         found = by_schema[schema.name]
@@ -343,6 +347,7 @@ def with_surface(
                 sequences=tuple(sorted(found["sequences"], key=_by_name)),
                 default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
                 foreign_tables=tuple(found["foreign"]),
+                tables=_autovacuum_switched(schema, autovacuum_off),
             )
         )
     return replace(
@@ -371,6 +376,18 @@ def with_surface(
             for name, event, function, enabled, tags in events
         ),
         queues=None if queues_json is None else tuple(map(_queue, queues_json)),
+    )
+
+
+def _autovacuum_switched(
+    schema: model.Schema, off: set[tuple[str, str]]
+) -> tuple[model.Table, ...]:
+    """The schema's tables, those whose storage parameters switch autovacuum off marked."""
+    if not any(name == schema.name for name, _ in off):
+        return schema.tables
+    return tuple(
+        replace(table, autovacuum=False) if (schema.name, table.name) in off else table
+        for table in schema.tables
     )
 
 

@@ -207,6 +207,8 @@ class Table:
     migration: str | None = None
     owner: str | None = None  # None: not checked
     grants: Grants | None = None  # table and column privileges; None: not checked
+    # Live only, never compared: False when its storage parameters switch autovacuum off.
+    autovacuum: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,7 @@ CREATE POLICY admins ON public.profiles FOR SELECT TO authenticated
 CREATE POLICY own_or_nobody ON public.profiles FOR SELECT TO anon
     USING (auth.uid() IS NULL OR id = 1);
 CREATE EXTENSION pg_trgm VERSION '1.5' SCHEMA extensions;
+CREATE TABLE public.bulk_loads (id int PRIMARY KEY) WITH (autovacuum_enabled = off);
 CREATE SCHEMA pgmq;
 CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY, message jsonb);
 GRANT USAGE ON SCHEMA pgmq TO anon;
@@ -174,6 +175,7 @@ def test_the_rules_beside_supabases_linter_fire_on_real_ddl(
         ("sensitive_columns_exposed", "otp"),
         ("extension_versions_outdated", "pg_trgm"),
         ("insecure_queue_exposed_in_api", "q_jobs"),
+        ("autovacuum_disabled", "bulk_loads"),
     } <= found
     # A key to auth.users' primary key, and the queue unseen while pgmq_public is not served.
     assert ("fkey_to_auth_unique", "workflows_created_by_fkey") not in found

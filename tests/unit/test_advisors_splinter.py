@@ -377,3 +377,13 @@ def test_extensions_behind_the_servers_version_or_gone_in_17_are_flagged() -> No
         ("extension_versions_outdated", "pg_trgm"),
         ("pg17_deprecated_extensions", "plv8"),
     ]
+
+
+def test_a_table_with_autovacuum_switched_off_is_info() -> None:
+    table = dataclasses.replace(CLEAN, autovacuum=False)
+    (advisory,) = evaluate(state(table))
+    assert (advisory.rule, advisory.level) == ("autovacuum_disabled", Level.INFO)
+    assert advisory.remediation.startswith(
+        "ALTER TABLE public.integrations RESET (autovacuum_enabled)"
+    )
+    assert evaluate(state(table, schema="storage")) == ()

@@ -1,6 +1,7 @@
 -- Everything else of the security surface in one round trip, one JSON list per
 -- kind: the asked schemas themselves (owner, ACL), their default privileges,
--- types, sequences, foreign tables (for the advisors), and the database-wide
+-- types, sequences, foreign tables and autovacuum switches (for the advisors), and
+-- the database-wide
 -- extensions, publications, event triggers and pgmq queues. Objects that belong
 -- to an extension (pg_depend deptype 'e') are left out. A NULL ACL means the defaults: acldefault() spells them out. No relation
 -- is opened: sequences are read from pg_sequence, never their current value.
@@ -179,4 +180,15 @@ SELECT
         LEFT JOIN pg_class AS c
           ON c.relnamespace = qn.oid AND c.relkind IN ('r', 'p') AND c.relname LIKE 'q\_%%'
         GROUP BY qn.oid
-    ) AS queues
+    ) AS queues,
+    (
+        -- Tables of the asked schemas whose storage parameters set autovacuum_enabled,
+        -- with the value as written (off, false, 0 ...), for the advisors.
+        SELECT coalesce(json_agg(json_build_array(
+            a.nspname, c.relname, substr(option, length('autovacuum_enabled=') + 1)
+        ) ORDER BY a.nspname COLLATE "C", c.relname COLLATE "C"), '[]')
+        FROM pg_class AS c
+        JOIN asked AS a ON a.oid = c.relnamespace
+        CROSS JOIN LATERAL unnest(c.reloptions) AS option
+        WHERE c.relkind = 'r' AND option LIKE 'autovacuum\_enabled=%%'
+    ) AS autovacuum

@@ -1,4 +1,5 @@
-"""Keys and indexes: what every write pays for, and what a read or a delete needs.
+"""Keys, indexes and upkeep: what every write pays for, what a read or a delete needs,
+and what keeps a table from bloating.
 
 Materialized views carry indexes like tables do: the index rules read both."""
 
@@ -37,7 +38,20 @@ INVALID_INDEX = Rule(
     Category.PERFORMANCE,
     "Invalid index (a failed CREATE INDEX CONCURRENTLY): never used, still written",
 )
-RULES = (NO_PRIMARY_KEY, UNINDEXED_FOREIGN_KEYS, DUPLICATE_INDEX, UNUSED_INDEX, INVALID_INDEX)
+AUTOVACUUM_DISABLED = Rule(
+    "autovacuum_disabled",
+    Level.INFO,
+    Category.PERFORMANCE,
+    "Table whose storage parameters switch autovacuum off",
+)
+RULES = (
+    NO_PRIMARY_KEY,
+    UNINDEXED_FOREIGN_KEYS,
+    DUPLICATE_INDEX,
+    UNUSED_INDEX,
+    INVALID_INDEX,
+    AUTOVACUUM_DISABLED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,4 +228,29 @@ def invalid_index(context: Context) -> Iterator[Advisory]:
             )
 
 
-CHECKS = (no_primary_key, unindexed_foreign_keys, duplicate_index, unused_index, invalid_index)
+def autovacuum_disabled(context: Context) -> Iterator[Advisory]:
+    if context.platform:
+        return
+    for table in context.schema.tables:
+        if table.autovacuum:
+            continue
+        yield context.advisory(
+            AUTOVACUUM_DISABLED,
+            table.name,
+            table.name,
+            f"table {context.where(table)} has autovacuum_enabled off: dead rows pile up "
+            "(bloat, slower scans) and nothing freezes its old transaction ids unless a "
+            "wraparound vacuum is forced",
+            f"ALTER TABLE {context.sql_name(table)} RESET (autovacuum_enabled); if it is off "
+            "on purpose (a bulk-loaded table vacuumed by hand), keep this advisory off for it",
+        )
+
+
+CHECKS = (
+    no_primary_key,
+    unindexed_foreign_keys,
+    duplicate_index,
+    unused_index,
+    invalid_index,
+    autovacuum_disabled,
+)

@@ -45,6 +45,6 @@ SPLINTER_LINTS: dict[str, str | None] = {
     ),
     "invalid_index": "invalid_index",
     "rls_policy_null_auth_disjunct": "rls_policy_null_auth_disjunct",
-    "autovacuum_disabled": None,
+    "autovacuum_disabled": "autovacuum_disabled",
     "unused_replication_slot": None,
 }
