@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from monitor.schema.model import PUBLIC_ROLE, Grants, Schema, State, Table
@@ -202,6 +203,7 @@ def roles_sql(roles: Iterable[str]) -> str:
     return ", ".join("PUBLIC" if r == PUBLIC_ROLE else ident(r) for r in sorted(roles))
 
 
-def applies_to_api(roles: Iterable[str]) -> frozenset[str]:
+@lru_cache(maxsize=1024)  # policies share a handful of role lists
+def applies_to_api(roles: frozenset[str]) -> frozenset[str]:
     """Which API roles (or PUBLIC) a policy's role list names."""
     return frozenset(r.lower() for r in roles) & API_GRANTEES

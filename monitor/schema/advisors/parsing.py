@@ -205,8 +205,6 @@ def _reads_jwt(node: Any) -> bool:
 @lru_cache(maxsize=16384)
 def references_user_metadata(expression: str) -> bool:
     """Whether the expression reads ``user_metadata`` out of the caller's JWT."""
-    if "user_metadata" not in expression:
-        return False
     for operation in nodes(expression_tree(expression), "A_Expr"):
         name = [part["String"]["sval"] for part in operation.get("name", [])]
         if len(name) != 1 or name[0] not in _JSON_OPERATORS:

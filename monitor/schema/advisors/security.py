@@ -5,6 +5,7 @@ block an upgrade."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from monitor.schema.advisors import parsing
 from monitor.schema.advisors.base import (
@@ -205,8 +206,9 @@ def security_definer_function_executable(context: Context) -> Iterator[Advisory]
             continue
         if (function.returns or "").lower() in _NOT_CALLABLE:
             continue
+        callers = granted(function.grants, "EXECUTE")
         for rule, role, who in _CALLABLE_BY:
-            holders = granted(function.grants, "EXECUTE", frozenset({role, PUBLIC_ROLE}))
+            holders = callers & {role, PUBLIC_ROLE}
             if not holders:
                 continue
             yield context.advisory(
@@ -263,13 +265,20 @@ _REG_TYPES = frozenset(
 _NOT_USER_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pgsodium"})
 
 
+@lru_cache(maxsize=4096)  # a catalog has a few dozen distinct column types
+def _reg_type(type_: str) -> str | None:
+    """The reg* type pg_upgrade refuses that a column type is (or is an array of)."""
+    base = type_.removesuffix("[]").removeprefix("pg_catalog.")
+    return base if base in _REG_TYPES else None
+
+
 def unsupported_reg_types(context: Context) -> Iterator[Advisory]:
     if context.schema.name in _NOT_USER_SCHEMAS:
         return
     for table in context.schema.tables:
         for column in table.columns or ():
-            base = column.type.removesuffix("[]").removeprefix("pg_catalog.")
-            if base not in _REG_TYPES:
+            base = _reg_type(column.type)
+            if base is None:
                 continue
             yield context.advisory(
                 UNSUPPORTED_REG_TYPES,
