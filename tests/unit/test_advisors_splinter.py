@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pglast
 import pytest
 
+from monitor.schema import quote
 from monitor.schema.advisors import RULES, Advisory, IndexActivity, Level, Settings, evaluate
 from monitor.schema.advisors.splinter import SPLINTER_LINTS
 from monitor.schema.model import (
@@ -387,3 +389,16 @@ def test_a_table_with_autovacuum_switched_off_is_info() -> None:
         "ALTER TABLE public.integrations RESET (autovacuum_enabled)"
     )
     assert evaluate(state(table, schema="storage")) == ()
+
+
+def test_the_revoke_for_a_hostile_function_name_names_that_function_only() -> None:
+    hostile = 'g(); DROP TABLE x; --"'
+    definer = dataclasses.replace(DEFINER, name=f"{quote.ident(hostile)}(uuid)")
+    target = State(schemas=(Schema("My Schema", (CLEAN,), functions=(definer,)),))
+    found = evaluate(target, Settings(exposed_schemas=("My Schema",)))
+    text = next(a.remediation for a in found if a.rule.startswith("anon_"))
+    (statement,) = pglast.parse_sql(text[: text.index("; or make it SECURITY INVOKER")])
+    revoke = statement.stmt
+    assert isinstance(revoke, pglast.ast.GrantStmt) and not revoke.is_grant
+    (function,) = revoke.objects or ()
+    assert tuple(part.sval for part in function.objname) == ("My Schema", hostile)

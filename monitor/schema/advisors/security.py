@@ -19,7 +19,7 @@ from monitor.schema.advisors.base import (
     roles_text,
 )
 from monitor.schema.model import PUBLIC_ROLE, ConstraintType, Function, View
-from monitor.schema.quote import ident, qualified
+from monitor.schema.quote import NotAName, function_signature, ident, qualified
 
 SECURITY_DEFINER_VIEW = Rule(
     "security_definer_view",
@@ -99,6 +99,14 @@ def security_definer_view(context: Context) -> Iterator[Advisory]:
         )
 
 
+def _function_sql(context: Context, function: Function) -> str:
+    """The function for a remediation: its signature rebuilt from parts, each quoted."""
+    try:
+        return function_signature(context.schema.name, function.name)
+    except NotAName:  # a spec's text the parser refuses: no SQL is written around it
+        return "<the function>"
+
+
 def function_search_path_mutable(context: Context) -> Iterator[Advisory]:
     for function in context.schema.functions or ():
         if function.kind not in ("function", "procedure"):
@@ -118,7 +126,7 @@ def function_search_path_mutable(context: Context) -> Iterator[Advisory]:
             function.name,
             f"{definer}function {context.schema.name}.{function.name} has no fixed "
             f"search_path{level_note}",
-            f"ALTER FUNCTION {context.schema.name}.{function.name} SET search_path = '' "
+            f"ALTER FUNCTION {_function_sql(context, function)} SET search_path = '' "
             "(and schema-qualify the names it uses)",
         )
 
@@ -174,7 +182,7 @@ def auth_users_exposed(context: Context) -> Iterator[Advisory]:
             f"auth.users and is executable by {roles_text(callers)} through the API: "
             "whatever it returns from auth.users, any caller gets",
             "make sure it returns only rows the caller may see (check auth.uid() inside), or "
-            f"REVOKE EXECUTE ON FUNCTION {context.schema.name}.{function.name} FROM "
+            f"REVOKE EXECUTE ON FUNCTION {_function_sql(context, function)} FROM "
             f"{roles_sql(callers)}",
             # A guarded definer function is the documented way to reach auth.users: it
             # needs a review, not an alarm; a view hands the table out as it is.
@@ -219,7 +227,7 @@ def security_definer_function_executable(context: Context) -> Iterator[Advisory]
                 f"executable by {roles_text(holders)}, so {who} can call it through the API "
                 "(/rest/v1/rpc): it runs with its owner's rights and bypasses row level "
                 "security",
-                f"REVOKE EXECUTE ON FUNCTION {context.schema.name}.{function.name} FROM "
+                f"REVOKE EXECUTE ON FUNCTION {_function_sql(context, function)} FROM "
                 f"{roles_sql(holders)}; or make it SECURITY INVOKER; or, if {role} must "
                 "call it, check the caller inside (auth.uid()) and keep this advisory off "
                 "for it",
