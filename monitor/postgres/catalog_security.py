@@ -294,19 +294,10 @@ def with_surface(
         extensions,
         publications,
         events,
-        foreign_json,
-        queues_json,
-        autovacuum_json,
+        *advisor_facts,
     ) = objects
     by_schema: dict[str, dict[str, list[Any]]] = {
-        s.name: {
-            "functions": [],
-            "views": [],
-            "types": [],
-            "sequences": [],
-            "defaults": [],
-            "foreign": [],
-        }
+        s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
         for s in state.schemas
     }
     for name, function in functions:
@@ -321,15 +312,8 @@ def with_surface(
         by_schema[name]["defaults"].append(
             model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
         )
-    for name, table, owner, acl in foreign_json:
-        by_schema[name]["foreign"].append(
-            model.Table(table, owner=owner, grants=grants(acl, owner))
-        )
     owners: dict[str, tuple[str | None, model.Grants | None]] = {
         schema_name: (owner, grants(acl, owner)) for schema_name, owner, acl in schemas_json
-    }
-    autovacuum_off = {
-        (name, table) for name, table, value in autovacuum_json if value.lower() not in _TRUE
     }
     schemas: list[model.Schema] = []
     for schema in state.schemas:
@@ -346,16 +330,12 @@ def with_surface(
                 types=tuple(sorted(found["types"], key=_by_name)),
                 sequences=tuple(sorted(found["sequences"], key=_by_name)),
                 default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
-                foreign_tables=tuple(found["foreign"]),
-                tables=_autovacuum_switched(schema, autovacuum_off),
             )
         )
-    return replace(
+    surface = replace(
         state,
         schemas=tuple(schemas),
-        extensions=tuple(
-            model.Extension(n, s, v, default_version=default) for n, s, v, default in extensions
-        ),
+        extensions=tuple(map(_extension, extensions)),
         publications=tuple(
             model.Publication(
                 name=name,
@@ -375,19 +355,45 @@ def with_surface(
             )
             for name, event, function_schema, function_name, enabled, tags in events
         ),
-        queues=None if queues_json is None else tuple(map(_queue, queues_json)),
     )
+    return with_advisor_facts(surface, *advisor_facts)
 
 
-def _autovacuum_switched(
-    schema: model.Schema, off: set[tuple[str, str]]
-) -> tuple[model.Table, ...]:
-    """The schema's tables, those whose storage parameters switch autovacuum off marked."""
-    if not any(name == schema.name for name, _ in off):
-        return schema.tables
-    return tuple(
-        replace(table, autovacuum=False) if (schema.name, table.name) in off else table
-        for table in schema.tables
+def _extension(row: Sequence[Any]) -> model.Extension:
+    name, schema, version, default_version = row
+    return model.Extension(name, schema, version, default_version=default_version)
+
+
+def with_advisor_facts(
+    state: model.State,
+    foreign_tables: Iterable[Sequence[Any]],
+    queues: Iterable[Sequence[Any]] | None,
+    autovacuum: Iterable[Sequence[Any]],
+) -> model.State:
+    """``state`` with what only the advisors read, never compared: each schema's foreign
+    tables (owner and ACL), the tables whose storage parameters switch autovacuum off,
+    and pgmq's queue tables (``None`` without a pgmq schema)."""
+    foreign: dict[str, list[model.Table]] = {}
+    for name, table, owner, acl in foreign_tables:
+        foreign.setdefault(name, []).append(
+            model.Table(table, owner=owner, grants=grants(acl, owner))
+        )
+    off = {(name, table) for name, table, value in autovacuum if value.lower() not in _TRUE}
+    schemas = tuple(
+        replace(
+            schema,
+            foreign_tables=tuple(foreign.get(schema.name, ())),
+            tables=tuple(
+                replace(table, autovacuum=False) if (schema.name, table.name) in off else table
+                for table in schema.tables
+            )
+            if any(name == schema.name for name, _ in off)
+            else schema.tables,
+        )
+        for schema in state.schemas
+    )
+    return replace(
+        state, schemas=schemas, queues=None if queues is None else tuple(map(_queue, queues))
     )
 
 
