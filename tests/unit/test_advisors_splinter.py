@@ -12,6 +12,7 @@ import pytest
 from monitor.schema import quote
 from monitor.schema.advisors import RULES, Advisory, IndexActivity, Level, Settings, evaluate
 from monitor.schema.advisors.splinter import SPLINTER_LINTS
+from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
     Column,
     Constraint,
@@ -402,3 +403,30 @@ def test_the_revoke_for_a_hostile_function_name_names_that_function_only() -> No
     assert isinstance(revoke, pglast.ast.GrantStmt) and not revoke.is_grant
     (function,) = revoke.objects or ()
     assert tuple(part.sval for part in function.objname) == ("My Schema", hostile)
+
+
+def test_the_facts_only_the_advisors_read_are_never_drift() -> None:
+    key = Constraint(
+        "profiles_phone_fkey",
+        ConstraintType.FOREIGN_KEY,
+        ("phone",),
+        ForeignKey("auth.users", ("phone",)),
+    )
+    spec_table = dataclasses.replace(CLEAN, constraints=(PKEY, key))
+    spec = State(
+        schemas=(Schema("public", (spec_table,)),),
+        extensions=(Extension("pg_trgm", "extensions", "1.5"),),
+    )
+    assert key.references is not None
+    live_key = dataclasses.replace(
+        key, references=dataclasses.replace(key.references, unique_key=True)
+    )
+    live_table = dataclasses.replace(spec_table, constraints=(PKEY, live_key), autovacuum=False)
+    remote = Table("remote_orders", grants=ANON)
+    live = State(
+        schemas=(Schema("public", (live_table,), foreign_tables=(remote,)),),
+        extensions=(Extension("pg_trgm", "extensions", "1.5", default_version="1.6"),),
+        queues=(QUEUE,),
+    )
+    assert diff(spec, live) == ()
+    assert {a.rule for a in evaluate(live)} >= {"fkey_to_auth_unique", "autovacuum_disabled"}
