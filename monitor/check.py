@@ -1,7 +1,7 @@
 """The one-shot check: connect, snapshot, diff, advise, and the outcome written for people or tools.
 
 `schema-monitor check` and the demo use it; it never passes through the daemon's or the
-window's rooms. Output formats: text (people), json (the contract in DESIGN.md), sql (a
+window's rooms. Output formats: text (people), json (the contract in docs/contracts.md), sql (a
 repair script), junit (CI test reports) and github (GitHub Actions annotations).
 """
 
