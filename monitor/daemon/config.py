@@ -12,7 +12,7 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -212,8 +212,9 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-class _Reader(Reader):
-    """Reads the parsed config, collecting problems instead of stopping at the first."""
+class _Values(Reader):
+    """The values of a config: durations, names, files, choices; each read method takes
+    ``(node, where)`` and gives None (the problem recorded) for what it refuses."""
 
     def __init__(
         self, filename: str, root: Any, base_dir: Path, environ: Mapping[str, str]
@@ -221,6 +222,160 @@ class _Reader(Reader):
         super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
+
+    def section(
+        self,
+        node: Any | None,
+        where: str,
+        default: T,
+        read: Callable[[Any, str, T], T],
+    ) -> T:
+        return default if node is None else read(node, where, default)
+
+    def optional(
+        self,
+        node: Any | None,
+        where: str,
+        read: Callable[[Any, str], T | None],
+        default: T,
+    ) -> T:
+        if node is None:
+            return default
+        value = read(node, where)
+        return default if value is None else value
+
+    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
+        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
+        if not isinstance(node, dict):
+            self.problem(node, f"{where}: expected a mapping")
+            return None
+        expected = ", ".join(keys_of(doc))
+        return self.fields(
+            node,
+            where,
+            doc,
+            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
+        )
+
+    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
+        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
+        if isinstance(node, dict | list) or node is None:
+            self.problem(node, f"{where}: expected {what}")
+            return None
+        return str(node)
+
+    def boolean(self, node: Any, where: str) -> bool | None:
+        value = self.scalar_text(node, where, "true or false")
+        if value is None:
+            return None
+        if value.lower() not in ("true", "false"):
+            hint = yamldoc.boolean_hint(value)
+            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
+            return None
+        return value.lower() == "true"
+
+    def string(self, node: Any | None, where: str) -> str | None:
+        if node is None:
+            return None
+        value = self.scalar_text(node, where, "a string")
+        if value is not None and not value.strip():
+            self.problem(node, f"{where}: must not be empty")
+            return None
+        return value
+
+    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
+        if not isinstance(node, list) or not node:
+            self.problem(node, f"{where}: expected a non-empty list of strings")
+            return None
+        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
+        clean = tuple(v for v in values if v is not None)
+        return clean if len(clean) == len(values) else None
+
+    def count(self, node: Any, where: str, minimum: int) -> int | None:
+        if node is None:
+            return None
+        value = node if type(node) is int else None
+        if value is None:
+            self.problem(node, f"{where}: expected an integer")
+            return None
+        if value < minimum:
+            self.problem(node, f"{where}: must be at least {minimum}")
+            return None
+        return value
+
+    def duration(self, node: Any, where: str) -> float | None:
+        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
+        if text is None:
+            return None
+        seconds = parse_duration(text)
+        if seconds is None or not math.isfinite(seconds):
+            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
+            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
+            return None
+        if seconds <= 0:
+            self.problem(node, f"{where}: must be longer than zero")
+            return None
+        return seconds
+
+    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
+        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
+        if value is not None and value not in choices:
+            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def listen_address(self, node: Any, where: str) -> str | None:
+        value = self.scalar_text(node, where, "HOST:PORT")
+        if value is not None and parse_listen_address(value) is None:
+            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
+            return None
+        return value
+
+    def resolve(self, text: str) -> Path:
+        """Relative paths are relative to the config file, not to wherever the daemon started."""
+        path = Path(text)
+        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
+            path = path.expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def path(self, node: Any, where: str) -> Path | None:
+        text = self.string(node, where)
+        return self.resolve(text) if text is not None else None
+
+    def readable_file(self, node: Any | None, where: str) -> Path | None:
+        if node is None:
+            return None
+        path = self.path(node, where)
+        if path is not None and not _is_file(path):
+            self.problem(node, f"{where}: file not found: {path}")
+            return None
+        return path
+
+
+def timing_problems(config: Config) -> Iterator[tuple[str, str]]:
+    """The rules across sections: (the section at fault, the problem) of each broken one."""
+    timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
+    budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+    if timeouts.statement >= budget:
+        yield (
+            "timeouts",
+            f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
+            f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
+        )
+    if timeouts.lock >= timeouts.statement:
+        yield (
+            "timeouts",
+            f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
+            f"({timeouts.statement:g}s)",
+        )
+    if intervals.full_drift < intervals.drift:
+        yield "intervals", "intervals.full_drift: must not be shorter than intervals.drift"
+    if reconnect.initial_delay > reconnect.max_delay:
+        yield "reconnect", "reconnect.initial_delay: must not be longer than reconnect.max_delay"
+
+
+class _Reader(_Values):
+    """Reads the parsed config, collecting problems instead of stopping at the first."""
 
     # -- the document -------------------------------------------------------
 
@@ -265,29 +420,9 @@ class _Reader(Reader):
                 keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
             ),
         )
-        self.check_timings(config, keys)
+        for section, message in timing_problems(config):
+            self.report((section,) if section in keys else (), message)
         return config
-
-    def section(
-        self,
-        node: Any | None,
-        where: str,
-        default: T,
-        read: Callable[[Any, str, T], T],
-    ) -> T:
-        return default if node is None else read(node, where, default)
-
-    def optional(
-        self,
-        node: Any | None,
-        where: str,
-        read: Callable[[Any, str], T | None],
-        default: T,
-    ) -> T:
-        if node is None:
-            return default
-        value = read(node, where)
-        return default if value is None else value
 
     def web(self, node: Any, where: str, default: Web) -> Web:
         keys = self.mapping(node, where, configdoc.Web)
@@ -520,141 +655,3 @@ class _Reader(Reader):
             self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
             return None
         return dsn, source
-
-    # -- scalars ------------------------------------------------------------
-
-    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
-        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
-        if not isinstance(node, dict):
-            self.problem(node, f"{where}: expected a mapping")
-            return None
-        expected = ", ".join(keys_of(doc))
-        return self.fields(
-            node,
-            where,
-            doc,
-            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
-        )
-
-    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
-        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
-        if isinstance(node, dict | list) or node is None:
-            self.problem(node, f"{where}: expected {what}")
-            return None
-        return str(node)
-
-    def boolean(self, node: Any, where: str) -> bool | None:
-        value = self.scalar_text(node, where, "true or false")
-        if value is None:
-            return None
-        if value.lower() not in ("true", "false"):
-            hint = yamldoc.boolean_hint(value)
-            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
-            return None
-        return value.lower() == "true"
-
-    def string(self, node: Any | None, where: str) -> str | None:
-        if node is None:
-            return None
-        value = self.scalar_text(node, where, "a string")
-        if value is not None and not value.strip():
-            self.problem(node, f"{where}: must not be empty")
-            return None
-        return value
-
-    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
-        if not isinstance(node, list) or not node:
-            self.problem(node, f"{where}: expected a non-empty list of strings")
-            return None
-        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
-        clean = tuple(v for v in values if v is not None)
-        return clean if len(clean) == len(values) else None
-
-    def count(self, node: Any, where: str, minimum: int) -> int | None:
-        if node is None:
-            return None
-        value = node if type(node) is int else None
-        if value is None:
-            self.problem(node, f"{where}: expected an integer")
-            return None
-        if value < minimum:
-            self.problem(node, f"{where}: must be at least {minimum}")
-            return None
-        return value
-
-    def duration(self, node: Any, where: str) -> float | None:
-        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
-        if text is None:
-            return None
-        seconds = parse_duration(text)
-        if seconds is None or not math.isfinite(seconds):
-            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
-            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
-            return None
-        if seconds <= 0:
-            self.problem(node, f"{where}: must be longer than zero")
-            return None
-        return seconds
-
-    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
-        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
-        if value is not None and value not in choices:
-            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
-            return None
-        return value
-
-    def listen_address(self, node: Any, where: str) -> str | None:
-        value = self.scalar_text(node, where, "HOST:PORT")
-        if value is not None and parse_listen_address(value) is None:
-            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
-            return None
-        return value
-
-    def resolve(self, text: str) -> Path:
-        """Relative paths are relative to the config file, not to wherever the daemon started."""
-        path = Path(text)
-        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
-            path = path.expanduser()
-        return path if path.is_absolute() else self.base_dir / path
-
-    def path(self, node: Any, where: str) -> Path | None:
-        text = self.string(node, where)
-        return self.resolve(text) if text is not None else None
-
-    def readable_file(self, node: Any | None, where: str) -> Path | None:
-        if node is None:
-            return None
-        path = self.path(node, where)
-        if path is not None and not _is_file(path):
-            self.problem(node, f"{where}: file not found: {path}")
-            return None
-        return path
-
-    # -- rules across sections ----------------------------------------------
-
-    def check_timings(self, config: Config, keys: Mapping[str, Any]) -> None:
-        timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
-        budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
-        timeouts_node = keys.get("timeouts")
-        if timeouts.statement >= budget:
-            self.problem(
-                timeouts_node,
-                f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
-                f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
-            )
-        if timeouts.lock >= timeouts.statement:
-            self.problem(
-                timeouts_node,
-                f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
-                f"({timeouts.statement:g}s)",
-            )
-        if intervals.full_drift < intervals.drift:
-            self.problem(
-                keys.get("intervals"),
-                "intervals.full_drift: must not be shorter than intervals.drift",
-            )
-        if reconnect.initial_delay > reconnect.max_delay:
-            self.problem(
-                keys.get("reconnect"),
-                "reconnect.initial_delay: must not be longer than reconnect.max_delay",
-            )
