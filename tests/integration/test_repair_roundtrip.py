@@ -64,7 +64,7 @@ def test_the_printed_repair_script_makes_check_clean_again(
 ) -> None:
     sql(statement)
     assert findings(public_spec, phase3_dsn) == {tuple(str(part) for part in finding)}
-    extra = ("--allow-data-loss",) if name in LOSES_DATA else ()
+    extra: tuple[str, ...] = ("--allow-data-loss",) if name in LOSES_DATA else ()
     extra += ("--restore-narrowed",) if name in NARROWINGS else ()
     printed = check(public_spec, phase3_dsn, "--format", "sql", *extra)
     assert printed.returncode == 1, printed.stderr
