@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from pglast import parser
 
-from monitor.schema import quote
+from monitor.schema import quote, repair
 from monitor.schema.compare.describing import describe
 from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
@@ -24,10 +24,12 @@ from monitor.schema.model import (
     Policy,
     Rls,
     Schema,
+    Sequence,
     Severity,
     State,
     Table,
     Trigger,
+    Type,
 )
 from monitor.schema.repair import Phase, fix, script
 from tests.support.psql_script import on_plain_tables
@@ -431,3 +433,78 @@ def test_unexpected_security_objects_are_destructive_drops() -> None:
         item = Finding(kind, Change.UNEXPECTED, Severity.WARNING, "public", name, name, "m")
         (statement,) = fix(item, SECURE).statements
         assert (statement.sql, statement.data_loss) == (sql, True)
+
+
+# --- the planner -----------------------------------------------------------------------------
+
+
+def planned(findings: list[Finding], expected: State, **options: object) -> list[str]:
+    plan = repair.plan(findings, expected, repair.Options(**options))  # type: ignore[arg-type]
+    return [step.statement.sql for step in plan.steps if not step.held]
+
+
+def test_a_sequence_comes_before_the_table_whose_default_uses_it() -> None:
+    table = Table(
+        "tags", columns=(Column("id", "integer", False, "nextval('tags_id_seq'::regclass)"),)
+    )
+    sequence = Sequence("tags_id_seq", "integer", owned_by="tags.id")
+    state = State((Schema("public", (table,), sequences=(sequence,)),))
+    findings = diff(state, State((Schema("public", (), sequences=()),)))
+    order = planned(list(findings), state)
+    assert [s.split(" ")[0:2] for s in order] == [["CREATE", "SEQUENCE"], ["CREATE", "TABLE"],
+                                                  ["ALTER", "SEQUENCE"]]  # fmt: skip
+    assert order[-1] == "ALTER SEQUENCE public.tags_id_seq OWNED BY public.tags.id;"
+
+
+def test_enum_labels_are_appended_in_place_before_anything_uses_them() -> None:
+    level = Type("level", "enum", labels=("low", "mid", "high", "max"))
+    state = State((Schema("public", (), types=(level,)),))
+    live = State((Schema("public", (), types=(Type("level", "enum", labels=("low", "high")),)),))
+    (finding,) = diff(state, live)
+    statements = fix(finding, state).statements
+    assert [(s.phase, s.sql) for s in statements] == [
+        (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'mid' BEFORE 'high';"),
+        (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'max';"),
+    ]
+    removed = fix(diff(live, state)[0], live)
+    assert removed.statements == () and removed.note and "re-created" in removed.note
+
+
+def test_a_narrowing_is_held_and_written_to_fail_rather_than_truncate() -> None:
+    live = describe(Column("status", "character varying(200)"))
+    item = finding(Kind.COLUMN, Change.CHANGED, "status", live)
+    narrow = State((Schema("public", (dataclasses.replace(
+        TABLE, columns=(Column("status", "varchar(120)"),)),)),))  # fmt: skip
+    (retype,) = [s for s in fix(item, narrow).statements if "TYPE" in s.sql]
+    assert retype.safety is repair.Safety.DATA_LOSS
+    assert "USING CASE WHEN status IS NULL OR" in retype.sql
+    assert "ELSE pg_temp.schema_monitor_refuse(" in retype.sql
+    text = script([item], narrow)
+    assert "-- Statements: 0 safe, 0 locking, 1 data loss." in text
+    assert "-- ALTER TABLE" in text and "schema_monitor_refuse(message" not in text
+    allowed = script([item], narrow, allow_data_loss=True)
+    assert "CREATE FUNCTION pg_temp.schema_monitor_refuse" in allowed
+    parses(allowed)
+
+
+def test_a_widening_needs_no_using_and_loses_nothing() -> None:
+    live = describe(Column("status", "character varying(20)"))
+    retype, default = fix(finding(Kind.COLUMN, Change.CHANGED, "status", live), SPEC).statements
+    assert retype.sql.endswith("TYPE text;") and retype.safety is repair.Safety.LOCKING
+    assert default.sql.endswith("SET DEFAULT 'pending'::text;")
+
+
+def test_narrowed_findings_and_those_below_fail_on_are_left_and_listed() -> None:
+    narrowed = dataclasses.replace(privilege(["SELECT"], []), change=Change.NARROWED)
+    info = dataclasses.replace(finding(Kind.INDEX, Change.MISSING, "idx_active"),
+                               severity=Severity.INFO)  # fmt: skip
+    plan = repair.plan([narrowed, info], SECURE, repair.Options(fail_on=Severity.WARNING))
+    assert plan.steps == ()
+    assert [why for _, why in plan.not_repaired] == [
+        repair.NARROWED_NOTE,
+        "below --fail-on warning: left out",
+    ]
+    restored = repair.plan([narrowed], SECURE, repair.Options(restore_narrowed=True))
+    assert [s.statement.sql for s in restored.steps] == [
+        'GRANT SELECT ON TABLE public."Integrations" TO anon;'
+    ]
