@@ -192,13 +192,15 @@ def _retype(
 ) -> Statement:
     new = column.type
     if widens(old, new):
-        return Statement(
-            f"{alter} TYPE {new};",
-            step="column",
-            safety=Safety.LOCKING,
-            provides=provides,
-            requires=requires,
-        )
+        sql, safety = f"{alter} TYPE {new};", Safety.LOCKING
+    else:
+        sql, safety = f"{alter} TYPE {new} USING {_kept_or_refused(column, old)};", Safety.DATA_LOSS
+    return Statement(sql, step="column", safety=safety, provides=provides, requires=requires)
+
+
+def _kept_or_refused(column: Column, old: str) -> str:
+    """A USING expression: the value through text, or a stop where it would change."""
+    new = column.type
     name = ident(column.name)
     converted = f"(({name})::text)::{new}"
     kept = (
@@ -207,16 +209,9 @@ def _retype(
         else f"(({converted})::text)::{old} = {name}"
     )
     message = literal(f"{column.name}: a value would change in the conversion to {new}")
-    using = (
+    return (
         f"CASE WHEN {name} IS NULL OR {kept} THEN {converted}\n"
         f"    ELSE {REFUSE}({message}, NULL::{new}) END"
-    )
-    return Statement(
-        f"{alter} TYPE {new} USING {using};",
-        step="column",
-        safety=Safety.DATA_LOSS,
-        provides=provides,
-        requires=requires,
     )
 
 

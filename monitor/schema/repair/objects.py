@@ -22,12 +22,16 @@ from monitor.schema.repair.statements import (
 )
 
 
+def _drop(keyword: str, name: str) -> Fix:
+    """An unexpected object dropped, after the tables that may use it: data loss."""
+    return one(f"DROP {keyword} IF EXISTS {name};", Phase.AFTER, f"drop {keyword.lower()}",
+               Safety.DATA_LOSS)  # fmt: skip
+
+
 def function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     if finding.change is Change.UNEXPECTED:
         name = function_signature(schema.name, finding.name)
-        return one(
-            f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "drop function", Safety.DATA_LOSS
-        )
+        return _drop("FUNCTION", name)
     function = named(schema.functions, finding.name, normalize_signature=True)
     if function is None or function.body is None:
         return Fix(note="the spec does not hold this function's definition")
@@ -61,7 +65,7 @@ def type_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = qualified(schema.name, finding.name)
     token = f"type {schema.name}.{finding.name}"
     if finding.change is Change.UNEXPECTED:
-        return one(f"DROP TYPE IF EXISTS {name};", Phase.AFTER, "drop type", Safety.DATA_LOSS)
+        return _drop("TYPE", name)
     kind: Type | None = named(schema.types, finding.name)
     if kind is None:
         return Fix(note="the spec does not describe this type")
@@ -204,9 +208,7 @@ def _owned_by(schema: str, name: str, owned_by: str | None) -> Iterator[Statemen
 def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(
-            f"DROP EXTENSION IF EXISTS {name};", Phase.AFTER, "drop extension", Safety.DATA_LOSS
-        )
+        return _drop("EXTENSION", name)
     extension = named(expected.extensions, finding.name)
     if extension is None:
         return Fix(note="the spec does not describe this extension")
@@ -234,9 +236,7 @@ def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(
-            f"DROP PUBLICATION IF EXISTS {name};", Phase.AFTER, "drop publication", Safety.DATA_LOSS
-        )
+        return _drop("PUBLICATION", name)
     publication = named(expected.publications, finding.name)
     if publication is None:
         return Fix(note="the spec does not describe this publication")
@@ -256,12 +256,7 @@ def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 def event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return one(
-            f"DROP EVENT TRIGGER IF EXISTS {name};",
-            Phase.AFTER,
-            "drop event trigger",
-            Safety.DATA_LOSS,
-        )
+        return _drop("EVENT TRIGGER", name)
     trigger = named(expected.event_triggers, finding.name)
     if trigger is None:
         return Fix(note="the spec does not describe this event trigger")

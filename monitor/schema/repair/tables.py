@@ -213,27 +213,16 @@ def _add_constraint(schema: str, table: str, constraint: Constraint) -> Iterator
         keyword = "PRIMARY KEY" if kind is ConstraintType.PRIMARY_KEY else "UNIQUE"
         deferral = constraint_definition(dataclasses.replace(constraint, columns=()))
         deferral = deferral.partition(")")[2]  # only " DEFERRABLE ..." if any
-        yield Statement(
-            f"ALTER TABLE {where} ADD CONSTRAINT {name} {keyword} USING INDEX "
-            f"{ident(building)}{deferral};",
-            Phase.AFTER,
-            step,
-            Safety.LOCKING,
-            provides,
-            requires,
-        )
+        adding = f"{keyword} USING INDEX {ident(building)}{deferral}"
+    elif kind is ConstraintType.EXCLUDE:
+        adding = constraint_definition(constraint)  # builds its index under the lock
+    else:
+        adding = ""
+    if adding:
+        yield Statement(f"ALTER TABLE {where} ADD CONSTRAINT {name} {adding};",
+                        Phase.AFTER, step, Safety.LOCKING, provides, requires)  # fmt: skip
         return
     definition = constraint_definition(constraint)
-    if kind is ConstraintType.EXCLUDE:
-        yield Statement(
-            f"ALTER TABLE {where} ADD CONSTRAINT {name} {definition};",
-            Phase.AFTER,
-            step,
-            Safety.LOCKING,
-            provides,
-            requires,
-        )
-        return
     # NOT VALID takes its lock for an instant; the scan happens in VALIDATE, which lets
     # reads and writes through.
     yield Statement(

@@ -9,6 +9,7 @@ columns are dropped or retyped takes the same path for the views over it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from monitor.schema import normalize
 from monitor.schema.model import Change, Finding, Schema, State, View
@@ -119,21 +120,17 @@ def readers(schema: Schema, name: str) -> list[View]:
     return found
 
 
+def _drop_live(schema: str, name: str, live: dict[str, Any], safety: Safety) -> Statement:
+    """The live view dropped, as the finding describes it (what its query reads)."""
+    return drop_view(schema, name, live.get("definition"),
+                     materialized=bool(live.get("materialized")), safety=safety)  # fmt: skip
+
+
 def view_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     name = qualified(schema.name, finding.name)
     live = finding.actual if isinstance(finding.actual, dict) else {}
     if finding.change is Change.UNEXPECTED:
-        return Fix(
-            (
-                drop_view(
-                    schema.name,
-                    finding.name,
-                    live.get("definition"),
-                    materialized=bool(live.get("materialized")),
-                    safety=Safety.DATA_LOSS,
-                ),
-            )
-        )
+        return Fix((_drop_live(schema.name, finding.name, live, Safety.DATA_LOSS),))
     view = named(schema.views, finding.name)
     if view is None:
         return Fix(note="the spec does not describe this view")
@@ -149,16 +146,7 @@ def view_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
             return Fix(note="the spec does not hold this view's definition")
         statements = rebuild(schema, view.name)
         if finding.change is not Change.MISSING:
-            statements.insert(
-                0,
-                drop_view(
-                    schema.name,
-                    view.name,
-                    live.get("definition"),
-                    materialized=bool(live.get("materialized")),
-                    safety=Safety.SAFE,
-                ),
-            )
+            statements.insert(0, _drop_live(schema.name, view.name, live, Safety.SAFE))
         statements.extend(create_view(schema.name, view))
         return Fix(tuple(statements))
     if view.materialized:
