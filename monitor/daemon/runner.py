@@ -34,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import metrics, webconfig
@@ -359,12 +359,15 @@ class Daemon:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
-        self._clock = clock
         self._web_config = web_config
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
+        # Every check, the window and its report read this clock: a step of the wall clock
+        # is logged and taken out, and the schedule is made again from the new wall time.
+        self._clock = SteadyClock(clock, self._wall_clock_stepped)
+        self._reschedule_requested = False
         self.store = ResultsStore(
-            Results(version=__version__, config_last_reload_success=clock.now())
+            Results(version=__version__, config_last_reload_success=self._clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
@@ -519,6 +522,10 @@ class Daemon:
             self._wake.clear()
             if self._stop_requested:
                 break
+            self._clock.now()  # a step of the wall clock is seen here within a poll
+            if self._reschedule_requested:
+                self._reschedule_requested = False
+                self._schedule()
             if self._reloading is not None and not self._reloading.is_alive():
                 self._reloading = None
                 self._apply_reload()
@@ -571,6 +578,18 @@ class Daemon:
         if self._web is not None:
             self._web.stop()
         self._log.info("daemon_stopped")
+
+    def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
+        """APScheduler runs on the wall clock: after a step back it would wait the step out
+        (an hour back, an hour without checks), so the jobs are scheduled again from now."""
+        self._log.warning(
+            "wall_clock_stepped",
+            step_seconds=round(step, 3),
+            wall_clock=wall.isoformat(),
+            reason="the schedule and the watch window keep to the monotonic clock",
+        )
+        self._reschedule_requested = True
+        self._wake.set()
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(
