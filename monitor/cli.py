@@ -397,7 +397,7 @@ def _check(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         report = check.check_json(
-            findings, ok=not failing, advisories=advisories, expected=expected
+            findings, ok=not failing, advisories=advisories, expected=expected, notes=outcome.notes
         )
         print(json.dumps(report, indent=2))
     elif args.format == "sql":
@@ -425,6 +425,8 @@ def _check(args: argparse.Namespace) -> int:
         sys.stdout.write(check.github_annotations(findings, advisories, str(args.spec), text))
     else:
         check.print_findings(findings, sys.stdout, advisories)
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
     return ExitCode.DRIFT if failing else ExitCode.OK
 
 

@@ -77,6 +77,7 @@ class DriftResult:
     checked_at: datetime
     full: bool  # False: the catalog fingerprint had not moved, the last findings stand
     advisories: tuple[Advisory, ...] = ()  # from the last full snapshot, worst first
+    notes: tuple[str, ...] = ()  # definitions compared by hash, over the byte cap
 
 
 @dataclass(frozen=True, slots=True)

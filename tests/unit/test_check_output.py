@@ -178,3 +178,16 @@ def test_spec_lines_cover_tables_columns_collections_and_rls() -> None:
     assert lines[("public", "integrations", "policy", "Users can view")] == 17
     assert lines[("public", "integrations", "rls", "integrations")] == 8
     assert check.spec_lines("{not: [yaml") == {}
+
+
+def test_json_lists_are_capped_and_say_how_many_were_left_out() -> None:
+    findings = [
+        Finding(Kind.POLICY, Change.UNEXPECTED, Severity.WARNING, "public", "t", f"p{n}", "m")
+        for n in range(check.JSON_ITEMS_CAP + 7)
+    ]
+    notes = [f"note {n}" for n in range(3)]
+    report = check.check_json(findings, ok=False, notes=notes)
+    assert len(report["findings"]) == check.JSON_ITEMS_CAP  # type: ignore[arg-type]
+    assert report["summary"] == {"critical": 0, "warning": check.JSON_ITEMS_CAP + 7, "info": 0}
+    assert report["omitted"] == {"findings": 7, "advisories": 0, "notes": 0}
+    assert report["notes"] == notes
