@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--shadow-dsn",
         help="server on which to create the scratch database (default: a private PostgreSQL"
-        " from the machine's installation, else the embedded one)",
+        " from the machine's installation, else the embedded one); prefer a role that may only"
+        " create databases: a superuser on a server with other databases draws a warning",
     )
     build.add_argument(
         "--postgres-version",

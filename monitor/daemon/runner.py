@@ -177,28 +177,19 @@ class TargetRunner:
         overrun = self._watch.overrun(self.config.run_budget)
         if overrun is None:
             return
-        check, seconds, budget = overrun.check, overrun.seconds, overrun.budget
-        if overrun.busy:
-            error = (
-                f"run over its budget of {budget:g}s after {seconds:.1f}s: the monitor's own"
-                " processing is slow (CPU-bound), not the database"
-            )
-            self._events.reachability(self.name, True)  # it answered: we are busy with it
-            self._events.check_outcome(self.name, check, False, error)
-            self._publish(
-                lambda t: _with_check(
-                    replace(t, up=True), check, lambda c: c.failed(seconds, error)
-                )
-            )
-            return
-        error = f"no answer from the database for {seconds:.1f}s (run budget {budget:g}s)"
-        self._events.reachability(self.name, False, error)
+        answered, error = overrun.busy, overrun.error
+        self._events.reachability(self.name, answered, None if answered else error)
+        if answered:
+            self._events.check_outcome(self.name, overrun.check, False, error)
         self._publish(
-            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(seconds, error))
+            lambda t: _with_check(
+                replace(t, up=answered), overrun.check, lambda c: c.failed(overrun.seconds, error)
+            )
         )
-        # Last: the severed run ends at once and hands the session to the other check,
-        # whose "next attempt in ..." must not be the outage's first word.
-        self.session.sever()
+        if not answered:
+            # Last: the severed run ends at once and hands the session to the other check,
+            # whose "next attempt in ..." must not be the outage's first word.
+            self.session.sever()
 
     # -- running a check ------------------------------------------------------
 
@@ -394,6 +385,7 @@ class Daemon:
         self._wake = threading.Event()
         self._stop_requested = False
         self._reload_requested = False
+        self._status_requested = False
         self._reloading: threading.Thread | None = None
         self._loaded: tuple[config_module.Config, dict[str, State]] | str | None = None
         self._stopped = threading.Event()
@@ -521,6 +513,26 @@ class Daemon:
         if not from_signal:
             self._wake.set()
 
+    def request_status(self) -> None:
+        """SIGUSR1 or SIGUSR2: log where every target stands (serve() does it)."""
+        self._status_requested = True
+
+    def _log_status(self) -> None:
+        self._status_requested = False
+        self._log.info(
+            "status",
+            targets=[
+                {
+                    "name": t.name,
+                    "up": t.up,
+                    "drift_ok": t.drift_check.ok,
+                    "findings": len(t.drift.findings) if t.drift else None,
+                    "error": t.drift_check.error or t.stats_check.error,
+                }
+                for t in self.store.latest().targets
+            ],
+        )
+
     def serve(self) -> int:
         """Wait for stop or reload requests until stopped; returns the exit code.
 
@@ -536,6 +548,8 @@ class Daemon:
             if self._reschedule_requested:
                 self._reschedule_requested = False
                 self._schedule()
+            if self._status_requested:
+                self._log_status()
             if self._reloading is not None and not self._reloading.is_alive():
                 self._reloading = None
                 self._apply_reload()
@@ -592,12 +606,7 @@ class Daemon:
     def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
         """APScheduler runs on the wall clock: after a step back it would wait the step out
         (an hour back, an hour without checks), so the jobs are scheduled again from now."""
-        self._log.warning(
-            "wall_clock_stepped",
-            step_seconds=round(step, 3),
-            wall_clock=wall.isoformat(),
-            reason="the schedule and the watch window keep to the monotonic clock",
-        )
+        self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
         self._reschedule_requested = True
         self._wake.set()
 
@@ -680,3 +689,7 @@ def _install_signal_handlers(daemon: Daemon) -> None:
     signal.signal(signal.SIGTERM, lambda _s, _f: daemon.request_stop(from_signal=True))
     signal.signal(signal.SIGINT, lambda _s, _f: daemon.request_stop(from_signal=True))
     signal.signal(signal.SIGHUP, lambda _s, _f: daemon.request_reload(from_signal=True))
+    # Default-fatal signals a person may send to ask for something: the state, in the log.
+    # The rest (SIGQUIT, SIGALRM, SIGPROF...) keep their defaults (docs/deploy.md).
+    for number in (signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, lambda _s, _f: daemon.request_status())

@@ -219,6 +219,15 @@ class Overrun:
     budget: float
     busy: bool  # its thread was using CPU: our processing, not a silent database
 
+    @property
+    def error(self) -> str:
+        if self.busy:
+            return (
+                f"run over its budget of {self.budget:g}s after {self.seconds:.1f}s: the"
+                " monitor's own processing is slow (CPU-bound), not the database"
+            )
+        return f"no answer from the database for {self.seconds:.1f}s (run budget {self.budget:g}s)"
+
 
 class RunWatch:
     """The run in progress as the watchdog sees it, on the monotonic clock and the run

@@ -32,19 +32,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import errno
 import functools
 import gc
 import itertools
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml_rs
 
+from monitor.documents import files
 from monitor.errors import InputError, Problem
 
 T = TypeVar("T")
@@ -94,42 +93,7 @@ def read_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
     checked with stat before it is opened, and opened non-blocking, so a FIFO
     or a device is refused at once instead of being waited on.
     """
-    name = str(path)
-
-    def refuse(message: str) -> NoReturn:
-        raise InputError([Problem(name, None, message)])
-
-    try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            refuse(f"cannot read {what} file: it is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            refuse(f"cannot read {what} file: not a regular file (a FIFO or device is never read)")
-        if info.st_size > max_bytes:
-            refuse(f"{what} file is too large: {info.st_size} bytes (at most {max_bytes})")
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # replaced since the stat
-                refuse(f"cannot read {what} file: not a regular file")
-            with os.fdopen(descriptor, "rb", closefd=False) as stream:
-                data = stream.read(max_bytes + 1)
-        finally:
-            os.close(descriptor)
-    except FileNotFoundError:
-        refuse(f"{what} file not found")
-    except OSError as exc:
-        refuse(f"cannot read {what} file: {_reason(exc)}")
-    if len(data) > max_bytes:
-        refuse(f"{what} file is too large: more than {max_bytes} bytes")
-    return decode(data, name, what)
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENAMETOOLONG:
-        return "file name too long"
-    if exc.errno == errno.EACCES:
-        return "permission denied"
-    return exc.strerror or type(exc).__name__
+    return decode(files.read_bytes(path, what, max_bytes), str(path), what)
 
 
 def decode(data: bytes, filename: str, what: str) -> str:

@@ -105,6 +105,8 @@ class ForeignKey:
     on_delete: str = "NO ACTION"
     on_update: str = "NO ACTION"
     match: str = "SIMPLE"
+    # Live only, never compared: the key it references is a UNIQUE one, not the primary key.
+    unique_key: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,8 @@ class Table:
     migration: str | None = None
     owner: str | None = None  # None: not checked
     grants: Grants | None = None  # table and column privileges; None: not checked
+    # Live only, never compared: False when its storage parameters switch autovacuum off.
+    autovacuum: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +338,8 @@ class Extension:
     schema: str = "public"
     version: str | None = None  # None: any version
     migration: str | None = None
+    # Live only, never compared: the version CREATE EXTENSION installs by default here.
+    default_version: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +422,9 @@ class Schema:
     types: tuple[Type, ...] | None = None
     sequences: tuple[Sequence, ...] | None = None
     default_privileges: tuple[DefaultPrivilege, ...] | None = None
+    # Live only, never compared (the advisors read them): foreign tables, with their
+    # owner and grants.
+    foreign_tables: tuple[Table, ...] | None = field(default=None, compare=False)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -448,6 +457,9 @@ class State:
     publications: tuple[Publication, ...] | None = None
     event_triggers: tuple[EventTrigger, ...] | None = None
     owners: OwnerPolicy = field(default_factory=OwnerPolicy)
+    # Live only, never compared (the advisors read them): pgmq's queue tables (pgmq.q_*),
+    # with their row level security switch and grants; None where pgmq is not installed.
+    queues: tuple[Table, ...] | None = field(default=None, compare=False)
 
     def schema(self, name: str) -> Schema | None:
         return next((s for s in self.schemas if s.name == name), None)
