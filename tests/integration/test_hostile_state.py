@@ -15,7 +15,7 @@ from monitor.errors import ExitCode
 from tests.support import hostile_state
 from tests.support.daemon import events_named, write_config
 
-FILES = {"watch.json": hostile_state.watch_file, "history.json": hostile_state.history_file}
+FILES = hostile_state.FILES
 
 
 @pytest.mark.parametrize("name", FILES)

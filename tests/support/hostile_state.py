@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,3 +62,6 @@ def history_file(case: str) -> bytes:
     elif case == "wrong type":
         record["schema"] = 5
     return (text or json.dumps([record])).encode()
+
+
+FILES: dict[str, Callable[[str], bytes]] = {"watch.json": watch_file, "history.json": history_file}

@@ -221,22 +221,15 @@ def test_a_corrupt_file_is_set_aside_not_overwritten(tmp_path: Path) -> None:
     assert not files.watch.exists()
 
 
+@pytest.mark.parametrize("name", hostile_state.FILES)
 @pytest.mark.parametrize("case", hostile_state.CASES)
-def test_a_hostile_watch_file_is_corrupt_not_a_crash(tmp_path: Path, case: str) -> None:
+def test_a_hostile_state_file_is_corrupt_not_a_crash(tmp_path: Path, case: str, name: str) -> None:
     files = watch.StateFiles(tmp_path, "app")
     files.directory.mkdir()
-    files.watch.write_bytes(hostile_state.watch_file(case))
-    with pytest.raises(watch.CorruptStateFile, match=r"corrupt state file .*watch\.json: \S"):
-        files.load_watch()
-
-
-@pytest.mark.parametrize("case", hostile_state.CASES)
-def test_a_hostile_history_file_is_corrupt_not_a_crash(tmp_path: Path, case: str) -> None:
-    files = watch.StateFiles(tmp_path, "app")
-    files.directory.mkdir()
-    files.history.write_bytes(hostile_state.history_file(case))
-    with pytest.raises(watch.CorruptStateFile, match=r"corrupt state file .*history\.json: \S"):
-        files.load_history()
+    (files.directory / name).write_bytes(hostile_state.FILES[name](case))
+    load = files.load_watch if name == "watch.json" else files.load_history
+    with pytest.raises(watch.CorruptStateFile, match=rf"corrupt state file .*{name}: \S"):
+        load()
 
 
 def test_hostile_values_are_named_in_the_error(tmp_path: Path) -> None:
