@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 from monitor.errors import MonitorError
 from monitor.postgres.stats import Sample
 from monitor.schema.advisors import Advisory
-from monitor.schema.model import Change, Finding, FindingKey, Kind, Severity, finding_key
+from monitor.schema.model import Finding, FindingKey, finding_key
 from monitor.window import strict
 
 
@@ -137,15 +137,9 @@ def scans_since_start(state: WatchState, schemaname: str, indexrelname: str) -> 
 
 @dataclass(frozen=True, slots=True)
 class DriftRecord:
-    """One drift, from the first time a check saw it to the last."""
+    """One drift, from the first time a check saw it to the last: its latest finding."""
 
-    kind: Kind
-    change: Change
-    severity: Severity
-    schema: str
-    table: str | None
-    name: str
-    message: str
+    finding: Finding
     first_seen: datetime
     last_seen: datetime
     resolved_at: datetime | None = None
@@ -153,7 +147,33 @@ class DriftRecord:
 
     @property
     def key(self) -> FindingKey:
-        return (str(self.kind), self.schema, self.table, self.name, str(self.change))
+        return finding_key(self.finding)
+
+    def as_json(
+        self, time: Callable[[datetime | None], str | None] | None = None
+    ) -> dict[str, Any]:
+        """The finding's JSON and when it was seen: the history file's and (with the
+        report's ``time`` format) the report's."""
+        written = time or _time
+        return {
+            **self.finding.as_json(),
+            "first_seen": written(self.first_seen),
+            "last_seen": written(self.last_seen),
+            "resolved_at": written(self.resolved_at),
+            "occurrences": self.occurrences,
+        }
+
+    @classmethod
+    def from_json(cls, item: Any) -> DriftRecord:
+        """:meth:`as_json` read back, each value checked; ValueError or KeyError if not."""
+        item = strict.mapping(item, "record")
+        return cls(
+            finding=finding_from_json(item),
+            first_seen=strict.moment(item["first_seen"], "first_seen"),
+            last_seen=strict.moment(item["last_seen"], "last_seen"),
+            resolved_at=strict.optional_moment(item["resolved_at"], "resolved_at"),
+            occurrences=strict.count(item["occurrences"], "occurrences"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,28 +194,17 @@ def record(history: History, findings: Iterable[Finding], now: datetime) -> Hist
         records.append(
             replace(
                 entry,
-                severity=finding.severity,
-                message=finding.message,
+                finding=finding,
                 last_seen=now,
                 resolved_at=None,
                 occurrences=entry.occurrences + int(reopened),
             )
         )
     for finding in current.values():
-        records.append(
-            DriftRecord(
-                kind=finding.kind,
-                change=finding.change,
-                severity=finding.severity,
-                schema=finding.schema,
-                table=finding.table,
-                name=finding.name,
-                message=finding.message,
-                first_seen=now,
-                last_seen=now,
-            )
-        )
-    return History(tuple(sorted(records, key=lambda r: (r.first_seen, r.schema, r.name))))
+        records.append(DriftRecord(finding=finding, first_seen=now, last_seen=now))
+    return History(
+        tuple(sorted(records, key=lambda r: (r.first_seen, r.finding.schema, r.finding.name)))
+    )
 
 
 # --- the latest drift check, for reports made by another process ---------------------------
@@ -378,52 +387,16 @@ def watch_from_json(data: Any, path: Path) -> WatchState:
 
 
 def history_to_json(history: History) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": str(r.kind),
-            "change": str(r.change),
-            "severity": str(r.severity),
-            "schema": r.schema,
-            "table": r.table,
-            "name": r.name,
-            "message": r.message,
-            "first_seen": _time(r.first_seen),
-            "last_seen": _time(r.last_seen),
-            "resolved_at": _time(r.resolved_at),
-            "occurrences": r.occurrences,
-        }
-        for r in history.records
-    ]
+    return [r.as_json() for r in history.records]
 
 
 def history_from_json(data: Any, path: Path) -> History:
     try:
-        return History(
-            tuple(
-                _drift_record(strict.mapping(item, f"record {number}"), f"record {number}")
-                for number, item in enumerate(strict.items(data, "history"), 1)
-            )
-        )
+        return History(tuple(map(DriftRecord.from_json, strict.items(data, "history"))))
     except KeyError as exc:
         raise CorruptStateFile(path, f"missing {exc}") from None
     except (ValueError, TypeError) as exc:
         raise CorruptStateFile(path, str(exc)) from None
-
-
-def _drift_record(item: Mapping[str, Any], what: str) -> DriftRecord:
-    return DriftRecord(
-        kind=Kind(item["kind"]),
-        change=Change(item["change"]),
-        severity=Severity(item["severity"]),
-        schema=strict.text(item["schema"], f"{what}.schema"),
-        table=strict.optional_text(item["table"], f"{what}.table"),
-        name=strict.text(item["name"], f"{what}.name"),
-        message=strict.text(item["message"], f"{what}.message"),
-        first_seen=strict.moment(item["first_seen"], f"{what}.first_seen"),
-        last_seen=strict.moment(item["last_seen"], f"{what}.last_seen"),
-        resolved_at=strict.optional_moment(item["resolved_at"], f"{what}.resolved_at"),
-        occurrences=strict.count(item["occurrences"], f"{what}.occurrences"),
-    )
 
 
 def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
@@ -443,17 +416,12 @@ def evidence_from_json(data: Any, path: Path) -> Evidence:
         ledger = top["ledger"]
         return Evidence(
             checked_at=strict.moment(top["checked_at"], "checked_at"),
-            findings=tuple(
-                finding_from_json(item) for item in strict.items(top["findings"], "findings")
-            ),
+            findings=tuple(map(finding_from_json, strict.items(top["findings"], "findings"))),
             ledger=_texts(ledger, "ledger") if ledger is not None else None,
             skipped=_texts(top["skipped"], "skipped"),
             building=_texts(top["building"], "building"),
             # Files written before advisors existed have none.
-            advisories=tuple(
-                _advisory(strict.mapping(item, "advisory"))
-                for item in strict.items(top.get("advisories", []), "advisories")
-            ),
+            advisories=tuple(map(_advisory, strict.items(top.get("advisories", []), "advisories"))),
         )
     except KeyError as exc:
         raise CorruptStateFile(path, f"missing {exc}") from None
@@ -465,24 +433,18 @@ def _texts(value: Any, what: str) -> tuple[str, ...]:
     return tuple(strict.text(item, what) for item in strict.items(value, what))
 
 
-def _advisory(item: Mapping[str, Any]) -> Advisory:
+def _advisory(item: Any) -> Advisory:
+    item = strict.mapping(item, "advisory")
     for key in ("rule", "schema", "object", "message", "remediation"):
         strict.text(item[key], f"advisory.{key}")
     strict.optional_text(item["table"], "advisory.table")
     return Advisory.from_json(item)
 
 
-def finding_from_json(item: Mapping[str, Any]) -> Finding:
-    """A finding as ``Finding.as_json`` wrote it; ValueError or KeyError when it is not one."""
+def finding_from_json(item: Any) -> Finding:
+    """:meth:`Finding.from_json` of a value read from a file: its texts checked first."""
     item = strict.mapping(item, "finding")
-    return Finding(
-        kind=Kind(item["kind"]),
-        change=Change(item["change"]),
-        severity=Severity(item["severity"]),
-        schema=strict.text(item["schema"], "finding.schema"),
-        table=strict.optional_text(item["table"], "finding.table"),
-        name=strict.text(item["name"], "finding.name"),
-        message=strict.text(item["message"], "finding.message"),
-        expected=item.get("expected"),
-        actual=item.get("actual"),
-    )
+    for key in ("schema", "name", "message"):
+        strict.text(item[key], f"finding.{key}")
+    strict.optional_text(item["table"], "finding.table")
+    return Finding.from_json(item)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.clock import SLEW_RATE, ManualClock, SteadyClock
+from monitor.clock import SLEW_RATE, SteadyClock
+from tests.support.clock import ManualClock
 
 START = datetime(2025, 1, 23, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)
