@@ -451,7 +451,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         check.print_findings(findings, sys.stdout, advisories)
     for note in outcome.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {check.visible(note)}", file=sys.stderr)
     return ExitCode.DRIFT if failing else ExitCode.OK
 
 

@@ -3,15 +3,16 @@
 A function body, a view's query or a policy's expression can be any size: a
 50 MB body read whole would cost the monitor hundreds of megabytes. Over the
 cap (``limits.definition_bytes``), the catalog read asks the server for the
-text's MD5 and length instead of the text (:func:`sql_capped` in the
+text's MD5 and length instead of the text (the ``text_cap`` of the catalog
 queries), and the model holds a marker, ``hashed:md5:<hex>:<bytes>``. Such a
 text is compared byte for byte, by hash: with a spec that holds the marker
 (a spec written from a capped read) or the whole text (hashed here the same
 way). Whitespace and comments then count, unlike in the parse-tree
 comparison of texts under the cap.
 
-PostgreSQL's text never holds a NUL, so no real definition could be mistaken
-for a marker that a spec and a catalog agree on; the prefix says what it is.
+A real definition that reads exactly like a marker (64 characters of this
+shape, in a language whose body is a bare string) would be compared as one:
+the prefix is there to make that a deliberate act, never an accident.
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ import pytest
 import structlog
 from psycopg import pq
 
+from monitor import cli
 from monitor.daemon import runner as daemon
 from monitor.postgres import catalog, catalog_limits, db
 from monitor.postgres.catalog_limits import Limits
 from monitor.schema import hashed, model, spec
 from monitor.schema.compare import diff
 from tests.support.daemon import events_named, write_config
+from tests.support.paths import SPEC
 
 Run = Callable[[str], None]
 CAP = 64 * 1024
@@ -206,3 +208,17 @@ def test_a_run_slow_on_our_side_is_reported_slow_never_as_an_outage(
     assert published and all(up for up, _ in published)  # up stayed 1 all along
     found = runner._store.latest().target("app")
     assert found is not None and found.up and found.drift_check.ok  # the late run's result
+
+
+def test_check_says_which_definitions_it_compared_by_hash(
+    phase3_dsn: str, sql: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql(f"CREATE FUNCTION public.big() RETURNS int LANGUAGE sql AS $body${BODY}$body$")
+    command = ["check", "--spec", str(SPEC), "--dsn", phase3_dsn, "--format", "json"]
+    cli.main(command)
+    out, err = capsys.readouterr()
+    answer = json.loads(out)
+    note = f"function public.big(): body of {len(BODY.encode()):,} bytes, over the cap of 1,048,576"
+    assert [n for n in answer["notes"] if n.startswith(note)] and f"note: {note}" in err
+    assert answer["omitted"] == {"findings": 0, "advisories": 0, "notes": 0}
+    assert len(out) < 100_000  # the body is in neither the findings nor the notes
