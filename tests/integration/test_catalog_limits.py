@@ -157,6 +157,10 @@ def test_the_daemon_reports_hashed_texts_and_kinds_over_the_cap(
     assert found is not None and found.up and found.drift_check.ok and found.drift is not None
     over = [f for f in found.drift.findings if f.name == "*"]
     assert [(f.kind, f.change) for f in over] == [(model.Kind.POLICY, model.Change.INVALID)]
+    policies = [o for o in found.drift.expected if o.kind is model.Kind.POLICY]
+    assert policies == []  # the spec's policies are not known missing: they were not read
+    indexes = [o.present for o in found.drift.expected if o.kind is model.Kind.INDEX]
+    assert indexes and all(indexes)  # the kinds within the cap are compared as ever
     (note,) = events_named(logs, "definition_compared_by_hash")
     assert str(note["note"]).startswith(
         f"function public.big(): body of {len(BODY.encode()):,} bytes"
