@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from monitor.daemon.fleet import DEFAULT_MAX_CONCURRENT_CHECKS, Shard, parse_shard
 from monitor.documents import yamldoc
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
@@ -45,6 +46,7 @@ def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 DEFAULT_STATE_DIR = default_state_dir()
 LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warn", "error")
 AFTER_WINDOW = ("continue", "exit")
 # Shortest interval accepted: below this the monitor itself becomes load.
 MIN_INTERVAL_SECONDS = 1.0
@@ -128,6 +130,10 @@ class Config:
     targets: tuple[Target, ...]
     state_dir: Path = DEFAULT_STATE_DIR
     log_format: str = "auto"
+    log_level: str = "info"
+    targets_file: Path | None = None  # more targets, re-read when it changes
+    shard: Shard | None = None  # None: every target
+    max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS
     web: Web = field(default_factory=Web)
     intervals: Intervals = field(default_factory=Intervals)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -175,14 +181,20 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 def load_specs(config: Config) -> dict[str, State]:
     """Every target's spec; the problems of all of them in one error."""
     specs: dict[str, State] = {}
+    loaded: dict[Path, State | None] = {}  # a fleet shares a few specs: each is read once
     problems = []
     for target in config.targets:
-        try:
-            specs[target.name] = spec.load(target.spec)
-        except InputError as exc:
-            problems.extend(exc.problems)
-        except MonitorError as exc:
-            raise MonitorError(f"{target.spec}: {exc}") from None
+        if target.spec not in loaded:
+            loaded[target.spec] = None
+            try:
+                loaded[target.spec] = spec.load(target.spec)
+            except InputError as exc:
+                problems.extend(exc.problems)
+            except MonitorError as exc:
+                raise MonitorError(f"{target.spec}: {exc}") from None
+        state = loaded[target.spec]
+        if state is not None:
+            specs[target.name] = state
     if problems:
         raise InputError(problems)
     return specs
@@ -227,8 +239,9 @@ class _Reader(yamldoc.Reader):
         keys = self.mapping(
             root,
             "config",
-            required=("version", "targets"),
+            required=("version",),
             optional=(
+                "targets",
                 "state_dir",
                 "log_format",
                 "web",
@@ -238,6 +251,10 @@ class _Reader(yamldoc.Reader):
                 "watch_window",
                 "limits",
                 "advisors",
+                "targets_file",
+                "shard",
+                "max_concurrent_checks",
+                "log_level",
             ),
         )
         if keys is None:
@@ -252,9 +269,20 @@ class _Reader(yamldoc.Reader):
             statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
         )
         timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
+        targets_file = self.optional(keys.get("targets_file"), "targets_file", self.path, None)
+        if "targets" not in keys and targets_file is None:
+            self.problem(root, "config: give `targets:`, `targets_file:` or both")
         config = Config(
             path=path,
-            targets=self.targets(keys.get("targets")),
+            targets=self.all_targets(keys, targets_file),
+            targets_file=targets_file,
+            shard=self.optional(keys.get("shard"), "shard", self.shard, None),
+            max_concurrent_checks=self.optional(
+                keys.get("max_concurrent_checks"),
+                "max_concurrent_checks",
+                lambda n, w: self.count(n, w, minimum=1),
+                DEFAULT_MAX_CONCURRENT_CHECKS,
+            ),
             state_dir=self.optional(
                 keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
             ),
@@ -263,6 +291,12 @@ class _Reader(yamldoc.Reader):
                 "log_format",
                 lambda n, w: self.one_of(n, w, LOG_FORMATS),
                 "auto",
+            ),
+            log_level=self.optional(
+                keys.get("log_level"),
+                "log_level",
+                lambda n, w: self.one_of(n, w, LOG_LEVELS),
+                "info",
             ),
             web=self.section(keys.get("web"), "web", Web(), self.web),
             intervals=intervals,
@@ -462,6 +496,32 @@ class _Reader(yamldoc.Reader):
             ),
         )
 
+    def all_targets(self, keys: dict[str, Any], file: Path | None) -> tuple[Target, ...]:
+        """`targets:` and the targets file's (YAML or JSON: a list of targets, as in
+        `targets:`), whose problems name that file and its lines."""
+        inline = self.targets(keys.get("targets"))
+        if file is None:
+            return inline
+        reader = _Reader(str(file), file.resolve().parent, self.environ)
+        try:
+            text = yamldoc.read_text(file, "targets file")
+            yamldoc.check_characters(text, str(file), "targets file")
+            listed = reader.targets(yamldoc.compose(text, str(file)))
+        except InputError as exc:
+            self.problems.extend(exc.problems)
+            return inline
+        self.problems.extend(reader.problems)
+        for name in sorted({t.name for t in inline} & {t.name for t in listed}):
+            self.problem(keys["targets_file"], f"targets_file: {name!r} is also in `targets:`")
+        return inline + listed
+
+    def shard(self, node: Any, where: str) -> Shard | None:
+        text = self.scalar_text(node, where, "I/N")
+        shard = parse_shard(text) if text is not None else None
+        if text is not None and shard is None:
+            self.problem(node, f"{where}: {text!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+        return shard
+
     def targets(self, node: Any | None) -> tuple[Target, ...]:
         if node is None:
             return ()
@@ -522,12 +582,18 @@ class _Reader(yamldoc.Reader):
         if key == "dsn":
             dsn, source = value, "inline"
         elif key == "dsn_env":
-            if not self.environ.get(value):
+            try:
+                from_environment = db.secret_from_environment(value, self.environ)
+            except MonitorError as exc:
+                self.problem(value_node, f"{where}.dsn_env: {exc}")
+                return None
+            if from_environment is None:
                 self.problem(
-                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
+                    value_node,
+                    f"{where}.dsn_env: environment variable {value} (or {value}_FILE) is not set",
                 )
                 return None
-            dsn, source = self.environ[value], f"env:{value}"
+            dsn, source = from_environment, f"env:{value}"
         else:
             path = self.resolve(value)
             try:

@@ -126,13 +126,45 @@ from monitor.daemon.results import (
     UsageResult,
 )
 from monitor.schema.advisors import RULES, Advisory
-from monitor.schema.model import Change, Finding, Kind, Severity
+from monitor.schema.model import DRIFT_COMBINATIONS, Change, Finding, Kind, Severity
 
 PREFIX = "schema_monitor_"
 CHECKS = ("drift", "stats")
 # Per-advisory series, worst first: a catalog of thousands of tables without a
 # primary key must not turn into thousands of series; advisory_rules still counts all.
 ADVISORY_SERIES = 1000
+# Per-finding series per target, worst first: enough to name every object of a bad
+# deploy, bounded when a spec meets the wrong database; drift_findings_not_shown counts
+# the rest.
+DRIFT_FINDING_SERIES = 100
+# The drift_objects series kept at 0 while clean: the combinations that the alert rules
+# (deploy/prometheus/alerts.yml) select, so that their dashboards read 0, not "no data".
+# Others exist only while non-zero; all are combinations the diff can make.
+ALERTED_DRIFT = frozenset(
+    {
+        (Kind.INDEX, Change.MISSING, Severity.CRITICAL),
+        (Kind.INDEX, Change.INVALID, Severity.CRITICAL),
+        (Kind.POLICY, Change.MISSING, Severity.CRITICAL),
+        (Kind.POLICY, Change.CHANGED, Severity.CRITICAL),
+        (Kind.POLICY, Change.CHANGED, Severity.WARNING),
+        (Kind.RLS, Change.DISABLED, Severity.CRITICAL),
+        (Kind.TABLE, Change.MISSING, Severity.CRITICAL),
+        (Kind.PRIVILEGE, Change.WIDENED, Severity.CRITICAL),
+        (Kind.FUNCTION, Change.CHANGED, Severity.CRITICAL),
+        (Kind.FUNCTION, Change.WIDENED, Severity.CRITICAL),
+        (Kind.MIGRATION, Change.PENDING, Severity.INFO),
+    }
+)
+assert ALERTED_DRIFT <= DRIFT_COMBINATIONS
+_DRIFT_ORDER = {
+    combination: position
+    for position, combination in enumerate(
+        (kind, change, severity) for kind in Kind for change in Change for severity in Severity
+    )
+}
+# expected_object_present series of present objects: the kinds the alert rules name.
+PRESENT_SERIES_KINDS = frozenset({Kind.TABLE, Kind.RLS, Kind.INDEX, Kind.POLICY})
+_SEVERITY_ORDER = {severity: position for position, severity in enumerate(Severity)}
 
 
 # --- families -----------------------------------------------------------------------------------
@@ -183,7 +215,15 @@ CHECK_LAST_SUCCESS = _gauge(
 )
 CHECK_ERRORS = _counter("check_errors", "Runs of the check that failed.")
 DRIFT_OBJECTS = _gauge(
-    "drift_objects", "Objects departing from the spec, by kind, change and severity."
+    "drift_objects",
+    "Objects departing from the spec, by kind, change and severity (0 kept for those alerted on).",
+)
+DRIFT_FINDING = _gauge(
+    "drift_finding",
+    "One series per drift finding, naming its object (worst first, capped): always 1.",
+)
+DRIFT_FINDINGS_NOT_SHOWN = _gauge(
+    "drift_findings_not_shown", "Drift findings left out of drift_finding by its cap."
 )
 EXPECTED_OBJECT_PRESENT = _gauge(
     "expected_object_present",
@@ -245,6 +285,7 @@ Chunks = tuple[tuple[Family, str], ...]
 # smallest key, and the names are the same few tuples every time).
 _LabelStrings = dict[tuple[str, ...], dict[tuple[str, ...], str]]
 _DRIFT_LABELS = ("target", "kind", "change", "severity")
+_FINDING_LABELS = ("target", "kind", "change", "severity", "schemaname", "relname", "object")
 _EXPECTED_LABELS = ("target", "kind", "schemaname", "relname", "object")
 _RULE_LABELS = ("target", "rule", "level")
 _ADVISORY_LABELS = ("target", "rule", "level", "schemaname", "relname", "object")
@@ -360,24 +401,64 @@ def _checks(target: TargetResults) -> Chunks:
 
 
 def _drift_objects(name: str, findings: tuple[Finding, ...], labels: _Labels) -> Chunks:
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[Kind, Change, Severity], int] = dict.fromkeys(ALERTED_DRIFT, 0)
     for finding in findings:
-        key = (str(finding.kind), str(finding.change), str(finding.severity))
+        key = (finding.kind, finding.change, finding.severity)
         counts[key] = counts.get(key, 0) + 1
     lines = _Lines()
-    for kind in Kind:
-        for change in Change:
-            for severity in Severity:
-                count = counts.get((str(kind), str(change), str(severity)), 0)
-                series = labels(_DRIFT_LABELS, name, kind, change, severity)
-                lines.add(DRIFT_OBJECTS, series, float(count))
+    for key in sorted(counts, key=lambda k: _DRIFT_ORDER.get(k, len(_DRIFT_ORDER))):
+        kind, change, severity = key
+        series = labels(_DRIFT_LABELS, name, kind, change, severity)
+        lines.add(DRIFT_OBJECTS, series, float(counts[key]))
+    return lines.chunks()
+
+
+def _drift_findings(name: str, findings: tuple[Finding, ...], labels: _Labels) -> Chunks:
+    """A series per finding (value: the findings with those labels, 1 but for rare twins),
+    worst first up to :data:`DRIFT_FINDING_SERIES`, and the count of those left out."""
+    shown: dict[str, int] = {}
+    left_out = 0
+    for finding in sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity]):
+        series = labels(
+            _FINDING_LABELS,
+            name,
+            finding.kind,
+            finding.change,
+            finding.severity,
+            finding.schema,
+            finding.table or "",
+            finding.name,
+        )
+        if series in shown:
+            shown[series] += 1
+        elif len(shown) < DRIFT_FINDING_SERIES:
+            shown[series] = 1
+        else:
+            left_out += 1
+    lines = _Lines()
+    series_lines = lines.announce(DRIFT_FINDING)
+    series_lines.extend(
+        _line(DRIFT_FINDING, series, float(count)) for series, count in shown.items()
+    )
+    lines.add(DRIFT_FINDINGS_NOT_SHOWN, _label_string({"target": name}), float(left_out))
     return lines.chunks()
 
 
 def _expected(name: str, expected: tuple[ExpectedObject, ...], labels: _Labels) -> Chunks:
+    """Missing objects always; present ones of the kinds the alert rules name or join on
+    (the drift of the others is named by drift_finding)."""
+    indexes = {
+        (item.schemaname, item.relname, item.object) for item in expected if item.kind == "index"
+    }
     lines = _Lines()
     present = lines.announce(EXPECTED_OBJECT_PRESENT)
     for item in expected:
+        if item.present and item.kind not in PRESENT_SERIES_KINDS:
+            # A constraint enforced by an index keeps its series: the unused-index
+            # alert leaves such indexes out by joining on it.
+            backs_an_index = (item.schemaname, item.relname, item.object) in indexes
+            if item.kind != "constraint" or not backs_an_index:
+                continue
         series = labels(
             _EXPECTED_LABELS, name, item.kind, item.schemaname, item.relname, item.object
         )
@@ -547,6 +628,7 @@ class Renderer:
             if target.drift is not None:
                 drift = target.drift
                 parts.append(section(name, "drift_objects", drift.findings, _drift_objects))
+                parts.append(section(name, "drift_finding", drift.findings, _drift_findings))
                 parts.append(section(name, "expected", drift.expected, _expected))
                 parts.append(_skipped(name, drift))
                 parts.append(section(name, "advisories", drift.advisories, _advisories))

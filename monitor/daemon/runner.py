@@ -13,12 +13,13 @@ second session.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
-from apscheduler.executors.base import BaseExecutor, run_job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -37,7 +38,7 @@ from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
-from monitor.daemon import metrics, webconfig
+from monitor.daemon import fleet, metrics, state_dir, webconfig
 from monitor.daemon.drift import DriftCheck
 from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
 from monitor.daemon.session import CANCEL_TIMEOUT_SECONDS, NotYet, Session
@@ -62,21 +63,6 @@ _FAILING = frozenset({Severity.CRITICAL, Severity.WARNING})
 Change = Callable[[TargetResults], TargetResults]
 
 
-class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
-    """Runs each job in a daemon thread, so a run stuck in a connect never holds up exit."""
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def work() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException as exc:
-                self._run_job_error(job.id, exc, exc.__traceback__)
-            else:
-                self._run_job_success(job.id, events)
-
-        threading.Thread(target=work, name=f"check-{job.id}", daemon=True).start()
-
-
 class TargetRunner:
     """Runs the drift and stats checks of one target, one at a time, on its one session.
 
@@ -96,6 +82,8 @@ class TargetRunner:
         events: log_module.Events,
         clock: Clock,
         on_window_end: Callable[[str], None] = lambda _name: None,
+        *,
+        keep_state: bool = True,
     ) -> None:
         self.target = target
         self.config = config
@@ -109,7 +97,9 @@ class TargetRunner:
         self._overdue = False  # the watchdog has reported the current run
         self._use_spec(expected)
         self.session = Session(target, config, time.monotonic)
-        self.window = WindowKeeper(target.name, config, events, clock.now(), self._publish)
+        self.window = WindowKeeper(
+            target.name, config, events, clock.now(), self._publish, keep_state=keep_state
+        )
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -134,9 +124,19 @@ class TargetRunner:
         self, target: config_module.Target, expected: State, config: config_module.Config
     ) -> None:
         with self._lock:
+            same_checks = expected is self.expected and (
+                config.intervals.full_drift,
+                config.limits.present_objects,
+                config.advisors,
+            ) == (
+                self.config.intervals.full_drift,
+                self.config.limits.present_objects,
+                self.config.advisors,
+            )
             self.target, self.config = target, config
             self.window.config = config
-            self._use_spec(expected)
+            if not same_checks:  # a fleet's reload keeps the fingerprints of unchanged targets
+                self._use_spec(expected)
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
@@ -261,6 +261,9 @@ class TargetRunner:
             timer.cancel()
         duration = time.perf_counter() - started
         now = self._clock.now()
+        log_module.get_logger().debug(
+            "check_succeeded", target=self.name, check=check, seconds=round(duration, 3)
+        )
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, True)
         self._publish(
@@ -357,8 +360,12 @@ class Daemon:
         listen_address: str | None = None,
         web_config: WebConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        shard: fleet.Shard | None = None,
+        keep_state: bool = True,
     ) -> None:
         self.config = config
+        self._shard = shard  # --shard, kept for reloads
+        self._keep_state = keep_state
         self._clock = clock
         self._web_config = web_config
         self._log = log_module.get_logger()
@@ -367,10 +374,13 @@ class Daemon:
             Results(version=__version__, config_last_reload_success=clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
+        self._scheduled: dict[str, TargetRunner] = {}  # the runners whose jobs are scheduled
         self._install(config, specs)
+        self._targets_file = fleet.file_signature(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
+        self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
-            executors={"default": _DaemonThreadExecutor()},
+            executors={"default": fleet.PoolExecutor(self._pool)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -414,6 +424,7 @@ class Daemon:
                 self._events,
                 self._clock,
                 self._window_ended,
+                keep_state=self._keep_state,
             )
         for name, old in self._runners.items():
             if name not in runners:
@@ -436,18 +447,33 @@ class Daemon:
         self.store.update(keep)
 
     def _schedule(self) -> None:
-        self._scheduler.remove_all_jobs()
+        """Jobs for new and replaced runners, their first runs spread (:func:`fleet.first_runs`);
+        a runner a reload kept keeps its jobs and their times."""
+        previous, self._scheduled = self._scheduled, dict(self._runners)
+        for name, runner in previous.items():
+            if self._runners.get(name) is not runner:
+                for check in metrics.CHECKS:
+                    with contextlib.suppress(JobLookupError):
+                        self._scheduler.remove_job(f"{name}:{check}")
+        new = [r for n, r in self._runners.items() if previous.get(n) is not r]
+        intervals = self.config.intervals
+        offsets = fleet.first_runs(
+            [r.name for r in new],
+            min(intervals.drift, intervals.stats),
+            self.config.max_concurrent_checks,
+        )
         now = datetime.now(UTC)
-        for runner in self._runners.values():
-            for check, interval, job in (
-                ("drift", self.config.intervals.drift, runner.run_drift),
-                ("stats", self.config.intervals.stats, runner.run_stats),
+        for runner in new:
+            first = offsets[runner.name]
+            for check, interval, job, offset in (
+                ("drift", intervals.drift, runner.run_drift, first.drift),
+                ("stats", intervals.stats, runner.run_stats, first.stats),
             ):
                 self._scheduler.add_job(
                     job,
                     IntervalTrigger(seconds=interval, timezone=UTC),
                     id=f"{runner.name}:{check}",
-                    next_run_time=now,
+                    next_run_time=now + timedelta(seconds=offset),
                     misfire_grace_time=max(1, int(interval)),
                 )
 
@@ -519,6 +545,10 @@ class Daemon:
             self._wake.clear()
             if self._stop_requested:
                 break
+            targets_file = fleet.file_signature(self.config.targets_file)
+            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
+                self._targets_file = targets_file
+                self._reload_requested = True
             if self._reloading is not None and not self._reloading.is_alive():
                 self._reloading = None
                 self._apply_reload()
@@ -533,7 +563,7 @@ class Daemon:
 
     def _load_for_reload(self) -> None:
         try:
-            self._loaded = load(self.config.path)
+            self._loaded = load(self.config.path, self._shard)
         except MonitorError as exc:
             self._loaded = str(exc)
         except Exception as exc:  # a reload must never take the daemon down
@@ -547,9 +577,13 @@ class Daemon:
             self.store.update(lambda r: replace(r, config_reload_success=False))
             return False
         config, specs = loaded
-        if config.web != self.config.web:
+        if (config.web, config.max_concurrent_checks) != (
+            self.config.web,
+            self.config.max_concurrent_checks,
+        ):
             self._log.warning(
-                "config_reload_partial", reason="web settings take effect at the next restart"
+                "config_reload_partial",
+                reason="web settings and max_concurrent_checks take effect at the next restart",
             )
         self._install(config, specs)
         self._schedule()
@@ -565,6 +599,7 @@ class Daemon:
         for runner in self._runners.values():
             runner.stop()
         self._scheduler.shutdown(wait=False)
+        self._pool.shutdown()
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
         for runner in self._runners.values():
             runner.close(timeout=max(0.0, deadline - time.monotonic()))
@@ -596,9 +631,16 @@ class Daemon:
         return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
-def load(config_path: Path) -> tuple[config_module.Config, dict[str, State]]:
-    """The config and every target's spec, all problems of both reported at once."""
+def load(
+    config_path: Path, shard: fleet.Shard | None = None
+) -> tuple[config_module.Config, dict[str, State]]:
+    """The config and the spec of every target of this shard (`shard`, else the config's),
+    all problems of both reported at once."""
     config = config_module.load(config_path)
+    shard = shard or config.shard
+    if shard is not None:
+        mine = tuple(t for t in config.targets if shard.owns(t.name))
+        config = replace(config, targets=mine, shard=shard)
     return config, config_module.load_specs(config)
 
 
@@ -610,9 +652,18 @@ def run(
     *,
     web_config_file: Path | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    shard: str | None = None,
+    log_level: str | None = None,
 ) -> int:
     """`schema-monitor run`. Errors in the config or specs raise InputError (exit 2)."""
-    config, specs = load(config_path)
+    chosen_shard = fleet.parse_shard(shard) if shard is not None else None
+    if shard is not None and chosen_shard is None:
+        raise MonitorError(f"--shard: {shard!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+    if log_level is not None and log_level not in config_module.LOG_LEVELS:
+        raise MonitorError(
+            f"--log.level: {log_level!r} is not one of {', '.join(config_module.LOG_LEVELS)}"
+        )
+    config, specs = load(config_path, chosen_shard)
     if listen_address is not None and config_module.parse_listen_address(listen_address) is None:
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
     web_config = webconfig.load(web_config_file) if web_config_file is not None else None
@@ -621,28 +672,19 @@ def run(
             f"TLS is configured twice: in {web_config_file} and in {config_path} (web.tls)"
         )
     if validate_only:
-        print(f"{config_path}: ok ({len(config.targets)} targets)")
+        of_shard = f" of shard {config.shard}" if config.shard is not None else ""
+        print(f"{config_path}: ok ({len(config.targets)} targets{of_shard})")
         return ExitCode.OK
-    log_module.configure(config.log_format)
-    _prepare_state_dir(config.state_dir)
-    daemon = Daemon(
-        config, specs, listen_address=listen_address, web_config=web_config, clock=clock
-    )
-    if once:
-        return daemon.run_once()
-    _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
-    daemon.start()
-    return daemon.serve()
-
-
-def _prepare_state_dir(state_dir: Path) -> None:
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        probe = state_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise MonitorError(f"state_dir {state_dir} is not writable: {exc.strerror}") from None
+    log_module.configure(config.log_format, level=log_level or config.log_level)
+    state_dir.prepare(config.state_dir)
+    options: dict[str, Any] = {"web_config": web_config, "clock": clock, "shard": chosen_shard}
+    if once:  # reads the window files but never starts a window nor writes one
+        return Daemon(config, specs, keep_state=False, **options).run_once()
+    with state_dir.held(config.state_dir):
+        daemon = Daemon(config, specs, listen_address=listen_address, **options)
+        _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
+        daemon.start()
+        return daemon.serve()
 
 
 def _install_signal_handlers(daemon: Daemon) -> None:

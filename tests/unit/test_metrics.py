@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.daemon import metrics
+from monitor.daemon.metrics import ALERTED_DRIFT, DRIFT_FINDING_SERIES
 from monitor.daemon.results import (
     CheckResult,
     DriftResult,
@@ -122,6 +123,8 @@ def test_every_documented_metric_is_rendered() -> None:
         "check_last_success_timestamp_seconds",
         "check_errors_total",
         "drift_objects",
+        "drift_finding",
+        "drift_findings_not_shown",
         "expected_object_present",
         "advisory_rules",
         "advisories",
@@ -181,10 +184,10 @@ def test_check_outcomes() -> None:
     assert value(samples, "config_reload_success") == 1
 
 
-def test_drift_objects_has_every_combination_and_counts_findings() -> None:
+def test_drift_objects_has_the_alerted_combinations_and_the_findings_counted() -> None:
     samples = scrape(results(target()))
     drift = {labels: v for (name, labels), v in samples.items() if name.endswith("drift_objects")}
-    assert len(drift) == len(Kind) * len(Change) * len(Severity) == 17 * 8 * 3
+    assert len(drift) == len(ALERTED_DRIFT)  # the one finding is of an alerted combination
     assert sum(drift.values()) == 1
     assert (
         value(
@@ -197,6 +200,54 @@ def test_drift_objects_has_every_combination_and_counts_findings() -> None:
         )
         == 1
     )
+
+
+def test_each_finding_has_a_series_naming_its_object() -> None:
+    samples = scrape(results(target()))
+    assert (
+        value(
+            samples,
+            "drift_finding",
+            target="supabase",
+            kind="index",
+            change="missing",
+            severity="critical",
+            schemaname="public",
+            relname="integrations",
+            object="idx_active_integrations",
+        )
+        == 1
+    )
+    assert value(samples, "drift_findings_not_shown", target="supabase") == 0
+
+
+def test_finding_series_are_capped_worst_first_and_the_rest_counted() -> None:
+    grants = [
+        Finding(Kind.PRIVILEGE, Change.NARROWED, Severity.WARNING, "public", f"t{i}", "anon", "")
+        for i in range(DRIFT_FINDING_SERIES + 30)
+    ]
+    policy = Finding(Kind.POLICY, Change.CHANGED, Severity.CRITICAL, "public", "t", "p", "")
+    base = target()
+    assert base.drift is not None
+    findings = (*grants, policy)
+    samples = scrape(results(replace(base, drift=replace(base.drift, findings=findings))))
+    shown = [labels for (name, labels) in samples if name.endswith("drift_finding")]
+    assert len(shown) == DRIFT_FINDING_SERIES
+    assert value(samples, "drift_findings_not_shown", target="supabase") == 31
+    assert value(
+        samples, "drift_finding", target="supabase", kind="policy", change="changed",
+        severity="critical", schemaname="public", relname="t", object="p",
+    ) == 1  # fmt: skip
+
+
+def test_drift_objects_shows_no_impossible_combination_and_zero_only_where_alerted() -> None:
+    samples = scrape(results(target()))
+    zeros = {
+        (dict(labels)["kind"], dict(labels)["change"], dict(labels)["severity"])
+        for (name, labels), v in samples.items()
+        if name.endswith("drift_objects") and v == 0
+    }
+    assert zeros == {tuple(map(str, c)) for c in ALERTED_DRIFT} - {("index", "missing", "critical")}
 
 
 def test_expected_objects_and_skipped_tables() -> None:
