@@ -590,7 +590,7 @@ class _Reader(yamldoc.Reader):
             if from_environment is None:
                 self.problem(
                     value_node,
-                    f"{where}.dsn_env: environment variable {value} (or {value}_FILE) is not set",
+                    f"{where}.dsn_env: environment variable {value} is not set (nor {value}_FILE)",
                 )
                 return None
             dsn, source = from_environment, f"env:{value}"

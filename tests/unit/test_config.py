@@ -183,7 +183,7 @@ targets:
 """,
     )
     assert (
-        "targets[0].dsn_env: environment variable NOT_SET (or NOT_SET_FILE) is not set"
+        "targets[0].dsn_env: environment variable NOT_SET is not set (nor NOT_SET_FILE)"
         in (found[0])
     )
     assert f"targets[1].dsn_file: cannot read {tmp_path / 'secrets/dsn'}" in found[1]
