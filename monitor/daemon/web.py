@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from monitor.daemon import runbooks
 from monitor.daemon.config import parse_listen_address
 from monitor.daemon.webconfig import BasicAuth, WebConfig
 from monitor.errors import MonitorError
@@ -244,6 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n")
         elif path == "/readyz":
             self._send(200, b"ready\n")
+        elif path == "/runbooks":
+            self._send(200, runbooks.page(), "text/html; charset=utf-8")
+        elif path == "/runbooks.md":
+            self._send(200, runbooks.markdown(), "text/markdown; charset=utf-8")
         elif path == "/":
             page = b'<html><body><a href="/metrics">/metrics</a></body></html>\n'
             self._send(200, page, "text/html; charset=utf-8")

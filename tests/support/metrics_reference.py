@@ -183,11 +183,6 @@ def _drift(families: _Families, target: TargetResults) -> None:
 
 
 def _findings(families: _Families, name: str, findings: Iterable[Finding]) -> None:
-    family = families.gauge(
-        "drift_finding",
-        "One series per drift finding, naming its object (worst first, capped): always 1.",
-        ["target", "kind", "change", "severity", "schemaname", "relname", "object"],
-    )
     shown: dict[tuple[str, str, str, str, str, str, str], int] = {}
     left_out = 0
     order = list(Severity)
@@ -208,7 +203,11 @@ def _findings(families: _Families, name: str, findings: Iterable[Finding]) -> No
         else:
             left_out += 1
     for labels, count in shown.items():
-        family.add_metric(list(labels), float(count))
+        families.gauge(
+            "drift_finding",
+            "One series per drift finding, naming its object (worst first, capped): always 1.",
+            ["target", "kind", "change", "severity", "schemaname", "relname", "object"],
+        ).add_metric(list(labels), float(count))
     families.gauge(
         "drift_findings_not_shown",
         "Drift findings left out of drift_finding by its cap.",
