@@ -28,7 +28,8 @@ DEFAULT_MAX_CONCURRENT_CHECKS = 4
 # First runs are spread over this share of the interval; the rest is room for the
 # checks that queue behind a busy worker, so every target is up within one interval.
 SPREAD_SHARE = 0.75
-_SHARD = re.compile(r"(\d{1,6})/(\d{1,6})")
+# "I/N", or "NAME-I/N": a StatefulSet pod's name ends in its ordinal (schema-monitor-2/3).
+_SHARD = re.compile(r"(?:[A-Za-z0-9.-]*-)?(\d{1,6})/(\d{1,6})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard | None:
-    """``"I/N"`` with 0 <= I < N; None when malformed."""
+    """``"I/N"`` (or a pod name ending in ``-I``, ``/N``) with 0 <= I < N; None when not."""
     match = _SHARD.fullmatch(text.strip())
     if match is None:
         return None

@@ -13,7 +13,6 @@ second session.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 import time
@@ -30,7 +29,6 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -48,6 +46,7 @@ from monitor.daemon.webconfig import ServerTls, WebConfig
 from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
 from monitor.postgres import db, stats
+from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import Severity, State
 from monitor.window.report import index_activity
 
@@ -124,29 +123,16 @@ class TargetRunner:
         self, target: config_module.Target, expected: State, config: config_module.Config
     ) -> None:
         with self._lock:
-            same_checks = expected is self.expected and (
-                config.intervals.full_drift,
-                config.limits.present_objects,
-                config.advisors,
-            ) == (
-                self.config.intervals.full_drift,
-                self.config.limits.present_objects,
-                self.config.advisors,
-            )
+            same = _drift_settings(config) == _drift_settings(self.config)
             self.target, self.config = target, config
             self.window.config = config
-            if not same_checks:  # a fleet's reload keeps the fingerprints of unchanged targets
+            if expected is not self.expected or not same:  # else: keep the last answer
                 self._use_spec(expected)
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
-        self._drift_check = DriftCheck(
-            expected,
-            self.config.intervals.full_drift,
-            self.config.limits.present_objects,
-            self.config.advisors,
-        )
+        self._drift_check = DriftCheck(expected, *_drift_settings(self.config))
         self._spec_relations = SpecRelations(expected)
 
     def _publish(self, change: Change) -> None:
@@ -261,9 +247,7 @@ class TargetRunner:
             timer.cancel()
         duration = time.perf_counter() - started
         now = self._clock.now()
-        log_module.get_logger().debug(
-            "check_succeeded", target=self.name, check=check, seconds=round(duration, 3)
-        )
+        log_module.get_logger().debug("check_succeeded", target=self.name, check=check)
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, True)
         self._publish(
@@ -332,6 +316,10 @@ class TargetRunner:
         return self.window.ended
 
 
+def _drift_settings(config: config_module.Config) -> tuple[float, int, AdvisorSettings]:
+    return config.intervals.full_drift, config.limits.present_objects, config.advisors
+
+
 def _with_check(
     target: TargetResults, check: str, change: Callable[[CheckResult], CheckResult]
 ) -> TargetResults:
@@ -374,7 +362,6 @@ class Daemon:
             Results(version=__version__, config_last_reload_success=clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
-        self._scheduled: dict[str, TargetRunner] = {}  # the runners whose jobs are scheduled
         self._install(config, specs)
         self._targets_file = fleet.file_signature(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
@@ -450,13 +437,11 @@ class Daemon:
     def _schedule(self) -> None:
         """Jobs for new and replaced runners, their first runs spread (:func:`fleet.first_runs`);
         a runner a reload kept keeps its jobs and their times."""
-        previous, self._scheduled = self._scheduled, dict(self._runners)
-        for name, runner in previous.items():
-            if self._runners.get(name) is not runner:
-                for check in metrics.CHECKS:
-                    with contextlib.suppress(JobLookupError):
-                        self._scheduler.remove_job(f"{name}:{check}")
-        new = [r for n, r in self._runners.items() if previous.get(n) is not r]
+        for job in self._scheduler.get_jobs():  # a job runs a bound method of its runner
+            if self._runners.get(job.id.rpartition(":")[0]) is not job.func.__self__:
+                job.remove()
+        scheduled = {job.id for job in self._scheduler.get_jobs()}
+        new = [r for r in self._runners.values() if f"{r.name}:drift" not in scheduled]
         intervals = self.config.intervals
         offsets = fleet.first_runs(
             [r.name for r in new],
@@ -600,14 +585,10 @@ class Daemon:
             self.store.update(lambda r: replace(r, config_reload_success=False))
             return False
         config, specs = loaded
-        if (config.web, config.max_concurrent_checks) != (
-            self.config.web,
-            self.config.max_concurrent_checks,
-        ):
-            self._log.warning(
-                "config_reload_partial",
-                reason="web settings and max_concurrent_checks take effect at the next restart",
-            )
+        restart_only = ("web", "max_concurrent_checks")
+        if any(getattr(config, key) != getattr(self.config, key) for key in restart_only):
+            reason = "web settings and max_concurrent_checks take effect at the next restart"
+            self._log.warning("config_reload_partial", reason=reason)
         self._install(config, specs)
         self._schedule()
         now = self._clock.now()
@@ -682,11 +663,7 @@ def run(
     chosen_shard = fleet.parse_shard(shard) if shard is not None else None
     if shard is not None and chosen_shard is None:
         raise MonitorError(f"--shard: {shard!r} is not I/N with 0 <= I < N (e.g. 0/3)")
-    if log_level is not None and log_level not in config_module.LOG_LEVELS:
-        raise MonitorError(
-            f"--log.level: {log_level!r} is not one of {', '.join(config_module.LOG_LEVELS)}"
-        )
-    config, specs = load(config_path, chosen_shard)
+    config, specs = load(config_path, chosen_shard)  # --log.level: argparse's choices
     if listen_address is not None and config_module.parse_listen_address(listen_address) is None:
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
     web_config = webconfig.load(web_config_file) if web_config_file is not None else None
