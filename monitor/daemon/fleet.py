@@ -24,7 +24,9 @@ from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
 
-DEFAULT_MAX_CONCURRENT_CHECKS = 4
+# Checks mostly wait for the database (a first drift check of the examples: 0.25 s, of
+# which 0.04 s of CPU): 8 at a time start 500 targets well within a minute on 2 cores.
+DEFAULT_MAX_CONCURRENT_CHECKS = 8
 # First runs are spread over this share of the interval; the rest is room for the
 # checks that queue behind a busy worker, so every target is up within one interval.
 SPREAD_SHARE = 0.75
@@ -76,15 +78,16 @@ def first_runs(names: Sequence[str], interval: float, concurrency: int) -> dict[
 
     Up to `concurrency` targets start at once (all of them, for a small fleet);
     a larger fleet starts in batches of `concurrency`, evenly spaced over
-    :data:`SPREAD_SHARE` of the interval, each target's stats run half a batch
-    after its drift run so the two do not queue for the one session.
+    :data:`SPREAD_SHARE` of the interval, each target's drift run half a batch
+    after its stats run, so the two do not queue for the one session and the
+    quick one (a few statistics views) says the target is up first.
     """
     if len(names) <= concurrency:
         return {name: FirstRun(0.0, 0.0) for name in names}
     batches = -(-len(names) // concurrency)
     slot = interval * SPREAD_SHARE / batches
     return {
-        name: FirstRun((i // concurrency) * slot, (i // concurrency + 0.5) * slot)
+        name: FirstRun(drift=(i // concurrency + 0.5) * slot, stats=(i // concurrency) * slot)
         for i, name in enumerate(names)
     }
 

@@ -222,13 +222,13 @@ def _advisories(families: _Families, target: TargetResults) -> None:
     counts: dict[str, int] = {}
     for advisory in drift.advisories:
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
-    rules = families.gauge(
-        "advisory_rules",
-        "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
-        ["target", "rule", "level"],
-    )
     for rule in RULES.values():
-        rules.add_metric([target.name, rule.id, rule.level], float(counts.get(rule.id, 0)))
+        if rule.id in counts:
+            families.gauge(
+                "advisory_rules",
+                "Advisories of the last full drift check, by rule (the rules that have some).",
+                ["target", "rule", "level"],
+            ).add_metric([target.name, rule.id, rule.level], float(counts[rule.id]))
     shown = drift.advisories[:ADVISORY_SERIES]
     if not shown:
         return  # a family without a sample is not announced
@@ -256,11 +256,6 @@ def _usage(families: _Families, target: TargetResults) -> None:
         "1 valid, 0 invalid and not being built; absent while building.",
         _INDEX_LABELS,
     )
-    building = families.gauge(
-        "index_building",
-        "1 while pg_stat_progress_create_index shows the index being built.",
-        _INDEX_LABELS,
-    )
     since = families.gauge(
         "index_scans_since_watch_start", "Index scans since the watch window began.", _INDEX_LABELS
     )
@@ -268,8 +263,14 @@ def _usage(families: _Families, target: TargetResults) -> None:
         labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
         scans.add_metric(labels, float(index.scans))
         size.add_metric(labels, float(index.size_bytes))
-        building.add_metric(labels, 1.0 if index.building else 0.0)
-        if not index.building:
+        if index.building:
+            families.gauge(
+                "index_building",
+                "1 while pg_stat_progress_create_index shows the index being built;"
+                " absent otherwise.",
+                _INDEX_LABELS,
+            ).add_metric(labels, 1.0)
+        else:
             valid.add_metric(labels, 1.0 if index.valid else 0.0)
         if index.scans_since_watch_start is not None:
             since.add_metric(labels, float(index.scans_since_watch_start))
