@@ -81,15 +81,20 @@ width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
 
 Rules worth knowing when writing alerts:
 
-- ``drift_objects`` has every kind x change x severity combination, 0 when clean,
-  once a drift check has completed.
+- ``drift_objects`` has the combinations that have findings, and 0 for the closed
+  set the alert rules select (:data:`ALERTED_DRIFT`) once a drift check has completed;
+  every combination is one the diff can make (``DRIFT_COMBINATIONS``).
+- ``drift_finding`` has one series per finding naming its object, worst first, at
+  most :data:`DRIFT_FINDING_SERIES` per target; ``drift_findings_not_shown`` counts
+  the rest.
 - ``expected_object_present`` covers the spec's tables, RLS switches, indexes,
   policies, triggers and constraints (not columns: their drift shows in
   ``drift_objects{kind="column"}``), functions, views, types, sequences,
   extensions, publications and event triggers; ``owner`` (object: the expected
   owner) and ``privilege`` (object: a grantee holding at least what the spec
-  gives it) per object. Missing objects always have a series; present
-  ones are capped by ``limits.present_objects``.
+  gives it) per object. Missing objects always have a series; present ones
+  only of the kinds the alerts name or join on (tables, RLS, indexes, policies,
+  constraints an index enforces), capped by ``limits.present_objects``.
 - ``advisory_rules`` has the rules that flag something (no zeros) after a full check;
   ``advisories`` has one series (value 1) per advisory of the last full snapshot, worst
   first, capped at 1,000 (``advisory_rules`` counts them all); ``relname`` is empty for
@@ -97,8 +102,8 @@ Rules worth knowing when writing alerts:
 - Per-index series cover the spec's indexes (capped by ``limits.spec_relations``)
   and the ``limits.other_indexes`` most scanned others. ``index_valid`` is 0
   only for an index that is invalid and not being built: while
-  ``pg_stat_progress_create_index`` shows a build, ``index_building`` is 1 and
-  ``index_valid`` has no series.
+  ``pg_stat_progress_create_index`` shows a build, ``index_building`` is 1 (it has
+  no series otherwise) and ``index_valid`` has none.
 - Per-table series cover the spec's tables (same cap) and the tables of the
   other indexes shown.
 - Series of a check that has never completed are absent (``check_success`` is 0).
