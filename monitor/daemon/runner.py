@@ -562,8 +562,9 @@ class Daemon:
             if self._stop_requested:
                 break
             self._clock.now()  # a step of the wall clock is seen here within a poll
-            if self._reschedule_requested:
+            if self._reschedule_requested:  # the wall clock stepped: every job from now
                 self._reschedule_requested = False
+                self._scheduler.remove_all_jobs()
                 self._schedule()
             targets_file = fleet.file_signature(self.config.targets_file)
             if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
