@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from monitor.daemon import runbooks
 from monitor.daemon.config import parse_listen_address
 from monitor.daemon.webauth import BasicAuth, Verdict
 from monitor.daemon.webconfig import WebConfig
@@ -61,6 +62,10 @@ _SLOT_WAIT_SECONDS = 2.0
 _EVICTABLE_AFTER_SECONDS = 0.25
 # Results change in bursts (a run updates a target several times): render once per burst.
 _RENDER_SETTLE_SECONDS = 0.05
+# After a rendering of t seconds the next waits RENDER_PAUSE x t at least: a fleet's
+# exposition (500 targets: 20 MB) takes at most a fifth of the process, however often
+# its results change, and a scrape gets bytes at most a few seconds old.
+_RENDER_PAUSE = 4.0
 # The first OpenMetrics scraper waits this long for its rendering, then gets the text format.
 _FIRST_OPENMETRICS_WAIT_SECONDS = 5
 # The process_* lines are read again when a scrape finds them older than this: 50
@@ -79,18 +84,29 @@ class Renders(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
 class Body:
     """One rendering of the results: as is, and gzipped for the scrapers that ask (Prometheus
-    does), so that a scrape moves a tenth of the bytes and compresses nothing."""
+    does), so that a scrape moves a tenth of the bytes. Compressed when first asked for,
+    once: a fleet's results change more often than they are scraped."""
 
-    plain: bytes
-    gzipped: bytes
+    __slots__ = ("_gzipped", "_lock", "plain")
+
+    def __init__(self, plain: bytes) -> None:
+        self.plain = plain
+        self._gzipped: bytes | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, plain: bytes) -> Body:
-        # zlib lets go of the GIL while it compresses: the checks keep running.
-        return cls(plain, gzip.compress(plain, compresslevel=6, mtime=0))
+        return cls(plain)
+
+    @property
+    def gzipped(self) -> bytes:
+        with self._lock:  # 50 scrapers at once: one compresses, the others wait for it
+            if self._gzipped is None:
+                # zlib lets go of the GIL while it compresses: the checks keep running.
+                self._gzipped = gzip.compress(self.plain, compresslevel=6, mtime=0)
+            return self._gzipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,8 @@ class Exposition:
         self._stopped = False
         self._changed = False  # under _changed_lock: set by the checks, taken by the renderer
         self._changed_lock = threading.Lock()
+        self._settle = _RENDER_SETTLE_SECONDS
+        self._gzip_wanted = False  # set by the first scraper that asks for gzip
         self._text = Body.of(results.text())
         self._openmetrics: Body | None = None  # rendered once someone asks for it
         self._openmetrics_wanted = False
@@ -155,21 +173,30 @@ class Exposition:
             if self._stopped:
                 return
             if self._changed:
-                time.sleep(_RENDER_SETTLE_SECONDS)  # let the rest of a burst land
+                time.sleep(self._settle)  # let the rest of a burst land
             self._wake.clear()  # a change from here on wakes us again
             with self._changed_lock:
                 changed, self._changed = self._changed, False
+            began = time.monotonic()
             self._render(changed)
+            elapsed = time.monotonic() - began
+            self._settle = max(_RENDER_SETTLE_SECONDS, _RENDER_PAUSE * elapsed)
 
     def _render(self, changed: bool) -> None:
         # Rendered outside any lock a scrape would wait on; swapping a reference is atomic.
         if changed:
-            self._text = Body.of(self._results.text())
+            self._text = self._ready(Body.of(self._results.text()))
         if self._openmetrics_wanted and (changed or self._openmetrics is None):
             # Without its "# EOF": the process lines that follow at each scrape carry it.
             rendered = self._results.openmetrics().removesuffix(b"# EOF\n")
-            self._openmetrics = Body.of(rendered)
+            self._openmetrics = self._ready(Body.of(rendered))
             self._openmetrics_ready.set()
+
+    def _ready(self, body: Body) -> Body:
+        """Compressed here, off the scrape path, once some scraper has asked for gzip."""
+        if self._gzip_wanted:
+            body.gzipped  # noqa: B018  (computed and kept)
+        return body
 
     def _openmetrics_body(self) -> Body | None:
         if self._openmetrics is None:
@@ -193,6 +220,7 @@ class Exposition:
             else:
                 rendered = openmetrics
         gzipped = "gzip" in accept_encoding.lower()
+        self._gzip_wanted |= gzipped
         process = self._process_part(negotiated, gzipped)
         return (
             (rendered.gzipped if gzipped else rendered.plain, process),
@@ -413,6 +441,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n")
         elif path == "/readyz":
             self._send(200, b"ready\n")
+        elif path == "/runbooks":
+            self._send(200, runbooks.page(), "text/html; charset=utf-8")
+        elif path == "/runbooks.md":
+            self._send(200, runbooks.markdown(), "text/markdown; charset=utf-8")
         elif path == "/":
             page = b'<html><body><a href="/metrics">/metrics</a></body></html>\n'
             self._send(200, page, "text/html; charset=utf-8")
