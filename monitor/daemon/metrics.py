@@ -180,8 +180,8 @@ class Family:
     """One metric family: the name its samples carry and its headers in both formats."""
 
     sample: str  # counters: with the _total suffix, in both formats
-    text_header: str
-    openmetrics_header: str  # counters: named without _total, as OpenMetrics wants
+    text_bytes: bytes  # HELP and TYPE
+    openmetrics_bytes: bytes  # counters: named without _total, as OpenMetrics wants
 
 
 def _family(kind: str, name: str, documentation: str) -> Family:
@@ -191,8 +191,8 @@ def _family(kind: str, name: str, documentation: str) -> Family:
     openmetrics_help = text_help.replace('"', r"\"")
     return Family(
         sample,
-        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n",
-        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n",
+        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n".encode(),
+        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n".encode(),
     )
 
 
@@ -554,15 +554,16 @@ class Rendered:
 
     def text(self) -> bytes:
         """The Prometheus text format (0.0.4)."""
-        return b"".join(self._pieces(openmetrics=False))
+        return b"".join(self.pieces(openmetrics=False))
 
     def openmetrics(self) -> bytes:
         """OpenMetrics 1.0, ``# EOF`` included."""
-        return b"".join((*self._pieces(openmetrics=True), b"# EOF\n"))
+        return b"".join((*self.pieces(openmetrics=True), b"# EOF\n"))
 
-    def _pieces(self, openmetrics: bool) -> Iterator[bytes]:
+    def pieces(self, openmetrics: bool) -> Iterator[bytes]:
+        """Headers and the sections' lines, as kept (OpenMetrics without ``# EOF``)."""
         for family, chunks in self.families:
-            yield (family.openmetrics_header if openmetrics else family.text_header).encode()
+            yield family.openmetrics_bytes if openmetrics else family.text_bytes
             yield from chunks
 
 
@@ -597,6 +598,9 @@ class Renderer:
 
     def openmetrics(self) -> bytes:
         return self.render().openmetrics()
+
+    def pieces(self, openmetrics: bool) -> tuple[bytes, ...]:
+        return tuple(self.render().pieces(openmetrics))
 
     def render(self) -> Rendered:
         with self._lock:
