@@ -323,7 +323,15 @@ def _add_advisor_options(check: argparse.ArgumentParser) -> None:
     repair.add_argument(
         "--allow-data-loss",
         action="store_true",
-        help="write DROP TABLE / DROP COLUMN for unexpected ones instead of commenting them out",
+        help="write the statements that may lose or change data (drops, narrowing type "
+        "changes, identity changes) instead of commenting them out; a narrowing still fails "
+        "rather than truncates",
+    )
+    repair.add_argument(
+        "--restore-narrowed",
+        action="store_true",
+        help="restore privileges, policies and settings narrower than the spec (by default "
+        "they are left, as a hand hardening, and listed)",
     )
     repair.add_argument(
         "--lock-timeout",
@@ -481,9 +489,13 @@ def _check(args: argparse.Namespace) -> int:
             repair.script(
                 findings,
                 expected,
-                allow_data_loss=args.allow_data_loss,
-                lock_timeout=args.lock_timeout,
                 source=str(args.spec),
+                options=repair.Options(
+                    allow_data_loss=args.allow_data_loss,
+                    restore_narrowed=args.restore_narrowed,
+                    fail_on=Severity(args.fail_on),
+                    lock_timeout=args.lock_timeout,
+                ),
             )
         )
     elif args.format == "junit":
