@@ -53,6 +53,7 @@ RUN_BUDGET_SHARE = 0.9
 DEFAULT_STATEMENT_TIMEOUT_SECONDS = 10.0
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _LISTEN_ADDRESS = re.compile(
@@ -114,6 +115,17 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Statements:
+    """Query evidence from pg_stat_statements (docs/deploy.md#query-evidence)."""
+
+    top: int = 20  # per-statement series: the statements on the spec's tables with most time
+    probes: int = 20  # plan probes per stats cycle: the top statements on tables with a new index
+    # A new index that no probed top statement plans through is advised about after this long.
+    unplanned_after: float = 3600.0
+    slower_ratio: float = 1.5  # mean time since the window started over mean time before it
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     name: str
     dsn: str = field(repr=False)  # may hold a password: never printed
@@ -135,6 +147,7 @@ class Config:
     watch_window: WatchWindow = field(default_factory=WatchWindow)
     limits: Limits = field(default_factory=Limits)
     advisors: AdvisorSettings = field(default_factory=AdvisorSettings)
+    statements: Statements = field(default_factory=Statements)
 
     def run_budget(self, check: str) -> float:
         """Seconds one run of `check` may take before its query is cancelled."""
@@ -238,6 +251,7 @@ class _Reader(yamldoc.Reader):
                 "watch_window",
                 "limits",
                 "advisors",
+                "statements",
             ),
         )
         if keys is None:
@@ -274,6 +288,9 @@ class _Reader(yamldoc.Reader):
             limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
             advisors=self.section(
                 keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
+            ),
+            statements=self.section(
+                keys.get("statements"), "statements", Statements(), self.statements
             ),
         )
         self.check_timings(config, keys)
@@ -415,20 +432,44 @@ class _Reader(yamldoc.Reader):
         )
         if keys is None:
             return default
-
-        def count(key: str, fallback: int) -> int:
-            return self.optional(
-                keys.get(key),
-                f"{where}.{key}",
-                lambda n, w: self.count(n, w, minimum=0),
-                fallback,
-            )
-
         return Limits(
-            other_indexes=count("other_indexes", default.other_indexes),
-            spec_relations=count("spec_relations", default.spec_relations),
-            present_objects=count("present_objects", default.present_objects),
+            other_indexes=self.count_key(keys, where, "other_indexes", default.other_indexes),
+            spec_relations=self.count_key(keys, where, "spec_relations", default.spec_relations),
+            present_objects=self.count_key(keys, where, "present_objects", default.present_objects),
         )
+
+    def count_key(self, keys: dict[str, Any], where: str, key: str, fallback: int) -> int:
+        read = lambda n, w: self.count(n, w, minimum=0)  # noqa: E731
+        return self.optional(keys.get(key), f"{where}.{key}", read, fallback)
+
+    def statements(self, node: Any, where: str, default: Statements) -> Statements:
+        keys = self.mapping(
+            node, where, optional=("top", "probes", "unplanned_after", "slower_ratio")
+        )
+        if keys is None:
+            return default
+        return Statements(
+            top=self.count_key(keys, where, "top", default.top),
+            probes=self.count_key(keys, where, "probes", default.probes),
+            unplanned_after=self.optional(
+                keys.get("unplanned_after"), f"{where}.unplanned_after", self.duration, 3600.0
+            ),
+            slower_ratio=self.optional(
+                keys.get("slower_ratio"), f"{where}.slower_ratio", self.ratio, 1.5
+            ),
+        )
+
+    def ratio(self, node: Any, where: str) -> float | None:
+        text = self.scalar_text(node, where, "a ratio such as 1.5")
+        if text is None:
+            return None
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(value) or value < 1:
+            self.problem(
+                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
+            )
+            return None
+        return value
 
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
         keys = self.mapping(

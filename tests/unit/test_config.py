@@ -130,7 +130,7 @@ targets:
     assert found == [
         f"{where}:3: config: unknown key 'log_fromat' (expected one of: version, targets, "
         "state_dir, log_format, web, intervals, timeouts, reconnect, watch_window, limits, "
-        "advisors)",
+        "advisors, statements)",
         f"{where}:4: intervals.drift: '60' is not a duration such as 60s, 5m or 48h"
         " (a unit is required)",
         f"{where}:4: intervals.stats: 'soon' is not a duration such as 60s, 5m or 48h",
