@@ -112,7 +112,9 @@ class _Walk:
             if not isinstance(item, dict):
                 continue
             for key, value in item.items():
-                if key == "RangeVar":
+                # A RangeVar is wrapped where any node may stand (FROM), bare where only
+                # a relation may (the target of INSERT, UPDATE, DELETE, MERGE).
+                if key == "RangeVar" or (key == "relation" and "relname" in value):
                     self.ranges.append((value.get("schemaname"), value["relname"]))
                 elif key == "CommonTableExpr":
                     self.ctes.add(value["ctename"])

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import psycopg
 
 from monitor.clock import ManualClock
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
+from monitor.postgres import db, statements
 from tests.support.statements import (
     APP_QUERY,
     NEW_INDEX,
@@ -36,7 +40,6 @@ def test_the_report_shows_the_new_index_used_and_the_statements_faster(
     config, specs = daemon.load(write_config(tmp_path, pgss_database))
     running = daemon.Daemon(config, specs, clock=clock)
     runner = running.runners["app"]
-    execute(pgss_database, "SELECT extensions.pg_stat_statements_reset()")
     run_workload(pgss_database, 15)
     execute(pgss_database, UNPARSEABLE_QUERY)
     runner.run_stats()  # the baseline
@@ -68,3 +71,105 @@ def test_the_report_shows_the_new_index_used_and_the_statements_faster(
     assert f"### {NEW_INDEX} on public.integrations" in markdown
     assert "1 of 2 probed top statements plan through it" in markdown
     assert APP_QUERY.split("%s")[0].strip()[:40] in markdown
+
+
+def test_a_reset_mid_window_starts_a_new_baseline_and_mixes_nothing(
+    pgss_database: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(START)
+    config, specs = daemon.load(write_config(tmp_path, pgss_database))
+    running = daemon.Daemon(config, specs, clock=clock)
+    runner = running.runners["app"]
+    run_workload(pgss_database, 5)
+    runner.run_stats()  # baseline
+    run_workload(pgss_database, 4)
+    runner.run_stats()
+    assert {s.calls_since_watch_start for s in statements_of(running).statements} == {4}
+    run_workload(pgss_database, 2)  # lost: between the last sample and the reset
+    execute(pgss_database, "SELECT extensions.pg_stat_statements_reset()")
+    run_workload(pgss_database, 3)
+    clock.advance(timedelta(minutes=1))
+    runner.run_stats()
+    after = statements_of(running)
+    assert after.resets == 1
+    # 4 before the reset and 3 after; never 3 - 9 nor 3 + 9 - 5.
+    assert {s.calls_since_watch_start for s in after.statements} == {7}
+    runner.close()
+    saved = json.loads((tmp_path / "state" / "app" / "statements.json").read_text())
+    (reset,) = saved["resets"]
+    assert reset["reason"].startswith("pg_stat_statements was reset at ")
+    assert {s["before"][0] for s in saved["statements"].values()} == {5}
+
+
+def test_a_role_without_the_grant_gets_one_advisory_per_refused_statement(
+    pgss_database: str, tmp_path: Path
+) -> None:
+    execute(
+        pgss_database,
+        "CREATE ROLE evidence_monitor LOGIN",
+        "GRANT pg_read_all_stats TO evidence_monitor",
+        "GRANT USAGE ON SCHEMA extensions TO evidence_monitor",
+    )
+    dsn = psycopg.conninfo.make_conninfo(pgss_database, user="evidence_monitor")
+    deploy_index(pgss_database)
+    clock = ManualClock(START)
+    config, specs = daemon.load(write_config(tmp_path, dsn))
+    running = daemon.Daemon(config, specs, clock=clock)
+    runner = running.runners["app"]
+    for _ in range(3):
+        run_workload(pgss_database, 2)
+        runner.run_stats()
+    result = statements_of(running)
+    assert result.available
+    refused = [a for a in result.advisories if a.rule == "plan_probe_refused"]
+    assert len(refused) == 2  # the two statements, not one per cycle
+    assert all("permission denied for table integrations" in a.message for a in refused)
+    runner.close()
+
+
+def test_without_the_extension_the_stats_check_stands_and_says_why(
+    make_database: Callable[..., str], tmp_path: Path
+) -> None:
+    """The machine's server: no pg_stat_statements preloaded, then not even installed."""
+    dsn = make_database()
+    clock = ManualClock(START)
+    config, specs = daemon.load(write_config(tmp_path, dsn))
+    running = daemon.Daemon(config, specs, clock=clock)
+    runner = running.runners["app"]
+    runner.run_stats()
+    result = statements_of(running)
+    assert not result.available
+    (missing,) = result.advisories
+    assert missing.rule == "pg_stat_statements_missing"
+    assert "not installed" in missing.message
+    execute(dsn, "CREATE EXTENSION pg_stat_statements")
+    runner.run_stats()
+    (missing,) = statements_of(running).advisories
+    assert "shared_preload_libraries" in missing.message
+    runner.close()
+
+
+def test_probes_plan_in_the_monitors_read_only_session_and_leave_nothing_behind(
+    pgss_database: str,
+) -> None:
+    deploy_index(pgss_database)
+    text = "SELECT id FROM public.integrations WHERE organization_id = $1 AND is_active"
+    with db.connect(pgss_database) as conn:
+        on_15 = statements.probe(conn, text, 1, server_version_num=150000)
+        assert on_15 == statements.Plan(indexes=(NEW_INDEX,))
+        unplannable = statements.probe(
+            conn, "SELECT id FROM public.integrations WHERE $1 IS NULL", 1, 150000
+        )
+        assert unplannable.error and not unplannable.refused
+        # Only 15 is installed here: the 16 path's statement reaches the server, which
+        # does not know the option yet (a parameter-free text, so that it gets that far).
+        on_16 = statements.probe(conn, "SELECT id FROM public.integrations", 0, 160000)
+        assert on_16.error == 'unrecognized EXPLAIN option "generic_plan"'
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with psycopg.connect(pgss_database) as conn:
+        calls = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM extensions.pg_stat_statements"
+            " WHERE query LIKE 'SELECT id FROM public.integrations%' AND toplevel"
+        ).fetchone()
+    assert calls == (0,)  # planned, never executed
