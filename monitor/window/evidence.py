@@ -349,7 +349,7 @@ def advisories(
                     f"{index.table} plans through {index.name}"
                     f" (their plans use: {', '.join(chosen) or 'no index'})",
                     "compare the index's columns and WHERE with the statements' filters"
-                    " (docs/runbooks.md#newindexnotplanned)",
+                    " (docs/runbooks.md#schemanewindexnotplanned)",
                 )
             )
     slower = [
@@ -367,7 +367,7 @@ def advisories(
                 f"statement {statement.fingerprint} ({statement.excerpt}) takes"
                 f" {_ms(statement.since.mean_ms)} on average since the window started,"
                 f" {_ms(statement.before.mean_ms if statement.before else None)} before",
-                "look at its plan (docs/runbooks.md#statementslower)",
+                "look at its plan (docs/runbooks.md#schemastatementslower)",
             )
         )
     refused = [s for s in state.statements.values() if s.plan is not None and s.plan.refused]

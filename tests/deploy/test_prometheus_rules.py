@@ -44,6 +44,7 @@ NAMED_OBJECT = {
     "SchemaRLSDisabled": "relname",
     "SchemaIndexInvalid": "indexrelname",
     "SchemaIndexUnusedDuringWatchWindow": "indexrelname",
+    "SchemaNewIndexNotPlanned": "indexrelname",
 }
 
 

@@ -10,11 +10,14 @@ from pathlib import Path
 import psycopg
 
 from monitor.clock import ManualClock
+from monitor.daemon import metrics
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
 from monitor.postgres import db, statements
+from tests.support.deploy_files import documented_metrics, exported_metrics
 from tests.support.statements import (
     APP_QUERY,
+    NEEDS_PG_STAT_STATEMENTS,
     NEW_INDEX,
     UNPARSEABLE_QUERY,
     deploy_index,
@@ -54,6 +57,10 @@ def test_the_report_shows_the_new_index_used_and_the_statements_faster(
     after = statements_of(running)
     (index,) = after.indexes
     assert (index.indexrelname, index.planned_statements) == (NEW_INDEX, 1)
+    exported = exported_metrics(metrics.Renderer(running.store.latest).text().decode())
+    documented = documented_metrics()
+    for name in NEEDS_PG_STAT_STATEMENTS:
+        assert exported[name] == documented[name], name
 
     clock.advance(timedelta(hours=3))  # past the window's end: the report is written
     runner.run_stats()

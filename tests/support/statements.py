@@ -48,6 +48,20 @@ UNPARSEABLE_QUERY = (
     "SELECT count(*) FROM public.integrations"
     " WHERE integration_type = U&'d\\0061t\\+000061' UESCAPE '\\'"
 )
+# The query evidence families only a server with pg_stat_statements and a workload exports.
+NEEDS_PG_STAT_STATEMENTS = frozenset(
+    f"schema_monitor_{name}"
+    for name in (
+        "table_statement_mean_seconds_before_watch_start",
+        "table_statement_mean_seconds_since_watch_start",
+        "table_statement_mean_ratio",
+        "index_planned_statements",
+        "index_not_planned",
+        "statement_calls_since_watch_start",
+        "statement_mean_seconds_since_watch_start",
+        "statement_mean_seconds_before_watch_start",
+    )
+)
 PGSS_SETTINGS = (
     "shared_preload_libraries=pg_stat_statements",
     "pg_stat_statements.track=top",
