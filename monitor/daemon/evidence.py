@@ -94,18 +94,19 @@ class EvidenceKeeper:
                     " are visible (docs/deploy.md)",
                 )
         try:
-            sample = statements.sample(conn, self._location, self._classifier.known)
+            sample = statements.sample(conn, self._location, self._classifier.known_array)
         except statements.Unavailable:
             self._location = None  # look again next cycle: it may be installed meanwhile
             raise
         shape = self._classifier.shape
         kept: list[tuple[statements.Row, Shape]] = []
         present = set()
-        for row in sample.rows:
-            present.add(row.queryid)
-            found = shape(row.queryid, row.query)
+        for raw in sample.rows:
+            queryid = raw[0]
+            present.add(queryid)
+            found = shape(queryid, raw[1])
             if found is not None:
-                kept.append((row, found))
+                kept.append((statements.Row.of(raw), found))
         self._classifier.keep_only(present)
         previous = self.state
         state, reasons = evidence.observe(self.state, kept, sample.stats_reset, now)

@@ -15,7 +15,8 @@ read-only transaction under the session's lock and statement timeouts.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,8 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One statement's counters, as the evidence keeps them."""
+
     queryid: int
     query: str | None  # None: classified before, the text was not sent again
     calls: int
@@ -66,11 +69,20 @@ class Row:
     rows: int
     blocks: int  # shared blocks hit + read
 
+    @classmethod
+    def of(cls, raw: RawRow) -> Row:
+        queryid, query, calls, total_ms, rows, blocks, _ = raw
+        return cls(queryid, query, calls, total_ms, rows, blocks)
+
+
+# (queryid, query, calls, total_ms, rows, blocks, NULL): built into a Row only when kept.
+RawRow = tuple[Any, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
     stats_reset: datetime | None
-    rows: tuple[Row, ...]
+    rows: list[RawRow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +110,16 @@ def locate(conn: psycopg.Connection[Any]) -> Location:
     return Location(schema, _version(version), int(server_version_num), bool(reads_all))
 
 
-def sample(conn: psycopg.Connection[Any], location: Location, known: Collection[int]) -> Sample:
-    """One statement: every top-level statement's counters, texts only for the unknown."""
+def sample(conn: psycopg.Connection[Any], location: Location, known_array: str) -> Sample:
+    """One statement: every top-level statement's counters, texts only for the unknown.
+
+    `known_array` holds the queryids already classified, as an array literal
+    (``{1,2}``): psycopg would adapt a list of ints one by one, every cycle.
+    """
     try:
         cursor = conn.cursor(row_factory=tuple_row)
-        cursor.execute(location.sample_query, {"known": list(known)})
-        stats_reset = None
-        rows: list[Row] = []
-        append = rows.append
-        for queryid, query, calls, total, returned, blocks, reset in cursor:
-            if queryid is None:
-                stats_reset = reset
-                continue
-            append(Row(queryid, query, calls, total, returned, blocks))
+        cursor.execute(location.sample_query, {"known": known_array})
+        rows = cursor.fetchall()
     except psycopg.errors.ObjectNotInPrerequisiteState as exc:
         # "pg_stat_statements must be loaded via shared_preload_libraries"
         raise Unavailable(_message(exc)) from None
@@ -118,44 +127,64 @@ def sample(conn: psycopg.Connection[Any], location: Location, known: Collection[
         raise Unavailable(_message(exc)) from None
     except psycopg.Error as exc:
         raise _error(conn, exc) from None
-    return Sample(stats_reset, tuple(rows))
+    stats_reset = next((row[6] for row in rows if row[0] is None), None)
+    return Sample(stats_reset, [row for row in rows if row[0] is not None])
 
 
 def probe(
     conn: psycopg.Connection[Any], text: str, parameters: int, server_version_num: int
 ) -> Plan:
-    """The indexes of the statement's generic plan; the statement is never executed."""
+    """The indexes of the statement's generic plan; the statement is never executed.
+
+    One round trip: the statements go as one simple query, which the server runs
+    as one implicit transaction, read-only like every transaction of the session.
+    `text` is one SELECT, as parsed (a newline ends a trailing comment).
+    """
     generic = server_version_num >= GENERIC_PLAN_SINCE
-    prepared = False
+    script = generic_plan_statement(text) if generic else prepared_plan_script(text, parameters)
+    cursor = conn.cursor(row_factory=tuple_row)
     try:
-        with conn.transaction():  # read-only: the session's default
-            if generic:
-                plan = conn.execute(generic_plan_statement(text)).fetchone()
-            else:
-                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                conn.execute(f"PREPARE {_PROBE_NAME} AS {text}")
-                prepared = True
-                plan = conn.execute(execute_statement(parameters)).fetchone()
+        cursor.execute(script)  # no parameters: sent as it is, several statements at once
+        while cursor.description is None and cursor.nextset():
+            pass
+        plan = cursor.fetchone()
     except pg_errors.InsufficientPrivilege as exc:
+        _forget_prepared(conn, generic)
         return Plan(error=_message(exc), refused=True)
     except psycopg.Error as exc:
         if conn.broken:
             raise _error(conn, exc) from None
+        _forget_prepared(conn, generic)
         return Plan(error=_message(exc))
-    finally:
-        if prepared and not conn.broken:
-            # A prepared statement outlives the transaction that made it.
-            conn.execute(f"DEALLOCATE {_PROBE_NAME}")
     return Plan(indexes=tuple(sorted(set(plan_indexes(plan[0] if plan else None)))))
+
+
+def _forget_prepared(conn: psycopg.Connection[Any], generic: bool) -> None:
+    """A PREPARE that succeeded before a later statement failed outlives the failure."""
+    if generic:
+        return
+    with contextlib.suppress(psycopg.errors.InvalidSqlStatementName):  # PREPARE had failed
+        conn.execute(f"DEALLOCATE {_PROBE_NAME}")
 
 
 def generic_plan_statement(text: str) -> str:
     """PostgreSQL 16 and later: plan the text with its $n parameters left unknown."""
-    return f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}"
+    return f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}\n"
+
+
+def prepared_plan_script(text: str, parameters: int) -> str:
+    """PostgreSQL 15 and earlier: prepare, explain the generic plan with NULL arguments
+    (a generic plan does not look at them), deallocate."""
+    return (
+        "SET LOCAL plan_cache_mode = force_generic_plan;\n"
+        f"PREPARE {_PROBE_NAME} AS {text}\n;\n"
+        f"{execute_statement(parameters)};\n"
+        f"DEALLOCATE {_PROBE_NAME}"
+    )
 
 
 def execute_statement(parameters: int) -> str:
-    """PostgreSQL 15 and earlier: explain the prepared statement with NULL arguments."""
+    """EXPLAIN of the prepared statement, its arguments NULLs."""
     arguments = ", ".join(["NULL"] * parameters)
     return f"EXPLAIN (FORMAT JSON) EXECUTE {_PROBE_NAME}" + (f"({arguments})" if arguments else "")
 

@@ -162,10 +162,18 @@ def observe(
                 shape.parameters,
             )
             continue
-        gained = None if reset_all or known.last is None else current.gained_since(known.last)
+        last = known.last
+        if (
+            not reset_all
+            and last is not None
+            and (row.calls, row.total_ms, row.blocks) == (last.calls, last.total_ms, last.blocks)
+        ):
+            statements[row.queryid] = known  # idle since the last sample: most of them
+            continue
+        gained = None if reset_all or last is None else current.gained_since(last)
         if gained is None:
             gained = current
-            restarted += int(not reset_all and known.last is not None)
+            restarted += int(not reset_all and last is not None)
         statements[row.queryid] = replace(known, since=known.since.plus(gained), last=current)
     left = 0
     for queryid, known in state.statements.items():
@@ -252,16 +260,33 @@ class IndexPlans:
 
 
 def table_timings(state: StatementsState, tables: Iterable[tuple[str, str]]) -> list[TableTiming]:
-    sums: dict[str, tuple[Counters, Counters]] = {f"{s}.{t}": (ZERO, ZERO) for s, t in tables}
+    # Plain sums, not Counters: this runs over every kept statement each cycle.
+    sums: dict[str, list[float]] = {f"{s}.{t}": [0, 0.0, 0, 0, 0, 0.0, 0, 0] for s, t in tables}
     for statement in state.statements.values():
+        before, since = statement.before or ZERO, statement.since
         for table in statement.tables:
-            if table in sums:
-                before, since = sums[table]
-                sums[table] = (before.plus(statement.before or ZERO), since.plus(statement.since))
+            found = sums.get(table)
+            if found is not None:
+                found[0] += before.calls
+                found[1] += before.total_ms
+                found[2] += before.rows
+                found[3] += before.blocks
+                found[4] += since.calls
+                found[5] += since.total_ms
+                found[6] += since.rows
+                found[7] += since.blocks
     timings = []
-    for key, (before, since) in sums.items():
+    for key, figures in sums.items():
         schema, _, table = key.partition(".")
-        timings.append(TableTiming(schema, table, before, since))
+        calls, total, rows, blocks, *after = figures
+        timings.append(
+            TableTiming(
+                schema,
+                table,
+                Counters(int(calls), total, int(rows), int(blocks)),
+                Counters(int(after[0]), after[1], int(after[2]), int(after[3])),
+            )
+        )
     return timings
 
 

@@ -40,10 +40,18 @@ class Classifier:
         self._names = tuple({name.lower() for _, name in tables})
         self.shapes: dict[int, Shape | None] = {}
         self.unparseable = 0
+        self._array: tuple[int, str] | None = None  # (entries, literal)
 
     @property
     def known(self) -> Collection[int]:
         return self.shapes.keys()
+
+    @property
+    def known_array(self) -> str:
+        """The known queryids as a PostgreSQL array literal, rebuilt only when they change."""
+        if self._array is None or self._array[0] != len(self.shapes):
+            self._array = (len(self.shapes), "{" + ",".join(map(str, self.shapes)) + "}")
+        return self._array[1]
 
     def shape(self, queryid: int, text: str | None) -> Shape | None:
         if queryid in self.shapes:
@@ -58,6 +66,7 @@ class Classifier:
         """Forget queryids gone from the view: the cache stays as large as the view."""
         if len(self.shapes) > len(present):
             self.shapes = {q: s for q, s in self.shapes.items() if q in present}
+            self._array = None
 
     def _classify(self, text: str) -> Shape | None:
         lowered = text.lower()

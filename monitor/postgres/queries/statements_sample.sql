@@ -1,5 +1,5 @@
 -- The current database's top-level statements: counters only, and the query text of
--- those the monitor has not classified yet (%(known)s: their queryids). One more row,
+-- those the monitor has not classified yet (%(known)s: their queryids, an array literal). One more row,
 -- its queryid NULL, carries pg_stat_statements_info.stats_reset. {schema} is the
 -- extension's schema, quoted; {info} the reset row (a NULL on versions before 1.9).
 -- Statistics views only: no relation is locked and no table row is read.
