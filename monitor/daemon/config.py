@@ -1,9 +1,9 @@
 """The daemon's configuration file: strict loading that reports every problem at once.
 
-The YAML is composed into nodes (not loaded into plain dicts) so that each
-problem names the line it sits on. Unknown keys are errors: a misspelt
-option silently falling back to its default is how monitors end up
-watching nothing.
+Read through the documents engine the spec uses (:mod:`monitor.documents`):
+parsed once as YAML 1.2, every problem recorded at its path and given its
+line at the end. Unknown keys are errors: a misspelt option silently falling
+back to its default is how monitors end up watching nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from msgspec import Struct
 
+from monitor.daemon import configdoc
 from monitor.documents import yamldoc
+from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
 from monitor.schema import spec
@@ -204,12 +207,11 @@ def load_specs(config: Config) -> dict[str, State]:
 def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     filename = str(path)
     yamldoc.check_characters(text, filename, "config")
-    # A config is small: always read exactly, every value with its line.
-    root = yamldoc.compose(text, filename)
-    reader = _Reader(filename, path.resolve().parent, environ)
-    config = reader.config(root, path)
-    if reader.problems or config is None:
-        raise InputError(reader.sorted_problems() or [Problem(filename, None, "empty config")])
+    reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, environ)
+    config = reader.config(reader.root, path)
+    reader.finish(text)
+    if config is None:
+        raise InputError([Problem(filename, None, "empty config")])
     return config
 
 
@@ -223,37 +225,191 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-class _Reader(yamldoc.Reader):
-    """Reads the composed config, collecting problems instead of stopping at the first."""
+class _Values(Reader):
+    """The values of a config: durations, names, files, choices; each read method takes
+    ``(node, where)`` and gives None (the problem recorded) for what it refuses."""
 
-    def __init__(self, filename: str, base_dir: Path, environ: Mapping[str, str]) -> None:
-        super().__init__(filename, fast=False)
+    def __init__(
+        self, filename: str, root: Any, base_dir: Path, environ: Mapping[str, str]
+    ) -> None:
+        super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
+
+    def section(
+        self,
+        node: Any | None,
+        where: str,
+        default: T,
+        read: Callable[[Any, str, T], T],
+    ) -> T:
+        return default if node is None else read(node, where, default)
+
+    def optional(
+        self,
+        node: Any | None,
+        where: str,
+        read: Callable[[Any, str], T | None],
+        default: T,
+    ) -> T:
+        if node is None:
+            return default
+        value = read(node, where)
+        return default if value is None else value
+
+    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
+        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
+        if not isinstance(node, dict):
+            self.problem(node, f"{where}: expected a mapping")
+            return None
+        expected = ", ".join(keys_of(doc))
+        return self.fields(
+            node,
+            where,
+            doc,
+            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
+        )
+
+    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
+        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
+        if isinstance(node, dict | list) or node is None:
+            self.problem(node, f"{where}: expected {what}")
+            return None
+        return str(node)
+
+    def boolean(self, node: Any, where: str) -> bool | None:
+        value = self.scalar_text(node, where, "true or false")
+        if value is None:
+            return None
+        if value.lower() not in ("true", "false"):
+            hint = yamldoc.boolean_hint(value)
+            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
+            return None
+        return value.lower() == "true"
+
+    def string(self, node: Any | None, where: str) -> str | None:
+        if node is None:
+            return None
+        value = self.scalar_text(node, where, "a string")
+        if value is not None and not value.strip():
+            self.problem(node, f"{where}: must not be empty")
+            return None
+        return value
+
+    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
+        if not isinstance(node, list) or not node:
+            self.problem(node, f"{where}: expected a non-empty list of strings")
+            return None
+        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
+        clean = tuple(v for v in values if v is not None)
+        return clean if len(clean) == len(values) else None
+
+    def count(self, node: Any, where: str, minimum: int) -> int | None:
+        if node is None:
+            return None
+        value = node if type(node) is int else None
+        if value is None:
+            self.problem(node, f"{where}: expected an integer")
+            return None
+        if value < minimum:
+            self.problem(node, f"{where}: must be at least {minimum}")
+            return None
+        return value
+
+    def duration(self, node: Any, where: str) -> float | None:
+        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
+        if text is None:
+            return None
+        seconds = parse_duration(text)
+        if seconds is None or not math.isfinite(seconds):
+            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
+            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
+            return None
+        if seconds <= 0:
+            self.problem(node, f"{where}: must be longer than zero")
+            return None
+        return seconds
+
+    def ratio(self, node: Any, where: str) -> float | None:
+        """A number of at least 1, such as 1.5."""
+        text = self.scalar_text(node, where, "a ratio such as 1.5")
+        if text is None:
+            return None
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(value) or value < 1:
+            self.problem(
+                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
+            )
+            return None
+        return value
+
+    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
+        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
+        if value is not None and value not in choices:
+            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def listen_address(self, node: Any, where: str) -> str | None:
+        value = self.scalar_text(node, where, "HOST:PORT")
+        if value is not None and parse_listen_address(value) is None:
+            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
+            return None
+        return value
+
+    def resolve(self, text: str) -> Path:
+        """Relative paths are relative to the config file, not to wherever the daemon started."""
+        path = Path(text)
+        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
+            path = path.expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def path(self, node: Any, where: str) -> Path | None:
+        text = self.string(node, where)
+        return self.resolve(text) if text is not None else None
+
+    def readable_file(self, node: Any | None, where: str) -> Path | None:
+        if node is None:
+            return None
+        path = self.path(node, where)
+        if path is not None and not _is_file(path):
+            self.problem(node, f"{where}: file not found: {path}")
+            return None
+        return path
+
+
+def timing_problems(config: Config) -> Iterator[tuple[str, str]]:
+    """The rules across sections: (the section at fault, the problem) of each broken one."""
+    timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
+    budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+    if timeouts.statement >= budget:
+        yield (
+            "timeouts",
+            f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
+            f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
+        )
+    if timeouts.lock >= timeouts.statement:
+        yield (
+            "timeouts",
+            f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
+            f"({timeouts.statement:g}s)",
+        )
+    if intervals.full_drift < intervals.drift:
+        yield "intervals", "intervals.full_drift: must not be shorter than intervals.drift"
+    if reconnect.initial_delay > reconnect.max_delay:
+        yield "reconnect", "reconnect.initial_delay: must not be longer than reconnect.max_delay"
+
+
+class _Reader(_Values):
+    """Reads the parsed config, collecting problems instead of stopping at the first."""
 
     # -- the document -------------------------------------------------------
 
     def config(self, root: Any, path: Path) -> Config | None:
-        if root is None or yamldoc.is_null(root):
+        if root is None:
             self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
             return None
-        keys = self.mapping(
-            root,
-            "config",
-            required=("version", "targets"),
-            optional=(
-                "state_dir",
-                "log_format",
-                "web",
-                "intervals",
-                "timeouts",
-                "reconnect",
-                "watch_window",
-                "limits",
-                "advisors",
-                "statements",
-            ),
-        )
+        keys = self.mapping(root, "config", configdoc.Config)
         if keys is None:
             return None
         version = self.count(keys.get("version"), "version", minimum=1)
@@ -293,37 +449,17 @@ class _Reader(yamldoc.Reader):
                 keys.get("statements"), "statements", Statements(), self.statements
             ),
         )
-        self.check_timings(config, keys)
+        for section, message in timing_problems(config):
+            self.report((section,) if section in keys else (), message)
         return config
 
-    def section(
-        self,
-        node: Any | None,
-        where: str,
-        default: T,
-        read: Callable[[Any, str, T], T],
-    ) -> T:
-        return default if node is None else read(node, where, default)
-
-    def optional(
-        self,
-        node: Any | None,
-        where: str,
-        read: Callable[[Any, str], T | None],
-        default: T,
-    ) -> T:
-        if node is None:
-            return default
-        value = read(node, where)
-        return default if value is None else value
-
     def web(self, node: Any, where: str, default: Web) -> Web:
-        keys = self.mapping(node, where, optional=("listen_address", "tls"))
+        keys = self.mapping(node, where, configdoc.Web)
         if keys is None:
             return default
         tls = None
         if "tls" in keys:
-            tls_keys = self.mapping(keys["tls"], f"{where}.tls", required=("cert_file", "key_file"))
+            tls_keys = self.mapping(keys["tls"], f"{where}.tls", configdoc.Tls)
             if tls_keys is not None:
                 cert = self.readable_file(tls_keys.get("cert_file"), f"{where}.tls.cert_file")
                 key = self.readable_file(tls_keys.get("key_file"), f"{where}.tls.key_file")
@@ -339,7 +475,7 @@ class _Reader(yamldoc.Reader):
         )
 
     def intervals(self, node: Any, where: str, default: Intervals) -> Intervals:
-        keys = self.mapping(node, where, optional=("drift", "stats", "full_drift"))
+        keys = self.mapping(node, where, configdoc.Intervals)
         if keys is None:
             return default
         return Intervals(
@@ -357,7 +493,7 @@ class _Reader(yamldoc.Reader):
         return seconds
 
     def timeouts(self, node: Any, where: str, default: Timeouts) -> Timeouts:
-        keys = self.mapping(node, where, optional=("lock", "statement", "connect"))
+        keys = self.mapping(node, where, configdoc.Timeouts)
         if keys is None:
             return default
         connect = self.optional(
@@ -375,7 +511,7 @@ class _Reader(yamldoc.Reader):
         )
 
     def reconnect(self, node: Any, where: str, default: Reconnect) -> Reconnect:
-        keys = self.mapping(node, where, optional=("initial_delay", "max_delay"))
+        keys = self.mapping(node, where, configdoc.Reconnect)
         if keys is None:
             return default
         return Reconnect(
@@ -391,9 +527,7 @@ class _Reader(yamldoc.Reader):
         )
 
     def watch_window(self, node: Any, where: str, default: WatchWindow) -> WatchWindow:
-        keys = self.mapping(
-            node, where, optional=("start", "duration", "after", "new_indexes_since")
-        )
+        keys = self.mapping(node, where, configdoc.WatchWindow)
         if keys is None:
             return default
         return WatchWindow(
@@ -427,9 +561,7 @@ class _Reader(yamldoc.Reader):
         return start
 
     def limits(self, node: Any, where: str, default: Limits) -> Limits:
-        keys = self.mapping(
-            node, where, optional=("other_indexes", "spec_relations", "present_objects")
-        )
+        keys = self.mapping(node, where, configdoc.Limits)
         if keys is None:
             return default
         return Limits(
@@ -438,45 +570,30 @@ class _Reader(yamldoc.Reader):
             present_objects=self.count_key(keys, where, "present_objects", default.present_objects),
         )
 
-    def count_key(self, keys: dict[str, Any], where: str, key: str, fallback: int) -> int:
+    def count_key(self, keys: Mapping[str, Any], where: str, key: str, fallback: int) -> int:
         read = lambda n, w: self.count(n, w, minimum=0)  # noqa: E731
         return self.optional(keys.get(key), f"{where}.{key}", read, fallback)
 
     def statements(self, node: Any, where: str, default: Statements) -> Statements:
-        keys = self.mapping(
-            node, where, optional=("top", "probes", "unplanned_after", "slower_ratio")
-        )
+        keys = self.mapping(node, where, configdoc.Statements)
         if keys is None:
             return default
         return Statements(
             top=self.count_key(keys, where, "top", default.top),
             probes=self.count_key(keys, where, "probes", default.probes),
             unplanned_after=self.optional(
-                keys.get("unplanned_after"), f"{where}.unplanned_after", self.duration, 3600.0
+                keys.get("unplanned_after"),
+                f"{where}.unplanned_after",
+                self.duration,
+                default.unplanned_after,
             ),
             slower_ratio=self.optional(
-                keys.get("slower_ratio"), f"{where}.slower_ratio", self.ratio, 1.5
+                keys.get("slower_ratio"), f"{where}.slower_ratio", self.ratio, default.slower_ratio
             ),
         )
 
-    def ratio(self, node: Any, where: str) -> float | None:
-        text = self.scalar_text(node, where, "a ratio such as 1.5")
-        if text is None:
-            return None
-        value = float(text) if _NUMBER.fullmatch(text) else math.nan
-        if not math.isfinite(value) or value < 1:
-            self.problem(
-                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
-            )
-            return None
-        return value
-
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
-        keys = self.mapping(
-            node,
-            where,
-            optional=("enabled", "exposed_schemas", "disable", "ignore", "unused_index_after"),
-        )
+        keys = self.mapping(node, where, configdoc.Advisors)
         if keys is None:
             return default
         none: tuple[str, ...] = ()
@@ -511,7 +628,7 @@ class _Reader(yamldoc.Reader):
             return ()
         targets = tuple(
             t
-            for i, item in enumerate(node)
+            for i, item in self.entries(node, enumerate(node))
             if (t := self.target(item, f"targets[{i}]")) is not None
         )
         seen: dict[str, Any] = {}
@@ -522,12 +639,7 @@ class _Reader(yamldoc.Reader):
         return targets
 
     def target(self, node: Any, where: str) -> Target | None:
-        keys = self.mapping(
-            node,
-            where,
-            required=("name", "spec"),
-            optional=("dsn", "dsn_env", "dsn_file", "schemas"),
-        )
+        keys = self.mapping(node, where, configdoc.Target)
         if keys is None:
             return None
         name = self.string(keys.get("name"), f"{where}.name")
@@ -546,7 +658,7 @@ class _Reader(yamldoc.Reader):
             return None
         return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
 
-    def dsn(self, node: Any, keys: dict[str, Any], where: str) -> tuple[str, str] | None:
+    def dsn(self, node: Any, keys: Mapping[str, Any], where: str) -> tuple[str, str] | None:
         given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
         if len(given) != 1:
             self.problem(
@@ -585,148 +697,3 @@ class _Reader(yamldoc.Reader):
             self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
             return None
         return dsn, source
-
-    # -- scalars ------------------------------------------------------------
-
-    def mapping(
-        self,
-        node: Any,
-        where: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None:
-        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
-        if not isinstance(node, dict):
-            self.problem(node, f"{where}: expected a mapping")
-            return None
-        known = required + optional
-        expected = ", ".join(known)
-        return self.fields(
-            node,
-            where,
-            known,
-            required,
-            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
-        )
-
-    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
-        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
-        if isinstance(node, dict | list) or yamldoc.is_null(node):
-            self.problem(node, f"{where}: expected {what}")
-            return None
-        return str(node)
-
-    def boolean(self, node: Any, where: str) -> bool | None:
-        value = self.scalar_text(node, where, "true or false")
-        if value is None:
-            return None
-        if value.lower() not in ("true", "false"):
-            self.problem(node, f"{where}: expected true or false, got {value!r}")
-            return None
-        return value.lower() == "true"
-
-    def string(self, node: Any | None, where: str) -> str | None:
-        if node is None:
-            return None
-        value = self.scalar_text(node, where, "a string")
-        if value is not None and not value.strip():
-            self.problem(node, f"{where}: must not be empty")
-            return None
-        return value
-
-    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
-        if not isinstance(node, list) or not node:
-            self.problem(node, f"{where}: expected a non-empty list of strings")
-            return None
-        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
-        clean = tuple(v for v in values if v is not None)
-        return clean if len(clean) == len(values) else None
-
-    def count(self, node: Any, where: str, minimum: int) -> int | None:
-        if node is None:
-            return None
-        value = self.integer_value(node)
-        if value is None:
-            self.problem(node, f"{where}: expected an integer")
-            return None
-        if value < minimum:
-            self.problem(node, f"{where}: must be at least {minimum}")
-            return None
-        return value
-
-    def duration(self, node: Any, where: str) -> float | None:
-        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
-        if text is None:
-            return None
-        seconds = parse_duration(text)
-        if seconds is None or not math.isfinite(seconds):
-            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
-            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
-            return None
-        if seconds <= 0:
-            self.problem(node, f"{where}: must be longer than zero")
-            return None
-        return seconds
-
-    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
-        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
-        if value is not None and value not in choices:
-            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
-            return None
-        return value
-
-    def listen_address(self, node: Any, where: str) -> str | None:
-        value = self.scalar_text(node, where, "HOST:PORT")
-        if value is not None and parse_listen_address(value) is None:
-            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
-            return None
-        return value
-
-    def resolve(self, text: str) -> Path:
-        """Relative paths are relative to the config file, not to wherever the daemon started."""
-        path = Path(text)
-        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
-            path = path.expanduser()
-        return path if path.is_absolute() else self.base_dir / path
-
-    def path(self, node: Any, where: str) -> Path | None:
-        text = self.string(node, where)
-        return self.resolve(text) if text is not None else None
-
-    def readable_file(self, node: Any | None, where: str) -> Path | None:
-        if node is None:
-            return None
-        path = self.path(node, where)
-        if path is not None and not _is_file(path):
-            self.problem(node, f"{where}: file not found: {path}")
-            return None
-        return path
-
-    # -- rules across sections ----------------------------------------------
-
-    def check_timings(self, config: Config, keys: dict[str, Any]) -> None:
-        timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
-        budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
-        timeouts_node = keys.get("timeouts")
-        if timeouts.statement >= budget:
-            self.problem(
-                timeouts_node,
-                f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
-                f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
-            )
-        if timeouts.lock >= timeouts.statement:
-            self.problem(
-                timeouts_node,
-                f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
-                f"({timeouts.statement:g}s)",
-            )
-        if intervals.full_drift < intervals.drift:
-            self.problem(
-                keys.get("intervals"),
-                "intervals.full_drift: must not be shorter than intervals.drift",
-            )
-        if reconnect.initial_delay > reconnect.max_delay:
-            self.problem(
-                keys.get("reconnect"),
-                "reconnect.initial_delay: must not be longer than reconnect.max_delay",
-            )

@@ -23,12 +23,14 @@ Each layout follows its tool's own rules:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from monitor.documents import files
 from monitor.errors import InputError, MonitorError, Problem
 
 
@@ -241,12 +243,15 @@ def _flyway(files: Sequence[Path], texts: dict[Path, str], problems: list[Proble
 def _flyway_in_transaction(path: Path, problems: list[Problem]) -> bool:
     """A script's ``<file>.sql.conf`` may say ``executeInTransaction=false``."""
     conf = path.with_name(path.name + ".conf")
-    if not conf.is_file():
+    if not os.path.lexists(conf):
         return True
     try:
-        text = conf.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(conf), None, f"cannot read: {exc}"))
+        text = files.read_bytes(conf, "flyway config", 64 * 1024, inside=path.parent).decode()
+    except InputError as refused:
+        problems.extend(refused.problems)
+        return True
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(conf), None, f"not UTF-8 text: {exc.reason}"))
         return True
     for number, line in enumerate(text.splitlines(), start=1):
         key, _, value = line.partition("=")

@@ -11,11 +11,14 @@ than the bootstrap, so a spec ignores them by name.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+
+from monitor.documents import files
 
 # The tables of the platform's services, as Supabase's hosted databases hold them
 # (past and present versions), by schema: never expected, never unexpected.
@@ -89,11 +92,18 @@ def referenced(texts: Iterable[str]) -> bool:
 
 
 def configured_major_version(migrations_dir: Path) -> int | None:
-    """``[db] major_version`` of the project's ``supabase/config.toml``, if there is one."""
-    config = migrations_dir.parent / "config.toml"
+    """``[db] major_version`` of the project's ``supabase/config.toml``, if there is one.
+
+    InputError when the file is there but may not be read (a FIFO, a link out of the project).
+    """
+    project = migrations_dir.parent
+    config = project / "config.toml"
+    if not os.path.lexists(config):
+        return None
+    data = files.read_bytes(config, "supabase config", 1024 * 1024, inside=project)
     try:
-        document = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        document = tomllib.loads(data.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     version = document.get("db", {}).get("major_version")
     return version if isinstance(version, int) else None

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 
-from monitor.clock import ManualClock
 from monitor.daemon import metrics
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
 from monitor.postgres import db, statements
+from tests.support.clock import ManualClock
 from tests.support.deploy_files import documented_metrics, exported_metrics
 from tests.support.statements import (
     APP_QUERY,
