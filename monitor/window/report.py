@@ -521,6 +521,12 @@ def _query_lines(queries: QueryEvidence) -> list[str]:
         for statement in index.not_using:
             used = ", ".join(statement.plan.indexes) if statement.plan else ""
             lines.append(_statement_row(statement, f"uses {used or 'no index'}"))
+        if index.not_using:
+            lines.append(
+                "\nPlans are generic (parameters unknown): a partial index whose WHERE a"
+                " parameter would have to prove (`is_active = $2`) is never in them, while the"
+                " statement's own executions may use it; its mean time says whether they do."
+            )
         if index.unplanned:
             lines.append(f"\n{index.unplanned} more could not be planned (see the log).")
     if queries.tables:
