@@ -17,6 +17,7 @@ from monitor.daemon.metrics import ADVISORY_SERIES, CHECKS, PREFIX
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
 from monitor.schema.model import Change, Kind, Severity
+from monitor.window import evidence
 
 F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
@@ -86,6 +87,7 @@ def _target(families: _Families, target: TargetResults) -> None:
     _drift(families, target)
     _advisories(families, target)
     _usage(families, target)
+    _statements(families, target)
     _state_files(families, target)
     if target.window is not None:
         window = target.window
@@ -265,6 +267,85 @@ def _usage(families: _Families, target: TargetResults) -> None:
         ),
     ):
         families.gauge(metric, text, _DATABASE_LABELS).add_metric(database, float(value))
+
+
+def _statements(families: _Families, target: TargetResults) -> None:
+    result = target.statements
+    if result is None:
+        return
+    name, datname = target.name, result.datname
+    families.gauge(
+        "statements_available",
+        "Whether the last stats check read pg_stat_statements.",
+        ["target"],
+    ).add_metric([name], 1.0 if result.available else 0.0)
+    families.counter(
+        "statement_baseline_resets",
+        "Times the statement baseline restarted during the window (statistics reset, evictions).",
+        ["target"],
+    ).add_metric([name], float(result.resets))
+    rules = families.gauge(
+        "statement_advisories",
+        "Query evidence advisories by rule (every rule, 0 when clean).",
+        ["target", "rule", "level"],
+    )
+    for rule in evidence.RULES:
+        count = sum(1 for a in result.advisories if a.rule == rule)
+        rules.add_metric([name, rule, evidence.LEVELS[rule]], float(count))
+    for table in result.tables:
+        labels = [name, datname, table.schemaname, table.relname]
+        before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
+        if before is not None:
+            families.gauge(
+                "table_statement_mean_seconds_before_watch_start",
+                "Mean time of the table's statements before the watch window began.",
+                _TABLE_LABELS,
+            ).add_metric(labels, before / 1000.0)
+        if since is not None:
+            families.gauge(
+                "table_statement_mean_seconds_since_watch_start",
+                "Mean time of the table's statements since the watch window began.",
+                _TABLE_LABELS,
+            ).add_metric(labels, since / 1000.0)
+        if before and since is not None:
+            families.gauge(
+                "table_statement_mean_ratio",
+                "Mean statement time since the window began over before it.",
+                _TABLE_LABELS,
+            ).add_metric(labels, since / before)
+    for index in result.indexes:
+        labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
+        families.gauge(
+            "index_planned_statements",
+            "New index: probed top statements on its table whose generic plan uses it.",
+            _INDEX_LABELS,
+        ).add_metric(labels, float(index.planned_statements))
+        families.gauge(
+            "index_not_planned",
+            "New index: 1 when its table's probed top statements all plan without it"
+            " (after a while).",
+            _INDEX_LABELS,
+        ).add_metric(labels, 1.0 if index.not_planned else 0.0)
+    statement_labels = ["target", "datname", "queryid", "fingerprint"]
+    for statement in result.statements:
+        labels = [name, datname, str(statement.queryid), statement.fingerprint]
+        families.gauge(
+            "statement_calls_since_watch_start",
+            "Calls of a top statement since the window began.",
+            statement_labels,
+        ).add_metric(labels, float(statement.calls_since_watch_start))
+        if statement.mean_ms_since_watch_start is not None:
+            families.gauge(
+                "statement_mean_seconds_since_watch_start",
+                "Mean time of a top statement since the window began.",
+                statement_labels,
+            ).add_metric(labels, statement.mean_ms_since_watch_start / 1000.0)
+        if statement.mean_ms_before_watch_start is not None:
+            families.gauge(
+                "statement_mean_seconds_before_watch_start",
+                "Mean time of a top statement before the window began.",
+                statement_labels,
+            ).add_metric(labels, statement.mean_ms_before_watch_start / 1000.0)
 
 
 def registry(latest: Callable[[], Results]) -> CollectorRegistry:
