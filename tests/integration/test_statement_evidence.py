@@ -36,13 +36,18 @@ def statements_of(running: daemon.Daemon) -> StatementsResult:
     return target.statements
 
 
+def daemon_on(dsn: str, directory: Path) -> tuple[ManualClock, daemon.Daemon, daemon.TargetRunner]:
+    """A daemon in this process watching `dsn`, its checks run by the test, its clock too."""
+    clock = ManualClock(START)
+    config, specs = daemon.load(write_config(directory, dsn))
+    running = daemon.Daemon(config, specs, clock=clock)
+    return clock, running, running.runners["app"]
+
+
 def test_the_report_shows_the_new_index_used_and_the_statements_faster(
     pgss_database: str, tmp_path: Path
 ) -> None:
-    clock = ManualClock(START)
-    config, specs = daemon.load(write_config(tmp_path, pgss_database))
-    running = daemon.Daemon(config, specs, clock=clock)
-    runner = running.runners["app"]
+    clock, running, runner = daemon_on(pgss_database, tmp_path)
     run_workload(pgss_database, 15)
     execute(pgss_database, UNPARSEABLE_QUERY)
     runner.run_stats()  # the baseline
@@ -83,10 +88,7 @@ def test_the_report_shows_the_new_index_used_and_the_statements_faster(
 def test_a_reset_mid_window_starts_a_new_baseline_and_mixes_nothing(
     pgss_database: str, tmp_path: Path
 ) -> None:
-    clock = ManualClock(START)
-    config, specs = daemon.load(write_config(tmp_path, pgss_database))
-    running = daemon.Daemon(config, specs, clock=clock)
-    runner = running.runners["app"]
+    clock, running, runner = daemon_on(pgss_database, tmp_path)
     run_workload(pgss_database, 5)
     runner.run_stats()  # baseline
     run_workload(pgss_database, 4)
@@ -119,10 +121,7 @@ def test_a_role_without_the_grant_gets_one_advisory_per_refused_statement(
     )
     dsn = psycopg.conninfo.make_conninfo(pgss_database, user="evidence_monitor")
     deploy_index(pgss_database)
-    clock = ManualClock(START)
-    config, specs = daemon.load(write_config(tmp_path, dsn))
-    running = daemon.Daemon(config, specs, clock=clock)
-    runner = running.runners["app"]
+    _clock, running, runner = daemon_on(dsn, tmp_path)
     for _ in range(3):
         run_workload(pgss_database, 2)
         runner.run_stats()
@@ -137,12 +136,9 @@ def test_a_role_without_the_grant_gets_one_advisory_per_refused_statement(
 def test_without_the_extension_the_stats_check_stands_and_says_why(
     make_database: Callable[..., str], tmp_path: Path
 ) -> None:
-    """The machine's server: no pg_stat_statements preloaded, then not even installed."""
+    """The machine's server: the extension not installed, then installed but not preloaded."""
     dsn = make_database()
-    clock = ManualClock(START)
-    config, specs = daemon.load(write_config(tmp_path, dsn))
-    running = daemon.Daemon(config, specs, clock=clock)
-    runner = running.runners["app"]
+    _clock, running, runner = daemon_on(dsn, tmp_path)
     runner.run_stats()
     result = statements_of(running)
     assert not result.available

@@ -25,6 +25,7 @@ def write_config(
     name: str = "app",
     listen: str = "127.0.0.1:0",
     intervals: str = "{drift: 1s, stats: 1s}",
+    spec: Path = SPEC,
 ) -> Path:
     path = directory / "monitor.yaml"
     path.write_text(
@@ -40,7 +41,7 @@ reconnect: {{initial_delay: 200ms, max_delay: 1s}}
 targets:
   - name: {name}
     dsn: "{dsn}"
-    spec: {SPEC}
+    spec: {spec}
 """
     )
     return path

@@ -295,24 +295,25 @@ def _statements(families: _Families, target: TargetResults) -> None:
     for table in result.tables:
         labels = [name, datname, table.schemaname, table.relname]
         before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
-        if before is not None:
-            families.gauge(
+        for metric, value, text in (
+            (
                 "table_statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
                 "Mean time of the table's statements before the watch window began.",
-                _TABLE_LABELS,
-            ).add_metric(labels, before / 1000.0)
-        if since is not None:
-            families.gauge(
+            ),
+            (
                 "table_statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
                 "Mean time of the table's statements since the watch window began.",
-                _TABLE_LABELS,
-            ).add_metric(labels, since / 1000.0)
-        if before and since is not None:
-            families.gauge(
+            ),
+            (
                 "table_statement_mean_ratio",
+                since / before if before and since is not None else None,
                 "Mean statement time since the window began over before it.",
-                _TABLE_LABELS,
-            ).add_metric(labels, since / before)
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, _TABLE_LABELS).add_metric(labels, value)
     for index in result.indexes:
         labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
         families.gauge(
@@ -329,23 +330,26 @@ def _statements(families: _Families, target: TargetResults) -> None:
     statement_labels = ["target", "datname", "queryid", "fingerprint"]
     for statement in result.statements:
         labels = [name, datname, str(statement.queryid), statement.fingerprint]
-        families.gauge(
-            "statement_calls_since_watch_start",
-            "Calls of a top statement since the window began.",
-            statement_labels,
-        ).add_metric(labels, float(statement.calls_since_watch_start))
-        if statement.mean_ms_since_watch_start is not None:
-            families.gauge(
+        since, before = statement.mean_ms_since_watch_start, statement.mean_ms_before_watch_start
+        for metric, value, text in (
+            (
+                "statement_calls_since_watch_start",
+                float(statement.calls_since_watch_start),
+                "Calls of a top statement since the window began.",
+            ),
+            (
                 "statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
                 "Mean time of a top statement since the window began.",
-                statement_labels,
-            ).add_metric(labels, statement.mean_ms_since_watch_start / 1000.0)
-        if statement.mean_ms_before_watch_start is not None:
-            families.gauge(
+            ),
+            (
                 "statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
                 "Mean time of a top statement before the window began.",
-                statement_labels,
-            ).add_metric(labels, statement.mean_ms_before_watch_start / 1000.0)
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, statement_labels).add_metric(labels, value)
 
 
 def registry(latest: Callable[[], Results]) -> CollectorRegistry:

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from monitor.postgres import scratch
+from tests.support import daemon
 from tests.support.paths import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "statement_evidence"
@@ -127,22 +128,12 @@ def execute(dsn: str, *statements: str) -> None:
             conn.execute(statement)
 
 
-def write_config(directory: Path, dsn: str, extra: str = "") -> Path:
+def write_config(directory: Path, dsn: str) -> Path:
     """A daemon config watching `dsn` against the fixture's spec; the deploy's index is new."""
-    path = directory / "monitor.yaml"
-    path.write_text(
-        f"""\
-version: 1
-state_dir: {directory / "state"}
-log_format: json
-intervals: {{drift: 60s, stats: 60s}}
-timeouts: {{lock: 200ms, statement: 5s, connect: 5s}}
-watch_window: {{duration: 2h, new_indexes_since: "20250123000000"}}
-{extra}
-targets:
-  - name: app
-    dsn: "{dsn}"
-    spec: {SPEC}
-"""
+    return daemon.write_config(
+        directory,
+        dsn,
+        extra='watch_window: {duration: 2h, new_indexes_since: "20250123000000"}',
+        intervals="{drift: 60s, stats: 60s}",
+        spec=SPEC,
     )
-    return path
