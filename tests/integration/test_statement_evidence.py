@@ -13,12 +13,15 @@ from monitor.daemon import metrics
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
 from monitor.postgres import db, statements
+from monitor.schema import spec
+from monitor.window import report, watch
 from tests.support.clock import ManualClock
 from tests.support.deploy_files import documented_metrics, exported_metrics
 from tests.support.statements import (
     APP_QUERY,
     NEEDS_PG_STAT_STATEMENTS,
     NEW_INDEX,
+    SPEC,
     UNPARSEABLE_QUERY,
     deploy_index,
     execute,
@@ -70,8 +73,8 @@ def test_the_report_shows_the_new_index_used_and_the_statements_faster(
     clock.advance(timedelta(hours=3))  # past the window's end: the report is written
     runner.run_stats()
     runner.close()
-    report = json.loads((tmp_path / "state" / "app" / "report.json").read_text())
-    (evidence,) = report["query_evidence"]["indexes"]
+    written = json.loads((tmp_path / "state" / "app" / "report.json").read_text())
+    (evidence,) = written["query_evidence"]["indexes"]
     (using,) = evidence["using"]
     assert using["query"].startswith("SELECT id, integration_type FROM public.integrations")
     assert using["calls_during"] == 30 and using["calls_before"] == 15
@@ -107,6 +110,13 @@ def test_a_reset_mid_window_starts_a_new_baseline_and_mixes_nothing(
     saved = json.loads((tmp_path / "state" / "app" / "statements.json").read_text())
     (reset,) = saved["resets"]
     assert reset["reason"].startswith("pg_stat_statements was reset at ")
+    files = watch.StateFiles(tmp_path / "state", "app")
+    expected = spec.load(SPEC)
+    built = report.for_target(
+        files, expected, duration_seconds=7200, new_indexes_since=None, now=START
+    )
+    markdown = report.to_markdown(built)
+    assert "- New baseline at 2026-01-10T09:01:00Z: pg_stat_statements was reset at " in markdown
     assert {s["before"][0] for s in saved["statements"].values()} == {5}
 
 
