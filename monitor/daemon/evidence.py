@@ -59,6 +59,7 @@ class EvidenceKeeper:
         self._location: statements.Location | None = None
         self._texts: dict[int, str] = {}  # full texts of the statements worth probing
         self._saved_at = time.monotonic()
+        self._logged: set[tuple[str, str, str | None, str]] = set()
         start = window.state.start
         loaded = window.load_file(lambda: evidence.load(window.files), None, now)
         # A file of another window (or none): this window's baseline is the next sample.
@@ -80,7 +81,28 @@ class EvidenceKeeper:
             except MonitorError as exc:
                 self._location = None
                 self._events.once(self.name, "statements", "statements_read_failed", error=str(exc))
-        return self.result(datname, now)
+        result = self.result(datname, now)
+        self._log_new_advisories(result)
+        return result
+
+    def _log_new_advisories(self, result: StatementsResult) -> None:
+        """One log line per advisory when it appears (the missing extension and refused
+        probes have their own events); again only after it has gone and come back."""
+        current = {
+            (a.rule, a.schema, a.table, a.object): a
+            for a in result.advisories
+            if a.rule in (evidence.INDEX_NOT_PLANNED, evidence.STATEMENT_SLOWER)
+        }
+        for key, advisory in current.items():
+            if key not in self._logged:
+                log_module.get_logger().warning(
+                    "statement_advisory",
+                    target=self.name,
+                    rule=advisory.rule,
+                    object=advisory.qualified_name,
+                    message=advisory.message,
+                )
+        self._logged = set(current)
 
     def _sample(self, conn: psycopg.Connection[Any], now: datetime) -> None:
         if self._location is None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import structlog
 
+from monitor.daemon import events as log
 from monitor.daemon import metrics
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
@@ -21,10 +25,12 @@ from tests.support.statements import (
     APP_QUERY,
     NEEDS_PG_STAT_STATEMENTS,
     NEW_INDEX,
+    POSTGREST_QUERY,
     SPEC,
     UNPARSEABLE_QUERY,
     deploy_index,
     execute,
+    organization,
     run_workload,
     write_config,
 )
@@ -186,3 +192,35 @@ def test_probes_plan_in_the_monitors_read_only_session_and_leave_nothing_behind(
             " WHERE query LIKE 'SELECT id FROM public.integrations%' AND toplevel"
         ).fetchone()
     assert calls == (0,)  # planned, never executed
+
+
+def test_a_new_index_no_top_statement_plans_through_is_flagged_once_its_wait_is_over(
+    pgss_database: str, tmp_path: Path
+) -> None:
+    """PostgREST's `is_active = $2`: no generic plan can prove the partial index's WHERE."""
+    deploy_index(pgss_database)
+    clock, running, runner = daemon_on(pgss_database, tmp_path)
+    stream = io.StringIO()
+    log.configure("json", stream)
+    try:
+        for _ in range(2):
+            with psycopg.connect(pgss_database, autocommit=True) as conn:
+                conn.execute(POSTGREST_QUERY, (organization(1), True))
+            runner.run_stats()
+        assert statements_of(running).indexes[0].not_planned is False  # within the hour
+        clock.advance(timedelta(hours=1, minutes=1))
+        for _ in range(2):
+            runner.run_stats()
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    (index,) = statements_of(running).indexes
+    assert (index.planned_statements, index.not_planned) == (0, True)
+    exposition = metrics.Renderer(running.store.latest).text().decode()
+    assert 'schema_monitor_index_not_planned{datname="' in exposition
+    assert 'indexrelname="idx_active_integrations",relname="integrations"' in exposition
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    advised = [e for e in events if e["event"] == "statement_advisory"]
+    assert [a["rule"] for a in advised] == ["new_index_not_planned"]  # once, not per cycle
+    assert advised[0]["object"] == f"public.integrations.{NEW_INDEX}"
+    runner.close()
