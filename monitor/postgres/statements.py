@@ -136,51 +136,43 @@ def probe(
 ) -> Plan:
     """The indexes of the statement's generic plan; the statement is never executed.
 
-    One round trip: the statements go as one simple query, which the server runs
-    as one implicit transaction, read-only like every transaction of the session.
-    `text` is one SELECT, as parsed (a newline ends a trailing comment).
+    Each statement goes on its own through the extended protocol, which refuses a
+    text holding more than one command, in a read-only transaction; pipelined, so
+    that a probe costs one round trip. `text` is one SELECT, as parsed.
     """
     generic = server_version_num >= GENERIC_PLAN_SINCE
-    script = generic_plan_statement(text) if generic else prepared_plan_script(text, parameters)
-    cursor = conn.cursor(row_factory=tuple_row)
     try:
-        cursor.execute(script)  # no parameters: sent as it is, several statements at once
-        while cursor.description is None and cursor.nextset():
-            pass
+        with conn.transaction(), conn.pipeline():  # read-only: the session's default
+            if generic:
+                cursor = conn.execute(generic_plan_statement(text))
+            else:
+                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                conn.execute(f"PREPARE {_PROBE_NAME} AS {text}")
+                cursor = conn.execute(execute_statement(parameters))
+                conn.execute(f"DEALLOCATE {_PROBE_NAME}")
         plan = cursor.fetchone()
     except pg_errors.InsufficientPrivilege as exc:
-        _forget_prepared(conn, generic)
+        _forget_prepared(conn, not generic)
         return Plan(error=_message(exc), refused=True)
     except psycopg.Error as exc:
         if conn.broken:
             raise _error(conn, exc) from None
-        _forget_prepared(conn, generic)
+        _forget_prepared(conn, not generic)
         return Plan(error=_message(exc))
     return Plan(indexes=tuple(sorted(set(plan_indexes(plan[0] if plan else None)))))
 
 
-def _forget_prepared(conn: psycopg.Connection[Any], generic: bool) -> None:
-    """A PREPARE that succeeded before a later statement failed outlives the failure."""
-    if generic:
-        return
-    with contextlib.suppress(psycopg.errors.InvalidSqlStatementName):  # PREPARE had failed
-        conn.execute(f"DEALLOCATE {_PROBE_NAME}")
+def _forget_prepared(conn: psycopg.Connection[Any], prepared: bool) -> None:
+    """A PREPARE that succeeded before a later statement failed outlives the transaction,
+    and the next probe's PREPARE would fail on its name."""
+    if prepared:
+        with contextlib.suppress(psycopg.errors.InvalidSqlStatementName):  # it had failed
+            conn.execute(f"DEALLOCATE {_PROBE_NAME}")
 
 
 def generic_plan_statement(text: str) -> str:
     """PostgreSQL 16 and later: plan the text with its $n parameters left unknown."""
-    return f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}\n"
-
-
-def prepared_plan_script(text: str, parameters: int) -> str:
-    """PostgreSQL 15 and earlier: prepare, explain the generic plan with NULL arguments
-    (a generic plan does not look at them), deallocate."""
-    return (
-        "SET LOCAL plan_cache_mode = force_generic_plan;\n"
-        f"PREPARE {_PROBE_NAME} AS {text}\n;\n"
-        f"{execute_statement(parameters)};\n"
-        f"DEALLOCATE {_PROBE_NAME}"
-    )
+    return f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}"
 
 
 def execute_statement(parameters: int) -> str:

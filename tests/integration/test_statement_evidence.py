@@ -184,6 +184,12 @@ def test_probes_plan_in_the_monitors_read_only_session_and_leave_nothing_behind(
         # does not know the option yet (a parameter-free text, so that it gets that far).
         on_16 = statements.probe(conn, "SELECT id FROM public.integrations", 0, 160000)
         assert on_16.error == 'unrecognized EXPLAIN option "generic_plan"'
+        # Whatever a text holds, it never becomes two commands (nor a write).
+        two = "SELECT 1 FROM public.integrations; SET default_transaction_read_only = off"
+        for version in (150000, 160000):
+            smuggled = statements.probe(conn, two, 0, version)
+            assert smuggled.error is not None and "multiple commands" in smuggled.error
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with psycopg.connect(pgss_database) as conn:
