@@ -61,8 +61,8 @@ FAMILIES = (
 )
 
 
-def statements(count: int) -> Iterator[str]:
-    """`count` distinct statement shapes: a fifth on integrations, the rest elsewhere."""
+def statements(count: int, share: float) -> Iterator[str]:
+    """`count` distinct statement shapes: `share` of them on integrations, the rest elsewhere."""
     subsets = [
         ", ".join(c)
         for size in range(1, len(COLUMNS) + 1)
@@ -77,6 +77,13 @@ def statements(count: int) -> Iterator[str]:
         f"SELECT {columns} FROM public.integrations WHERE {where}{order}"
         for order, columns, where in itertools.product(orders, subsets, filters)
     ]
+    mine += [  # more shapes, each joining another table
+        f"SELECT i.id FROM public.integrations i {join} public.other_{table} o ON o.{column} = 1"
+        f" WHERE i.{where}"
+        for join, column, table, where in itertools.product(
+            ("JOIN", "LEFT JOIN"), OTHER_COLUMNS, range(100), filters
+        )
+    ]
     other_subsets = [
         ", ".join(c)
         for size in range(1, len(OTHER_COLUMNS) + 1)
@@ -87,12 +94,12 @@ def statements(count: int) -> Iterator[str]:
         for table in range(100)
         for columns in other_subsets
     )
-    share = count // 5
-    yield from mine[:share]
-    yield from itertools.islice(others, count - min(share, len(mine)))
+    on_spec = min(int(count * share), len(mine))
+    yield from mine[:on_spec]
+    yield from itertools.islice(others, count - on_spec)
 
 
-def build(dsn: str, count: int) -> int:
+def build(dsn: str, count: int, share: float) -> int:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA extensions")
         conn.execute("CREATE EXTENSION pg_stat_statements SCHEMA extensions")
@@ -108,12 +115,12 @@ def build(dsn: str, count: int) -> int:
         conn.execute("ANALYZE")
         conn.execute("SELECT extensions.pg_stat_statements_reset()")
         sent = 0
-        for text in statements(count):
+        for text in statements(count, share):
             arguments: list[Any] = []
             for position in range(text.count("%s")):
                 arguments.append(
                     1
-                    if "other_" in text
+                    if "FROM public.other_" in text
                     else "type_1"
                     if position
                     else "00000000-0000-0000-0000-000000000001"
@@ -229,6 +236,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--statements", type=int, default=5000)
     parser.add_argument("--cycles", type=int, default=6)
+    parser.add_argument(
+        "--on-spec", type=float, default=0.2, help="share of the statements on the spec's table"
+    )
     parser.add_argument("--profile", action="store_true", help="profile a warm cycle")
     arguments = parser.parse_args()
     settings = (
@@ -241,7 +251,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as scratch_dir,
     ):
         started = time.perf_counter()
-        distinct = build(server.dsn, arguments.statements)
+        distinct = build(server.dsn, arguments.statements, arguments.on_spec)
         built = time.perf_counter() - started
         with_index = measure(
             server.dsn,
@@ -267,7 +277,8 @@ def main() -> None:
     )
     print(
         line.format(
-            "evidence, warm cycle, median (CPU; target <= 50 ms)", f"{with_index['warm_ms']:.1f} ms"
+            "evidence, warm cycle, median (CPU; target <= 50 ms)",
+            f"{with_index['warm_ms']:.1f} ms (max {with_index['warm_max_ms']:.1f} ms)",
         )
     )
     print(

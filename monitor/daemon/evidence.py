@@ -30,7 +30,7 @@ from monitor.postgres import statements
 from monitor.schema.model import State
 from monitor.window import evidence
 from monitor.window.report import new_indexes
-from monitor.window.shapes import Classifier, Shape
+from monitor.window.shapes import Classifier
 
 
 class EvidenceKeeper:
@@ -57,7 +57,6 @@ class EvidenceKeeper:
             for i in new_indexes(expected, None, config.watch_window.new_indexes_since)
         ]
         self._location: statements.Location | None = None
-        self._texts: dict[int, str] = {}  # full texts of the statements worth probing
         self._saved_at = time.monotonic()
         self._logged: set[tuple[str, str, str | None, str]] = set()
         start = window.state.start
@@ -121,14 +120,8 @@ class EvidenceKeeper:
             self._location = None  # look again next cycle: it may be installed meanwhile
             raise
         shape = self._classifier.shape
-        kept: list[tuple[statements.Row, Shape]] = []
-        present = set()
-        for raw in sample.rows:
-            queryid = raw[0]
-            present.add(queryid)
-            found = shape(queryid, raw[1])
-            if found is not None:
-                kept.append((statements.Row.of(raw), found))
+        kept = [(raw, found) for raw in sample.rows if (found := shape(raw[0], raw[1]))]
+        present = {raw[0] for raw in sample.rows}
         self._classifier.keep_only(present)
         previous = self.state
         state, reasons = evidence.observe(self.state, kept, sample.stats_reset, now)
@@ -136,10 +129,10 @@ class EvidenceKeeper:
             log_module.get_logger().info(
                 "statement_baseline_restarted", target=self.name, reason=reason
             )
-        self._texts = {row.queryid: s.text for row, s in kept if s.plannable}
         self.state = self._probe(conn, state, now)
-        changed = bool(reasons) or previous.samples == 0 or previous.unavailable is not None
-        self._save(now=changed or state.statements.keys() != previous.statements.keys())
+        # A statement first seen since the last save needs no save of its own: after a
+        # restart it is first seen again, with the same counts.
+        self._save(now=bool(reasons) or previous.samples == 0 or previous.unavailable is not None)
 
     def _probe(
         self, conn: psycopg.Connection[Any], state: evidence.StatementsState, now: datetime
@@ -150,10 +143,10 @@ class EvidenceKeeper:
             return state
         plans: dict[int, statements.Plan] = {}
         for statement in evidence.probe_candidates(state, tables, self._config.statements.probes):
-            text = self._texts.get(statement.queryid)
-            if text is not None:
+            shape = self._classifier.shapes.get(statement.queryid)
+            if shape is not None:  # its text: known since this process started
                 plans[statement.queryid] = statements.probe(
-                    conn, text, statement.parameters, location.server_version_num
+                    conn, shape.text, statement.parameters, location.server_version_num
                 )
         refused = [p for p in plans.values() if p.refused]
         if refused:

@@ -58,24 +58,8 @@ class Location:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One statement's counters, as the evidence keeps them."""
-
-    queryid: int
-    query: str | None  # None: classified before, the text was not sent again
-    calls: int
-    total_ms: float
-    rows: int
-    blocks: int  # shared blocks hit + read
-
-    @classmethod
-    def of(cls, raw: RawRow) -> Row:
-        queryid, query, calls, total_ms, rows, blocks, _ = raw
-        return cls(queryid, query, calls, total_ms, rows, blocks)
-
-
-# (queryid, query, calls, total_ms, rows, blocks, NULL): built into a Row only when kept.
+# (queryid, query or None, calls, total_ms, rows, blocks, None): tuples, as psycopg gives
+# them; thousands a cycle, and only a few change between two.
 RawRow = tuple[Any, ...]
 
 

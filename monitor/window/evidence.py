@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
-from monitor.postgres.statements import Plan, Row
+from monitor.postgres.statements import Plan, RawRow
 from monitor.schema.advisors import Advisory, Category, Level
 from monitor.window import strict
 from monitor.window.shapes import Shape
@@ -134,7 +135,7 @@ def begin(start: datetime) -> StatementsState:
 
 def observe(
     state: StatementsState,
-    rows: Iterable[tuple[Row, Shape]],
+    rows: Iterable[tuple[RawRow, Shape]],
     stats_reset: datetime | None,
     now: datetime,
 ) -> tuple[StatementsState, tuple[str, ...]]:
@@ -143,15 +144,26 @@ def observe(
     reset_all = not first and stats_reset != state.stats_reset
     statements: dict[int, Statement] = {}
     restarted = 0
-    for row, shape in rows:
-        current = Counters(row.calls, row.total_ms, row.rows, row.blocks)
-        known = state.statements.get(row.queryid)
+    for (queryid, _, calls, total_ms, returned, blocks, _), shape in rows:
+        known = state.statements.get(queryid)
+        last = known.last if known is not None else None
+        if (
+            not reset_all
+            and last is not None
+            and known is not None
+            and calls == last.calls
+            and total_ms == last.total_ms
+            and blocks == last.blocks
+        ):
+            statements[queryid] = known  # idle since the last sample: most of them
+            continue
+        current = Counters(calls, total_ms, returned, blocks)
         if known is None:
             # Seen first at the baseline: its counters are history. Later: it is new, or
             # came back after an eviction; either way all of its counts are the window's.
             before, since = (current, ZERO) if first else (None, current)
-            statements[row.queryid] = Statement(
-                row.queryid,
+            statements[queryid] = Statement(
+                queryid,
                 shape.fingerprint,
                 shape.excerpt,
                 shape.tables,
@@ -162,19 +174,11 @@ def observe(
                 shape.parameters,
             )
             continue
-        last = known.last
-        if (
-            not reset_all
-            and last is not None
-            and (row.calls, row.total_ms, row.blocks) == (last.calls, last.total_ms, last.blocks)
-        ):
-            statements[row.queryid] = known  # idle since the last sample: most of them
-            continue
         gained = None if reset_all or last is None else current.gained_since(last)
         if gained is None:
             gained = current
             restarted += int(not reset_all and last is not None)
-        statements[row.queryid] = replace(known, since=known.since.plus(gained), last=current)
+        statements[queryid] = replace(known, since=known.since.plus(gained), last=current)
     left = 0
     for queryid, known in state.statements.items():
         if queryid not in statements:
@@ -212,19 +216,20 @@ def with_plans(state: StatementsState, plans: Mapping[int, Plan], now: datetime)
     return replace(state, statements=statements)
 
 
+def _weight(statement: Statement) -> tuple[float, float, int]:
+    before = statement.before.total_ms if statement.before is not None else 0.0
+    return (-statement.since.total_ms, -before, statement.queryid)
+
+
 def ranked(
-    state: StatementsState, count: int, tables: Collection[str] | None = None
+    state: StatementsState, count: int, tables: AbstractSet[str] | None = None
 ) -> list[Statement]:
     """The `count` statements (on `tables`, if given) with the most time since the window
     started, then before it; ties by queryid, so the set does not flap."""
-    chosen = (
-        s for s in state.statements.values() if tables is None or any(t in tables for t in s.tables)
-    )
-    return heapq.nsmallest(
-        count,
-        chosen,
-        key=lambda s: (-s.since.total_ms, -(s.before.total_ms if s.before else 0.0), s.queryid),
-    )
+    chosen: Iterable[Statement] = state.statements.values()
+    if tables is not None:
+        chosen = [s for s in chosen if not tables.isdisjoint(s.tables)]
+    return heapq.nsmallest(count, chosen, key=_weight)
 
 
 # --- what it shows: pure summaries ----------------------------------------------------------
@@ -291,11 +296,16 @@ def table_timings(state: StatementsState, tables: Iterable[tuple[str, str]]) -> 
 
 
 def probe_candidates(
-    state: StatementsState, tables: Collection[str], count: int
+    state: StatementsState, tables: AbstractSet[str], count: int
 ) -> list[Statement]:
-    """The top `count` statements on `tables` (those with a new index) worth a plan probe."""
-    chosen = ranked(state, count * 2 + 10, tables)  # some are writes: not probed
-    return [s for s in chosen if s.plannable and s.last is not None][:count]
+    """The top `count` reads still in the view on `tables` (those with a new index): the
+    statements worth a plan probe."""
+    chosen = [
+        s
+        for s in state.statements.values()
+        if s.plannable and s.last is not None and not tables.isdisjoint(s.tables)
+    ]
+    return heapq.nsmallest(count, chosen, key=_weight)
 
 
 def index_plans(
@@ -305,7 +315,7 @@ def index_plans(
     statements (None: of every statement on it that was ever probed, for the report)."""
     found = []
     for schema, table, name in new_indexes:
-        on_table = (f"{schema}.{table}",)
+        on_table = frozenset((f"{schema}.{table}",))
         chosen = (
             ranked(state, len(state.statements), on_table)
             if count is None

@@ -10,7 +10,7 @@ import pytest
 from pglast import parser
 
 from monitor.postgres import statements
-from monitor.postgres.statements import Plan, Row
+from monitor.postgres.statements import Plan, RawRow
 from monitor.window import evidence
 from monitor.window.shapes import EXCERPT_CHARS, Classifier, Shape
 from monitor.window.watch import CorruptStateFile, StateFiles
@@ -70,8 +70,8 @@ def test_a_text_that_does_not_parse_is_skipped_counted_and_never_parsed_again() 
     assert 7 not in classifier.known
 
 
-def row(queryid: int, calls: int, total_ms: float) -> Row:
-    return Row(queryid, None, calls, total_ms, calls, calls * 3)
+def row(queryid: int, calls: int, total_ms: float) -> RawRow:
+    return (queryid, None, calls, total_ms, calls, calls * 3, None)
 
 
 SHAPE = Shape(("public.integrations",), "abcdef0123456789", "SELECT ...", 1, True, "SELECT ...")
@@ -79,7 +79,7 @@ SHAPE = Shape(("public.integrations",), "abcdef0123456789", "SELECT ...", 1, Tru
 
 def fold(
     state: evidence.StatementsState,
-    rows: list[Row],
+    rows: list[RawRow],
     reset: datetime | None = None,
     at: timedelta = timedelta(),
 ) -> tuple[evidence.StatementsState, tuple[str, ...]]:
