@@ -26,7 +26,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import MonitorError
 from monitor.postgres.statements import Plan, RawRow
 from monitor.schema.advisors import Advisory, Category, Level
 from monitor.window import strict
@@ -460,19 +459,19 @@ def save(files: StateFiles, state: StatementsState) -> None:
 
 
 def load(files: StateFiles) -> StatementsState | None:
-    """The saved state, None when there is none; :class:`CorruptStateFile` when unreadable."""
+    """The saved state, None when there is none; :class:`CorruptStateFile` when unreadable.
+
+    Read as the window's own files are (``StateFiles``): finite numbers, bounded depth,
+    then every value checked before anything computes with it."""
     where = path(files)
-    try:
-        data = where.read_bytes()
-    except FileNotFoundError:
+    data = files._read(where)
+    if data is None:
         return None
-    except OSError as exc:
-        raise MonitorError(f"cannot read {where}: {exc.strerror}") from None
     try:
-        return from_json(strict.parse(data.decode("utf-8")))
+        return from_json(data)
     except KeyError as exc:
         raise CorruptStateFile(where, f"missing {exc}") from None
-    except (ValueError, TypeError) as exc:  # bad bytes, syntax, numbers, nesting, values
+    except (ValueError, TypeError) as exc:
         raise CorruptStateFile(where, str(exc)) from None
 
 
