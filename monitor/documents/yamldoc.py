@@ -541,7 +541,7 @@ class Reader:
             for key in mapping:
                 # yaml-rs leaves merge keys to us, and keys that are not text may not
                 # be read as written: the exact path decides.
-                if type(key) is not str or key == "<<" or not key or key != key.strip():
+                if type(key) is not str or key == "<<" or not key:
                     raise Retry
             return mapping.items()
         for line, note in getattr(mapping, "notes", ()):
@@ -570,7 +570,7 @@ class Reader:
             self.problem(value, f"{what} must be a mapping, not {describe(value)}")
             return {}
         if self.fast and _key_set(known).issuperset(value):
-            # Every key known (so text, stripped, no merge key): nothing to check but
+            # Every key known (so text, no merge key): nothing to check but
             # the required ones. The usual case, a key at a time costs a third of a load.
             if all(key in value for key in required):
                 return value
@@ -622,20 +622,21 @@ class Reader:
 
     # -- scalars
 
-    def scalar(self, value: Any, label: str) -> str | None:
-        """A scalar's text as written (stripped); None for a YAML null."""
+    def scalar(self, value: Any, label: str, *, strip: bool = True) -> str | None:
+        """A scalar's text as written (stripped unless not `strip`: a quoted name keeps its
+        spaces); None for a YAML null."""
         kind = type(value)
         if kind is str:  # fast data: text, unless YAML 1.1 reads it as something else
             if value in _NOT_TEXT_IN_YAML_1_1:
                 raise Retry
-            text: str = value.strip()
+            text: str = value.strip() if strip else value
             return text
         if kind is Scalar:
             if value.tag == NULL:
                 return None
             if value.tag not in _SCALAR_TAGS:
                 raise self.invalid(value, f"{label}: unsupported YAML tag {value.tag}")
-            return str.strip(value)
+            return str.strip(value) if strip else str(value)
         if value is None:
             return None
         if isinstance(value, dict | list):

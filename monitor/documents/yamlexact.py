@@ -152,7 +152,7 @@ class _Builder:
                 what = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
                 mapping.notes.append((key_line, f"a key must be a name, not {what}"))
                 continue
-            name = key_node.value.strip()
+            name = key_node.value  # as written: a name may end in a space
             if not name:
                 mapping.notes.append((key_line, "a key must not be empty"))
             elif name in keys:

@@ -380,9 +380,16 @@ class _Reader(SecurityReader):
         kept: H = self.values.setdefault(value, value)
         return kept
 
-    def scalar(self, value: Any, label: str) -> str | None:
-        text = super().scalar(value, label)
+    def scalar(self, value: Any, label: str, *, strip: bool = True) -> str | None:
+        text = super().scalar(value, label, strip=strip)
         return None if text is None else self.shared(text)
+
+    def name(self, value: Any, label: str) -> str:
+        """A name exactly as PostgreSQL stores it: one cut at 63 bytes may end in a space."""
+        text = self.scalar(value, label, strip=False)
+        if not text:
+            raise self.invalid(value, f"{label} must not be empty")
+        return text
 
     def checked(self, value: Any, label: str, text: str, error: str | None, noun: str) -> str:
         """``text`` unless the SQL parser found an ``error`` in it."""
@@ -531,7 +538,7 @@ class _Reader(SecurityReader):
         return model.Ledger(applied=applied, table=table)
 
     def names(self, value: Any, label: str, *, single: bool = False) -> tuple[str, ...]:
-        return self.shared(self.items(value, label, self.text, single=single))
+        return self.shared(self.items(value, label, self.name, single=single))
 
     def schema(self, name: str, body: Any) -> model.Schema:
         what = f"schema {name}"
@@ -642,9 +649,9 @@ class _Reader(SecurityReader):
 
     def absent_entry(self, node: Any, label: str) -> tuple[Any, str, str | None]:
         if not isinstance(node, dict):
-            return node, self.text(node, label), None
+            return node, self.name(node, label), None
         found = self.fields(node, label, _ABSENT_ENTRY_KEYS, required=("name",))
-        name = self.get(found, "name", label, self.text, "")
+        name = self.get(found, "name", label, self.name, "")
         migration = self.get(found, "migration", label, self.optional_text, None)
         if not name:
             raise Invalid()
@@ -768,7 +775,7 @@ class _Reader(SecurityReader):
             [(key, value)] = self.pairs(node, label)
             return self.short_column(key, value, label, prefix)
         found = self.fields(node, label, _COLUMN_KEYS, required=("name", "type"))
-        name = self.get(found, "name", label, self.text, "")
+        name = self.get(found, "name", label, self.name, "")
         what = f"column {prefix}.{name}" if name else label
         column = model.Column(
             name=name,
@@ -793,7 +800,7 @@ class _Reader(SecurityReader):
             )
             return None
         try:
-            name = self.text(key, f"{label}: name")
+            name = self.name(key, f"{label}: name")
             return model.Column(name=name, type=self.type(value, f"column {prefix}.{name}: type"))
         except Invalid:
             return None
@@ -979,7 +986,7 @@ class _Reader(SecurityReader):
         return self.shared(frozenset(roles))
 
     def role(self, node: Any, label: str) -> str:
-        name = self.text(node, label)
+        name = self.name(node, label)
         # PUBLIC is a keyword, not a role name: any case means the same pseudo-role.
         return _PUBLIC if name.lower() == _PUBLIC else name
 
