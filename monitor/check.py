@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from monitor.documents import yamldoc
 from monitor.errors import InputError, MonitorError
 from monitor.postgres import catalog, db
-from monitor.schema import advisors, repair, spec
+from monitor.schema import advisors, platform_guard, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.compare import diff
 from monitor.schema.model import Finding, Kind, Severity, State
@@ -46,13 +46,17 @@ def inspect(expected: State, dsn: str, settings: advisors.Settings) -> Outcome:
 
 def _snapshot(dsn: str, scope: spec.Scope) -> catalog.Snapshot:
     with db.connect(dsn) as conn:
-        return catalog.snapshot(conn, scope.schemas, scope.ledger_table)
+        return catalog.snapshot(
+            conn, scope.schemas, scope.ledger_table, optional=platform_guard.GUARDED_SCHEMAS
+        )
 
 
 def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Settings) -> Outcome:
-    findings = diff.diff(expected, snap.state, skipped=snap.skipped)
+    live = platform_guard.spec_schemas(expected, snap.state)
+    findings = diff.diff(expected, live, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
-    return Outcome(findings, advisors.evaluate(snap.state, settings))
+    guarded = platform_guard.findings(expected, snap.state, findings)
+    return Outcome(findings + guarded, advisors.evaluate(live, settings))
 
 
 # A spec this large takes about as long to load as the server takes to answer.

@@ -123,17 +123,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     platform = build.add_mutually_exclusive_group()
     platform.add_argument(
-        "--supabase-bootstrap",
-        action="store_true",
+        "--platform",
+        choices=("supabase", "none"),
         default=None,
-        help="apply the built-in Supabase platform bootstrap (default: for the supabase"
-        " layout, or when the migrations name auth., storage., anon ...)",
+        help="the platform the migrations run on: supabase applies the built-in Supabase"
+        " bootstrap first (default: decided from the folder's structure, said on stderr: a"
+        " Supabase CLI project, or migrations that use auth.users, auth.uid(), storage.objects"
+        " ...; never a folder that creates schema auth or storage itself)",
+    )
+    platform.add_argument(
+        "--supabase-bootstrap",
+        dest="platform",
+        action="store_const",
+        const="supabase",
+        help="the same as --platform supabase",
     )
     platform.add_argument(
         "--no-supabase-bootstrap",
-        dest="supabase_bootstrap",
-        action="store_false",
-        help="do not apply the built-in Supabase bootstrap",
+        dest="platform",
+        action="store_const",
+        const="none",
+        help="the same as --platform none",
     )
     _add_schemas(build, "default: public and every schema the migrations create")
     build.set_defaults(handler=_spec_build)
@@ -341,7 +351,7 @@ def _spec_build(args: argparse.Namespace) -> int:
         args.migrations_dir,
         shadow_dsn=args.shadow_dsn,
         bootstrap_files=args.bootstrap,
-        supabase_bootstrap=args.supabase_bootstrap,
+        supabase_bootstrap=None if args.platform is None else args.platform == "supabase",
         schemas=args.schemas,
         layout=Layout(args.layout) if args.layout else None,
         ledger_table=args.ledger_table,

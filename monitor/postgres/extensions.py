@@ -119,8 +119,11 @@ class Standins:
 
     def __init__(self, available: frozenset[str]) -> None:
         self.available = available
-        self.names = standin_names() - available
+        self.names = standin_names()
         self.used: list[str] = []
+        # Extensions the server has but could not create (pg_cron outside
+        # shared_preload_libraries ...): the stand-in ran instead, and why.
+        self.refused: dict[str, str] = {}
         self.created: dict[str, str] = {}  # stand-in -> the schema it was created in
         # What the stand-ins made, by (kind, schema, name): a real extension's members,
         # which a live snapshot leaves out, so the replayed states leave them out too.
@@ -145,6 +148,15 @@ class Standins:
         node = nodes[0]
         match node:
             case ast.CreateExtensionStmt(extname=str() as name):
+                if name in self.available and name not in self.used:
+                    if _exists(conn, name):
+                        return None  # the server's own, created already: as written
+                    refusal = _create_for_real(conn, text)
+                    if refusal is None:
+                        return "SELECT NULL"  # created as written
+                    if name not in self.names:
+                        return None  # the server's own error, at its file and line
+                    self.refused[name] = refusal
                 return self._create(conn, name, node)
             case ast.DropStmt(removeType=ObjectType.OBJECT_EXTENSION, objects=objects):
                 names = {getattr(o, "sval", "") for o in objects or ()}
@@ -173,8 +185,6 @@ class Standins:
         return any(method in _METHODS_OF.get(name, ()) for name in self.used)
 
     def _create(self, conn: psycopg.Connection[Any], name: str, node: Any) -> str | None:
-        if name in self.available:
-            return None
         if name not in self.names:
             raise MonitorError(
                 f'extension "{name}" is not available on the scratch server, and schema-monitor'
@@ -197,6 +207,30 @@ class Standins:
         self._before = _objects(conn)
         script = standin_script(name).replace("@extschema@", sql.Identifier(schema).as_string(conn))
         return script
+
+
+_PROBE = b"schema_monitor_real_extension"
+
+
+def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    return conn.execute(b"SELECT FROM pg_extension WHERE extname = %s", (name,)).rowcount > 0
+
+
+def _create_for_real(conn: psycopg.Connection[Any], statement: str) -> str | None:
+    """Run a CREATE EXTENSION the server has; None when it did, else the server's reason
+    (nothing of it left behind: a savepoint inside the file's transaction)."""
+    in_transaction = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    if in_transaction:
+        conn.execute(b"SAVEPOINT " + _PROBE)
+    try:
+        conn.execute(statement.encode())
+    except psycopg.Error as exc:
+        if in_transaction:
+            conn.execute(b"ROLLBACK TO SAVEPOINT " + _PROBE)
+        return " ".join(str(exc.diag.message_primary or exc).split())
+    if in_transaction:
+        conn.execute(b"RELEASE SAVEPOINT " + _PROBE)
+    return None
 
 
 # Index access methods each stand-in provides.
