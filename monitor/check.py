@@ -217,6 +217,19 @@ _COLOURS = {Severity.CRITICAL: "\033[31m", Severity.WARNING: "\033[33m", Severit
 _LEVEL_COLOURS = {Level.ERROR: "\033[31m", Level.WARNING: "\033[33m", Level.INFO: "\033[36m"}
 
 
+def visible(text: str) -> str:
+    """`text` with every character a terminal or an XML reader would act on shown as an
+    escape (``\\n``, ``\\x1b``, ``\\u202e``), and ``\\`` doubled so that an escape cannot
+    be forged: a name can never start a line of its own or recolour one."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    # ascii() of one character is its Python escape: '\x1b', '\u202e', '\U000e0001'.
+    return "".join(_ESCAPES.get(c) or (c if c.isprintable() else ascii(c)[1:-1]) for c in text)
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -230,7 +243,7 @@ def print_findings(
         print("no drift: the database matches the spec", file=out)
     group = None
     for finding in findings:
-        heading = f"{finding.schema}.{finding.table}" if finding.table else finding.schema
+        heading = visible(f"{finding.schema}.{finding.table}" if finding.table else finding.schema)
         if finding.kind == "migration":
             heading = "migrations"
         if heading != group:
@@ -239,7 +252,7 @@ def print_findings(
         label = f"{finding.severity.value:<8}"
         if colour:
             label = f"{_COLOURS[finding.severity]}{label}\033[0m"
-        print(f"  {label} {finding.message}", file=out)
+        print(f"  {label} {visible(finding.message)}", file=out)
     if findings:
         counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
         total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
@@ -254,8 +267,8 @@ def _print_advisories(advisories: Sequence[Advisory], out: TextIO, colour: bool)
         label = f"{advisory.level.value:<8}"
         if colour:
             label = f"{_LEVEL_COLOURS[advisory.level]}{label}\033[0m"
-        print(f"  {label} {advisory.rule}: {advisory.message}", file=out)
-        print(f"  {'':<8}   fix: {advisory.remediation}", file=out)
+        print(f"  {label} {advisory.rule}: {visible(advisory.message)}", file=out)
+        print(f"  {'':<8}   fix: {visible(advisory.remediation)}", file=out)
     counts = ", ".join(
         f"{sum(1 for a in advisories if a.level is level)} {level.value}" for level in Level
     )
@@ -462,19 +475,24 @@ def junit_xml(
         case = ElementTree.SubElement(
             drift,
             "testcase",
-            classname=".".join(p for p in (schema, table) if p),
-            name=f"{kind} {name}",
+            classname=visible(".".join(p for p in (schema, table) if p)),
+            name=visible(f"{kind} {name}"),
         )
         for finding in by_object.get(key, ()):
             if _SEVERITY_RANK[finding.severity] >= threshold:
                 failures += 1
+                message = visible(finding.message)
                 failure = ElementTree.SubElement(
-                    case, "failure", message=finding.message, type=str(finding.severity)
+                    case, "failure", message=message, type=str(finding.severity)
                 )
-                fix_lines = repair.fix(finding, expected).lines()
-                failure.text = "\n".join([finding.message, *fix_lines])
+                # The script's own line breaks are kept; anything else is escaped.
+                fix_lines = [
+                    "\n".join(map(visible, line.split("\n")))
+                    for line in repair.fix(finding, expected).lines()
+                ]
+                failure.text = "\n".join([message, *fix_lines])
             else:
-                ElementTree.SubElement(case, "system-out").text = finding.message
+                ElementTree.SubElement(case, "system-out").text = visible(finding.message)
     drift.set("tests", str(len(cases)))
     drift.set("failures", str(failures))
     drift.set("errors", "0")
@@ -484,14 +502,14 @@ def junit_xml(
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=".".join(p for p in (advisory.schema, advisory.table) if p),
-            name=f"{advisory.rule} {advisory.object}",
+            classname=visible(".".join(p for p in (advisory.schema, advisory.table) if p)),
+            name=visible(f"{advisory.rule} {advisory.object}"),
         )
-        text = f"{advisory.message}\nfix: {advisory.remediation}"
+        text = f"{visible(advisory.message)}\nfix: {visible(advisory.remediation)}"
         if failing_advisories((advisory,), fail_on_advisory):
             advisory_failures += 1
             ElementTree.SubElement(
-                case, "failure", message=advisory.message, type=str(advisory.level)
+                case, "failure", message=visible(advisory.message), type=str(advisory.level)
             ).text = text
         else:
             ElementTree.SubElement(case, "system-out").text = text

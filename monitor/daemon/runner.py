@@ -381,6 +381,7 @@ class Daemon:
         self._wake = threading.Event()
         self._stop_requested = False
         self._reload_requested = False
+        self._status_requested = False
         self._reloading: threading.Thread | None = None
         self._loaded: tuple[config_module.Config, dict[str, State]] | str | None = None
         self._stopped = threading.Event()
@@ -508,6 +509,26 @@ class Daemon:
         if not from_signal:
             self._wake.set()
 
+    def request_status(self) -> None:
+        """SIGUSR1 or SIGUSR2: log where every target stands (serve() does it)."""
+        self._status_requested = True
+
+    def _log_status(self) -> None:
+        self._status_requested = False
+        self._log.info(
+            "status",
+            targets=[
+                {
+                    "name": t.name,
+                    "up": t.up,
+                    "drift_ok": t.drift_check.ok,
+                    "findings": len(t.drift.findings) if t.drift else None,
+                    "error": t.drift_check.error or t.stats_check.error,
+                }
+                for t in self.store.latest().targets
+            ],
+        )
+
     def serve(self) -> int:
         """Wait for stop or reload requests until stopped; returns the exit code.
 
@@ -519,6 +540,8 @@ class Daemon:
             self._wake.clear()
             if self._stop_requested:
                 break
+            if self._status_requested:
+                self._log_status()
             if self._reloading is not None and not self._reloading.is_alive():
                 self._reloading = None
                 self._apply_reload()
@@ -651,3 +674,7 @@ def _install_signal_handlers(daemon: Daemon) -> None:
     signal.signal(signal.SIGTERM, lambda _s, _f: daemon.request_stop(from_signal=True))
     signal.signal(signal.SIGINT, lambda _s, _f: daemon.request_stop(from_signal=True))
     signal.signal(signal.SIGHUP, lambda _s, _f: daemon.request_reload(from_signal=True))
+    # Default-fatal signals a person may send to ask for something: the state, in the log.
+    # The rest (SIGQUIT, SIGALRM, SIGPROF...) keep their defaults (docs/deploy.md).
+    for number in (signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, lambda _s, _f: daemon.request_status())

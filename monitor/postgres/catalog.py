@@ -48,7 +48,7 @@ from psycopg import IsolationLevel, capabilities, sql
 from monitor.errors import CatalogError, ConnectionFailed
 from monitor.postgres import catalog_security as surface
 from monitor.postgres.queries import load_query
-from monitor.schema import model
+from monitor.schema import model, quote
 
 Row = tuple[Any, ...]
 # text, name, varchar, char: the columns whose values a catalog repeats.
@@ -89,7 +89,9 @@ def snapshot(
     if not conn.read_only:
         conn.read_only = True
     try:
-        with conn.transaction(), _collector_paused():
+        # The reader closes its streams first: one left half read holds the connection's
+        # lock, and the transaction's ROLLBACK would wait for it for ever.
+        with conn.transaction(), _collector_paused(), reader:
             state, skipped, problem = _read(
                 reader, asked, ledger_table, set(optional) - set(schemas)
             )
@@ -137,6 +139,17 @@ class _Reader:
         # One object per distinct text: a catalog repeats its types, expressions,
         # roles and owners object after object; the model keeps a third as many.
         self.texts: dict[str, str] = {}
+        self._streams: list[Iterator[Row]] = []
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """End every stream, read to its end or not (a row that failed to convert)."""
+        for rows in self._streams:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return self._fetch(load_query(name), params)
@@ -156,11 +169,12 @@ class _Reader:
         chunked mode: there the rows are fetched at once, as by :meth:`rows`.
         """
         if not capabilities.has_stream_chunked():
-            yield from self.rows(name, params)
-            return
+            return iter(self.rows(name, params))
         self.statements += 1
         cursor = self.conn.cursor(row_factory=self.row_sharing_texts)
-        yield from cursor.stream(load_query(name), params, size=_CHUNK_ROWS)
+        rows = cursor.stream(load_query(name), params, size=_CHUNK_ROWS)
+        self._streams.append(rows)
+        return rows
 
     def _fetch(self, query: str | sql.Composed, params: dict[str, Any]) -> list[Row]:
         self.statements += 1
@@ -194,6 +208,7 @@ def _read(
         skipped_oids,
         skipped_names,
         skipped_functions,
+        skipped_function_names,
         matviews,
         ledger_schema,
         ledger_name,
@@ -220,6 +235,9 @@ def _read(
     # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
     views = [
         surface.view_from_row(row, parts.indexes) for row in reader.stream("catalog_views", asked)
+    ]
+    skipped_names += [
+        f"{schema}.{quote.signature(name, types)}" for schema, name, types in skipped_function_names
     ]
     skipped = tuple(sorted(skipped_names))
     ledger = None
@@ -284,7 +302,8 @@ def ledger_refusal(
             " with 'migration' or 'schema_history' in its name, with a version column"
         )
     if not may_read:
-        return f"permission denied to read {table}(version): GRANT SELECT (version) ON {table}"
+        grant = f"GRANT SELECT (version) ON {quote.qualified(schema, name)}"
+        return f"permission denied to read {table}(version): {grant}"
     return None
 
 
@@ -297,6 +316,16 @@ def _catalog_error(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Excepti
         return CatalogError(f"catalog read gave up waiting for a lock (lock_timeout): {message}")
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return CatalogError(f"catalog read cancelled (statement_timeout): {message}")
+    if isinstance(
+        exc, psycopg.errors.CharacterNotInRepertoire | psycopg.errors.UntranslatableCharacter
+    ):
+        encoding = conn.info.parameter_status("server_encoding") or "unknown"
+        return CatalogError(
+            f"catalog read failed: a name or text in the catalog is not valid in UTF-8 (the"
+            f" database's encoding is {encoding}, which does not check what it stores):"
+            f" {message}; rename the object, or give the DSN the client_encoding it was"
+            " written in (e.g. client_encoding=LATIN1)"
+        )
     return CatalogError(f"catalog read failed: {message}")
 
 
@@ -569,18 +598,21 @@ def trigger_from_row(row: Row) -> model.Trigger:
 
 
 def trigger_function(schema: str, name: str, argument_count: int, arguments: bytes) -> str:
-    """``name('arg', ...)``, schema-qualified unless in public; arguments as SQL literals."""
-    qualified = name if schema == "public" else f"{schema}.{name}"
+    """``name('arg', ...)``, schema-qualified unless in public, every name quoted;
+    arguments as SQL literals."""
+    called = quote.ident(name) if schema == "public" else quote.qualified(schema, name)
     if not argument_count:
-        return _intern(f"{qualified}()")
+        return _intern(f"{called}()")
     values = arguments.split(b"\0")[:argument_count]
-    literals = ", ".join(_string_literal(value.decode()) for value in values)
-    return f"{qualified}({literals})"
-
-
-def _string_literal(value: str) -> str:
-    escaped = value.replace("'", "''")
-    return f"'{escaped}'"
+    try:
+        texts = [value.decode() for value in values]
+    except UnicodeDecodeError:
+        # tgargs is bytea: the server never checked it (a SQL_ASCII database).
+        raise CatalogError(
+            f"catalog read failed: an argument of trigger function {called} is not valid"
+            f" UTF-8: {arguments!r}"
+        ) from None
+    return f"{called}({', '.join(map(quote.literal, texts))})"
 
 
 def trigger_when(definition: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from monitor.schema import model
+from monitor.schema import model, quote
 
 Row = tuple[Any, ...]
 
@@ -124,7 +124,8 @@ _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 def function_from_row(row: Row) -> tuple[str, model.Function]:
     (
         schema,
-        signature,
+        name,
+        types,
         kind,
         returns,
         arguments,
@@ -138,9 +139,8 @@ def function_from_row(row: Row) -> tuple[str, model.Function]:
         owner,
         acl,
     ) = row
-    types = signature[signature.index("(") + 1 : -1]
     return schema, model.Function(
-        name=signature,
+        name=quote.signature(name, types),
         returns=returns,
         language=language,
         body=body,
@@ -342,10 +342,10 @@ def with_surface(
             model.EventTrigger(
                 name=name,
                 event=event,
-                function=function,
+                function=f"{quote.qualified(function_schema, function_name)}()",
                 enabled=_ENABLED[enabled],
                 tags=tuple(sorted(tags or ())),
             )
-            for name, event, function, enabled, tags in events
+            for name, event, function_schema, function_name, enabled, tags in events
         ),
     )

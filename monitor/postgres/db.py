@@ -249,7 +249,12 @@ def connect(
         raise ConnectionFailed("cannot connect: the connection string cannot be parsed") from None
     # The user's own options come first so that ours, later on the line, win.
     options = f"{theirs} {ours}" if theirs else ours
-    extra = {key: value for key, value in (tcp or {}).items() if key not in given}
+    extra: dict[str, str | int] = {k: v for k, v in (tcp or {}).items() if k not in given}
+    # Text in UTF-8 unless the DSN names another encoding: with SQL_ASCII (the server's
+    # default on a SQL_ASCII database) psycopg hands out bytes; asked for UTF-8, such a
+    # server checks each name it sends, and one that is not UTF-8 is a clear error.
+    if given.get("client_encoding", "SQL_ASCII").upper().replace("_", "") == "SQLASCII":
+        extra["client_encoding"] = "UTF8"
     try:
         conn = psycopg.connect(
             make_conninfo(dsn, **extra) if extra else dsn,

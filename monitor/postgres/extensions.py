@@ -30,7 +30,7 @@ from psycopg import sql
 from monitor.errors import MonitorError
 from monitor.postgres import platform
 from monitor.postgres.scratch import Installation
-from monitor.schema import model
+from monitor.schema import model, quote
 
 _STANDINS = "monitor.postgres.sql.standins"
 # Schemas a stand-in makes for itself (a real extension would own them): never watched.
@@ -201,7 +201,7 @@ class Standins:
             schema = row[0] if row and row[0] else "public"
         if name in self.used:
             # Created already: IF NOT EXISTS is a no-op, else the server's own error.
-            return "SELECT NULL" if node.if_not_exists else f"CREATE EXTENSION {name}"
+            return "SELECT NULL" if node.if_not_exists else f"CREATE EXTENSION {quote.ident(name)}"
         self.used.append(name)
         self.created[name] = schema
         self._before = _objects(conn)

@@ -36,7 +36,7 @@ from monitor.schema.model import (
     State,
     Table,
 )
-from monitor.schema.quote import ident, qualified
+from monitor.schema.quote import NotAName, function_signature, ident, qualified
 
 
 class Level(StrEnum):
@@ -629,6 +629,18 @@ def _roles_text(roles: Iterable[str]) -> str:
     return ", ".join("PUBLIC" if r == PUBLIC_ROLE else r for r in sorted(roles))
 
 
+def _roles_sql(roles: Iterable[str]) -> str:
+    return ", ".join("PUBLIC" if r == PUBLIC_ROLE else ident(r) for r in sorted(roles))
+
+
+def _function_sql(context: _Context, function: Function) -> str:
+    """The function for a remediation: its signature rebuilt from parts, each quoted."""
+    try:
+        return function_signature(context.schema.name, function.name)
+    except NotAName:  # a spec's text the parser refuses: no SQL is written around it
+        return "<the function>"
+
+
 def _security_definer_view(context: _Context) -> Iterator[Advisory]:
     if not context.exposed:
         return
@@ -650,7 +662,7 @@ def _security_definer_view(context: _Context) -> Iterator[Advisory]:
             f"security_invoker) and is readable by {_roles_text(readers)}: it reads as its "
             f"owner{bypassed}",
             f"ALTER VIEW {name} SET (security_invoker = true); or REVOKE SELECT ON {name} "
-            f"FROM {_roles_text(readers)}",
+            f"FROM {_roles_sql(readers)}",
         )
 
 
@@ -673,7 +685,7 @@ def _function_search_path_mutable(context: _Context) -> Iterator[Advisory]:
             function.name,
             f"{definer}function {context.schema.name}.{function.name} has no fixed "
             f"search_path{level_note}",
-            f"ALTER FUNCTION {context.schema.name}.{function.name} SET search_path = '' "
+            f"ALTER FUNCTION {_function_sql(context, function)} SET search_path = '' "
             "(and schema-qualify the names it uses)",
         )
 
@@ -692,7 +704,7 @@ def _auth_users_exposed(context: _Context) -> Iterator[Advisory]:
             f"view {context.schema.name}.{view.name} reads auth.users and is readable by "
             f"{_roles_text(readers)}: user e-mails and metadata are served by the API",
             f"REVOKE SELECT ON {qualified(context.schema.name, view.name)} FROM "
-            f"{_roles_text(readers)}; or move the view out of the exposed schemas",
+            f"{_roles_sql(readers)}; or move the view out of the exposed schemas",
         )
     for function in context.schema.functions or ():
         callers = _granted(function.grants, "EXECUTE")
@@ -708,8 +720,8 @@ def _auth_users_exposed(context: _Context) -> Iterator[Advisory]:
             f"auth.users and is executable by {_roles_text(callers)} through the API: "
             "whatever it returns from auth.users, any caller gets",
             "make sure it returns only rows the caller may see (check auth.uid() inside), or "
-            f"REVOKE EXECUTE ON FUNCTION {context.schema.name}.{function.name} FROM "
-            f"{_roles_text(callers)}",
+            f"REVOKE EXECUTE ON FUNCTION {_function_sql(context, function)} FROM "
+            f"{_roles_sql(callers)}",
             # A guarded definer function is the documented way to reach auth.users: it
             # needs a review, not an alarm; a view hands the table out as it is.
             level=Level.WARNING,
@@ -834,7 +846,7 @@ def _sensitive_columns_exposed(context: _Context) -> Iterator[Advisory]:
                 column.name,
                 f"column {context.where(table)}.{column.name} looks sensitive, "
                 f"{_roles_text(readers)} may SELECT it and {how}: the anon key reads it",
-                f"REVOKE SELECT ON {context.sql_name(table)} FROM {_roles_text(readers)}; "
+                f"REVOKE SELECT ON {context.sql_name(table)} FROM {_roles_sql(readers)}; "
                 f"GRANT SELECT (<the other columns>) ON {context.sql_name(table)} TO anon; or "
                 "move the column to a table the API cannot read",
             )

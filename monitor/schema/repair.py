@@ -48,7 +48,16 @@ from monitor.schema.model import (
     Trigger,
     by_name,
 )
-from monitor.schema.quote import ident, literal, qualified, table_name
+from monitor.schema.quote import (
+    NotAName,
+    function_call,
+    function_parts,
+    function_signature,
+    ident,
+    literal,
+    qualified,
+    table_name,
+)
 
 DEFAULT_LOCK_TIMEOUT = "5s"
 _MAX_IDENTIFIER = 63
@@ -128,6 +137,13 @@ def fix(finding: Finding, expected: State) -> Fix:
         return Fix(note="apply the pending migration with your migration tool")
     if finding.kind is Kind.MIGRATION:
         return Fix(note="the migration ledger is kept by your migration tool, not repaired here")
+    try:
+        return _fix(finding, expected)
+    except NotAName as exc:
+        return Fix(note=f"no repair is written for a name that does not read back: {exc}")
+
+
+def _fix(finding: Finding, expected: State) -> Fix:
     schema = expected.schema(finding.schema) or Schema(finding.schema)
     if finding.kind in _SECURITY_FIXERS:
         return _SECURITY_FIXERS[finding.kind](finding, schema, expected)
@@ -378,7 +394,7 @@ def _temporary_name(name: str) -> str:
 def index_definition(schema: str, table: str, index: Index, *, concurrently: bool) -> str:
     unique = "UNIQUE " if index.unique else ""
     how = "CONCURRENTLY " if concurrently else ""
-    method = "" if index.method.lower() == "btree" else f" USING {index.method}"
+    method = "" if index.method.lower() == "btree" else f" USING {ident(index.method.lower())}"
     text = (
         f"CREATE {unique}INDEX {how}IF NOT EXISTS {ident(index.name)} ON "
         f"{qualified(schema, table)}{method} ({', '.join(index.columns)})"
@@ -507,9 +523,7 @@ def trigger_definition(where: str, trigger: Trigger) -> str:
 
 def _function_call(function: str) -> str:
     """The spec writes public functions unqualified; the script must not rely on search_path."""
-    call = function if function.rstrip().endswith(")") else f"{function}()"
-    name = call.partition("(")[0]
-    return call if "." in name else f"public.{call}"
+    return function_call(function if function.rstrip().endswith(")") else f"{function}()")
 
 
 def _create_trigger(where: str, trigger: Trigger) -> Iterator[Statement]:
@@ -559,8 +573,11 @@ def _trigger_differences(trigger: Trigger, live: dict[str, Any]) -> list[str]:
             differ.append(name)
     if not normalize.same_expression(trigger.when, live.get("when")):
         differ.append("when")
-    function = live.get("function") or ""
-    if not (normalize.same_expression(_function_call(trigger.function), _function_call(function))):
+    try:
+        live_call = _function_call(live.get("function") or "")
+    except NotAName:
+        live_call = ""
+    if not normalize.same_expression(_function_call(trigger.function), live_call):
         differ.append("function")
     return differ
 
@@ -679,13 +696,15 @@ def _role(name: str) -> str:
     return "PUBLIC" if name.lower() == PUBLIC_ROLE else ident(name)
 
 
-def _object_name(object_type: str, name: str) -> str:
-    """A qualified name as the diff spells it (``public.f(uuid)``), quoted for SQL."""
+def _object_name(object_type: str, schema: str, target: dict[str, Any]) -> str:
+    """The object of a finding's ``object`` field (``schema.name``) for SQL, never cut at a
+    dot or a parenthesis: a function is rebuilt from its signature's parts."""
     if object_type == "schema":
-        return ident(name)
-    schema, _, rest = name.partition(".")
-    base, paren, arguments = rest.partition("(")
-    return f"{ident(schema)}.{ident(base)}{paren}{arguments}"
+        return ident(schema)
+    name = str(target.get("object") or "").removeprefix(f"{schema}.")
+    if object_type == "function":
+        return function_signature(schema, name)
+    return qualified(schema, name)
 
 
 def _held(privileges: Iterable[str]) -> dict[str, bool]:
@@ -717,9 +736,7 @@ def _privilege_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         if keyword is None:
             return Fix(note=f"no repair is known for privileges on a {object_type}")
         prefix = ""
-        target = (
-            f"{keyword} {_object_name(object_type, str(want.get('object') or have.get('object')))}"
-        )
+        target = f"{keyword} {_object_name(object_type, schema.name, want or have)}"
     statements = []
     for privilege, option in sorted(held.items()):
         if privilege not in wanted:
@@ -760,7 +777,7 @@ def _owner_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
         v.materialized and v.name == finding.table for v in schema.views or ()
     ):
         keyword = "MATERIALIZED VIEW"
-    name = _object_name(object_type, str(want.get("object")))
+    name = _object_name(object_type, schema.name, want)
     sql = f"ALTER {keyword} {name} OWNER TO {ident(str(owner))};"
     # The new owner took over the ACL entries of the old; a role that held grants and
     # then owned the object loses them when ownership goes back: grant them again.
@@ -800,12 +817,12 @@ def _setting(key: str, value: str) -> str:
 
 
 def function_definition(schema: str, function: Function) -> str:
-    base, _, rest = function.name.partition("(")
-    arguments = function.arguments if function.arguments is not None else rest.rstrip(")")
+    name, types = function_parts(function.name)
+    arguments = function.arguments if function.arguments is not None else ", ".join(types)
     procedure = function.kind == "procedure"
     lines = [
         f"CREATE OR REPLACE {'PROCEDURE' if procedure else 'FUNCTION'} "
-        f"{ident(schema)}.{ident(base)}({arguments})"
+        f"{qualified(schema, name)}({arguments})"
     ]
     if not procedure and function.returns:
         lines.append(f"RETURNS {function.returns}")
@@ -847,7 +864,7 @@ def _grants_of(
 
 def _function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     if finding.change is Change.UNEXPECTED:
-        name = _object_name("function", f"{schema.name}.{finding.name}")
+        name = function_signature(schema.name, finding.name)
         return _one(f"DROP FUNCTION IF EXISTS {name};", Phase.AFTER, "data loss", data_loss=True)
     function = _named(schema.functions, finding.name, normalize_signature=True)
     if function is None or function.body is None:
@@ -855,7 +872,7 @@ def _function_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
     statements = [Statement(function_definition(schema.name, function), Phase.BEFORE, "function")]
     if finding.change is Change.MISSING:
         # A new function is executable by PUBLIC and owned by whoever runs the script.
-        name = _object_name("function", f"{schema.name}.{function.name}")
+        name = function_signature(schema.name, function.name)
         statements.append(
             Statement(f"REVOKE ALL ON FUNCTION {name} FROM PUBLIC;", Phase.BEFORE, "privilege")
         )
@@ -1032,7 +1049,7 @@ def _event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix
             f" WHEN TAG IN ({', '.join(literal(t) for t in trigger.tags)})" if trigger.tags else ""
         )
         sql = (f"CREATE EVENT TRIGGER {name} ON {trigger.event}{tags} "
-               f"EXECUTE FUNCTION {trigger.function};")  # fmt: skip
+               f"EXECUTE FUNCTION {function_call(trigger.function)};")  # fmt: skip
         return _one(sql, Phase.BEFORE, "trigger")
     switch = {"origin": "ENABLE", "always": "ENABLE ALWAYS", "replica": "ENABLE REPLICA",
               "disabled": "DISABLE"}[trigger.enabled]  # fmt: skip

@@ -108,6 +108,16 @@ def daemon_process(config: Path, log: Path) -> Iterator[Process]:
         process.close()
 
 
+@contextmanager
+def app_running(dsn: str, tmp_path: Path) -> Iterator[Process]:
+    """The daemon watching one target `app` (config in tmp_path/monitor.yaml), checked once."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text(config_text(tmp_path / "state", {"app": dsn}))
+    with daemon_process(config, tmp_path / "log") as process:
+        wait_until(lambda: process.value("check_success", target="app", check="drift") == 1)
+        yield process
+
+
 def with_password(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(dsn, password=PASSWORD)
 
@@ -228,9 +238,7 @@ def test_sigterm_is_answered_within_five_seconds_while_a_reload_hangs(
     phase3_dsn: str, tmp_path: Path
 ) -> None:
     config = tmp_path / "monitor.yaml"
-    config.write_text(config_text(tmp_path / "state", {"app": phase3_dsn}))
-    with daemon_process(config, tmp_path / "log") as process:
-        wait_until(lambda: process.value("check_success", target="app", check="drift") == 1)
+    with app_running(phase3_dsn, tmp_path) as process:
         config.unlink()
         os.mkfifo(config)  # reading it waits for a writer that never comes
         process.popen.send_signal(signal.SIGHUP)
@@ -256,3 +264,19 @@ def test_report_reads_state_files_without_the_database_variable(tmp_path: Path) 
         "run", "--config", str(config), "--validate-config", env=environment, timeout=60
     )
     assert run.returncode == 2 and "SM_UNSET_DATABASE_URL is not set" in run.stderr
+
+
+@pytest.mark.slow
+def test_sigusr1_and_sigusr2_log_the_state_and_never_end_the_daemon(
+    phase3_dsn: str, tmp_path: Path
+) -> None:
+    with app_running(phase3_dsn, tmp_path) as process:
+        for number in (signal.SIGUSR1, signal.SIGUSR2):
+            process.popen.send_signal(number)
+        wait_until(lambda: len(process.events("status")) >= 1)
+        assert process.popen.poll() is None
+        (target,) = process.events("status")[-1]["targets"]
+        assert (target["name"], target["up"], target["drift_ok"]) == ("app", True, True)
+        assert process.value("up", target="app") == 1
+        assert process.terminate() < 5
+        assert process.popen.returncode == 0

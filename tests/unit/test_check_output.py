@@ -178,3 +178,47 @@ def test_spec_lines_cover_tables_columns_collections_and_rls() -> None:
     assert lines[("public", "integrations", "policy", "Users can view")] == 17
     assert lines[("public", "integrations", "rls", "integrations")] == 8
     assert check.spec_lines("{not: [yaml") == {}
+
+
+# Every C0 control, DEL and C1 controls, and the bidi override that reverses text.
+CONTROLS = "".join(map(chr, [*range(0x20), 0x7F, 0x85, 0x9B])) + "\u202e"
+FORGED = "x\nno drift: the database matches the spec"
+
+
+def hostile(name: str) -> Finding:
+    return Finding(
+        Kind.TABLE, Change.UNEXPECTED, Severity.WARNING, "public", name, name,
+        f"table public.{name} is not in the spec",
+    )  # fmt: skip
+
+
+def test_text_shows_control_characters_in_names_as_escapes_and_never_forges_a_line() -> None:
+    out = io.StringIO()
+    advisory = Advisory(
+        "rls_disabled_in_public", Level.ERROR, Category.SECURITY, "public", CONTROLS, CONTROLS,
+        f"table {CONTROLS} is exposed", f"ALTER TABLE {CONTROLS} ENABLE ROW LEVEL SECURITY",
+    )  # fmt: skip
+    check.print_findings([hostile(FORGED), hostile(CONTROLS)], out, [advisory])
+    text = out.getvalue()
+    assert "no drift: the database matches the spec" not in text.splitlines()
+    assert "public.x\\nno drift: the database matches the spec" in text
+    printed_controls = {c for c in text if not c.isprintable()} - {"\n"}
+    assert printed_controls == set(), printed_controls
+    assert "\\x1b" in text and "\\u202e" in text and "\\x00" in text
+    # A name holding a backslash cannot pass for an escape.
+    assert check.visible("a\\nb") == "a\\\\nb" != check.visible("a\nb")
+
+
+def test_junit_stays_valid_xml_with_any_control_character_in_a_name() -> None:
+    advisory = Advisory(
+        "rls_disabled_in_public", Level.ERROR, Category.SECURITY, "public", CONTROLS, CONTROLS,
+        f"table {CONTROLS} is exposed", f"ALTER TABLE {CONTROLS} ENABLE ROW LEVEL SECURITY",
+    )  # fmt: skip
+    xml = check.junit_xml(
+        EXPECTED, [hostile(CONTROLS), hostile(FORGED)], [advisory],
+        fail_on=Severity.WARNING, fail_on_advisory=Level.ERROR,
+    )  # fmt: skip
+    root = ElementTree.fromstring(xml)  # raises on a character XML 1.0 forbids
+    names = {c.get("classname") for c in root.iter("testcase")}
+    assert f"public.{check.visible(CONTROLS)}" in names
+    assert "public.x\\nno drift: the database matches the spec" in names

@@ -49,7 +49,7 @@ skipped AS (
            OR c.oid IN (SELECT r.oid FROM reads_locked AS r WHERE r.classid = 'pg_rewrite'::regclass))
 ),
 skipped_functions AS (
-    SELECT p.oid, n.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS name
+    SELECT p.oid, n.nspname, p.proname, oidvectortypes(p.proargtypes) AS argument_types
     FROM reads_locked AS r
     JOIN pg_proc AS p ON p.oid = r.oid
     JOIN pg_namespace AS n ON n.oid = p.pronamespace
@@ -63,9 +63,12 @@ SELECT
         ORDER BY asked.position
     ) AS missing_schemas,
     ARRAY(SELECT skipped.oid FROM skipped) AS skipped_oids,
-    ARRAY(SELECT skipped.nspname || '.' || skipped.relname FROM skipped)
-        || ARRAY(SELECT f.name FROM skipped_functions AS f) AS skipped_names,
+    ARRAY(SELECT skipped.nspname || '.' || skipped.relname FROM skipped) AS skipped_names,
     ARRAY(SELECT f.oid FROM skipped_functions AS f) AS skipped_functions,
+    -- Spelled by the reader, its function names quoted (quote.signature).
+    ARRAY(
+        SELECT ARRAY[f.nspname, f.proname, f.argument_types] FROM skipped_functions AS f
+    ) AS skipped_function_names,
     ARRAY(
         SELECT c.oid
         FROM pg_class AS c

@@ -4,9 +4,12 @@
 -- kept parsed by the server (prosqlbody) and deparsed here. A NULL ACL means
 -- the defaults (EXECUTE to PUBLIC): acldefault() spells them out. Functions whose
 -- BEGIN ATOMIC body reads a relation behind an AccessExclusiveLock are left out.
+-- The name comes apart from the argument types: the reader quotes it
+-- (quote.signature), so that any name reads back as one name.
 SELECT
     n.nspname,
-    p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS signature,
+    p.proname,
+    oidvectortypes(p.proargtypes) AS argument_types,
     p.prokind,
     CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS returns,
     pg_get_function_arguments(p.oid) AS arguments,

@@ -135,7 +135,8 @@ SELECT
         SELECT coalesce(json_agg(json_build_array(
             e.evtname,
             e.evtevent,
-            fn.nspname || '.' || f.proname || '()',
+            fn.nspname,
+            f.proname,
             e.evtenabled,
             e.evttags
         ) ORDER BY e.evtname COLLATE "C"), '[]')

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from monitor.documents import yamldoc
 from monitor.documents.yamldoc import Invalid, describe, spelling
-from monitor.schema import model, normalize
+from monitor.schema import model, normalize, quote
 from monitor.schema.spec.writer import DEFAULT_PRIVILEGES_OF
 
 T = TypeVar("T")
@@ -537,19 +537,22 @@ class SecurityReader(yamldoc.Reader):
 
     def event_trigger(self, name: str, body: Any, what: str) -> model.EventTrigger:
         found = self.fields(body, what, _EVENT_TRIGGER_KEYS, required=("event", "function"))
-        function = self.get(found, "function", what, self.text, "")
-        if function and not function.endswith(")"):
-            function += "()"
-        if function and "." not in function.partition("(")[0]:
-            function = f"public.{function}"
         return model.EventTrigger(
             name=name,
             event=self.get(found, "event", what, lambda v, lbl: self.choice(v, lbl, _EVENTS), ""),
-            function=function,
+            function=self.get(found, "function", what, self.event_function, ""),
             enabled=self.get(found, "enabled", what, self.trigger_enabled, "origin"),
             tags=tuple(sorted(self.get(found, "tags", what, self.tags, ()))),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
+
+    def event_function(self, node: Any, label: str) -> str:
+        """As the catalog spells it: ``public.f()``, each name quoted."""
+        text = self.text(node, label)
+        try:
+            return quote.function_call(text if text.endswith(")") else f"{text}()")
+        except quote.NotAName as exc:
+            raise self.invalid(node, f"{label}: {exc}") from None
 
     def trigger_enabled(self, value: Any, label: str) -> str:
         if yamldoc.is_bool(value):
