@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -356,18 +357,44 @@ def _spec_build(args: argparse.Namespace) -> int:
         layout=Layout(args.layout) if args.layout else None,
         ledger_table=args.ledger_table,
         postgres_version=args.postgres_version,
-        progress=_progress if interactive else None,
+        progress=_progress if interactive else _LogProgress(),
         notice=notice,
     )
     standins = [n for n in notes if n.startswith("stand-ins used")]
     header = "".join(f"# {line}\n" for line in standins)
-    _write(header + spec.dumps(state), args.output)
+    text = spec.dumps(state)
+    if len(text) > _LARGE_SPEC_BYTES:
+        print(f"schema-monitor: writing the spec ({len(text) // 1024} KiB)", file=sys.stderr)
+    _write(header + text, args.output)
     return ExitCode.OK
+
+
+_LARGE_SPEC_BYTES = 1024 * 1024
 
 
 def _progress(number: int, total: int, name: str) -> None:
     end = "\n" if number == total else ""
     print(f"\r\033[Kapplying {number}/{total}: {name}", end=end, file=sys.stderr, flush=True)
+
+
+class _LogProgress:
+    """Progress for CI logs (no terminal): a line every few seconds or every 50 files."""
+
+    EVERY_FILES = 50
+    EVERY_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, number: int, total: int, name: str) -> None:
+        now = time.monotonic()
+        if (
+            number == total
+            or number % self.EVERY_FILES == 0
+            or now - self.last >= self.EVERY_SECONDS
+        ):
+            self.last = now
+            print(f"schema-monitor: applying {number}/{total}: {name}", file=sys.stderr, flush=True)
 
 
 def _write(text: str, output: Path | None) -> None:

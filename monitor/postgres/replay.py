@@ -118,6 +118,7 @@ def build(
             "stand-ins used for extensions the scratch server lacks (same schemas, types and"
             f" function signatures; no behaviour): {', '.join(replayed.standins)}"
         )
+    say(f"building the spec from {len(replayed.states) + 1} catalog states")
     states = zip(found.migrations, replayed.states, strict=True)
     steps = [Step(migration.name, state) for migration, state in states]
     return provenance(

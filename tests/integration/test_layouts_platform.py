@@ -186,3 +186,18 @@ def test_a_storage_policy_pins_the_policy_not_the_platform(
         ("rls", "disabled", "critical", "objects"),
         ("privilege", "widened", "critical", "authenticated"),
     }
+
+
+def test_wrappers_and_pg_jsonschema_get_stand_ins_where_the_server_lacks_them(
+    pg_server: str, tmp_path: Path
+) -> None:
+    folder = FIXTURES / "supabase-extensions" / "supabase" / "migrations"
+    expected, stderr = _build(folder, tmp_path / "s.yaml", pg_server)
+    assert "wrappers" in stderr and "pg_jsonschema" in stderr  # the stand-ins, named
+    public = expected.schema("public")
+    assert public is not None
+    submissions = public.table("form_submissions")
+    assert submissions is not None
+    (shape,) = [c for c in submissions.constraints or () if c.type == "check"]
+    assert "jsonb_matches_schema" in (shape.check or "")
+    assert {e.name for e in expected.extensions or ()} >= {"wrappers", "pg_jsonschema"}
