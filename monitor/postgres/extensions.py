@@ -28,7 +28,7 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from monitor.errors import MonitorError
-from monitor.postgres import platform
+from monitor.postgres import platform, standin_postgis
 from monitor.postgres.scratch import Installation
 from monitor.schema import model, quote
 
@@ -170,6 +170,8 @@ class Standins:
             case ast.CommentStmt(objtype=ObjectType.OBJECT_EXTENSION, object=target):
                 if getattr(target, "sval", None) in self.used:
                     return "SELECT NULL"
+            case ast.IndexStmt(accessMethod="gist") if "postgis" in self.used:
+                return standin_postgis.gist_index(conn, node, self.created["postgis"])
             case ast.IndexStmt(accessMethod=method, options=options):
                 if method in _STANDIN_ACCESS_METHODS and options and self._provides(method):
                     # A stand-in method has no storage options of its own (lists, m ...).
@@ -261,7 +263,8 @@ def with_standins(state: model.State, standins: Standins) -> model.State:
     members = standins.members
     schemas = tuple(_without_members(schema, members) for schema in state.schemas)
     extensions = tuple(sorted(real + added, key=lambda e: e.name))
-    return replace(state, schemas=schemas, extensions=extensions)
+    replayed = replace(state, schemas=schemas, extensions=extensions)
+    return standin_postgis.as_real(replayed) if "postgis" in standins.created else replayed
 
 
 def _without_members(schema: model.Schema, members: set[tuple[str, str, str]]) -> model.Schema:
