@@ -209,12 +209,13 @@ def psql_apply(directory: Path, server_dsn: str) -> float:
     files = [m.path for m in migrations.discover(directory)]
     with scratch_database(server_dsn) as dsn:
         started = time.perf_counter()
+        bootstrap = ("-1", "-f", str(BOOTSTRAP))
         arguments = [a for path in files for a in ("-1", "-f", str(path))]
         subprocess.run(
-            [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-1", "-f"]
-            + [str(BOOTSTRAP), *arguments],
+            [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, *bootstrap, *arguments],
             check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         return time.perf_counter() - started
 
@@ -224,8 +225,10 @@ def shadow_build(directory: Path, server_dsn: str) -> float:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "monitor", "spec", "build", str(directory)]
-            + ["-o", str(Path(folder) / "spec.yaml"), "--shadow-dsn", server_dsn],
+            [
+                *(sys.executable, "-m", "monitor", "spec", "build", str(directory)),
+                *("-o", str(Path(folder) / "spec.yaml"), "--shadow-dsn", server_dsn),
+            ],
             cwd=ROOT,
             check=True,
             stderr=subprocess.DEVNULL,
