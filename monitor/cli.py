@@ -318,14 +318,19 @@ def _add_schemas(parser: argparse.ArgumentParser, default: str = "default: publi
 
 
 def _spec_snapshot(args: argparse.Namespace) -> int:
-    from monitor.postgres import catalog, db
+    from monitor.postgres import catalog, db, platform
     from monitor.schema import spec
     from monitor.schema.model import DEFAULT_LEDGER_TABLE
+    from monitor.schema.spec import provenance_platform
 
     dsn = db.resolve_dsn(args.dsn)
+    asked = args.schemas or ["public"]
     with db.connect(dsn) as conn:
         snap = catalog.snapshot(
-            conn, args.schemas or ["public"], args.ledger_table or DEFAULT_LEDGER_TABLE
+            conn,
+            asked,
+            args.ledger_table or DEFAULT_LEDGER_TABLE,
+            optional=("auth", "storage"),  # to tell a Supabase database
         )
     if snap.skipped:
         raise MonitorError(
@@ -333,7 +338,14 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
         )
     if snap.ledger_problem is not None:
         raise MonitorError(f"--ledger-table: {snap.ledger_problem}")
-    _write(spec.dumps(snap.state), args.output)
+    state, supabase = provenance_platform.live_spec(snap.state, asked, platform.PLATFORM_TABLES)
+    if supabase:
+        print(
+            "schema-monitor: platform: supabase (auth.users and storage.objects exist): the"
+            " platform's own objects are left out",
+            file=sys.stderr,
+        )
+    _write(spec.dumps(state), args.output)
     return ExitCode.OK
 
 

@@ -162,16 +162,7 @@ def test_a_storage_policy_pins_the_policy_not_the_platform(
 
     live = make_database()
     deploy(live, folder, "supabase", tmp_path)
-    # A newer platform: another body for storage.extension, a sequence, a function.
-    _run(
-        live,
-        "CREATE OR REPLACE FUNCTION storage.extension(name text) RETURNS text"
-        " LANGUAGE sql IMMUTABLE AS $$ SELECT lower(split_part(name, '.', -1)) $$;"
-        " CREATE SEQUENCE storage.upload_seq; CREATE FUNCTION storage.get_size_by_bucket()"
-        " RETURNS bigint LANGUAGE sql AS $$ SELECT 0::bigint $$;"
-        " GRANT ALL ON storage.objects TO dashboard_user;"
-        " ALTER TABLE storage.objects ADD COLUMN level integer",
-    )
+    _upgrade_the_platform(live)
     assert _findings(spec_file, live) == set()
 
     # The platform's safe shape still holds, though the spec does not pin it.
@@ -201,3 +192,60 @@ def test_wrappers_and_pg_jsonschema_get_stand_ins_where_the_server_lacks_them(
     (shape,) = [c for c in submissions.constraints or () if c.type == "check"]
     assert "jsonb_matches_schema" in (shape.check or "")
     assert {e.name for e in expected.extensions or ()} >= {"wrappers", "pg_jsonschema"}
+
+
+def _upgrade_the_platform(dsn: str) -> None:
+    """What a newer platform version has: another body for storage.extension, a sequence,
+    a function, a trigger, a column, a grant to its own role, other extension versions."""
+    _run(
+        dsn,
+        "CREATE OR REPLACE FUNCTION storage.extension(name text) RETURNS text"
+        " LANGUAGE sql IMMUTABLE AS $$ SELECT lower(split_part(name, '.', -1)) $$;"
+        " CREATE SEQUENCE storage.upload_seq; CREATE FUNCTION storage.get_size_by_bucket()"
+        " RETURNS bigint LANGUAGE sql AS $$ SELECT 0::bigint $$;"
+        " CREATE FUNCTION storage.touch() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN NEW; END $$;"
+        " CREATE TRIGGER update_objects_updated_at BEFORE UPDATE ON storage.objects"
+        " FOR EACH ROW EXECUTE FUNCTION storage.touch();"
+        " GRANT ALL ON storage.objects TO dashboard_user;"
+        " ALTER TABLE storage.objects ADD COLUMN level integer;"
+        " CREATE INDEX objects_level_idx ON storage.objects (level)",
+    )
+
+
+def test_a_snapshot_of_a_supabase_database_leaves_the_platform_out(
+    make_database: Callable[..., str], tmp_path: Path
+) -> None:
+    folder = FIXTURES / "supabase-storage" / "supabase" / "migrations"
+    known_good = make_database()
+    deploy(known_good, folder, "supabase", tmp_path)
+    spec_file = tmp_path / "snapshot.yaml"
+    taken = run_monitor(
+        "spec",
+        "snapshot",
+        "--dsn",
+        known_good,
+        "--schema",
+        "public",
+        "--schema",
+        "storage",
+        "-o",
+        str(spec_file),
+    )
+    assert taken.returncode == 0, taken.stderr
+    assert "platform: supabase" in taken.stderr
+    snapshot = spec.load(spec_file)
+    storage = snapshot.schema("storage")
+    assert storage is not None
+    assert [t.name for t in storage.tables] == ["objects"]
+    assert not storage.functions and storage.grants is None
+    assert "extension(name text)" not in spec_file.read_text()
+
+    live = make_database()
+    deploy(live, folder, "supabase", tmp_path)
+    _upgrade_the_platform(live)
+    assert _findings(spec_file, live) == set()
+    _run(live, 'DROP POLICY "Users upload their own avatar" ON storage.objects')
+    assert _findings(spec_file, live) == {
+        ("policy", "missing", "critical", "Users upload their own avatar")
+    }
