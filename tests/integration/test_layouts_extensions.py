@@ -191,3 +191,22 @@ def _places(built: State) -> Table:
     places = public.table("places")
     assert places is not None
     return places
+
+
+def test_a_real_extension_the_server_cannot_create_falls_back_to_its_stand_in(
+    tmp_path: Path, pg_server: str
+) -> None:
+    with psycopg.connect(pg_server) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron'),"
+            " current_setting('shared_preload_libraries')"
+        ).fetchone()
+    assert row is not None
+    if not row[0] or "pg_cron" in row[1]:
+        pytest.skip("needs pg_cron installed (postgresql-15-cron) but not preloaded")
+    text = "create extension if not exists pg_cron;\nselect cron.schedule('j', '0 3 * * *', 'select 1');\n"
+    notes: list[str] = []
+    built = replay.build(folder(tmp_path, text), shadow_dsn=pg_server, notice=notes.append)
+    (used,) = [n for n in notes if n.startswith("stand-ins used")]
+    assert "pg_cron (the server's own failed: " in used
+    assert "pg_cron" in {e.name for e in built.extensions or ()}
