@@ -204,7 +204,10 @@ def test_a_real_extension_the_server_cannot_create_falls_back_to_its_stand_in(
     assert row is not None
     if not row[0] or "pg_cron" in row[1]:
         pytest.skip("needs pg_cron installed (postgresql-15-cron) but not preloaded")
-    text = "create extension if not exists pg_cron;\nselect cron.schedule('j', '0 3 * * *', 'select 1');\n"
+    text = (
+        "create extension if not exists pg_cron;\n"
+        "select cron.schedule('j', '0 3 * * *', 'select 1');\n"
+    )
     notes: list[str] = []
     built = replay.build(folder(tmp_path, text), shadow_dsn=pg_server, notice=notes.append)
     (used,) = [n for n in notes if n.startswith("stand-ins used")]
