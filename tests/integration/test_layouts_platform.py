@@ -158,12 +158,7 @@ def test_a_storage_policy_pins_the_policy_not_the_platform(
     # None of the platform's own: no columns, grants, owner, functions or sequences.
     assert (objects.columns, objects.grants, objects.owner) == (None, None, None)
     assert not storage.functions and not storage.sequences and storage.grants is None
-    assert "extension(name text)" not in spec_file.read_text()
-
-    live = make_database()
-    deploy(live, folder, "supabase", tmp_path)
-    _upgrade_the_platform(live)
-    assert _findings(spec_file, live) == set()
+    live = _clean_on_a_newer_platform(spec_file, make_database(), tmp_path)
 
     # The platform's safe shape still holds, though the spec does not pin it.
     _run(live, "GRANT SELECT ON auth.users TO anon")
@@ -192,6 +187,16 @@ def test_wrappers_and_pg_jsonschema_get_stand_ins_where_the_server_lacks_them(
     (shape,) = [c for c in submissions.constraints or () if c.type == "check"]
     assert "jsonb_matches_schema" in (shape.check or "")
     assert {e.name for e in expected.extensions or ()} >= {"wrappers", "pg_jsonschema"}
+
+
+def _clean_on_a_newer_platform(spec_file: Path, live: str, tmp_path: Path) -> str:
+    """The storage folder deployed on a newer platform than the bootstrap: no finding."""
+    assert "extension(name text)" not in spec_file.read_text()
+    folder = FIXTURES / "supabase-storage" / "supabase" / "migrations"
+    deploy(live, folder, "supabase", tmp_path)
+    _upgrade_the_platform(live)
+    assert _findings(spec_file, live) == set()
+    return live
 
 
 def _upgrade_the_platform(dsn: str) -> None:
@@ -239,13 +244,21 @@ def test_a_snapshot_of_a_supabase_database_leaves_the_platform_out(
     assert storage is not None
     assert [t.name for t in storage.tables] == ["objects"]
     assert not storage.functions and storage.grants is None
-    assert "extension(name text)" not in spec_file.read_text()
-
-    live = make_database()
-    deploy(live, folder, "supabase", tmp_path)
-    _upgrade_the_platform(live)
-    assert _findings(spec_file, live) == set()
+    live = _clean_on_a_newer_platform(spec_file, make_database(), tmp_path)
     _run(live, 'DROP POLICY "Users upload their own avatar" ON storage.objects')
     assert _findings(spec_file, live) == {
         ("policy", "missing", "critical", "Users upload their own avatar")
     }
+
+
+def test_a_long_build_says_how_far_it_is_outside_a_terminal(pg_server: str, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for number in range(1, 61):
+        (folder / f"{number:04d}_t{number}.sql").write_text(f"CREATE TABLE t{number} (id int);\n")
+    _, stderr = _build(folder, tmp_path / "s.yaml", pg_server)  # stderr is a pipe here
+    lines = stderr.splitlines()
+    assert "schema-monitor: applying 50/60: 0050_t50.sql" in lines
+    assert "schema-monitor: applying 60/60: 0060_t60.sql" in lines
+    assert "schema-monitor: building the spec from 61 catalog states" in lines
+    assert "\r" not in stderr
