@@ -52,6 +52,7 @@ from monitor.postgres import (
     replay,
     scratch,
 )
+from tests.support import migrations as support_migrations
 
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 BOOTSTRAP = ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"
@@ -190,8 +191,8 @@ def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20)
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 migrations.apply_sql(conn, migrations.supabase_bootstrap(), "bootstrap")
-                for migration in migrations.discover(directory):
-                    migrations.apply_file(conn, migration.path)
+                for migration in support_migrations.discover(directory):
+                    support_migrations.apply_file(conn, migration.path)
             times = []
             with db.connect(dsn) as conn:
                 for _ in range(repeat):
@@ -206,7 +207,7 @@ def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20)
 
 def psql_apply(directory: Path, server_dsn: str) -> float:
     """Wall time of psql applying the bootstrap and the files to an empty database."""
-    files = [m.path for m in migrations.discover(directory)]
+    files = [m.path for m in support_migrations.discover(directory)]
     with scratch_database(server_dsn) as dsn:
         started = time.perf_counter()
         bootstrap = ("-1", "-f", str(BOOTSTRAP))

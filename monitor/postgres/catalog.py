@@ -477,6 +477,7 @@ def constraint_from_row(row: Row) -> model.Constraint:
         deferrable,
         deferred,
         validated,
+        references_unique,
     ) = row
     references = None
     if contype == "f":
@@ -486,6 +487,7 @@ def constraint_from_row(row: Row) -> model.Constraint:
             on_delete=_REFERENTIAL_ACTIONS[on_delete],
             on_update=_REFERENTIAL_ACTIONS[on_update],
             match=_MATCH_TYPES[match],
+            unique_key=references_unique,
         )
     return model.Constraint(
         name=name,

@@ -286,9 +286,16 @@ def with_surface(
     """``state`` (tables of the asked schemas) with the rest of the security surface;
     ``functions`` and ``views`` by schema, from :func:`function_from_row` and
     :func:`view_from_row`."""
-    schemas_json, defaults_json, types_json, sequences_json, extensions, publications, events = (
-        objects
-    )
+    (
+        schemas_json,
+        defaults_json,
+        types_json,
+        sequences_json,
+        extensions,
+        publications,
+        events,
+        *advisor_facts,
+    ) = objects
     by_schema: dict[str, dict[str, list[Any]]] = {
         s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
         for s in state.schemas
@@ -325,10 +332,10 @@ def with_surface(
                 default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
             )
         )
-    return replace(
+    surface = replace(
         state,
         schemas=tuple(schemas),
-        extensions=tuple(model.Extension(n, s, v) for n, s, v in extensions),
+        extensions=tuple(map(_extension, extensions)),
         publications=tuple(
             model.Publication(
                 name=name,
@@ -348,4 +355,51 @@ def with_surface(
             )
             for name, event, function_schema, function_name, enabled, tags in events
         ),
+    )
+    return with_advisor_facts(surface, *advisor_facts)
+
+
+def _extension(row: Sequence[Any]) -> model.Extension:
+    name, schema, version, default_version = row
+    return model.Extension(name, schema, version, default_version=default_version)
+
+
+def with_advisor_facts(
+    state: model.State,
+    foreign_tables: Iterable[Sequence[Any]],
+    queues: Iterable[Sequence[Any]] | None,
+    autovacuum: Iterable[Sequence[Any]],
+) -> model.State:
+    """``state`` with what only the advisors read, never compared: each schema's foreign
+    tables (owner and ACL), the tables whose storage parameters switch autovacuum off,
+    and pgmq's queue tables (``None`` without a pgmq schema)."""
+    foreign: dict[str, list[model.Table]] = {}
+    for name, table, owner, acl in foreign_tables:
+        foreign.setdefault(name, []).append(
+            model.Table(table, owner=owner, grants=grants(acl, owner))
+        )
+    off = {(name, table) for name, table, value in autovacuum if value.lower() not in _TRUE}
+    schemas = tuple(
+        replace(
+            schema,
+            foreign_tables=tuple(foreign.get(schema.name, ())),
+            tables=tuple(
+                replace(table, autovacuum=False) if (schema.name, table.name) in off else table
+                for table in schema.tables
+            )
+            if any(name == schema.name for name, _ in off)
+            else schema.tables,
+        )
+        for schema in state.schemas
+    )
+    return replace(
+        state, schemas=schemas, queues=None if queues is None else tuple(map(_queue, queues))
+    )
+
+
+def _queue(row: Sequence[Any]) -> model.Table:
+    """A pgmq queue table: only what says whether the API may read it."""
+    name, rls_enabled, owner, acl = row
+    return model.Table(
+        name, rls=model.Rls(enabled=rls_enabled), owner=owner, grants=grants(acl, owner)
     )

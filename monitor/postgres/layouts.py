@@ -34,12 +34,14 @@ Each layout follows its tool's own rules:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from monitor.documents import files
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import sqitch
 from monitor.postgres.sqitch import SQITCH_PLAN
@@ -312,12 +314,15 @@ def _flyway(files: Sequence[Path], texts: dict[Path, str], problems: list[Proble
 def _flyway_in_transaction(path: Path, problems: list[Problem]) -> bool:
     """A script's ``<file>.sql.conf`` may say ``executeInTransaction=false``."""
     conf = path.with_name(path.name + ".conf")
-    if not conf.is_file():
+    if not os.path.lexists(conf):
         return True
     try:
-        text = conf.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(conf), None, f"cannot read: {exc}"))
+        text = files.read_bytes(conf, "flyway config", 64 * 1024, inside=path.parent).decode()
+    except InputError as refused:
+        problems.extend(refused.problems)
+        return True
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(conf), None, f"not UTF-8 text: {exc.reason}"))
         return True
     for number, line in enumerate(text.splitlines(), start=1):
         key, _, value = line.partition("=")
@@ -375,10 +380,13 @@ def _uses_postgres_migrations(directory: Path) -> bool:
     """A ``package.json`` beside the folder (or up to two levels above) depending on it."""
     folder = directory.resolve()
     for parent in (folder, *list(folder.parents)[:2]):
-        try:
-            package = json.loads((parent / "package.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+        path = parent / "package.json"
+        if not os.path.lexists(path):
             continue
+        try:
+            package = json.loads(files.read_bytes(path, "package.json", 1024 * 1024, inside=parent))
+        except (InputError, ValueError):
+            continue  # only a hint of the layout: unreadable is as good as absent
         if not isinstance(package, dict):
             continue
         for key in ("dependencies", "devDependencies"):

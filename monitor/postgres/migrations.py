@@ -21,13 +21,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import pglast
 import psycopg
 from pglast import ast
 from pglast.parser import ParseError, Token, scan
 
+from monitor.documents import files
 from monitor.errors import InputError, MigrationFailed, MonitorError, Problem
 from monitor.postgres import layouts, platform
 from monitor.postgres.layouts import Layout, Migration
@@ -49,6 +50,12 @@ _PLPGSQL_FRAME = re.compile(
 )
 _DO_BLOCK = "inline_code_block"
 
+# Far above any real migration (a schema dump of thousands of tables is a few
+# MB), far below what would hurt the machine; the folder's cap bounds the memory.
+MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+MAX_FOLDER_BYTES: Final = 128 * 1024 * 1024
+_WHAT = "SQL"
+
 
 @dataclass(frozen=True, slots=True)
 class Statement:
@@ -58,31 +65,58 @@ class Statement:
     line: int
 
 
-def discover(directory: Path, layout: Layout | None = None) -> list[Migration]:
-    """The migrations of a folder in the order its deploy tool applies them."""
-    return list(plan(directory, layout).migrations)
-
-
 def plan(directory: Path, layout: Layout | None = None) -> layouts.Plan:
     """The folder read with its layout's rules (detected unless given)."""
-    texts, problems = read_all(layouts.sql_files(directory))
+    texts, problems = read_all(layouts.sql_files(directory), inside=directory)
     if problems:
         raise InputError(problems)
     return layouts.plan(directory, texts, layout)
 
 
-def read_all(paths: Sequence[Path]) -> tuple[dict[Path, str], list[Problem]]:
-    """Every file's text; the unreadable ones as problems, all together."""
-    texts: dict[Path, str] = {}
-    problems = []
+def read_all(
+    paths: Sequence[Path], *, inside: Path | None = None
+) -> tuple[dict[Path, str], list[Problem]]:
+    """Every file's text; the refused or unreadable ones as problems, all together.
+
+    Files of the folder ``inside`` may lead only to files inside it (see
+    :mod:`monitor.documents.files`), and hold at most MAX_FOLDER_BYTES together. Every
+    file is checked before any is read, so a refusal costs no read at all.
+    """
+    problems: list[Problem] = []
+    total = 0
     for path in paths:
         try:
-            texts[path] = read(path)
+            total += files.check(path, _WHAT, MAX_FILE_BYTES, inside=inside).info.st_size
+        except InputError as refused:
+            problems.extend(refused.problems)
+    if inside is not None and total > MAX_FOLDER_BYTES:
+        problems.append(_folder_too_large(inside, total))
+    if problems:
+        return {}, problems
+    texts: dict[Path, str] = {}
+    total = 0
+    for path in paths:
+        try:
+            data = files.read_bytes(path, _WHAT, MAX_FILE_BYTES, inside=inside)
+            texts[path] = _decode(data)
+        except InputError as refused:
+            problems.extend(refused.problems)
+            continue
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(path), None, f"not UTF-8 text: {exc.reason}"))
-        except OSError as exc:
-            problems.append(Problem(str(path), None, f"cannot read: {exc.strerror or exc}"))
+            continue
+        total += len(data)
+        if inside is not None and total > MAX_FOLDER_BYTES:  # grown since the check
+            return {}, [_folder_too_large(inside, total)]
     return texts, problems
+
+
+def _folder_too_large(folder: Path, total: int) -> Problem:
+    return Problem(
+        str(folder),
+        None,
+        f"the migration files hold {total} bytes together (at most {MAX_FOLDER_BYTES})",
+    )
 
 
 def script(layout: Layout, text: str) -> str:
@@ -90,9 +124,17 @@ def script(layout: Layout, text: str) -> str:
     return layouts.dbmate_up_section(text) if layout is Layout.DBMATE else text
 
 
-def read(path: Path) -> str:
-    """A migration file's text; a byte-order mark, which the server would reject, is dropped."""
-    return path.read_text(encoding="utf-8-sig")
+def read(path: Path, *, inside: Path | None = None) -> str:
+    """One migration file's text, read as :func:`read_all` reads it."""
+    texts, problems = read_all([path], inside=inside)
+    if problems:
+        raise InputError(problems)
+    return texts[path]
+
+
+def _decode(data: bytes) -> str:
+    # A byte-order mark, which the server would reject, is dropped.
+    return data.decode("utf-8-sig")
 
 
 def supabase_bootstrap() -> str:
@@ -314,10 +356,6 @@ def _outside_a_transaction(node: Any, *, last: bool) -> bool:
     return False
 
 
-def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:
-    apply_sql(conn, read(path), path.name)
-
-
 def record(
     conn: psycopg.Connection[Any], migration: Migration, layout: Layout = Layout.SUPABASE
 ) -> None:
@@ -378,7 +416,7 @@ def deploy(dsn: str, directory: Path) -> list[Migration]:
     for migration in found.migrations:
         # A session per file, as psql and the deploy tools open.
         with psycopg.connect(dsn, autocommit=True) as conn:
-            text = script(found.layout, read(migration.path))
+            text = script(found.layout, read(migration.path, inside=directory))
             apply_sql(conn, text, migration.path.name, transaction=migration.transaction)
             record(conn, migration, found.layout)
     return list(found.migrations)

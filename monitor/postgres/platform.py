@@ -12,6 +12,7 @@ than the bootstrap, so a spec ignores them by name.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pglast.parser import ParseError, parse_sql_json
+
+from monitor.documents import files
 
 # The tables of the platform's services, as Supabase's hosted databases hold them
 # (past and present versions), by schema: never expected, never unexpected.
@@ -88,14 +91,26 @@ def standin_sections() -> dict[str, str]:
 
 
 def configured_major_version(migrations_dir: Path) -> int | None:
-    """``[db] major_version`` of the project's ``supabase/config.toml``, if there is one."""
-    config = migrations_dir.parent / "config.toml"
-    try:
-        document = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    version = document.get("db", {}).get("major_version")
+    """``[db] major_version`` of the project's ``supabase/config.toml``, if there is one.
+
+    InputError when the file is there but may not be read (a FIFO, a link out of the project).
+    """
+    version = _cli_config(migrations_dir).get("db", {}).get("major_version")
     return version if isinstance(version, int) else None
+
+
+def _cli_config(migrations_dir: Path) -> dict[str, Any]:
+    """The ``config.toml`` beside the folder, as TOML; empty when there is none or it is not
+    TOML. InputError when it is there but may not be read."""
+    project = migrations_dir.parent
+    config = project / "config.toml"
+    if not os.path.lexists(config):
+        return {}
+    data = files.read_bytes(config, "supabase config", 1024 * 1024, inside=project)
+    try:
+        return tomllib.loads(data.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
 
 
 # --- whether a folder is written for the platform ---------------------------
@@ -156,11 +171,7 @@ def _supabase_project(directory: Path) -> str | None:
     folder = directory.resolve()
     if folder.name == "migrations" and folder.parent.name == "supabase":
         return "supabase/migrations"
-    config = folder.parent / "config.toml"
-    try:
-        document = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
+    document = _cli_config(folder)
     if "project_id" in document or {"api", "db"} <= document.keys():
         return f"{folder.parent.name}/config.toml"
     return None

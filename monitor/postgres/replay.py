@@ -20,7 +20,6 @@ states into the spec.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -33,7 +32,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from monitor.errors import ConnectionFailed, InputError, MonitorError
-from monitor.postgres import catalog, db, extensions, migrations, platform, scratch
+from monitor.postgres import catalog, db, extensions, migrations, platform, scratch, shadow
 from monitor.postgres.layouts import Layout, Plan
 from monitor.schema import model
 from monitor.schema.spec.provenance import Step, provenance
@@ -93,7 +92,7 @@ def build(
         )
     if found.ignored:
         say(f"{found.layout} layout: not applied by the tool, ignored: {', '.join(found.ignored)}")
-    files = _sources(found)
+    files = _sources(found, migrations_dir)
     extra = [Source(str(path), extra_texts[path]) for path in bootstrap_files]
     if supabase_bootstrap is None:
         decision = platform.decide(migrations_dir, [(s.name, s.text) for s in files])
@@ -140,8 +139,8 @@ def _ledger(found: Plan, table: str | None) -> model.Ledger | None:
 # --- inputs ----------------------------------------------------------------
 
 
-def _sources(found: Plan) -> list[Source]:
-    texts, problems = migrations.read_all([m.path for m in found.migrations])
+def _sources(found: Plan, folder: Path) -> list[Source]:
+    texts, problems = migrations.read_all([m.path for m in found.migrations], inside=folder)
     if problems:
         raise InputError(problems)
     return [
@@ -270,36 +269,9 @@ def _scratch_database(
             )
             say(f"replaying on a private PostgreSQL {install.major} ({install.bindir})")
             server = stack.enter_context(scratch.scratch_server(installation=install)).dsn
-        else:
-            _warn_if_remote_superuser(server, say)
+        elif (warning := shadow.warning(server)) is not None:
+            say(warning)
         yield stack.enter_context(scratch.shielded(_database(server)))
-
-
-def _warn_if_remote_superuser(server_dsn: str, say: Notice) -> None:
-    """Migrations run with the shadow user's rights: a superuser elsewhere is worth a word."""
-    host = db.parse_dsn(server_dsn).get("host") or ""
-    if _is_local(str(host)):
-        return
-    try:
-        with _connect(server_dsn) as conn:
-            row = conn.execute(b"SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            superuser = bool((row.fetchone() or (False,))[0])
-    except (psycopg.Error, ConnectionFailed):
-        return  # the scratch database's creation will say what is wrong
-    if superuser:
-        say(
-            f"warning: --shadow-dsn connects as a superuser to {host}: the migrations run with"
-            " that user's rights on that server; prefer a role that may only create databases"
-        )
-
-
-def _is_local(host: str) -> bool:
-    if not host or host.startswith("/") or host == "localhost":
-        return True
-    try:
-        return all(ipaddress.ip_address(h).is_loopback for h in host.split(","))
-    except ValueError:
-        return False
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from importlib import util as import_util
 from pathlib import Path
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -169,7 +170,18 @@ def base_directory() -> Path:
         parent = Path("/tmp")
     base = parent / f"schema-monitor-{os.getuid()}"
     base.mkdir(mode=0o711, exist_ok=True)
+    _check_ours(base)
     return base
+
+
+def _check_ours(base: Path) -> None:
+    """In a shared /tmp, someone else may have made the folder first: never use theirs."""
+    info = base.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise MonitorError(
+            f"{base} is not a folder of this user that only it may write: remove it, or set"
+            " TMPDIR to a private folder"
+        )
 
 
 def _traversable(folder: Path) -> bool:
@@ -201,6 +213,7 @@ def _cluster(base: Path, install: Installation) -> Iterator[str]:
             os.chown(directory, run_as[0], run_as[1])
         _run(
             install,
+            directory,
             [
                 "initdb",
                 "-D",
@@ -230,9 +243,7 @@ def _cluster(base: Path, install: Installation) -> Iterator[str]:
                 stderr=log,
                 # Its own session: a Ctrl-C at the terminal reaches us, and we stop it in order.
                 start_new_session=True,
-                user=run_as[0] if run_as else None,
-                group=run_as[1] if run_as else None,
-                env=_server_environment(),
+                **_as_user(run_as, directory),
             )
         dsn = f"host={directory} port=5432 user=postgres dbname=postgres"
         _wait_until_ready(dsn, process, directory)
@@ -243,7 +254,9 @@ def _cluster(base: Path, install: Installation) -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _run(install: Installation, args: list[str], run_as: tuple[int, int] | None) -> None:
+def _run(
+    install: Installation, directory: Path, args: list[str], run_as: tuple[int, int] | None
+) -> None:
     try:
         result = subprocess.run(
             [str(install.bindir / args[0]), *args[1:]],
@@ -251,15 +264,22 @@ def _run(install: Installation, args: list[str], run_as: tuple[int, int] | None)
             text=True,
             timeout=120,
             check=False,
-            user=run_as[0] if run_as else None,
-            group=run_as[1] if run_as else None,
-            env=_server_environment(),
+            **_as_user(run_as, directory),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MonitorError(f"cannot run {args[0]} of {install.bindir}: {exc}") from None
     if result.returncode != 0:
         detail = " ".join((result.stderr or result.stdout).split())[-500:]
         raise MonitorError(f"{args[0]} of {install.bindir} failed: {detail}")
+
+
+def _as_user(run_as: tuple[int, int] | None, directory: Path) -> dict[str, Any]:
+    """How initdb and postgres are started: in the server's own folder, and as `run_as`
+    when given, with none of root's supplementary groups (they would stay otherwise)."""
+    started: dict[str, Any] = {"env": _server_environment(), "cwd": directory}
+    if run_as is not None:
+        started.update(user=run_as[0], group=run_as[1], extra_groups=[])
+    return started
 
 
 def _server_environment() -> dict[str, str]:
@@ -269,17 +289,28 @@ def _server_environment() -> dict[str, str]:
     return environment
 
 
+# Who runs a private server started by root, first found. Never `postgres`: that
+# user owns the machine's own clusters, which a migration could then write.
+SCRATCH_USERS = ("schema-monitor-scratch", "nobody")
+
+
 def _unprivileged_user() -> tuple[int, int] | None:
-    """PostgreSQL refuses to run as root: then it runs as `postgres` (or `nobody`)."""
+    """PostgreSQL refuses to run as root: then it runs as an unprivileged user (see
+    SCRATCH_USERS), in a 0700 folder of its own; else as the user who started it."""
     if os.name != "posix" or os.geteuid() != 0:
         return None
     import pwd
 
-    for name in ("postgres", "nobody"):
+    for name in SCRATCH_USERS:
         with contextlib.suppress(KeyError):
             entry = pwd.getpwnam(name)
-            return entry.pw_uid, entry.pw_gid
-    raise MonitorError("PostgreSQL cannot run as root and there is no postgres or nobody user")
+            if entry.pw_uid != 0:
+                return entry.pw_uid, entry.pw_gid
+    raise MonitorError(
+        "PostgreSQL cannot run as root and there is no unprivileged user to run it: create"
+        " one (useradd --system --no-create-home --shell /usr/sbin/nologin"
+        " schema-monitor-scratch)"
+    )
 
 
 def _wait_until_ready(dsn: str, process: subprocess.Popen[bytes], directory: Path) -> None:
@@ -300,10 +331,16 @@ def _wait_until_ready(dsn: str, process: subprocess.Popen[bytes], directory: Pat
 
 
 def _log_tail(directory: Path) -> str:
+    """The end of the server's log; never through a link its user may have put there."""
     try:
-        return " ".join((directory / "server.log").read_text(errors="replace").split())[-500:]
+        descriptor = os.open(directory / "server.log", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return "(no server log)"
+    with os.fdopen(descriptor, "rb") as log:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return "(no server log)"
+        log.seek(max(0, os.fstat(descriptor).st_size - 4096))
+        return " ".join(log.read().decode(errors="replace").split())[-500:]
 
 
 def _stop(pid: int, process: subprocess.Popen[bytes] | None = None) -> None:

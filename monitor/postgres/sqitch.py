@@ -1,4 +1,5 @@
-"""Sqitch projects: ``sqitch.plan`` read as Sqitch reads it. Pure but for reading the plan.
+"""Sqitch projects: ``sqitch.plan`` read as Sqitch reads it (the plan read as the migrations
+are: a regular file inside the project, of a bounded size).
 
 A plan holds ``%name=value`` pragmas, change lines
 (``name [dependencies] timestamp planner <email> # note``), tag lines
@@ -14,9 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.errors import Problem
+from monitor.documents import files
+from monitor.errors import InputError, Problem
 
 SQITCH_PLAN = "sqitch.plan"
+_MAX_PLAN_BYTES = 16 * 1024 * 1024
 
 _NAME = r"[^\s@:#\[\]]+"
 _CHANGE = re.compile(rf"^(?P<name>{_NAME})(?:\s+\[(?P<requires>[^\]]*)\])?(?:\s|$)")
@@ -43,9 +46,14 @@ def changes(directory: Path, problems: list[Problem]) -> list[Change]:
     """The plan's changes in deploy order; an unreadable line or missing script a problem."""
     plan = directory / SQITCH_PLAN
     try:
-        text = plan.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(str(plan), None, f"cannot read: {exc}"))
+        text = files.read_bytes(plan, "sqitch plan", _MAX_PLAN_BYTES, inside=directory).decode(
+            "utf-8-sig"
+        )
+    except InputError as refused:
+        problems.extend(refused.problems)
+        return []
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(plan), None, f"not UTF-8 text: {exc.reason}"))
         return []
     entries: list[tuple[str, tuple[str, ...], int]] = []  # (change name, requires, line)
     tags_after: dict[int, str] = {}  # index of a change -> the first tag that follows it

@@ -12,7 +12,7 @@ every collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -105,6 +105,8 @@ class ForeignKey:
     on_delete: str = "NO ACTION"
     on_update: str = "NO ACTION"
     match: str = "SIMPLE"
+    # Live only, never compared: the key it references is a UNIQUE one, not the primary key.
+    unique_key: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,8 @@ class Table:
     migration: str | None = None
     owner: str | None = None  # None: not checked
     grants: Grants | None = None  # table and column privileges; None: not checked
+    # Live only, never compared: False when its storage parameters switch autovacuum off.
+    autovacuum: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +338,8 @@ class Extension:
     schema: str = "public"
     version: str | None = None  # None: any version
     migration: str | None = None
+    # Live only, never compared: the version CREATE EXTENSION installs by default here.
+    default_version: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +422,9 @@ class Schema:
     types: tuple[Type, ...] | None = None
     sequences: tuple[Sequence, ...] | None = None
     default_privileges: tuple[DefaultPrivilege, ...] | None = None
+    # Live only, never compared (the advisors read them): foreign tables, with their
+    # owner and grants.
+    foreign_tables: tuple[Table, ...] | None = field(default=None, compare=False)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -448,6 +457,9 @@ class State:
     publications: tuple[Publication, ...] | None = None
     event_triggers: tuple[EventTrigger, ...] | None = None
     owners: OwnerPolicy = field(default_factory=OwnerPolicy)
+    # Live only, never compared (the advisors read them): pgmq's queue tables (pgmq.q_*),
+    # with their row level security switch and grants; None where pgmq is not installed.
+    queues: tuple[Table, ...] | None = field(default=None, compare=False)
 
     def schema(self, name: str) -> Schema | None:
         return next((s for s in self.schemas if s.name == name), None)
@@ -455,6 +467,9 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One drift: the one definition of a finding for everything that leaves the process
+    (check's JSON, the state files, the report, the log events)."""
+
     kind: Kind
     change: Change
     severity: Severity
@@ -466,17 +481,53 @@ class Finding:
     actual: Any = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "kind": str(self.kind),
-            "schema": self.schema,
-            "table": self.table,
-            "name": self.name,
-            "change": str(self.change),
-            "severity": str(self.severity),
-            "expected": self.expected,
-            "actual": self.actual,
-            "message": self.message,
-        }
+        """The finding as JSON (docs/contracts.md): its keys are only ever added to."""
+        return {key: _plain(getattr(self, key)) for key in FINDING_JSON_KEYS}
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> Finding:
+        """:meth:`as_json` read back; KeyError or ValueError for what it did not write."""
+        return cls(
+            **{key: _FINDING_TYPES.get(key, _same)(item[key]) for key in _FINDING_REQUIRED},
+            expected=item.get("expected"),
+            actual=item.get("actual"),
+        )
+
+    def as_event(self) -> dict[str, Any]:
+        """The fields of a log event about the finding: its JSON without the descriptions,
+        the object's name under ``object`` (``name`` is the event's own)."""
+        fields = self.as_json()
+        del fields["expected"], fields["actual"]
+        fields["object"] = fields.pop("name")
+        return fields
+
+
+# The keys of a finding's JSON, in the order check writes them.
+FINDING_JSON_KEYS = (
+    "kind",
+    "schema",
+    "table",
+    "name",
+    "change",
+    "severity",
+    "expected",
+    "actual",
+    "message",
+)
+_FINDING_REQUIRED = tuple(key for key in FINDING_JSON_KEYS if key not in ("expected", "actual"))
+_FINDING_TYPES: dict[str, Callable[[Any], Any]] = {
+    "kind": Kind,
+    "change": Change,
+    "severity": Severity,
+}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 FindingKey = tuple[str, str, str | None, str, str]

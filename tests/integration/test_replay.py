@@ -451,7 +451,7 @@ def test_unreadable_files_are_all_reported_before_any_database_is_made(
     with pytest.raises(InputError) as failed:
         replay.build(directory, shadow_dsn=pg_server, bootstrap_files=[missing])
     assert [(p.file, p.message.split(":")[0]) for p in failed.value.problems] == [
-        (str(missing), "cannot read"),
+        (str(missing), "SQL file not found"),
         (str(directory / "2_latin1.sql"), "not UTF-8 text"),
     ]
 

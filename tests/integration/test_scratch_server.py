@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from monitor.postgres import scratch
@@ -165,3 +167,39 @@ def test_a_test_session_stopped_by_sigterm_leaves_no_server(tmp_path: Path) -> N
         session.kill()
         shutil.rmtree(marker.parent, ignore_errors=True)
     assert_gone(server, postmaster)
+
+
+def status_ids(pid: int, field: str) -> set[int]:
+    """The ids on a line of /proc/PID/status: Uid or Gid (real, effective, saved, fs), Groups."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return {int(value) for value in line.split()[1:]}
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+MACHINE_CLUSTERS = Path("/var/lib/postgresql")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="started by anyone else, it runs as that user")
+@pytest.mark.skipif(not MACHINE_CLUSTERS.is_dir(), reason="no PostgreSQL of the machine's own")
+def test_a_server_started_by_root_runs_unprivileged_in_a_private_folder() -> None:
+    clusters_owner = MACHINE_CLUSTERS.stat().st_uid
+    probe = MACHINE_CLUSTERS / f"schema-monitor-probe-{os.getpid()}"
+    try:
+        with (
+            scratch.scratch_server() as server,
+            psycopg.connect(server.dsn, autocommit=True) as conn,
+        ):
+            data = Path(str((conn.execute("SHOW data_directory").fetchone() or ("",))[0]))
+            postmaster = int((data / "postmaster.pid").read_text().split()[0])
+            (uid,) = status_ids(postmaster, "Uid")
+            assert uid not in (0, clusters_owner)
+            assert status_ids(postmaster, "Groups") == set()
+            for folder in (data, data.parent):  # the data and the server's own folder
+                assert folder.stat().st_uid == uid
+                assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+            # A migration runs as superuser there: the machine's clusters stay out of its reach.
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="Permission denied"):
+                conn.execute(f"COPY (SELECT 1) TO '{probe}'".encode())
+    finally:
+        probe.unlink(missing_ok=True)

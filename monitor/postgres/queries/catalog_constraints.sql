@@ -30,7 +30,12 @@ SELECT
     END AS check_expression,
     con.condeferrable,
     con.condeferred,
-    con.convalidated
+    con.convalidated,
+    -- A foreign key to a UNIQUE key rather than the primary key (for the advisors).
+    con.contype = 'f' AND EXISTS (
+        SELECT FROM pg_index AS i
+        WHERE i.indexrelid = con.conindid AND i.indisunique AND NOT i.indisprimary
+    ) AS references_unique
 FROM pg_constraint AS con
 LEFT JOIN pg_class AS rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace AS rn ON rn.oid = rc.relnamespace

@@ -1,8 +1,9 @@
 -- Everything else of the security surface in one round trip, one JSON list per
 -- kind: the asked schemas themselves (owner, ACL), their default privileges,
--- types, sequences, and the database-wide extensions, publications and event
--- triggers. Objects that belong to an extension (pg_depend deptype 'e') are left
--- out. A NULL ACL means the defaults: acldefault() spells them out. No relation
+-- types, sequences, foreign tables and autovacuum switches (for the advisors), and
+-- the database-wide
+-- extensions, publications, event triggers and pgmq queues. Objects that belong
+-- to an extension (pg_depend deptype 'e') are left out. A NULL ACL means the defaults: acldefault() spells them out. No relation
 -- is opened: sequences are read from pg_sequence, never their current value.
 WITH asked AS (
     SELECT n.oid, n.nspname, n.nspowner, n.nspacl
@@ -109,10 +110,13 @@ SELECT
     ) AS sequences,
     (
         SELECT coalesce(json_agg(json_build_array(
-            x.extname, xn.nspname, x.extversion
+            x.extname, xn.nspname, x.extversion, available.default_version
         ) ORDER BY x.extname COLLATE "C"), '[]')
         FROM pg_extension AS x
         JOIN pg_namespace AS xn ON xn.oid = x.extnamespace
+        -- The version CREATE EXTENSION would install (the control files, read once).
+        LEFT JOIN pg_available_extensions() AS available (name, default_version, comment)
+          ON available.name = x.extname
     ) AS extensions,
     (
         SELECT coalesce(json_agg(json_build_array(
@@ -147,4 +151,45 @@ SELECT
             SELECT FROM extension_members AS x
             WHERE x.classid = 'pg_event_trigger'::regclass AND x.objid = e.oid
         )
-    ) AS event_triggers
+    ) AS event_triggers,
+    (
+        -- Foreign tables of the asked schemas, for the advisors: who may read them.
+        SELECT coalesce(json_agg(json_build_array(
+            a.nspname,
+            c.relname,
+            pg_get_userbyid(c.relowner),
+            coalesce(c.relacl, acldefault('r', c.relowner))::text[]
+        ) ORDER BY a.nspname COLLATE "C", c.relname COLLATE "C"), '[]')
+        FROM pg_class AS c
+        JOIN asked AS a ON a.oid = c.relnamespace
+        WHERE c.relkind = 'f'
+          AND NOT EXISTS (
+              SELECT FROM extension_members AS x
+              WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid
+          )
+    ) AS foreign_tables,
+    (
+        -- pgmq's queue tables, whatever schemas are asked: whether the API may read them.
+        -- NULL when there is no pgmq schema.
+        SELECT CASE WHEN qn.oid IS NOT NULL THEN coalesce(json_agg(json_build_array(
+            c.relname,
+            c.relrowsecurity,
+            pg_get_userbyid(c.relowner),
+            coalesce(c.relacl, acldefault('r', c.relowner))::text[]
+        ) ORDER BY c.relname COLLATE "C") FILTER (WHERE c.oid IS NOT NULL), '[]') END
+        FROM (SELECT n.oid FROM pg_namespace AS n WHERE n.nspname = 'pgmq') AS qn
+        LEFT JOIN pg_class AS c
+          ON c.relnamespace = qn.oid AND c.relkind IN ('r', 'p') AND c.relname LIKE 'q\_%%'
+        GROUP BY qn.oid
+    ) AS queues,
+    (
+        -- Tables of the asked schemas whose storage parameters set autovacuum_enabled,
+        -- with the value as written (off, false, 0 ...), for the advisors.
+        SELECT coalesce(json_agg(json_build_array(
+            a.nspname, c.relname, substr(option, length('autovacuum_enabled=') + 1)
+        ) ORDER BY a.nspname COLLATE "C", c.relname COLLATE "C"), '[]')
+        FROM pg_class AS c
+        JOIN asked AS a ON a.oid = c.relnamespace
+        CROSS JOIN LATERAL unnest(c.reloptions) AS option
+        WHERE c.relkind = 'r' AND option LIKE 'autovacuum\_enabled=%%'
+    ) AS autovacuum

@@ -75,11 +75,12 @@ _GETTERS: dict[tuple[type, frozenset[str]], Callable[[Any], Any]] = {}
 
 
 def fields_but(cls: type, left_out: frozenset[str]) -> Callable[[Any], Any]:
-    """A getter of the dataclass `cls`'s fields other than `left_out`, all at once: what
-    the diff compares, one getter per class (an object per comparison is too slow)."""
+    """A getter of the dataclass `cls`'s fields other than `left_out` (and other than the
+    live-only facts declared ``compare=False``), all at once: what the diff compares, one
+    getter per class (an object per comparison is too slow)."""
     getter = _GETTERS.get((cls, left_out))
     if getter is None:
-        names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out]
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out and f.compare]
         getter = _GETTERS[cls, left_out] = operator.attrgetter(*names)
     return getter
 

@@ -14,7 +14,7 @@ def describe(obj: Any) -> Any:
         return {
             f.name: describe(getattr(obj, f.name))
             for f in dataclasses.fields(obj)
-            if f.name != "migration"
+            if f.name != "migration" and f.compare  # live-only facts are not described
         }
     if isinstance(obj, enum.Enum):
         return obj.value
