@@ -23,7 +23,7 @@ import yaml
 from monitor.documents import locate
 from monitor.errors import MonitorError
 from monitor.postgres import catalog, catalog_limits, db
-from monitor.schema import advisors, normalize, repair, spec
+from monitor.schema import advisors, normalize, platform_guard, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.compare import diff
 from monitor.schema.model import Finding, Kind, Severity, State
@@ -50,15 +50,19 @@ def inspect(expected: State, dsn: str, settings: advisors.Settings) -> Outcome:
 
 def _snapshot(dsn: str, scope: spec.Scope) -> catalog.Snapshot:
     with db.connect(dsn) as conn:
-        return catalog.snapshot(conn, scope.schemas, scope.ledger_table)
+        return catalog.snapshot(
+            conn, scope.schemas, scope.ledger_table, optional=platform_guard.GUARDED_SCHEMAS
+        )
 
 
 def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Settings) -> Outcome:
-    findings = diff.diff(expected, snap.state, skipped=snap.skipped)
+    live = platform_guard.spec_schemas(expected, snap.state)
+    findings = diff.diff(expected, live, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
     findings += catalog_limits.findings(snap.over_cap, snap.limits)
+    guarded = platform_guard.findings(expected, snap.state, findings)
     notes = catalog_limits.notes(snap.state, snap.limits)
-    return Outcome(findings, advisors.evaluate(snap.state, settings), notes)
+    return Outcome(findings + guarded, advisors.evaluate(live, settings), notes)
 
 
 # A spec this large takes about as long to load as the server takes to answer.

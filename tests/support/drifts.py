@@ -48,7 +48,7 @@ DRIFT = [
     ("unique constraint dropped",
      "ALTER TABLE integrations"
      " DROP CONSTRAINT integrations_organization_id_integration_type_key",
-     (Kind.CONSTRAINT, Change.MISSING, Severity.WARNING,
+     (Kind.CONSTRAINT, Change.MISSING, Severity.CRITICAL,
       "integrations_organization_id_integration_type_key")),
     ("FK ON DELETE changed",
      "ALTER TABLE integrations DROP CONSTRAINT integrations_organization_id_fkey;"

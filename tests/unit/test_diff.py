@@ -173,7 +173,7 @@ DRIFT = [
      Kind.COLUMN, Change.CHANGED, Severity.WARNING),
     ("unique constraint dropped",
      lambda t: without(without(t, "constraints", UNIQUE), "indexes", UNIQUE),
-     Kind.CONSTRAINT, Change.MISSING, Severity.WARNING),
+     Kind.CONSTRAINT, Change.MISSING, Severity.CRITICAL),
     ("FK ON DELETE changed",
      lambda t: replace_in(t, "constraints", "integrations_organization_id_fkey",
                           references=ForeignKey("public.organizations", ("id",))),

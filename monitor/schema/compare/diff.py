@@ -361,6 +361,16 @@ _COLLECTIONS = (
 )
 
 
+# A missing unique or primary key loses what a missing index loses, and the guarantee too.
+_INDEX_BACKED = frozenset({ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE})
+
+
+def _missing_severity(spec: _CollectionSpec, item: Named) -> Severity:
+    if isinstance(item, Constraint) and item.type in _INDEX_BACKED:
+        return Severity.CRITICAL
+    return spec.missing_severity
+
+
 def _constraint_backed_indexes(expected: Table, actual: Table) -> frozenset[str]:
     """Indexes reported through their constraint: a dropped UNIQUE is one finding, not two."""
     if expected.constraints is None:
@@ -392,7 +402,7 @@ def _collection(
             yield context.finding(
                 spec.kind,
                 Change.MISSING,
-                spec.missing_severity,
+                _missing_severity(spec, item),
                 table,
                 item.name,
                 f"{label} is missing",
