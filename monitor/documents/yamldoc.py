@@ -145,6 +145,13 @@ def _load(part: str, text: str, filename: str) -> Any:
         raise InputError([_parse_problem(str(exc), filename)]) from None
     except RecursionError:
         raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
+    except TypeError:  # yaml-rs cannot hash a key that is a mapping or a list ("? " keys)
+        line = next(
+            (n for n, ln in enumerate(text.splitlines(), 1) if ln.lstrip()[:2] in _COMPLEX_KEY),
+            None,
+        )
+        message = "invalid YAML: a key must be a plain value, not a mapping or a list"
+        raise InputError([Problem(filename, line, message)]) from None
     second = _second_document(text) if isinstance(data, list) else None
     if second is not None:
         raise InputError([Problem(filename, second, "invalid YAML: more than one document")])
@@ -153,6 +160,7 @@ def _load(part: str, text: str, filename: str) -> Any:
 
 _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_EXPANSION)
 _ERROR = yaml_rs.DuplicateKeyPolicy.Error
+_COMPLEX_KEY = ("? ", "?")
 
 
 _DOCUMENT_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
