@@ -310,6 +310,7 @@ def _add_schemas(parser: argparse.ArgumentParser, default: str = "default: publi
 def _spec_snapshot(args: argparse.Namespace) -> int:
     from monitor.postgres import catalog, db
     from monitor.schema import spec
+    from monitor.schema.compare import layout
     from monitor.schema.model import DEFAULT_LEDGER_TABLE
 
     dsn = db.resolve_dsn(args.dsn)
@@ -323,7 +324,11 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
         )
     if snap.ledger_problem is not None:
         raise MonitorError(f"--ledger-table: {snap.ledger_problem}")
-    _write(spec.dumps(snap.state), args.output)
+    if snap.missing_schemas:
+        raise MonitorError(
+            "; ".join(f'schema "{name}" does not exist' for name in snap.missing_schemas)
+        )
+    _write(spec.dumps(layout.with_schema_policy(snap.state)), args.output)
     return ExitCode.OK
 
 

@@ -69,6 +69,8 @@ class Snapshot:
     queries: int  # statements issued, BEGIN and COMMIT included
     # Why the migration ledger was not read (no grant, not a ledger), if it was not.
     ledger_problem: str | None = None
+    # Asked schemas that do not exist: left out of the state (the diff reports them).
+    missing_schemas: tuple[str, ...] = ()
 
 
 def snapshot(
@@ -92,7 +94,9 @@ def snapshot(
             state, skipped, problem = _read(reader, asked, ledger_table)
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
-    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS, problem)
+    statements = reader.statements + _TRANSACTION_STATEMENTS
+    missing = tuple(name for name in asked if state.schema(name) is None)
+    return Snapshot(state, skipped, statements, problem, missing)
 
 
 @contextmanager
@@ -200,6 +204,7 @@ def _read(
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
     (
         missing,
+        database_schemas,
         skipped_oids,
         skipped_names,
         skipped_functions,
@@ -211,8 +216,8 @@ def _read(
         may_read,
         ledger_shape,
     ) = context[0]
-    if missing:
-        raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
+    # A schema that does not exist is drift to report, not an error: read the others.
+    schemas = [name for name in schemas if name not in missing]
     asked = {"schemas": schemas, "skipped": skipped_oids}
     tables = reader.rows("catalog_tables", asked)
     by_oid = {"tables": [row[0] for row in tables]}
@@ -247,6 +252,7 @@ def _read(
                     ledger, latest_only=True, dirty=any(bool(row[1]) for row in versions)
                 )
     state = state_from_rows(schemas, tables, parts, ledger)
+    state = dataclasses.replace(state, database_schemas=tuple(database_schemas))
     return surface.with_surface(state, functions, views, objects), skipped, problem
 
 
@@ -348,7 +354,7 @@ def state_from_rows(
 ) -> model.State:
     """The state of the asked schemas; ``tables`` rows come sorted by schema and name."""
     schema_tables: dict[str, list[model.Table]] = {name: [] for name in schemas}
-    for oid, schema, name, rls_enabled, rls_forced, owner, acl in tables:
+    for oid, schema, name, rls_enabled, rls_forced, owner, acl, *layout in tables:
         grants = surface.grants(acl, owner)
         column_grants = parts.column_grants.get(oid)
         if column_grants:
@@ -364,12 +370,41 @@ def state_from_rows(
                 rls=_RLS[rls_enabled, rls_forced],
                 owner=_intern(owner),
                 grants=grants,
+                owner_privileges=surface.owner_privileges(acl, owner),
+                **table_layout(schema, *layout),
             )
         )
     return model.State(
         schemas=tuple(model.Schema(name, tuple(found)) for name, found in schema_tables.items()),
         ledger=ledger,
     )
+
+
+def table_layout(
+    schema: str,
+    unlogged: bool,
+    partitioned_by: str | None,
+    parents: Sequence[str],
+    partitions: Sequence[Sequence[str]] | None,
+) -> dict[str, Any]:
+    """Persistence, partitioning and parents, as Table fields; a partition in the
+    parent's own schema is named bare, one elsewhere qualified."""
+    return {
+        "unlogged": unlogged,
+        "partitioned_by": partitioned_by,
+        "inherits": tuple(parents),
+        "partitions": None
+        if partitions is None
+        else tuple(
+            sorted(
+                (
+                    model.Partition(name if where == schema else f"{where}.{name}", bound)
+                    for where, name, bound in partitions
+                ),
+                key=lambda partition: partition.name,
+            )
+        ),
+    }
 
 
 def group_by_table(
@@ -425,7 +460,7 @@ _IDENTITY = {"a": "always", "d": "by default"}
 
 
 def column_from_row(row: Row) -> model.Column:
-    _, name, type_, not_null, expression, identity, generated, _acl = row
+    _, name, type_, not_null, expression, identity, generated, collation, _acl = row
     return model.Column(
         name=_intern(name),
         type=_intern(type_),
@@ -433,6 +468,7 @@ def column_from_row(row: Row) -> model.Column:
         default=None if generated else expression,
         identity=_IDENTITY.get(identity),
         generated=expression if generated else None,
+        collation=collation,
     )
 
 

@@ -184,7 +184,7 @@ def test_check_outcomes() -> None:
 def test_drift_objects_has_every_combination_and_counts_findings() -> None:
     samples = scrape(results(target()))
     drift = {labels: v for (name, labels), v in samples.items() if name.endswith("drift_objects")}
-    assert len(drift) == len(Kind) * len(Change) * len(Severity) == 17 * 8 * 3
+    assert len(drift) == len(Kind) * len(Change) * len(Severity) == 20 * 8 * 3
     assert sum(drift.values()) == 1
     assert (
         value(

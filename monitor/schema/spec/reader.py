@@ -39,6 +39,7 @@ from monitor.documents.yamldoc import (
     is_empty_list,
     is_null,
     line_of,
+    spelling,
 )
 from monitor.errors import InputError
 from monitor.schema import model, normalize
@@ -99,6 +100,7 @@ _LEVELS = {
 }
 _ENABLED = {e: e for e in ("origin", "always", "replica", "disabled")}
 _EXTRAS = {e.value: e for e in model.Extra}
+_TABLE_PRIVILEGE_NAMES = {spelling(p): p for p in model.TABLE_PRIVILEGES}
 
 # The keys each mapping accepts, in the order dumps writes them.
 _STATE_KEYS = (
@@ -108,6 +110,8 @@ _STATE_KEYS = (
     "extensions",
     "publications",
     "event_triggers",
+    "extra_schemas",
+    "absent_schemas",
     "schemas",
 )
 _LEDGER_KEYS = ("table", "applied")
@@ -122,23 +126,39 @@ _SCHEMA_KEYS = (
     "views",
     "types",
     "sequences",
+    "collations",
     "absent",
 )
 _TABLE_KEYS = (
     "migration",
     "owner",
+    "owner_privileges",
     "grants",
     "column_grants",
+    "unlogged",
+    "partitioned_by",
+    "inherits",
     "rls",
     "columns",
     "constraints",
     "indexes",
     "policies",
     "triggers",
+    "partitions",
     "absent",
 )
 _RLS_KEYS = ("enabled", "forced")
-_COLUMN_KEYS = ("name", "type", "nullable", "default", "identity", "generated", "migration")
+_COLUMN_KEYS = (
+    "name",
+    "type",
+    "nullable",
+    "default",
+    "identity",
+    "generated",
+    "collation",
+    "migration",
+)
+_PARTITION_KEYS = ("bound", "migration")
 _CONSTRAINT_KEYS = (
     "type",
     "columns",
@@ -350,7 +370,9 @@ def _name(item: model.Table | model.Schema) -> str:
     return item.name
 
 
-_Object = TypeVar("_Object", model.Constraint, model.Index, model.Policy, model.Trigger)
+_Object = TypeVar(
+    "_Object", model.Constraint, model.Index, model.Policy, model.Trigger, model.Partition
+)
 
 
 def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
@@ -522,6 +544,10 @@ class _Reader(SecurityReader):
             publications=self.named_objects(found, "publications", "", self.publication),
             event_triggers=self.named_objects(found, "event_triggers", "", self.event_trigger),
             owners=self.get(found, "owners", "spec", self.owners, model.OwnerPolicy()),
+            absent_schemas=tuple(sorted(self.get(found, "absent_schemas", "spec", self.names, ()))),
+            extra_schemas=self.get(
+                found, "extra_schemas", "spec", self.extra_choice, model.Extra.IGNORE
+            ),
         )
 
     def ledger(self, value: Any) -> model.Ledger:
@@ -572,6 +598,7 @@ class _Reader(SecurityReader):
             views=self.named_objects(found, "views", name, view),
             types=self.named_objects(found, "types", name, self.type_),
             sequences=self.named_objects(found, "sequences", name, self.sequence),
+            collations=self.named_objects(found, "collations", name, self.collation),
         )
 
     def check_schema_names(
@@ -688,10 +715,38 @@ class _Reader(SecurityReader):
             migration=self.get(found, "migration", what, self.optional_text, None),
             owner=self.get(found, "owner", what, self.text, None),
             grants=self.relation_grants(found, what, model.TABLE_PRIVILEGES),
+            owner_privileges=self.get(found, "owner_privileges", what, self.owner_privileges, None),
+            unlogged=self.get(found, "unlogged", what, self.flag, False),
+            partitioned_by=self.get(found, "partitioned_by", what, self.optional_text, None),
+            partitions=_sorted(objects("partitions", "partition", self.partition)),
+            inherits=tuple(
+                parent if "." in parent else f"{schema}.{parent}"
+                for parent in self.get(found, "inherits", what, self.names, ())
+            ),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
         self.check_table_absent(what, table, absent)
         return table, absent
+
+    def partition(self, name: str, body: Any, what: str) -> model.Partition:
+        """``name: FOR VALUES ...`` (as pg_get_expr writes a bound), or ``{bound, migration}``."""
+        if not isinstance(body, dict):
+            return model.Partition(name, self.text(body, what))
+        found = self.fields(body, what, _PARTITION_KEYS, required=("bound",))
+        return model.Partition(
+            name,
+            self.get(found, "bound", what, self.text, ""),
+            self.get(found, "migration", what, self.optional_text, None),
+        )
+
+    def owner_privileges(self, node: Any, label: str) -> tuple[str, ...]:
+        """The privileges a table's owner still holds, when someone revoked some."""
+
+        def privilege(value: Any, item_label: str) -> str:
+            return self.choice(value, item_label, _TABLE_PRIVILEGE_NAMES)
+
+        held = set(self.items(node, label, privilege))
+        return tuple(p for p in model.TABLE_PRIVILEGES if p in held)
 
     def collection(
         self,
@@ -777,6 +832,7 @@ class _Reader(SecurityReader):
             default=self.get(found, "default", what, self.expression, None),
             identity=self.get(found, "identity", what, self.identity, None),
             generated=self.get(found, "generated", what, self.expression, None),
+            collation=self.get(found, "collation", what, self.optional_text, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         if not name:

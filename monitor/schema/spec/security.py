@@ -74,6 +74,8 @@ _SEQUENCE_KEYS = (
     "grants",
     "migration",
 )
+_COLLATION_KEYS = ("provider", "locale", "ctype", "deterministic", "owner", "migration")
+_COLLATION_PROVIDERS = {p: p for p in ("libc", "icu", "builtin")}
 _EXTENSION_KEYS = ("schema", "version", "migration")
 _PUBLICATION_KEYS = ("all_tables", "operations", "tables", "migration")
 _EVENT_TRIGGER_KEYS = ("event", "function", "enabled", "tags", "migration")
@@ -498,6 +500,21 @@ class SecurityReader(yamldoc.Reader):
             grants=self.get(found, "grants", what, grants, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
+
+    def collation(self, name: str, body: Any, what: str) -> model.Collation:
+        found = self.fields(body, what, _COLLATION_KEYS, null_is_empty=True)
+        return model.Collation(
+            name=name,
+            provider=self.get(found, "provider", what, self.collation_provider, "libc"),
+            locale=self.get(found, "locale", what, self.optional_text, None),
+            ctype=self.get(found, "ctype", what, self.optional_text, None),
+            deterministic=self.get(found, "deterministic", what, self.flag, True),
+            owner=self.get(found, "owner", what, self.text, None),
+            migration=self.get(found, "migration", what, self.optional_text, None),
+        )
+
+    def collation_provider(self, node: Any, label: str) -> str:
+        return self.choice(node, label, _COLLATION_PROVIDERS)
 
     # -- database-wide objects
 
