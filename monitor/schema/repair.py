@@ -73,6 +73,8 @@ class Phase(IntEnum):
 # Order inside a phase: what others depend on comes first.
 _STEP = {
     # BEFORE: what others are made of first, what refers to them after.
+    "schema": -1,
+    "collation": 0,
     "extension": 0,
     "type": 0,
     "create table": 1,
@@ -144,6 +146,12 @@ def fix(finding: Finding, expected: State) -> Fix:
 
 
 def _fix(finding: Finding, expected: State) -> Fix:
+    # Imported here: the layout's repairs are written with this module's statements.
+    from monitor.schema import repair_layout
+
+    layout = repair_layout.fix(finding, expected)
+    if layout is not None:
+        return layout
     schema = expected.schema(finding.schema) or Schema(finding.schema)
     if finding.kind in _SECURITY_FIXERS:
         return _SECURITY_FIXERS[finding.kind](finding, schema, expected)
@@ -200,9 +208,12 @@ def _one(sql: str, phase: Phase, step: str, *, data_loss: bool = False) -> Fix:
 def _create_table(schema: str, table: Table) -> Fix:
     if table.columns is None:
         return Fix(note="the spec lists no columns for this table: re-create it by hand")
+    from monitor.schema.repair_layout import table_head, table_tail
+
     where = qualified(schema, table.name)
     columns = ",\n".join(f"    {column_definition(c)}" for c in table.columns)
-    statements = [Statement(f"CREATE TABLE {where} (\n{columns}\n);", Phase.BEFORE, "create table")]
+    create = f"{table_head(where, table)} (\n{columns}\n){table_tail(table)};"
+    statements = [Statement(create, Phase.BEFORE, "create table")]
     # The table is new and empty: its indexes and keys need no CONCURRENTLY.
     for index in table.indexes or ():
         if index.constraint is None:
@@ -226,7 +237,9 @@ def _create_table(schema: str, table: Table) -> Fix:
 
 
 def column_definition(column: Column) -> str:
-    parts = [ident(column.name), column.type]
+    from monitor.schema.repair_layout import collation_clause
+
+    parts = [ident(column.name), column.type + collation_clause(column.collation)]
     if column.generated is not None:
         parts.append(f"GENERATED ALWAYS AS ({column.generated}) STORED")
     if column.identity is not None:
@@ -262,13 +275,20 @@ def _column_fix(finding: Finding, schema: str, table: Table, where: str) -> Fix:
 
 def _column_changes(where: str, column: Column, actual: dict[str, Any]) -> Iterator[Statement]:
     alter = f"ALTER TABLE {where} ALTER COLUMN {ident(column.name)}"
+    from monitor.schema.repair_layout import collation_clause
+
+    collate = collation_clause(column.collation)
     if not normalize.same_type(column.type, actual.get("type") or ""):
         # The USING cast says what the rewrite does; a value that does not fit stops it.
         yield Statement(
-            f"{alter} TYPE {column.type} USING {ident(column.name)}::{column.type};",
+            f"{alter} TYPE {column.type}{collate} USING {ident(column.name)}::{column.type};",
             Phase.BEFORE,
             "column",
         )
+    elif column.collation != actual.get("collation"):
+        # Same type, another collation: no rewrite, the column's indexes are rebuilt.
+        collate = collate or ' COLLATE "default"'
+        yield Statement(f"{alter} TYPE {column.type}{collate};", Phase.BEFORE, "column")
     if not normalize.same_expression(
         column.default, actual.get("default"), column_type=column.type
     ):
