@@ -47,6 +47,7 @@ from monitor.postgres import (
     replay,
     scratch,
 )
+from tests.support import migrations as support_migrations
 
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 CREATING_SHARE = 0.25  # the first quarter of the files each create a table
@@ -184,8 +185,8 @@ def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20)
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 migrations.apply_sql(conn, migrations.supabase_bootstrap(), "bootstrap")
-                for migration in migrations.discover(directory):
-                    migrations.apply_file(conn, migration.path)
+                for migration in support_migrations.discover(directory):
+                    support_migrations.apply_file(conn, migration.path)
             times = []
             with db.connect(dsn) as conn:
                 for _ in range(repeat):

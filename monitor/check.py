@@ -1,7 +1,7 @@
 """The one-shot check: connect, snapshot, diff, advise, and the outcome written for people or tools.
 
 `schema-monitor check` and the demo use it; it never passes through the daemon's or the
-window's rooms. Output formats: text (people), json (the contract in DESIGN.md), sql (a
+window's rooms. Output formats: text (people), json (the contract in docs/contracts.md), sql (a
 repair script), junit (CI test reports) and github (GitHub Actions annotations).
 """
 
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.documents import yamldoc
-from monitor.errors import InputError, MonitorError
+import yaml
+
+from monitor.documents import locate
+from monitor.errors import MonitorError
 from monitor.postgres import catalog, db
 from monitor.schema import advisors, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
@@ -119,9 +121,10 @@ def _glibc(function: str, *arguments: int) -> None:
 
 def _load(path: Path, explicit_dsn: str | None) -> tuple[State, _EarlySnapshot | None]:
     """The spec, and the snapshot started while it loads."""
-    reading = spec.read(path)
-    early = _EarlySnapshot.start(reading, explicit_dsn)
-    expected = spec.load_reading(reading)
+    text = spec.read_text(path)
+    early = _EarlySnapshot.start(text, explicit_dsn)
+    expected = spec.loads(text, str(path))
+    del text
     _free_heap_returned()
     return expected, early
 
@@ -136,14 +139,14 @@ class _EarlySnapshot:
         self.thread = threading.Thread(target=self.take, args=(dsn,), daemon=True)
 
     @classmethod
-    def start(cls, reading: spec.Reading, explicit_dsn: str | None) -> _EarlySnapshot | None:
-        if reading.size < _EARLY_SNAPSHOT_BYTES:
+    def start(cls, text: str, explicit_dsn: str | None) -> _EarlySnapshot | None:
+        if len(text) < _EARLY_SNAPSHOT_BYTES:
             return None
         try:
             dsn = db.resolve_dsn(explicit_dsn)
         except MonitorError:
             return None  # reported in its turn, after the spec's own problems
-        scope = reading.guess_scope()
+        scope = spec.guess_scope(text)
         if scope is None:
             return None
         early = cls(dsn, scope)
@@ -286,68 +289,39 @@ SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind,
 
 def spec_lines(text: str) -> dict[SpecKey, int]:
     """Line of each schema, table and object of a spec, for annotations that point at it."""
-    try:
-        root = yamldoc.compose(text, "<spec>")
-    except InputError:
-        return {}
     lines: dict[SpecKey, int] = {}
-    if isinstance(root, dict):
-        for key, value in root.items():
-            if key == "migrations":
-                lines[("", None, str(Kind.MIGRATION), None)] = _line(key)
-            if key == "schemas" and isinstance(value, dict):
-                for schema, body in value.items():
-                    lines[(schema, None, None, None)] = _line(schema)
-                    lines.update(_schema_lines(schema, body))
+    try:
+        for node in locate.walk(text):
+            key = _spec_key(node)
+            if key is not None:
+                lines.setdefault(key, node.line)
+    except yaml.YAMLError:
+        return {}
     return lines
 
 
-def _line(value: Any) -> int:
-    """The line of a value of :func:`yamldoc.compose`, which gives every value one."""
-    line = yamldoc.line_of(value)
-    assert line is not None
-    return line
-
-
-def _entries(node: Any) -> Iterator[tuple[str, Any]]:
-    """The names in a mapping of objects, or in a list of mappings with a `name`."""
-    if isinstance(node, dict):
-        for key in node:
-            yield str(key), key
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, dict):
-                name = item.get("name")
-                if isinstance(name, str):
-                    yield str(name), item
-
-
-def _child(node: Any, name: str) -> tuple[Any, Any] | None:
-    """The key and the value of ``name`` in a mapping."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == name:
-                return key, value
+def _spec_key(node: locate.Node) -> SpecKey | None:
+    """The object a spec's key (or a column's name) names, if any."""
+    path = node.path
+    if node.key and path == ("migrations",):
+        return ("", None, str(Kind.MIGRATION), None)
+    if len(path) < 2 or path[0] != "schemas" or not isinstance(path[1], str):
+        return None
+    schema, rest = path[1], path[2:]
+    if node.key and not rest:
+        return (schema, None, None, None)
+    if len(rest) < 2 or rest[0] != "tables" or not isinstance(rest[1], str):
+        return None
+    table, inner = rest[1], rest[2:]
+    if node.key and not inner:
+        return (schema, table, None, None)
+    if node.key and inner == ("rls",):
+        return (schema, table, str(Kind.RLS), table)
+    if len(inner) == 3 and inner[0] == "columns" and inner[2] == "name" and not node.key:
+        return (schema, table, str(Kind.COLUMN), str(node.event.value))
+    if node.key and len(inner) == 2 and isinstance(inner[1], str) and inner[0] in _KIND_OF:
+        return (schema, table, _KIND_OF[inner[0]], inner[1])
     return None
-
-
-def _schema_lines(schema: str, node: Any) -> Iterator[tuple[SpecKey, int]]:
-    tables = _child(node, "tables")
-    if tables is None or not isinstance(tables[1], dict):
-        return
-    for table_key, table in tables[1].items():
-        name = str(table_key)
-        yield (schema, name, None, None), _line(table_key)
-        rls = _child(table, "rls")
-        if rls is not None:
-            yield (schema, name, str(Kind.RLS), name), _line(rls[0])
-        columns = _child(table, "columns")
-        for column, at in _entries(columns[1] if columns else None):
-            yield (schema, name, str(Kind.COLUMN), column), _line(at)
-        for kind, collection in _COLLECTIONS.items():
-            found = _child(table, collection)
-            for item, at in _entries(found[1] if found else None):
-                yield (schema, name, str(kind), item), _line(at)
 
 
 def line_of(

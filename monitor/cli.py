@@ -81,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         " (default: supabase_migrations.schema_migrations)",
     )
     snapshot.set_defaults(handler=_spec_snapshot)
+    json_schema = spec_commands.add_parser(
+        "json-schema", help="the JSON Schema of the spec (or the config) format, for editors"
+    )
+    json_schema.add_argument(
+        "--of", choices=("spec", "config"), default="spec", help="which format (default: spec)"
+    )
+    json_schema.set_defaults(handler=_spec_json_schema)
 
     build = spec_commands.add_parser(
         "build",
@@ -329,6 +336,23 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
             "; ".join(f'schema "{name}" does not exist' for name in snap.missing_schemas)
         )
     _write(spec.dumps(layout.with_schema_policy(snap.state)), args.output)
+    return ExitCode.OK
+
+
+def json_schemas() -> dict[str, str]:
+    """The JSON Schema of each document format, by the file docs/schemas/ ships it in."""
+    from monitor.daemon import configdoc
+    from monitor.documents.reader import json_schema
+    from monitor.schema.spec import document
+
+    return {
+        "spec": json_schema(document.Spec, "schema-monitor expected-state spec"),
+        "config": json_schema(configdoc.Config, "schema-monitor daemon config"),
+    }
+
+
+def _spec_json_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(json_schemas()[args.of])
     return ExitCode.OK
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -16,24 +15,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that moves only when told to; tests jump across a watch window with it."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("ManualClock needs a timezone-aware start")
-        self._now = start.astimezone(UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 SYSTEM_CLOCK: Clock = SystemClock()

@@ -1,9 +1,9 @@
 """The daemon's configuration file: strict loading that reports every problem at once.
 
-The YAML is composed into nodes (not loaded into plain dicts) so that each
-problem names the line it sits on. Unknown keys are errors: a misspelt
-option silently falling back to its default is how monitors end up
-watching nothing.
+Read through the documents engine the spec uses (:mod:`monitor.documents`):
+parsed once as YAML 1.2, every problem recorded at its path and given its
+line at the end. Unknown keys are errors: a misspelt option silently falling
+back to its default is how monitors end up watching nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from msgspec import Struct
 
+from monitor.daemon import configdoc
 from monitor.documents import yamldoc
+from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
 from monitor.schema import spec
@@ -191,12 +194,11 @@ def load_specs(config: Config) -> dict[str, State]:
 def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     filename = str(path)
     yamldoc.check_characters(text, filename, "config")
-    # A config is small: always read exactly, every value with its line.
-    root = yamldoc.compose(text, filename)
-    reader = _Reader(filename, path.resolve().parent, environ)
-    config = reader.config(root, path)
-    if reader.problems or config is None:
-        raise InputError(reader.sorted_problems() or [Problem(filename, None, "empty config")])
+    reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, environ)
+    config = reader.config(reader.root, path)
+    reader.finish(text)
+    if config is None:
+        raise InputError([Problem(filename, None, "empty config")])
     return config
 
 
@@ -210,74 +212,16 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-class _Reader(yamldoc.Reader):
-    """Reads the composed config, collecting problems instead of stopping at the first."""
+class _Values(Reader):
+    """The values of a config: durations, names, files, choices; each read method takes
+    ``(node, where)`` and gives None (the problem recorded) for what it refuses."""
 
-    def __init__(self, filename: str, base_dir: Path, environ: Mapping[str, str]) -> None:
-        super().__init__(filename, fast=False)
+    def __init__(
+        self, filename: str, root: Any, base_dir: Path, environ: Mapping[str, str]
+    ) -> None:
+        super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
-
-    # -- the document -------------------------------------------------------
-
-    def config(self, root: Any, path: Path) -> Config | None:
-        if root is None or yamldoc.is_null(root):
-            self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
-            return None
-        keys = self.mapping(
-            root,
-            "config",
-            required=("version", "targets"),
-            optional=(
-                "state_dir",
-                "log_format",
-                "web",
-                "intervals",
-                "timeouts",
-                "reconnect",
-                "watch_window",
-                "limits",
-                "advisors",
-            ),
-        )
-        if keys is None:
-            return None
-        version = self.count(keys.get("version"), "version", minimum=1)
-        if version is not None and version != 1:
-            self.problem(keys["version"], f"version: unsupported version {version}; expected 1")
-        intervals = self.section(keys.get("intervals"), "intervals", Intervals(), self.intervals)
-        # Without an explicit statement timeout, the default fits inside the shortest run budget.
-        shortest_budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
-        default_timeouts = Timeouts(
-            statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
-        )
-        timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
-        config = Config(
-            path=path,
-            targets=self.targets(keys.get("targets")),
-            state_dir=self.optional(
-                keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
-            ),
-            log_format=self.optional(
-                keys.get("log_format"),
-                "log_format",
-                lambda n, w: self.one_of(n, w, LOG_FORMATS),
-                "auto",
-            ),
-            web=self.section(keys.get("web"), "web", Web(), self.web),
-            intervals=intervals,
-            timeouts=timeouts,
-            reconnect=self.section(keys.get("reconnect"), "reconnect", Reconnect(), self.reconnect),
-            watch_window=self.section(
-                keys.get("watch_window"), "watch_window", WatchWindow(), self.watch_window
-            ),
-            limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
-            advisors=self.section(
-                keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
-            ),
-        )
-        self.check_timings(config, keys)
-        return config
 
     def section(
         self,
@@ -300,277 +244,22 @@ class _Reader(yamldoc.Reader):
         value = read(node, where)
         return default if value is None else value
 
-    def web(self, node: Any, where: str, default: Web) -> Web:
-        keys = self.mapping(node, where, optional=("listen_address", "tls"))
-        if keys is None:
-            return default
-        tls = None
-        if "tls" in keys:
-            tls_keys = self.mapping(keys["tls"], f"{where}.tls", required=("cert_file", "key_file"))
-            if tls_keys is not None:
-                cert = self.readable_file(tls_keys.get("cert_file"), f"{where}.tls.cert_file")
-                key = self.readable_file(tls_keys.get("key_file"), f"{where}.tls.key_file")
-                tls = Tls(cert, key) if cert is not None and key is not None else None
-        return Web(
-            listen_address=self.optional(
-                keys.get("listen_address"),
-                f"{where}.listen_address",
-                self.listen_address,
-                default.listen_address,
-            ),
-            tls=tls,
-        )
-
-    def intervals(self, node: Any, where: str, default: Intervals) -> Intervals:
-        keys = self.mapping(node, where, optional=("drift", "stats", "full_drift"))
-        if keys is None:
-            return default
-        return Intervals(
-            drift=self.interval(keys.get("drift"), f"{where}.drift", default.drift),
-            stats=self.interval(keys.get("stats"), f"{where}.stats", default.stats),
-            full_drift=self.interval(
-                keys.get("full_drift"), f"{where}.full_drift", default.full_drift
-            ),
-        )
-
-    def interval(self, node: Any | None, where: str, default: float) -> float:
-        seconds = self.optional(node, where, self.duration, default)
-        if seconds < MIN_INTERVAL_SECONDS:
-            self.problem(node, f"{where}: must be at least {MIN_INTERVAL_SECONDS:g}s")
-        return seconds
-
-    def timeouts(self, node: Any, where: str, default: Timeouts) -> Timeouts:
-        keys = self.mapping(node, where, optional=("lock", "statement", "connect"))
-        if keys is None:
-            return default
-        connect = self.optional(
-            keys.get("connect"), f"{where}.connect", self.duration, default.connect
-        )
-        if connect < 1:
-            # libpq's connect_timeout counts whole seconds; below 2 it uses 2.
-            self.problem(keys.get("connect"), f"{where}.connect: must be at least 1s")
-        return Timeouts(
-            lock=self.optional(keys.get("lock"), f"{where}.lock", self.duration, default.lock),
-            statement=self.optional(
-                keys.get("statement"), f"{where}.statement", self.duration, default.statement
-            ),
-            connect=connect,
-        )
-
-    def reconnect(self, node: Any, where: str, default: Reconnect) -> Reconnect:
-        keys = self.mapping(node, where, optional=("initial_delay", "max_delay"))
-        if keys is None:
-            return default
-        return Reconnect(
-            initial_delay=self.optional(
-                keys.get("initial_delay"),
-                f"{where}.initial_delay",
-                self.duration,
-                default.initial_delay,
-            ),
-            max_delay=self.optional(
-                keys.get("max_delay"), f"{where}.max_delay", self.duration, default.max_delay
-            ),
-        )
-
-    def watch_window(self, node: Any, where: str, default: WatchWindow) -> WatchWindow:
-        keys = self.mapping(
-            node, where, optional=("start", "duration", "after", "new_indexes_since")
-        )
-        if keys is None:
-            return default
-        return WatchWindow(
-            start=self.window_start(keys.get("start"), f"{where}.start"),
-            duration=self.optional(
-                keys.get("duration"), f"{where}.duration", self.duration, default.duration
-            ),
-            after=self.optional(
-                keys.get("after"),
-                f"{where}.after",
-                lambda n, w: self.one_of(n, w, AFTER_WINDOW),
-                default.after,
-            ),
-            new_indexes_since=self.optional(
-                keys.get("new_indexes_since"), f"{where}.new_indexes_since", self.string, None
-            ),
-        )
-
-    def window_start(self, node: Any | None, where: str) -> datetime | None:
-        text = self.optional(node, where, self.string, "auto")
-        if text == "auto":
-            return None
-        try:
-            start = datetime.fromisoformat(text)
-        except ValueError:
-            self.problem(node, f"{where}: expected `auto` or an RFC 3339 timestamp, got {text!r}")
-            return None
-        if start.tzinfo is None:
-            self.problem(node, f"{where}: the timestamp needs a timezone, e.g. {text}Z")
-            return None
-        return start
-
-    def limits(self, node: Any, where: str, default: Limits) -> Limits:
-        keys = self.mapping(
-            node, where, optional=("other_indexes", "spec_relations", "present_objects")
-        )
-        if keys is None:
-            return default
-
-        def count(key: str, fallback: int) -> int:
-            return self.optional(
-                keys.get(key),
-                f"{where}.{key}",
-                lambda n, w: self.count(n, w, minimum=0),
-                fallback,
-            )
-
-        return Limits(
-            other_indexes=count("other_indexes", default.other_indexes),
-            spec_relations=count("spec_relations", default.spec_relations),
-            present_objects=count("present_objects", default.present_objects),
-        )
-
-    def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
-        keys = self.mapping(
-            node,
-            where,
-            optional=("enabled", "exposed_schemas", "disable", "ignore", "unused_index_after"),
-        )
-        if keys is None:
-            return default
-        none: tuple[str, ...] = ()
-        disabled = self.optional(keys.get("disable"), f"{where}.disable", self.strings, none)
-        for rule in disabled:
-            if rule not in ADVISOR_RULES:
-                known = ", ".join(sorted(ADVISOR_RULES))
-                self.problem(keys["disable"], f"{where}.disable: unknown rule {rule!r} ({known})")
-        return AdvisorSettings(
-            enabled=self.optional(keys.get("enabled"), f"{where}.enabled", self.boolean, True),
-            exposed_schemas=self.optional(
-                keys.get("exposed_schemas"),
-                f"{where}.exposed_schemas",
-                self.strings,
-                default.exposed_schemas,
-            ),
-            disabled_rules=frozenset(disabled),
-            ignore=self.optional(keys.get("ignore"), f"{where}.ignore", self.strings, none),
-            unused_index_after_seconds=self.optional(
-                keys.get("unused_index_after"),
-                f"{where}.unused_index_after",
-                self.duration,
-                default.unused_index_after_seconds,
-            ),
-        )
-
-    def targets(self, node: Any | None) -> tuple[Target, ...]:
-        if node is None:
-            return ()
-        if not isinstance(node, list) or not node:
-            self.problem(node, "targets: expected a non-empty list of targets")
-            return ()
-        targets = tuple(
-            t
-            for i, item in enumerate(node)
-            if (t := self.target(item, f"targets[{i}]")) is not None
-        )
-        seen: dict[str, Any] = {}
-        for item, target in zip(node, targets, strict=False):
-            if target.name in seen:
-                self.problem(item, f"targets: duplicate target name {target.name!r}")
-            seen[target.name] = item
-        return targets
-
-    def target(self, node: Any, where: str) -> Target | None:
-        keys = self.mapping(
-            node,
-            where,
-            required=("name", "spec"),
-            optional=("dsn", "dsn_env", "dsn_file", "schemas"),
-        )
-        if keys is None:
-            return None
-        name = self.string(keys.get("name"), f"{where}.name")
-        if name is not None and not _TARGET_NAME.fullmatch(name):
-            self.problem(
-                keys["name"], f"{where}.name: {name!r} must be letters, digits, '_', '.' or '-'"
-            )
-            name = None
-        dsn = self.dsn(node, keys, where)
-        spec = self.readable_file(keys.get("spec"), f"{where}.spec")
-        default_schemas: tuple[str, ...] = ("public",)
-        schemas = self.optional(
-            keys.get("schemas"), f"{where}.schemas", self.strings, default_schemas
-        )
-        if name is None or dsn is None or spec is None:
-            return None
-        return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
-
-    def dsn(self, node: Any, keys: dict[str, Any], where: str) -> tuple[str, str] | None:
-        given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
-        if len(given) != 1:
-            self.problem(
-                node,
-                f"{where}: give exactly one of dsn, dsn_env, dsn_file"
-                + (f" (found {', '.join(given)})" if given else ""),
-            )
-            return None
-        key = given[0]
-        value_node = keys[key]
-        value = self.string(value_node, f"{where}.{key}")
-        if value is None:
-            return None
-        if key == "dsn":
-            dsn, source = value, "inline"
-        elif key == "dsn_env":
-            if not self.environ.get(value):
-                self.problem(
-                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
-                )
-                return None
-            dsn, source = self.environ[value], f"env:{value}"
-        else:
-            path = self.resolve(value)
-            try:
-                dsn = yamldoc.read_text(path, "dsn").strip()
-            except InputError as exc:
-                reason = exc.problems[0].message
-                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {reason}")
-                return None
-            source = f"file:{path}"
-        try:
-            db.parse_dsn(dsn)
-        except psycopg.ProgrammingError:
-            # The parser's message may quote the string, password and all: say less.
-            self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
-            return None
-        return dsn, source
-
-    # -- scalars ------------------------------------------------------------
-
-    def mapping(
-        self,
-        node: Any,
-        where: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None:
+    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
         """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
         if not isinstance(node, dict):
             self.problem(node, f"{where}: expected a mapping")
             return None
-        known = required + optional
-        expected = ", ".join(known)
+        expected = ", ".join(keys_of(doc))
         return self.fields(
             node,
             where,
-            known,
-            required,
+            doc,
             unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
         )
 
     def scalar_text(self, node: Any, where: str, what: str) -> str | None:
         """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
-        if isinstance(node, dict | list) or yamldoc.is_null(node):
+        if isinstance(node, dict | list) or node is None:
             self.problem(node, f"{where}: expected {what}")
             return None
         return str(node)
@@ -580,7 +269,8 @@ class _Reader(yamldoc.Reader):
         if value is None:
             return None
         if value.lower() not in ("true", "false"):
-            self.problem(node, f"{where}: expected true or false, got {value!r}")
+            hint = yamldoc.boolean_hint(value)
+            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
             return None
         return value.lower() == "true"
 
@@ -604,7 +294,7 @@ class _Reader(yamldoc.Reader):
     def count(self, node: Any, where: str, minimum: int) -> int | None:
         if node is None:
             return None
-        value = self.integer_value(node)
+        value = node if type(node) is int else None
         if value is None:
             self.problem(node, f"{where}: expected an integer")
             return None
@@ -661,31 +351,307 @@ class _Reader(yamldoc.Reader):
             return None
         return path
 
-    # -- rules across sections ----------------------------------------------
 
-    def check_timings(self, config: Config, keys: dict[str, Any]) -> None:
-        timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
-        budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
-        timeouts_node = keys.get("timeouts")
-        if timeouts.statement >= budget:
-            self.problem(
-                timeouts_node,
-                f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
-                f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
+def timing_problems(config: Config) -> Iterator[tuple[str, str]]:
+    """The rules across sections: (the section at fault, the problem) of each broken one."""
+    timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
+    budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+    if timeouts.statement >= budget:
+        yield (
+            "timeouts",
+            f"timeouts.statement: {timeouts.statement:g}s must be shorter than the run budget "
+            f"({RUN_BUDGET_SHARE:g} x the shortest interval = {budget:g}s)",
+        )
+    if timeouts.lock >= timeouts.statement:
+        yield (
+            "timeouts",
+            f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
+            f"({timeouts.statement:g}s)",
+        )
+    if intervals.full_drift < intervals.drift:
+        yield "intervals", "intervals.full_drift: must not be shorter than intervals.drift"
+    if reconnect.initial_delay > reconnect.max_delay:
+        yield "reconnect", "reconnect.initial_delay: must not be longer than reconnect.max_delay"
+
+
+class _Reader(_Values):
+    """Reads the parsed config, collecting problems instead of stopping at the first."""
+
+    # -- the document -------------------------------------------------------
+
+    def config(self, root: Any, path: Path) -> Config | None:
+        if root is None:
+            self.problem(None, "the config is empty; it needs at least `version: 1` and `targets:`")
+            return None
+        keys = self.mapping(root, "config", configdoc.Config)
+        if keys is None:
+            return None
+        version = self.count(keys.get("version"), "version", minimum=1)
+        if version is not None and version != 1:
+            self.problem(keys["version"], f"version: unsupported version {version}; expected 1")
+        intervals = self.section(keys.get("intervals"), "intervals", Intervals(), self.intervals)
+        # Without an explicit statement timeout, the default fits inside the shortest run budget.
+        shortest_budget = min(intervals.drift, intervals.stats) * RUN_BUDGET_SHARE
+        default_timeouts = Timeouts(
+            statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
+        )
+        timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
+        config = Config(
+            path=path,
+            targets=self.targets(keys.get("targets")),
+            state_dir=self.optional(
+                keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
+            ),
+            log_format=self.optional(
+                keys.get("log_format"),
+                "log_format",
+                lambda n, w: self.one_of(n, w, LOG_FORMATS),
+                "auto",
+            ),
+            web=self.section(keys.get("web"), "web", Web(), self.web),
+            intervals=intervals,
+            timeouts=timeouts,
+            reconnect=self.section(keys.get("reconnect"), "reconnect", Reconnect(), self.reconnect),
+            watch_window=self.section(
+                keys.get("watch_window"), "watch_window", WatchWindow(), self.watch_window
+            ),
+            limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
+            advisors=self.section(
+                keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
+            ),
+        )
+        for section, message in timing_problems(config):
+            self.report((section,) if section in keys else (), message)
+        return config
+
+    def web(self, node: Any, where: str, default: Web) -> Web:
+        keys = self.mapping(node, where, configdoc.Web)
+        if keys is None:
+            return default
+        tls = None
+        if "tls" in keys:
+            tls_keys = self.mapping(keys["tls"], f"{where}.tls", configdoc.Tls)
+            if tls_keys is not None:
+                cert = self.readable_file(tls_keys.get("cert_file"), f"{where}.tls.cert_file")
+                key = self.readable_file(tls_keys.get("key_file"), f"{where}.tls.key_file")
+                tls = Tls(cert, key) if cert is not None and key is not None else None
+        return Web(
+            listen_address=self.optional(
+                keys.get("listen_address"),
+                f"{where}.listen_address",
+                self.listen_address,
+                default.listen_address,
+            ),
+            tls=tls,
+        )
+
+    def intervals(self, node: Any, where: str, default: Intervals) -> Intervals:
+        keys = self.mapping(node, where, configdoc.Intervals)
+        if keys is None:
+            return default
+        return Intervals(
+            drift=self.interval(keys.get("drift"), f"{where}.drift", default.drift),
+            stats=self.interval(keys.get("stats"), f"{where}.stats", default.stats),
+            full_drift=self.interval(
+                keys.get("full_drift"), f"{where}.full_drift", default.full_drift
+            ),
+        )
+
+    def interval(self, node: Any | None, where: str, default: float) -> float:
+        seconds = self.optional(node, where, self.duration, default)
+        if seconds < MIN_INTERVAL_SECONDS:
+            self.problem(node, f"{where}: must be at least {MIN_INTERVAL_SECONDS:g}s")
+        return seconds
+
+    def timeouts(self, node: Any, where: str, default: Timeouts) -> Timeouts:
+        keys = self.mapping(node, where, configdoc.Timeouts)
+        if keys is None:
+            return default
+        connect = self.optional(
+            keys.get("connect"), f"{where}.connect", self.duration, default.connect
+        )
+        if connect < 1:
+            # libpq's connect_timeout counts whole seconds; below 2 it uses 2.
+            self.problem(keys.get("connect"), f"{where}.connect: must be at least 1s")
+        return Timeouts(
+            lock=self.optional(keys.get("lock"), f"{where}.lock", self.duration, default.lock),
+            statement=self.optional(
+                keys.get("statement"), f"{where}.statement", self.duration, default.statement
+            ),
+            connect=connect,
+        )
+
+    def reconnect(self, node: Any, where: str, default: Reconnect) -> Reconnect:
+        keys = self.mapping(node, where, configdoc.Reconnect)
+        if keys is None:
+            return default
+        return Reconnect(
+            initial_delay=self.optional(
+                keys.get("initial_delay"),
+                f"{where}.initial_delay",
+                self.duration,
+                default.initial_delay,
+            ),
+            max_delay=self.optional(
+                keys.get("max_delay"), f"{where}.max_delay", self.duration, default.max_delay
+            ),
+        )
+
+    def watch_window(self, node: Any, where: str, default: WatchWindow) -> WatchWindow:
+        keys = self.mapping(node, where, configdoc.WatchWindow)
+        if keys is None:
+            return default
+        return WatchWindow(
+            start=self.window_start(keys.get("start"), f"{where}.start"),
+            duration=self.optional(
+                keys.get("duration"), f"{where}.duration", self.duration, default.duration
+            ),
+            after=self.optional(
+                keys.get("after"),
+                f"{where}.after",
+                lambda n, w: self.one_of(n, w, AFTER_WINDOW),
+                default.after,
+            ),
+            new_indexes_since=self.optional(
+                keys.get("new_indexes_since"), f"{where}.new_indexes_since", self.string, None
+            ),
+        )
+
+    def window_start(self, node: Any | None, where: str) -> datetime | None:
+        text = self.optional(node, where, self.string, "auto")
+        if text == "auto":
+            return None
+        try:
+            start = datetime.fromisoformat(text)
+        except ValueError:
+            self.problem(node, f"{where}: expected `auto` or an RFC 3339 timestamp, got {text!r}")
+            return None
+        if start.tzinfo is None:
+            self.problem(node, f"{where}: the timestamp needs a timezone, e.g. {text}Z")
+            return None
+        return start
+
+    def limits(self, node: Any, where: str, default: Limits) -> Limits:
+        keys = self.mapping(node, where, configdoc.Limits)
+        if keys is None:
+            return default
+
+        def count(key: str, fallback: int) -> int:
+            return self.optional(
+                keys.get(key),
+                f"{where}.{key}",
+                lambda n, w: self.count(n, w, minimum=0),
+                fallback,
             )
-        if timeouts.lock >= timeouts.statement:
+
+        return Limits(
+            other_indexes=count("other_indexes", default.other_indexes),
+            spec_relations=count("spec_relations", default.spec_relations),
+            present_objects=count("present_objects", default.present_objects),
+        )
+
+    def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
+        keys = self.mapping(node, where, configdoc.Advisors)
+        if keys is None:
+            return default
+        none: tuple[str, ...] = ()
+        disabled = self.optional(keys.get("disable"), f"{where}.disable", self.strings, none)
+        for rule in disabled:
+            if rule not in ADVISOR_RULES:
+                known = ", ".join(sorted(ADVISOR_RULES))
+                self.problem(keys["disable"], f"{where}.disable: unknown rule {rule!r} ({known})")
+        return AdvisorSettings(
+            enabled=self.optional(keys.get("enabled"), f"{where}.enabled", self.boolean, True),
+            exposed_schemas=self.optional(
+                keys.get("exposed_schemas"),
+                f"{where}.exposed_schemas",
+                self.strings,
+                default.exposed_schemas,
+            ),
+            disabled_rules=frozenset(disabled),
+            ignore=self.optional(keys.get("ignore"), f"{where}.ignore", self.strings, none),
+            unused_index_after_seconds=self.optional(
+                keys.get("unused_index_after"),
+                f"{where}.unused_index_after",
+                self.duration,
+                default.unused_index_after_seconds,
+            ),
+        )
+
+    def targets(self, node: Any | None) -> tuple[Target, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, list) or not node:
+            self.problem(node, "targets: expected a non-empty list of targets")
+            return ()
+        targets = tuple(
+            t
+            for i, item in self.entries(node, enumerate(node))
+            if (t := self.target(item, f"targets[{i}]")) is not None
+        )
+        seen: dict[str, Any] = {}
+        for item, target in zip(node, targets, strict=False):
+            if target.name in seen:
+                self.problem(item, f"targets: duplicate target name {target.name!r}")
+            seen[target.name] = item
+        return targets
+
+    def target(self, node: Any, where: str) -> Target | None:
+        keys = self.mapping(node, where, configdoc.Target)
+        if keys is None:
+            return None
+        name = self.string(keys.get("name"), f"{where}.name")
+        if name is not None and not _TARGET_NAME.fullmatch(name):
             self.problem(
-                timeouts_node,
-                f"timeouts.lock: {timeouts.lock:g}s must be shorter than timeouts.statement "
-                f"({timeouts.statement:g}s)",
+                keys["name"], f"{where}.name: {name!r} must be letters, digits, '_', '.' or '-'"
             )
-        if intervals.full_drift < intervals.drift:
+            name = None
+        dsn = self.dsn(node, keys, where)
+        spec = self.readable_file(keys.get("spec"), f"{where}.spec")
+        default_schemas: tuple[str, ...] = ("public",)
+        schemas = self.optional(
+            keys.get("schemas"), f"{where}.schemas", self.strings, default_schemas
+        )
+        if name is None or dsn is None or spec is None:
+            return None
+        return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
+
+    def dsn(self, node: Any, keys: Mapping[str, Any], where: str) -> tuple[str, str] | None:
+        given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
+        if len(given) != 1:
             self.problem(
-                keys.get("intervals"),
-                "intervals.full_drift: must not be shorter than intervals.drift",
+                node,
+                f"{where}: give exactly one of dsn, dsn_env, dsn_file"
+                + (f" (found {', '.join(given)})" if given else ""),
             )
-        if reconnect.initial_delay > reconnect.max_delay:
-            self.problem(
-                keys.get("reconnect"),
-                "reconnect.initial_delay: must not be longer than reconnect.max_delay",
-            )
+            return None
+        key = given[0]
+        value_node = keys[key]
+        value = self.string(value_node, f"{where}.{key}")
+        if value is None:
+            return None
+        if key == "dsn":
+            dsn, source = value, "inline"
+        elif key == "dsn_env":
+            if not self.environ.get(value):
+                self.problem(
+                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
+                )
+                return None
+            dsn, source = self.environ[value], f"env:{value}"
+        else:
+            path = self.resolve(value)
+            try:
+                dsn = yamldoc.read_text(path, "dsn").strip()
+            except InputError as exc:
+                reason = exc.problems[0].message
+                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {reason}")
+                return None
+            source = f"file:{path}"
+        try:
+            db.parse_dsn(dsn)
+        except psycopg.ProgrammingError:
+            # The parser's message may quote the string, password and all: say less.
+            self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
+            return None
+        return dsn, source

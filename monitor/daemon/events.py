@@ -165,10 +165,10 @@ class Events:
         for key, finding in current.items():
             if key not in previous:
                 level = "error" if finding.severity is Severity.CRITICAL else "warning"
-                getattr(self._log, level)("drift_detected", target=target, **_fields(finding))
+                getattr(self._log, level)("drift_detected", target=target, **finding.as_event())
         for key, finding in previous.items():
             if key not in current:
-                self._log.info("drift_resolved", target=target, **_fields(finding))
+                self._log.info("drift_resolved", target=target, **finding.as_event())
 
     def once(self, target: str, key: str, event: str, **fields: Any) -> bool:
         """Log `event` the first time `key` happens (until :meth:`rearm`); says whether it did."""
@@ -185,15 +185,3 @@ class Events:
         with self._lock:
             self._states = {k: v for k, v in self._states.items() if k[0] != target}
             self._findings.pop(target, None)
-
-
-def _fields(finding: Finding) -> dict[str, Any]:
-    return {
-        "kind": str(finding.kind),
-        "change": str(finding.change),
-        "severity": str(finding.severity),
-        "schema": finding.schema,
-        "table": finding.table,
-        "object": finding.name,
-        "message": finding.message,
-    }

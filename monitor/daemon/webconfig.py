@@ -32,7 +32,7 @@ from typing import Any
 import bcrypt
 
 from monitor.documents import yamldoc
-from monitor.errors import InputError, Problem
+from monitor.documents.reader import Reader
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -115,34 +115,37 @@ class BasicAuth:
 
 def load(path: Path) -> WebConfig:
     """Read and check a web config file; every problem in one InputError (exit 2)."""
-    where = str(path)
     # The engine the spec and the config go through: regular files only, bounded
-    # size, aliases and merges capped, duplicate keys refused.
+    # size, aliases capped, duplicate keys refused, every problem with its line.
     text = yamldoc.read_text(path, "web config")
-    yamldoc.check_characters(text, where, "web config")
-    data = yamldoc.compose(text, where)
-    reader = _Reader(where, path.resolve().parent)
-    config = reader.config({} if data is None else data)
-    if reader.problems:
-        raise InputError([Problem(where, None, p) for p in reader.problems])
+    data = yamldoc.parse(text, str(path))
+    reader = _Reader(str(path), {} if data is None else data, path.resolve().parent)
+    config = reader.config(reader.root)
+    reader.finish(text)
     return config
 
 
-class _Reader:
-    def __init__(self, where: str, base: Path) -> None:
-        self.where = where
+class _Reader(Reader):
+    """Problems are worded with the dotted path they are at (``tls_server_config.cert_file``)."""
+
+    def __init__(self, filename: str, root: Any, base: Path) -> None:
+        super().__init__(filename, root)
         self.base = base
-        self.problems: list[str] = []
+
+    def add(self, what: str, message: str) -> None:
+        self.report(self.add_path(what), message)
+
+    @staticmethod
+    def add_path(what: str) -> tuple[str, ...]:
+        return tuple(part for part in what.split(".") if part != "web config")
 
     def mapping(self, value: Any, what: str, known: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
-            self.problems.append(f"{what}: expected a mapping")
+            self.add(what, f"{what}: expected a mapping")
             return {}
         for key in value:
             if key not in known:
-                self.problems.append(
-                    f"{what}: unknown key {key!r} (expected one of: {', '.join(known)})"
-                )
+                self.add(what, f"{what}: unknown key {key!r} (expected one of: {', '.join(known)})")
         return value
 
     def config(self, data: Any) -> WebConfig:
@@ -159,29 +162,31 @@ class _Reader:
         keys = self.mapping(value, what, _TLS_KEYS + _TLS_KEYS_REFUSED)
         for refused in _TLS_KEYS_REFUSED:
             if refused in keys:
-                self.problems.append(f"{what}.{refused}: not supported by schema-monitor")
+                self.add(what, f"{what}.{refused}: not supported by schema-monitor")
         cert = self.file(keys.get("cert_file"), f"{what}.cert_file", required=True)
         key = self.file(keys.get("key_file"), f"{what}.key_file", required=True)
         auth_name = keys.get("client_auth_type", "NoClientCert")
         auth = CLIENT_AUTH.get(str(auth_name))
         if auth_name in _UNVERIFIED_CLIENT_AUTH:
-            self.problems.append(
+            self.add(
+                what,
                 f"{what}.client_auth_type: {auth_name} (a certificate taken without"
                 " verification) is not supported; use VerifyClientCertIfGiven or"
-                " RequireAndVerifyClientCert with client_ca_file"
+                " RequireAndVerifyClientCert with client_ca_file",
             )
         elif auth is None:
-            self.problems.append(
-                f"{what}.client_auth_type: {auth_name!r} is not one of {', '.join(CLIENT_AUTH)}"
+            self.add(
+                what,
+                f"{what}.client_auth_type: {auth_name!r} is not one of {', '.join(CLIENT_AUTH)}",
             )
         ca = self.file(keys.get("client_ca_file"), f"{what}.client_ca_file", required=False)
         if auth in (ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED) and ca is None:
-            self.problems.append(f"{what}.client_ca_file: required by {auth_name}")
+            self.add(what, f"{what}.client_ca_file: required by {auth_name}")
         version = keys.get("min_version", "TLS12")
         minimum = TLS_VERSIONS.get(str(version))
         if minimum is None:
-            self.problems.append(
-                f"{what}.min_version: {version!r} is not one of {', '.join(TLS_VERSIONS)}"
+            self.add(
+                what, f"{what}.min_version: {version!r} is not one of {', '.join(TLS_VERSIONS)}"
             )
         if cert is None or key is None or auth is None or minimum is None:
             return None
@@ -189,38 +194,44 @@ class _Reader:
         try:
             tls.context()
         except (OSError, ssl.SSLError) as exc:
-            self.problems.append(f"{what}: cannot load the certificate or key: {exc}")
+            self.add(what, f"{what}: cannot load the certificate or key: {exc}")
             return None
         return tls
 
     def file(self, value: Any, what: str, *, required: bool) -> Path | None:
         if value is None:
             if required:
-                self.problems.append(f"{what}: required")
+                self.add(what, f"{what}: required")
             return None
         if not isinstance(value, str) or not value.strip():
-            self.problems.append(f"{what}: expected a file name")
+            self.add(what, f"{what}: expected a file name")
             return None
         path = Path(value).expanduser()
         path = path if path.is_absolute() else self.base / path
         if not path.is_file():
-            self.problems.append(f"{what}: file not found: {path}")
+            self.add(what, f"{what}: file not found: {path}")
             return None
         return path
 
     def users(self, value: Any) -> dict[str, bytes]:
         if not isinstance(value, dict):
-            self.problems.append("basic_auth_users: expected a mapping of user names to hashes")
+            self.add(
+                "basic_auth_users", "basic_auth_users: expected a mapping of user names to hashes"
+            )
             return {}
         users = {}
         for user, hashed in value.items():
             if not isinstance(user, str) or not isinstance(hashed, str):
-                self.problems.append(f"basic_auth_users: {user!r}: expected a bcrypt hash string")
+                self.add(
+                    f"basic_auth_users.{user}",
+                    f"basic_auth_users: {user!r}: expected a bcrypt hash string",
+                )
             elif not hashed.startswith(_BCRYPT_PREFIXES):
                 # Never quote the value: a clear-text password put here by mistake stays unseen.
-                self.problems.append(
+                self.add(
+                    f"basic_auth_users.{user}",
                     f"basic_auth_users.{user}: not a bcrypt hash (it must start with $2a$,"
-                    " $2b$ or $2y$; htpasswd -nBC 12 USER makes one)"
+                    " $2b$ or $2y$; htpasswd -nBC 12 USER makes one)",
                 )
             else:
                 users[user] = hashed.encode()
@@ -232,6 +243,9 @@ class _Reader:
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
-            self.problems.append("http_server_config.headers: expected a mapping of strings")
+            self.add(
+                "http_server_config.headers",
+                "http_server_config.headers: expected a mapping of strings",
+            )
             return {}
         return dict(headers)

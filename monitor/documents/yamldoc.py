@@ -1,55 +1,37 @@
-"""The one strict YAML engine behind the spec and the config.
+"""The one strict YAML engine behind the spec, the daemon's config and its web config.
 
-Three parts, used in this order:
+One pipeline, used in this order:
 
 - :func:`read_text` reads a file safely: only a regular file (a FIFO or a
   device is refused, never waited on), at most a size limit, UTF-8 without a
   BOM or control characters. Any byte problem is one clear :class:`Problem`.
-- Parsing, two ways to the same plain Python data. :func:`fast_parse` hands
-  the text to yaml-rs (native, many times faster than anything built on
-  PyYAML) and keeps no positions; it declines (returns :data:`DECLINED`)
-  whenever its reading could differ from PyYAML's YAML 1.1 (tags, anchors,
-  merge keys, a syntax error...). :func:`compose` is exact: PyYAML's composer
-  (libyaml when available), every scalar kept as written with its tag and
-  line, aliases and merge keys resolved once each and capped, so that an
-  alias or merge-key bomb fails at once with one clear message. It lives in
-  :mod:`yamlexact`, imported only when a text is read exactly.
-- :class:`Reader` walks that data into a model, collecting every problem
-  with its line and a "did you mean". In ``fast`` mode (data from
-  :func:`fast_parse`), the first problem or a value whose spelling the fast
-  parser lost stops the walk with :class:`Retry`: the caller then reads the
-  exact composition, which knows lines. A clean spec so pays for positions,
-  and PyYAML, never.
-
-Exact data: mappings are :class:`Map` (a dict with ``line`` and the key
-problems found while composing), lists :class:`Seq`, scalars
-:class:`Scalar` (a str as written, with ``tag`` and ``line``). Fast data:
-dict, list, str, bool, int, float and None, straight from yaml-rs.
+- :func:`parse` reads the text once, in one dialect: YAML 1.2 as yaml-rs (a
+  native parser) reads it, so `yes` is text, never a boolean. Aliases are
+  capped as they are expanded, merge keys resolved after; an alias bomb, an
+  alias inside its own anchor, a tag other than YAML's own or a duplicate key
+  is one clear problem with its line. A large block of a spec may be parsed
+  a piece at a time (:mod:`.pieces`), which reads the same as the whole.
+- A :class:`monitor.documents.reader.Reader` walks the data into a model,
+  recording each problem at a path; only when there is one are lines looked
+  up (:mod:`.locate`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
-import functools
 import gc
-import itertools
-import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import yaml_rs
 
-from monitor.documents import files
+from monitor.documents import files, locate, pieces
 from monitor.errors import InputError, Problem
 
-T = TypeVar("T")
-D = TypeVar("D")
-
-# Larger than any real spec (5,000 tables write about 7 MB).
+# Larger than any real spec (5,000 tables write about 8 MB).
 MAX_BYTES: Final = 64 * 1024 * 1024
 # Aliases and merge keys may add this many nodes to what is written, no more:
 # a few aliases share fields between objects; a bomb multiplies them.
@@ -57,30 +39,14 @@ MAX_EXPANSION: Final = 1_000_000
 # Nesting deeper than this is no spec or config: stop before the stack does.
 MAX_DEPTH: Final = 200
 
-_TAG = "tag:yaml.org,2002:"
-NULL, BOOL, INT, FLOAT, STR, TIMESTAMP = (
-    _TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp")
-)
-MERGE = _TAG + "merge"
-_SCALAR_TAGS = frozenset({NULL, BOOL, INT, FLOAT, STR, TIMESTAMP})
-# YAML 1.1's booleans, as PyYAML reads them (lower-cased).
-_BOOLEANS: Mapping[str, bool] = {
-    "yes": True,
-    "no": False,
-    "true": True,
-    "false": False,
-    "on": True,
-    "off": False,
-}
-
 # The C0 and C1 controls YAML refuses in a stream (tab, line feed, carriage
 # return and NEL allowed), DEL, lone surrogates and the two non-characters.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _ASCII_FORBIDDEN = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-# Where a tag (`!`) or an anchor (`&`) may start; a false hit only costs speed.
+# Where a tag (`!`) or an anchor (`&`) may start; a false hit only costs a walk.
 _TAG_OR_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])[!&]", re.MULTILINE)
-# What yaml-rs reads as text but PyYAML as a merge key or the `=` value tag.
-_NOT_TEXT_IN_YAML_1_1 = frozenset({"<<", "="})
+_PARSE_ERROR = re.compile(r"line (\d+), column \d+\n(?:.*\n)*?(?:\s*\|.*\n)*(.*)\Z")
+_MERGE = "<<"
 
 
 # --- reading a file -------------------------------------------------------------------------
@@ -90,8 +56,8 @@ def read_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
     """The text of ``path``, a regular file of UTF-8 text; one Problem otherwise.
 
     ``what`` names the file in messages ("spec", "config"). The file is
-    checked with stat before it is opened, and opened non-blocking, so a FIFO
-    or a device is refused at once instead of being waited on.
+    checked before it is opened (:mod:`.files`), so a FIFO or a device is
+    refused at once instead of being waited on.
     """
     return decode(files.read_bytes(path, what, max_bytes), str(path), what)
 
@@ -144,217 +110,151 @@ def check_characters(text: str, filename: str, what: str) -> None:
 # --- parsing --------------------------------------------------------------------------------
 
 
-class Scalar(str):
-    """A scalar of an exact composition: its text as written, its YAML tag and its line."""
-
-    tag: str
-    line: int
-
-    def __new__(cls, text: str, tag: str, line: int) -> Scalar:
-        scalar = super().__new__(cls, text)
-        scalar.tag = tag
-        scalar.line = line
-        return scalar
-
-
-class Map(dict[str, Any]):
-    """A mapping of an exact composition; ``notes``: its key problems, read with the mapping."""
-
-    line: int
-    notes: list[tuple[int, str]]
-
-
-class Seq(list[Any]):
-    """A list of an exact composition."""
-
-    line: int
-
-
-# Exact data (see compose), and a 0-based line of a text -> the line of its file.
-Exact = Map | Seq | Scalar | None
-Lines = Callable[[int], int]
-
-
-class _Declined:
-    def __repr__(self) -> str:
-        return "DECLINED"
-
-
-DECLINED: Final = _Declined()
-
-
 def may_hold_tags_or_anchors(text: str) -> bool:
     return ("!" in text or "&" in text) and _TAG_OR_ANCHOR.search(text) is not None
 
 
-def fast_parse(text: str) -> Any:
-    """The plain data of ``text`` by yaml-rs, or DECLINED where only :func:`compose` is exact.
+def parse(text: str, filename: str, cut: pieces.Cut | None = None) -> Any:
+    """The data of ``text``: dict, list, str, int, float, bool and None; InputError for
+    what is not YAML, with its line.
 
-    Declined: tags and anchors (yaml-rs drops tags, and reads YAML 1.2), any
-    error (duplicate keys included: yaml-rs finds them), an empty text, and
-    more than one document.
+    ``cut``: where a large document's blocks are (see :mod:`.pieces`); each such
+    block is then an :class:`Entries`, parsed a piece at a time as it is read.
     """
     if may_hold_tags_or_anchors(text):
-        return DECLINED
-    try:
-        data = yaml_rs.loads(text, parse_datetime=False)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # any refusal, a Rust panic too: the exact path says what it is
-        return DECLINED
-    if data is None or isinstance(data, list):  # empty, a list, or several documents
-        return DECLINED
+        _refuse(text, filename, locate.refusals(text, MAX_EXPANSION))
+    split = pieces.split(text, cut) if cut is not None else None
+    data = _load(split.outline if split else text, text, filename)
+    if split is not None:
+        data = _graft(data, split, text, filename)
+    if _MERGE in text:
+        data = _merged(data, 0)
     return data
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Blocks:
-    """A text whose large blocks were cut out to be parsed piece by piece.
-
-    ``outline`` is the text with each block replaced by ``marker + index``;
-    :meth:`pieces` gives the texts of that block's entries, a few hundred
-    entries each, every one a YAML mapping of its own.
-    """
-
-    outline: str
-    marker: str
-    text: str
-    # For each block, where each of its pieces starts in ``text``, then where it ends;
-    # the file's line where each piece starts; and, for each cut, the outline's
-    # line of its `key:` (0-based) and how many lines were cut out after it.
-    bounds: list[list[int]]
-    piece_lines: list[list[int]]
-    cuts: list[tuple[int, int]]
-    # Detached blocks (see detached): each block's pieces, each one None once read.
-    owned: list[list[str | None]] | None = None
-
-    def pieces(self, block: int) -> Iterator[tuple[str, int]]:
-        """The text of each piece of ``block`` and its first line, cut only as it is read:
-        the pieces never take the memory of a second copy of the text. Detached, each
-        piece is given once and then freed."""
-        if self.owned is not None:
-            texts = self.owned[block]
-            for index, line in enumerate(self.piece_lines[block]):
-                text, texts[index] = texts[index], None
-                if text is None:
-                    raise ValueError(f"block {block} of detached blocks read twice")
-                yield text, line
-            return
-        starts = itertools.pairwise(self.bounds[block])
-        for (start, end), line in zip(starts, self.piece_lines[block], strict=True):
-            yield self.text[start:end], line
-
-    def detached(self) -> Blocks:
-        """These blocks with a text of its own for each piece, the whole text not kept.
-
-        Each piece is freed once read, so a large document leaves memory as
-        what it is read into fills it; each block can be read once only.
-        """
-        owned: list[list[str | None]] = [
-            [self.text[start:end] for start, end in itertools.pairwise(bounds)]
-            for bounds in self.bounds
-        ]
-        return dataclasses.replace(self, text="", owned=owned)
-
-    def outline_line(self, line: int) -> int:
-        """The file's line (1-based) of the outline's 0-based ``line``."""
-        return line + 1 + sum(removed for head, removed in self.cuts if head < line)
+def _load(part: str, text: str, filename: str) -> Any:
+    """yaml-rs's data of ``part`` of ``text`` (a piece, the outline, or the whole)."""
+    try:
+        data = yaml_rs.loads(
+            part, parse_datetime=False, alias_limits=_ALIAS_LIMITS, duplicate_key_policy=_ERROR
+        )
+    except yaml_rs.YAMLDecodeError as exc:
+        _refuse(text, filename, locate.refusals(text, MAX_EXPANSION))
+        if part is not text:  # the whole text words and places it, as if never cut
+            _load(text, text, filename)
+        raise InputError([_parse_problem(str(exc), filename)]) from None
+    except RecursionError:
+        raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
+    second = _second_document(text) if isinstance(data, list) else None
+    if second is not None:
+        raise InputError([Problem(filename, second, "invalid YAML: more than one document")])
+    return data
 
 
-_BLANK_OR_COMMENT_LINES = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")
+_ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_EXPANSION)
+_ERROR = yaml_rs.DuplicateKeyPolicy.Error
 
 
-def split_blocks(
-    text: str, keys: tuple[str, ...], indent: int, per_piece: int = 200
-) -> Blocks | None:
-    """Cut out the block mapping under each `key:` line written at ``indent``, for each
-    of ``keys``.
-
-    A large generated document is mostly such blocks (the tables of a
-    spec); parsing them a piece at a time keeps the parsed data of the whole
-    document from ever being in memory at once. Only plain block layout is
-    cut: None (parse the whole text) when there is no such block, or when a
-    tab or a line indented less than the block's entries could make the
-    pieces read differently from the whole. A comment line, at whatever
-    indentation, stays in the piece it is written in.
-    """
-    if "\t" in text or may_hold_tags_or_anchors(text):
-        return None  # a tab may sit at any indentation: do not guess
-    # Each pattern starts at a line's `\n`, not at `^`: a search for a literal finds
-    # the candidates many times faster than trying `^` at every character.
-    names = "|".join(map(re.escape, keys))
-    head = re.compile(rf"\n {{{indent}}}({names}):(?:[ ]+#[^\n]*|[ ]*)\n")
-    # Where each head's line starts in text, and its key.
-    heads = [(found.start(), found.group(1)) for found in head.finditer("\n" + text)]
-    if not heads:
-        return None
-    inner = indent + 2
-    entry = re.compile(rf"\n {{{inner}}}(?=[^\s#])")  # a comment is no entry: never cut there
-    # A block ends at its first line indented less than its entries that is not
-    # blank or a comment: YAML reads a comment line at any indentation as nothing.
-    outdented = re.compile(rf"\n(?! {{{inner}}}|[ ]*(?:\n|\Z|#))")
-    marker = f"__block_{os.urandom(8).hex()}_"
-    outline: list[str] = []
-    block_bounds: list[list[int]] = []
-    piece_lines: list[list[int]] = []
-    cuts: list[tuple[int, int]] = []
-    done = 0
-    # Lines are counted once, onwards from the last place counted.
-    counted, line = 0, 1
-
-    def line_at(offset: int) -> int:
-        nonlocal counted, line
-        line += text.count("\n", counted, offset)
-        counted = offset
-        return line
-
-    for head_start, key in heads:
-        start = text.index("\n", head_start) + 1
-        if start < done:
-            return None
-        after = outdented.search(text, start - 1)
-        end = after.start() + 1 if after is not None else len(text)
-        if text.startswith(" " * (indent + 1), end):
-            # Indented between the key and its entries, the next line would fold into
-            # the marker put in the block's place: only the whole text reads it right.
-            return None
-        starts = [found.start() + 1 for found in entry.finditer(text, start - 1, end)]
-        if not starts or not _BLANK_OR_COMMENT_LINES.fullmatch(text, start, starts[0]):
-            return None
-        bounds = [start, *starts[per_piece::per_piece], end]  # leading comments: in the first
-        block_bounds.append(bounds)
-        head_line = line_at(head_start) - 1 - sum(removed for _, removed in cuts)
-        piece_lines.append([line_at(a) for a in bounds[:-1]])
-        cuts.append((head_line, line_at(end) - piece_lines[-1][0]))
-        outline += [text[done:head_start], f"{' ' * indent}{key}: {marker}{len(cuts) - 1}\n"]
-        done = end
-    outline.append(text[done:])
-    return Blocks("".join(outline), marker, text, block_bounds, piece_lines, cuts)
+_DOCUMENT_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+_CONTENT = re.compile(r"^[^#\s]", re.MULTILINE)
 
 
-def compose(
-    text: str, filename: str, loader: type[Any] | None = None, lines: Lines | None = None
-) -> Exact:
-    """The exact data of ``text`` (None when empty); InputError for broken YAML or a bomb.
-
-    ``loader``: PyYAML's loader class to compose with (default: libyaml's).
-    ``lines`` maps the 0-based line of ``text`` to the file's line, when
-    ``text`` is part of it. PyYAML (:mod:`yamlexact`) is imported only here,
-    when a text is read exactly.
-    """
-    from monitor.documents import yamlexact
-
-    return yamlexact.compose(text, filename, loader, lines or _next_line)
+def _second_document(text: str) -> int | None:
+    """The line where a second document starts, if any (yaml-rs reads several as a list)."""
+    starts = [found.start() for found in _DOCUMENT_START.finditer(text)]
+    content = _CONTENT.search(text)
+    if content is not None and content.start() < (starts[0] if starts else len(text)):
+        starts.insert(0, 0)  # a first document without its `---`
+    return text.count("\n", 0, starts[1]) + 1 if len(starts) > 1 else None
 
 
-def _next_line(line: int) -> int:
-    return line + 1
+def _refuse(text: str, filename: str, refusals: Iterable[locate.Refusal]) -> None:
+    """Raise the refusals found, if any, each with its line."""
+    found = [
+        Problem(filename, r.line, f"{_label(r.path)}{r.message}" if r.path else r.message)
+        for r in refusals
+    ]
+    if found:
+        raise InputError(found)
+
+
+def _label(path: locate.Path) -> str:
+    """``schemas: public: tables: `` for a problem the walk into a model never saw."""
+    return "".join(f"{part}: " if isinstance(part, str) else f"[{part}]: " for part in path)
+
+
+def _parse_problem(message: str, filename: str) -> Problem:
+    found = _PARSE_ERROR.search(message)
+    if found is None:
+        return Problem(filename, None, f"invalid YAML: {message.splitlines()[0]}")
+    return Problem(filename, int(found[1]), f"invalid YAML: {found[2].strip()}")
+
+
+class Entries:
+    """A block mapping cut out of a large text (see :mod:`.pieces`): its entries,
+    parsed a piece at a time as they are read, each piece's data freed after."""
+
+    __slots__ = ("filename", "key", "pieces", "text")
+
+    def __init__(self, text: str, filename: str, key: str, texts: Iterable[str]) -> None:
+        self.text, self.filename, self.key, self.pieces = text, filename, key, texts
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        seen: set[Any] = set()
+        for piece in self.pieces:
+            data = _load(piece, self.text, self.filename)
+            if not isinstance(data, dict):  # pieces are cut only where they read the same
+                raise AssertionError("a piece is not a mapping")
+            if _MERGE in piece:
+                data = _merged(data, 0)
+            if not seen.isdisjoint(data):
+                _refuse(self.text, self.filename, locate.refusals(self.text, MAX_EXPANSION))
+            seen.update(data)
+            yield from data.items()
+
+
+def _graft(data: Any, split: pieces.Split, text: str, filename: str) -> Any:
+    """The outline's data with each block's marker replaced by its :class:`Entries`."""
+    blocks = iter(split.blocks)
+
+    def graft(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: graft(value) for key, value in node.items()}
+        if isinstance(node, str) and node.startswith(split.marker):
+            key, texts = next(blocks)
+            return Entries(text, filename, key, texts)
+        return node
+
+    return graft(data)
+
+
+def _merged(node: Any, depth: int) -> Any:
+    """``node`` with each merge key (`<<`) resolved as YAML 1.1 defines it: the merged
+    mappings' entries added, keys written beside `<<` winning. Aliases were expanded and
+    capped by the parser, so merging adds nothing it did not already count."""
+    if depth > MAX_DEPTH:
+        return node
+    if isinstance(node, list):
+        return [_merged(item, depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    resolved = {key: _merged(value, depth + 1) for key, value in node.items() if key != _MERGE}
+    if _MERGE not in node:
+        return resolved
+    sources = node[_MERGE] if isinstance(node[_MERGE], list) else [node[_MERGE]]
+    for source in sources:
+        if isinstance(source, dict):
+            for key, value in _merged(source, depth + 1).items():
+                resolved.setdefault(key, value)
+        else:
+            resolved[_MERGE] = node[_MERGE]  # reported by the reader as a key it does not know
+    return resolved
 
 
 @contextlib.contextmanager
 def no_cycle_collection() -> Iterator[None]:
     """Python's cycle collector walks every live object again and again while millions
-    are made; building a tree makes no cycle to collect. Back on afterwards."""
+    are made; building a model makes no cycle to collect. Back on afterwards."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -364,61 +264,24 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-# --- reading --------------------------------------------------------------------------------
-
-
-class Retry(Exception):
-    """Fast mode met a problem or a value it cannot read exactly: read the exact composition."""
+# --- words ----------------------------------------------------------------------------------
 
 
 class Invalid(Exception):
     """A value was rejected; its problem is already recorded."""
 
 
-_MISSING: Final = object()
-
-
-def is_mapping(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def is_list(value: Any) -> bool:
-    return isinstance(value, list)
-
-
-def is_null(value: Any) -> bool:
-    return value is None or (type(value) is Scalar and value.tag == NULL)
-
-
-def is_bool(value: Any) -> bool:
-    """A YAML boolean, as YAML 1.1 reads it (`yes` and `on` too, in exact data)."""
-    return type(value) is bool or (type(value) is Scalar and value.tag == BOOL)
-
-
-def is_empty_list(value: Any) -> bool:
-    return isinstance(value, list) and not value
-
-
-def line_of(value: Any) -> int | None:
-    line: int | None = getattr(value, "line", None)
-    return line
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
+def describe(value: Any) -> str:
+    """How a problem names a value: "a mapping", "a list", "nothing" or its text quoted."""
+    if isinstance(value, dict | Entries):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    if is_null(value):
+    if value is None:
         return "nothing"
     if type(value) is bool:
         return repr("true" if value else "false")
     return repr(str(value))
-
-
-def describe(value: Any) -> str:
-    """How a problem names a value: "a mapping", "a list", "nothing" or its text quoted."""
-    return _describe(value)
 
 
 def suggestion(word: str, choices: Iterable[str]) -> str:
@@ -431,264 +294,12 @@ def spelling(text: str) -> str:
     return " ".join(text.replace("_", " ").replace("-", " ").split()).lower()
 
 
-@functools.lru_cache(maxsize=4096)
-def plain_tag(text: str) -> str:
-    """The tag YAML 1.1 gives ``text`` written plain: `yes` is a boolean, `1` a number."""
-    from monitor.documents import yamlexact
-
-    return yamlexact.plain_tag(text)
+# What YAML 1.1 read as a boolean and YAML 1.2 reads as text: worth a "did you mean".
+YAML_1_1_BOOLEANS: Final = {"yes": True, "no": False, "on": True, "off": False}
 
 
-def _yaml_int(text: str) -> int:
-    """A YAML 1.1 integer's value, as PyYAML's SafeConstructor reads it."""
-    digits = text.replace("_", "").strip()
-    sign = -1 if digits.startswith("-") else 1
-    digits = digits.lstrip("+-")
-    if digits.startswith("0b"):
-        return sign * int(digits[2:], 2)
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    if ":" in digits:
-        number = 0
-        for part in digits.split(":"):
-            number = number * 60 + int(part)
-        return sign * number
-    if len(digits) > 1 and digits.startswith("0"):
-        return sign * int(digits, 8)
-    return sign * int(digits)
-
-
-@functools.lru_cache(maxsize=256)
-def _key_set(known: Sequence[str]) -> frozenset[str]:
-    """The keys a mapping accepts, as a set (each reader passes a constant tuple)."""
-    return frozenset(known)
-
-
-class Reader:
-    """Walks parsed data, collecting every problem with its line (or, fast, stopping at one).
-
-    Subclasses add the vocabulary of their document; the methods here read
-    what any document has: mappings with known keys, named entries, lists,
-    text, flags and choices. A read method takes ``(value, label)`` and
-    returns what it read or raises :class:`Invalid` after recording why.
-    """
-
-    def __init__(self, filename: str, *, fast: bool) -> None:
-        self.filename = filename
-        self.fast = fast
-        self.problems: list[Problem] = []
-
-    # -- problems
-
-    def problem(self, value: Any, message: str) -> None:
-        self.problem_at(line_of(value), message)
-
-    def problem_at(self, line: int | None, message: str) -> None:
-        if self.fast:
-            raise Retry
-        self.problems.append(Problem(self.filename, line, message))
-
-    def invalid(self, value: Any, message: str) -> Invalid:
-        self.problem(value, message)
-        return Invalid()
-
-    def sorted_problems(self) -> list[Problem]:
-        """In file order, as a person fixes them; an aliased value's problems once."""
-        unique = dict.fromkeys(self.problems)
-        return sorted(unique, key=lambda p: p.line or 0)
-
-    # -- mappings
-
-    def pairs(self, mapping: Mapping[Any, Any], what: str) -> Iterable[tuple[str, Any]]:
-        """The entries of a mapping, its key problems reported under ``what``."""
-        if self.fast:
-            for key in mapping:
-                # yaml-rs leaves merge keys to us, and keys that are not text may not
-                # be read as written: the exact path decides.
-                if type(key) is not str or key == "<<" or not key or key != key.strip():
-                    raise Retry
-            return mapping.items()
-        for line, note in getattr(mapping, "notes", ()):
-            self.problem_at(line, f"{what}: {note}")
-        return mapping.items()
-
-    def fields(
-        self,
-        value: Any,
-        what: str,
-        known: Sequence[str],
-        required: Sequence[str] = (),
-        *,
-        null_is_empty: bool = False,
-        misplaced: Mapping[str, str] | None = None,
-        unknown: Callable[[str], str] | None = None,
-    ) -> dict[str, Any]:
-        """The values of a mapping with known keys; unknown and missing keys reported.
-
-        ``misplaced`` gives a hint for a key that belongs elsewhere;
-        ``unknown`` words the problem of an unknown key (default: "did you mean").
-        """
-        if null_is_empty and is_null(value):
-            return {}
-        if not isinstance(value, dict):
-            self.problem(value, f"{what} must be a mapping, not {describe(value)}")
-            return {}
-        if self.fast and _key_set(known).issuperset(value):
-            # Every key known (so text, stripped, no merge key): nothing to check but
-            # the required ones. The usual case, a key at a time costs a third of a load.
-            if all(key in value for key in required):
-                return value
-            raise Retry
-        found: dict[str, Any] = {}
-        misspelt: set[str] = set()
-        for key, item in self.pairs(value, what):
-            if key in known:
-                found[key] = item
-                continue
-            if unknown is not None:
-                self.problem(key, f"{what}: {unknown(key)}")
-                continue
-            hint = (
-                f" ({misplaced[key]})" if misplaced and key in misplaced else suggestion(key, known)
-            )
-            misspelt.update(difflib.get_close_matches(key, known, n=1, cutoff=0.6))
-            self.problem(key, f"{what}: unknown key {key!r}{hint}")
-        for key in required:
-            if key not in found and key not in misspelt:
-                self.problem(value, f"{what}: missing required key {key!r}")
-        return found
-
-    def named(self, value: Any, what: str) -> list[tuple[str, Any]]:
-        """The (name, body) entries of a mapping from object name to object body."""
-        if value is _MISSING or is_null(value):
-            return []
-        if not isinstance(value, dict):
-            self.problem(value, f"{what} must be a mapping of names, not {describe(value)}")
-            return []
-        return list(self.pairs(value, what))
-
-    def get(
-        self,
-        found: Mapping[str, Any],
-        key: str,
-        what: str,
-        read: Callable[[Any, str], T],
-        default: D,
-    ) -> T | D:
-        """Read one field with ``read``; its default when absent or invalid."""
-        value = found.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        try:
-            return read(value, f"{what}: {key}")
-        except Invalid:
-            return default
-
-    # -- scalars
-
-    def scalar(self, value: Any, label: str) -> str | None:
-        """A scalar's text as written (stripped); None for a YAML null."""
-        kind = type(value)
-        if kind is str:  # fast data: text, unless YAML 1.1 reads it as something else
-            if value in _NOT_TEXT_IN_YAML_1_1:
-                raise Retry
-            text: str = value.strip()
-            return text
-        if kind is Scalar:
-            if value.tag == NULL:
-                return None
-            if value.tag not in _SCALAR_TAGS:
-                raise self.invalid(value, f"{label}: unsupported YAML tag {value.tag}")
-            return str.strip(value)
-        if value is None:
-            return None
-        if isinstance(value, dict | list):
-            raise self.invalid(value, f"{label} must be a single value, not {describe(value)}")
-        raise Retry  # a number or boolean of fast data: its spelling is lost
-
-    def optional_text(self, value: Any, label: str) -> str | None:
-        text = self.scalar(value, label)
-        if text == "":
-            raise self.invalid(value, f"{label} must not be empty (leave it out instead)")
-        return text
-
-    def text(self, value: Any, label: str) -> str:
-        text = self.scalar(value, label)
-        if not text:
-            raise self.invalid(value, f"{label} must not be empty")
-        return text
-
-    def flag(self, value: Any, label: str) -> bool:
-        if type(value) is bool:
-            return value
-        if type(value) is Scalar and value.tag == BOOL:
-            flag = _BOOLEANS.get(value.lower())  # None only for a forced `!!bool maybe`
-            if flag is not None:
-                return flag
-        raise self.invalid(value, f"{label} must be true or false, not {describe(value)}")
-
-    def integer(self, value: Any, label: str) -> int:
-        """A YAML integer (`0x1f` and `1_000` too, as YAML 1.1 writes them)."""
-        number = self.integer_value(value)
-        if number is None:
-            raise self.invalid(value, f"{label} must be an integer, not {describe(value)}")
-        return number
-
-    def integer_value(self, value: Any) -> int | None:
-        """The number of a YAML integer; None for anything else."""
-        if type(value) is int:
-            return value
-        if type(value) is Scalar and value.tag == INT:
-            return _yaml_int(value)
-        if type(value) is str and self.fast:
-            raise Retry  # YAML 1.1 may read it as a number where yaml-rs did not
-        return None
-
-    def choice(self, value: Any, label: str, options: Mapping[str, T]) -> T:
-        """One of ``options``, keyed by :func:`spelling`."""
-        written = self.text(value, label)
-        chosen = options.get(spelling(written))
-        if chosen is not None:
-            return chosen
-        shown = {
-            key: str(option) if isinstance(option, str) else key for key, option in options.items()
-        }
-        allowed = ", ".join(dict.fromkeys(shown.values()))
-        close = difflib.get_close_matches(spelling(written), list(options), n=1, cutoff=0.6)
-        hint = f" (did you mean {shown[close[0]]!r}?)" if close else ""
-        raise self.invalid(value, f"{label} must be one of {allowed}, not {written!r}{hint}")
-
-    def items(
-        self,
-        value: Any,
-        label: str,
-        read: Callable[[Any, str], T],
-        *,
-        single: bool = False,
-        unique: bool = True,
-    ) -> tuple[T, ...]:
-        """A list whose entries are read one by one; a bad entry does not hide the others.
-
-        ``single``: a lone scalar stands for a list of one.
-        """
-        if isinstance(value, list):
-            entries: list[Any] = value
-        elif single and not isinstance(value, dict) and not is_null(value):
-            entries = [value]
-        else:
-            raise self.invalid(value, f"{label} must be a list, not {describe(value)}")
-        values: list[T] = []
-        first_line: dict[T, int | None] = {}
-        for entry in entries:
-            try:
-                item = read(entry, f"{label} entry")
-            except Invalid:
-                continue
-            if unique:
-                if item in first_line:
-                    where = f"first at line {first_line[item]}"
-                    self.problem(entry, f"{label}: duplicate entry {item!r} ({where})")
-                    continue
-                first_line[item] = line_of(entry)
-            values.append(item)
-        return tuple(values)
+def boolean_hint(value: Any) -> str:
+    """`` (did you mean true?)`` for a YAML 1.1 spelling of a boolean, else ``""``."""
+    if isinstance(value, str) and value.lower() in YAML_1_1_BOOLEANS:
+        return f" (did you mean {str(YAML_1_1_BOOLEANS[value.lower()]).lower()}?)"
+    return ""

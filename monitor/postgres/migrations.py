@@ -65,11 +65,6 @@ class Statement:
     line: int
 
 
-def discover(directory: Path, layout: Layout | None = None) -> list[Migration]:
-    """The migrations of a folder in the order its deploy tool applies them."""
-    return list(plan(directory, layout).migrations)
-
-
 def plan(directory: Path, layout: Layout | None = None) -> layouts.Plan:
     """The folder read with its layout's rules (detected unless given)."""
     texts, problems = read_all(layouts.sql_files(directory), inside=directory)
@@ -359,10 +354,6 @@ def _outside_a_transaction(node: Any, *, last: bool) -> bool:
             body = next((a.arg.sval for a in args or () if a.defname == "as"), "")
             return bool(re.search(r"\b(COMMIT|ROLLBACK)\b", body, re.IGNORECASE))
     return False
-
-
-def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:
-    apply_sql(conn, read(path, inside=path.parent), path.name)
 
 
 def record(

@@ -12,7 +12,7 @@ every collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -510,6 +510,9 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One drift: the one definition of a finding for everything that leaves the process
+    (check's JSON, the state files, the report, the log events)."""
+
     kind: Kind
     change: Change
     severity: Severity
@@ -521,17 +524,53 @@ class Finding:
     actual: Any = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "kind": str(self.kind),
-            "schema": self.schema,
-            "table": self.table,
-            "name": self.name,
-            "change": str(self.change),
-            "severity": str(self.severity),
-            "expected": self.expected,
-            "actual": self.actual,
-            "message": self.message,
-        }
+        """The finding as JSON (docs/contracts.md): its keys are only ever added to."""
+        return {key: _plain(getattr(self, key)) for key in FINDING_JSON_KEYS}
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> Finding:
+        """:meth:`as_json` read back; KeyError or ValueError for what it did not write."""
+        return cls(
+            **{key: _FINDING_TYPES.get(key, _same)(item[key]) for key in _FINDING_REQUIRED},
+            expected=item.get("expected"),
+            actual=item.get("actual"),
+        )
+
+    def as_event(self) -> dict[str, Any]:
+        """The fields of a log event about the finding: its JSON without the descriptions,
+        the object's name under ``object`` (``name`` is the event's own)."""
+        fields = self.as_json()
+        del fields["expected"], fields["actual"]
+        fields["object"] = fields.pop("name")
+        return fields
+
+
+# The keys of a finding's JSON, in the order check writes them.
+FINDING_JSON_KEYS = (
+    "kind",
+    "schema",
+    "table",
+    "name",
+    "change",
+    "severity",
+    "expected",
+    "actual",
+    "message",
+)
+_FINDING_REQUIRED = tuple(key for key in FINDING_JSON_KEYS if key not in ("expected", "actual"))
+_FINDING_TYPES: dict[str, Callable[[Any], Any]] = {
+    "kind": Kind,
+    "change": Change,
+    "severity": Severity,
+}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 FindingKey = tuple[str, str, str | None, str, str]

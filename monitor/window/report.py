@@ -142,10 +142,6 @@ def _tables(expected: State) -> list[tuple[str, Table]]:
     return [(schema.name, table) for schema in expected.schemas for table in schema.tables]
 
 
-def _on_table(findings: Iterable[Finding], schema: str, table: str) -> list[Finding]:
-    return [f for f in findings if f.schema == schema and f.table == table]
-
-
 def _structure(expected: State, evidence: Evidence | None) -> Criterion:
     title = "Table structure verified"
     if evidence is None:
@@ -204,7 +200,7 @@ def _drift(records: Sequence[DriftRecord], evidence: Evidence | None) -> Criteri
     if not records:
         return Criterion(title, PASS, ("no check during the window found any drift",))
     lines = tuple(
-        f"{r.message}: first seen {_iso(r.first_seen)}, last seen {_iso(r.last_seen)}, "
+        f"{r.finding.message}: first seen {_iso(r.first_seen)}, last seen {_iso(r.last_seen)}, "
         + (f"resolved {_iso(r.resolved_at)}" if r.resolved_at else "still present")
         for r in records
     )
@@ -281,6 +277,10 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else "never"
 
 
+def _iso_or_none(value: datetime | None) -> str | None:
+    return _iso(value) if value else None
+
+
 def to_json(report: Report) -> dict[str, Any]:
     window = report.window
     return {
@@ -300,22 +300,7 @@ def to_json(report: Report) -> dict[str, Any]:
             {"title": c.title, "verdict": c.verdict, "evidence": list(c.evidence)}
             for c in report.criteria
         ],
-        "drift": [
-            {
-                "kind": str(r.kind),
-                "change": str(r.change),
-                "severity": str(r.severity),
-                "schema": r.schema,
-                "table": r.table,
-                "name": r.name,
-                "message": r.message,
-                "first_seen": _iso(r.first_seen),
-                "last_seen": _iso(r.last_seen),
-                "resolved_at": _iso(r.resolved_at) if r.resolved_at else None,
-                "occurrences": r.occurrences,
-            }
-            for r in report.drift
-        ],
+        "drift": [r.as_json(_iso_or_none) for r in report.drift],
         "new_indexes": [
             {
                 "schema": i.schema,

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 from monitor.errors import MonitorError
 from monitor.postgres.stats import Sample
 from monitor.schema.advisors import Advisory
-from monitor.schema.model import Change, Finding, FindingKey, Kind, Severity, finding_key
+from monitor.schema.model import Finding, FindingKey, finding_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +136,9 @@ def scans_since_start(state: WatchState, schemaname: str, indexrelname: str) -> 
 
 @dataclass(frozen=True, slots=True)
 class DriftRecord:
-    """One drift, from the first time a check saw it to the last."""
+    """One drift, from the first time a check saw it to the last: its latest finding."""
 
-    kind: Kind
-    change: Change
-    severity: Severity
-    schema: str
-    table: str | None
-    name: str
-    message: str
+    finding: Finding
     first_seen: datetime
     last_seen: datetime
     resolved_at: datetime | None = None
@@ -152,7 +146,31 @@ class DriftRecord:
 
     @property
     def key(self) -> FindingKey:
-        return (str(self.kind), self.schema, self.table, self.name, str(self.change))
+        return finding_key(self.finding)
+
+    def as_json(
+        self, time: Callable[[datetime | None], str | None] | None = None
+    ) -> dict[str, Any]:
+        """The finding's JSON and when it was seen: the history file's and (with the
+        report's ``time`` format) the report's."""
+        written = time or _time
+        return {
+            **self.finding.as_json(),
+            "first_seen": written(self.first_seen),
+            "last_seen": written(self.last_seen),
+            "resolved_at": written(self.resolved_at),
+            "occurrences": self.occurrences,
+        }
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> DriftRecord:
+        return cls(
+            finding=Finding.from_json(item),
+            first_seen=datetime.fromisoformat(item["first_seen"]),
+            last_seen=datetime.fromisoformat(item["last_seen"]),
+            resolved_at=_parse_time(item["resolved_at"]),
+            occurrences=int(item["occurrences"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,28 +191,17 @@ def record(history: History, findings: Iterable[Finding], now: datetime) -> Hist
         records.append(
             replace(
                 entry,
-                severity=finding.severity,
-                message=finding.message,
+                finding=finding,
                 last_seen=now,
                 resolved_at=None,
                 occurrences=entry.occurrences + int(reopened),
             )
         )
     for finding in current.values():
-        records.append(
-            DriftRecord(
-                kind=finding.kind,
-                change=finding.change,
-                severity=finding.severity,
-                schema=finding.schema,
-                table=finding.table,
-                name=finding.name,
-                message=finding.message,
-                first_seen=now,
-                last_seen=now,
-            )
-        )
-    return History(tuple(sorted(records, key=lambda r: (r.first_seen, r.schema, r.name))))
+        records.append(DriftRecord(finding=finding, first_seen=now, last_seen=now))
+    return History(
+        tuple(sorted(records, key=lambda r: (r.first_seen, r.finding.schema, r.finding.name)))
+    )
 
 
 # --- the latest drift check, for reports made by another process ---------------------------
@@ -375,44 +382,12 @@ def watch_from_json(data: Any, path: Path) -> WatchState:
 
 
 def history_to_json(history: History) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": str(r.kind),
-            "change": str(r.change),
-            "severity": str(r.severity),
-            "schema": r.schema,
-            "table": r.table,
-            "name": r.name,
-            "message": r.message,
-            "first_seen": _time(r.first_seen),
-            "last_seen": _time(r.last_seen),
-            "resolved_at": _time(r.resolved_at),
-            "occurrences": r.occurrences,
-        }
-        for r in history.records
-    ]
+    return [r.as_json() for r in history.records]
 
 
 def history_from_json(data: Any, path: Path) -> History:
     try:
-        return History(
-            tuple(
-                DriftRecord(
-                    kind=Kind(item["kind"]),
-                    change=Change(item["change"]),
-                    severity=Severity(item["severity"]),
-                    schema=item["schema"],
-                    table=item["table"],
-                    name=item["name"],
-                    message=item["message"],
-                    first_seen=datetime.fromisoformat(item["first_seen"]),
-                    last_seen=datetime.fromisoformat(item["last_seen"]),
-                    resolved_at=_parse_time(item["resolved_at"]),
-                    occurrences=int(item["occurrences"]),
-                )
-                for item in data
-            )
-        )
+        return History(tuple(DriftRecord.from_json(item) for item in data))
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptStateFile(path, repr(exc)) from None
 
@@ -436,7 +411,7 @@ def evidence_from_json(data: Any, path: Path) -> Evidence:
         ledger = data["ledger"]
         return Evidence(
             checked_at=checked_at,
-            findings=tuple(finding_from_json(item) for item in data["findings"]),
+            findings=tuple(Finding.from_json(item) for item in data["findings"]),
             ledger=tuple(ledger) if ledger is not None else None,
             skipped=tuple(data["skipped"]),
             building=tuple(data["building"]),
@@ -445,17 +420,3 @@ def evidence_from_json(data: Any, path: Path) -> Evidence:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptStateFile(path, repr(exc)) from None
-
-
-def finding_from_json(item: Mapping[str, Any]) -> Finding:
-    return Finding(
-        kind=Kind(item["kind"]),
-        change=Change(item["change"]),
-        severity=Severity(item["severity"]),
-        schema=item["schema"],
-        table=item["table"],
-        name=item["name"],
-        message=item["message"],
-        expected=item.get("expected"),
-        actual=item.get("actual"),
-    )

@@ -25,9 +25,9 @@ import pytest
 import structlog
 
 from monitor import cli
-from monitor.clock import ManualClock
 from monitor.daemon import runner as daemon
 from monitor.schema.model import Change, Kind, Severity
+from tests.support.clock import ManualClock
 from tests.support.daemon import Running, dbname, events_named, running, write_config
 from tests.support.postgres import use_an_index
 from tests.support.proxy import TcpProxy

@@ -12,9 +12,10 @@ from typing import Any
 
 import structlog
 
-from monitor.clock import SYSTEM_CLOCK, ManualClock
+from monitor.clock import SYSTEM_CLOCK
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import TargetResults
+from tests.support.clock import ManualClock
 from tests.support.daemon import events_named, write_config
 
 INDEX = "idx_active_integrations"

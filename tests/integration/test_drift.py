@@ -225,7 +225,7 @@ def test_a_large_spec_checks_the_same_with_its_catalog_read_while_it_loads(
     path.write_text(spec.dumps(large(expected)))
     assert path.stat().st_size > 1024 * 1024
     # The early snapshot's scope, guessed from the outline, is the loaded spec's.
-    assert spec.read(path).guess_scope() == spec.Scope.of(spec.load(path))
+    assert spec.guess_scope(path.read_text()) == spec.Scope.of(spec.load(path))
     settings = advisors.Settings()
     loaded, outcome = check.load_and_inspect(path, phase3_dsn, settings)
     assert loaded == spec.load(path)

@@ -21,6 +21,7 @@ import pytest
 from psycopg import sql as pgsql
 
 from monitor.postgres import migrations
+from tests.support import migrations as support_migrations
 from tests.support.postgres import psql_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,14 +119,14 @@ def apply_bootstrap(dsn: str) -> None:
 def apply_migrations(dsn: str, names: list[str]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in names:
-            migrations.apply_file(conn, EXAMPLE_MIGRATIONS / f"{name}.sql")
+            support_migrations.apply_file(conn, EXAMPLE_MIGRATIONS / f"{name}.sql")
 
 
 # --- files --------------------------------------------------------------------------------
 
 
 def test_the_seed_migrations_follow_one_base_migration_in_the_seed_order() -> None:
-    names = [m.name for m in migrations.discover(EXAMPLE_MIGRATIONS)]
+    names = [m.name for m in support_migrations.discover(EXAMPLE_MIGRATIONS)]
     assert names == ["20250101000000_base_schema", *SEED_MIGRATIONS]
 
 
@@ -134,7 +135,7 @@ def test_no_migration_writes_the_ledger_that_belongs_to_the_deploy_tool(
 ) -> None:
     dsn = make_database()
     apply_bootstrap(dsn)
-    apply_migrations(dsn, [m.name for m in migrations.discover(EXAMPLE_MIGRATIONS)])
+    apply_migrations(dsn, [m.name for m in support_migrations.discover(EXAMPLE_MIGRATIONS)])
     assert rows(dsn, "SELECT count(*) FROM supabase_migrations.schema_migrations") == [(0,)]
 
 
@@ -661,7 +662,7 @@ def test_psql_builds_the_same_catalog_as_the_fixture(
 ) -> None:
     psql = psql_binary()
     dsn = make_database()
-    files = [BOOTSTRAP, *(m.path for m in migrations.discover(EXAMPLE_MIGRATIONS))]
+    files = [BOOTSTRAP, *(m.path for m in support_migrations.discover(EXAMPLE_MIGRATIONS))]
     for path in files:
         done = subprocess.run(
             [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), "-d", dsn],

@@ -324,3 +324,11 @@ def test_an_unknown_advisor_rule_or_option_is_a_problem_with_its_line(tmp_path: 
     assert any(":7: advisors.disable: unknown rule 'no_such_rule'" in p for p in found), found
     assert any(":8: advisors.enabled: expected true or false" in p for p in found), found
     assert any("colour" in p for p in found), found
+
+
+def test_a_yaml_1_1_boolean_says_what_was_meant_as_in_the_spec(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, minimal() + "advisors: {enabled: yes}\n")
+    assert any(
+        ":6: advisors.enabled: expected true or false, got 'yes' (did you mean true?)" in p
+        for p in found
+    ), found

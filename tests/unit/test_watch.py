@@ -151,7 +151,7 @@ def test_history_records_first_and_last_seen_and_resolution() -> None:
 def test_another_change_of_the_same_object_is_another_drift() -> None:
     history = watch.record(watch.History(), [finding("x")], START)
     history = watch.record(history, [finding("x", Change.INVALID)], START + DAY)
-    assert [(r.change, r.resolved_at) for r in history.records] == [
+    assert [(r.finding.change, r.resolved_at) for r in history.records] == [
         (Change.MISSING, START + DAY),
         (Change.INVALID, None),
     ]

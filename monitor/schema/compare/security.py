@@ -2,8 +2,8 @@
 sequences, default privileges, extensions, publications and event triggers. Pure.
 
 Called from :func:`monitor.schema.compare.diff.diff`. A change that makes the surface
-larger is ``widened``, one that makes it smaller ``narrowed``. Severity, as
-DESIGN.md says: critical for any widening towards the API roles (anon,
+larger is ``widened``, one that makes it smaller ``narrowed``. Severity (the
+default severities of docs/contracts.md): critical for any widening towards the API roles (anon,
 authenticated, PUBLIC), for a SECURITY DEFINER function whose body, owner or
 fixed search_path changed (or which lost it), and for a view that reads a
 table with row level security, bypasses its policies (no security_invoker)

@@ -2,29 +2,13 @@
 and where each object came from in a migrations folder (:mod:`.provenance`)."""
 
 from monitor.schema.spec.reader import (
-    Reading,
     Scope,
     absent_sort_key,
-    blocks_of,
     dumps,
+    guess_scope,
     load,
-    load_reading,
     loads,
-    read,
-    read_exactly,
     read_text,
 )
 
-__all__ = [
-    "Reading",
-    "Scope",
-    "absent_sort_key",
-    "blocks_of",
-    "dumps",
-    "load",
-    "load_reading",
-    "loads",
-    "read",
-    "read_exactly",
-    "read_text",
-]
+__all__ = ["Scope", "absent_sort_key", "dumps", "guess_scope", "load", "loads", "read_text"]

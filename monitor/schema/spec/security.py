@@ -18,68 +18,19 @@ The format is described in docs/spec.md.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import marshal
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from monitor.documents import yamldoc
 from monitor.documents.yamldoc import Invalid, describe, spelling
 from monitor.schema import model, normalize, quote
+from monitor.schema.spec import document
+from monitor.schema.spec.values import SpecValues
 from monitor.schema.spec.writer import DEFAULT_PRIVILEGES_OF
 
 T = TypeVar("T")
 
-_OWNERS_KEYS = ("ignore", "roles")
-_FUNCTION_KEYS = (
-    "kind",
-    "arguments",
-    "returns",
-    "language",
-    "volatility",
-    "strict",
-    "security_definer",
-    "leakproof",
-    "settings",
-    "owner",
-    "grants",
-    "migration",
-    "body",
-)
-_VIEW_KEYS = (
-    "materialized",
-    "security_invoker",
-    "security_barrier",
-    "check_option",
-    "owner",
-    "grants",
-    "column_grants",
-    "indexes",
-    "migration",
-    "definition",
-)
-_TYPE_SHAPES = ("enum", "domain", "composite", "range")
-_TYPE_KEYS = (*_TYPE_SHAPES, "nullable", "default", "constraints", "owner", "grants", "migration")
-_SEQUENCE_KEYS = (
-    "type",
-    "increment",
-    "minimum",
-    "maximum",
-    "start",
-    "cache",
-    "cycle",
-    "owned_by",
-    "owner",
-    "grants",
-    "migration",
-)
-_COLLATION_KEYS = ("provider", "locale", "ctype", "deterministic", "owner", "migration")
-_COLLATION_PROVIDERS = {p: p for p in ("libc", "icu", "builtin")}
-_EXTENSION_KEYS = ("schema", "version", "migration")
-_PUBLICATION_KEYS = ("all_tables", "operations", "tables", "migration")
-_EVENT_TRIGGER_KEYS = ("event", "function", "enabled", "tags", "migration")
 
+_TYPE_SHAPES = ("enum", "domain", "composite", "range")
 _FUNCTION_KINDS = {k: k for k in ("function", "procedure", "aggregate", "window")}
 _VOLATILITIES = {k: k for k in ("immutable", "stable", "volatile")}
 _CHECK_OPTIONS = {"local": "local", "cascaded": "cascaded"}
@@ -89,143 +40,16 @@ _EVENTS = {
     for k in ("ddl_command_start", "ddl_command_end", "sql_drop", "table_rewrite", "login")
 }
 _ENABLED = {k: k for k in ("origin", "always", "replica", "disabled")}
-_GRANT_OPTION = " with grant option"
+_COLLATION_PROVIDERS = {k: k for k in ("libc", "icu", "builtin")}
 
 
-class _NamelessFields:
-    """An object read from a body, kept to make equal objects under other names."""
-
-    __slots__ = ("first", "rest")
-
-    def __init__(self, first: Any) -> None:
-        self.first = first
-        self.rest: tuple[Any, ...] | None = None  # taken when first asked: most bodies are not
-
-    def named(self, name: str) -> Any:
-        first = self.first
-        if name == first.name:
-            return first
-        if self.rest is None:
-            self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
-        return type(first)(name, *self.rest)
-
-
-def _nameless(
-    read: Callable[[str, Any, str], Any], name: str, body: Any, label: Callable[[str], str]
-) -> _NamelessFields:
-    return _NamelessFields(read(name, body, label(name)))
-
-
-def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
-    """The fields of a named model object after its name, which every one has first."""
-    found = _AFTER_NAME.get(kind)
-    if found is None:
-        name, *rest = (field.name for field in dataclasses.fields(kind))
-        if name != "name":
-            raise TypeError(f"{kind.__name__} does not have its name first")
-        found = _AFTER_NAME[kind] = tuple(rest)
-    return found
-
-
-_AFTER_NAME: dict[type[Any], tuple[str, ...]] = {}
-
-
-# Distinct bodies remembered at most (see remembered): a spec's own repeated bodies are
-# read again after each clearing, its distinct ones cost no memory beyond this.
-_MEMO_LIMIT = 4096
-
-
-_NO_GRANTS: model.Grants = frozenset()
-
-
-class SecurityReader(yamldoc.Reader):
+class SecurityReader(SpecValues):
     """Read methods for the security surface; each takes ``(value, label)``."""
-
-    def __init__(self, filename: str, *, fast: bool) -> None:
-        super().__init__(filename, fast=fast)
-        self.memo: dict[Hashable, Any] = {}  # see remembered
-
-    def remembered(self, kind: Hashable, value: Any, read: Callable[[], T]) -> T:
-        """``read()``, or in fast mode what it gave for an equal ``value`` of this kind.
-
-        A large spec repeats the same bodies table after table (its columns,
-        policies, triggers...); fast data is plain, so its marshal bytes are a
-        faithful key (they keep `true` apart from `1` and `'1'`, and cost a
-        third of its repr), and a fast read has no problem to place.
-        """
-        if not self.fast:
-            return read()
-        key = (kind, marshal.dumps(value))
-        if key in self.memo:
-            kept: T = self.memo[key]
-            return kept
-        if len(self.memo) >= _MEMO_LIMIT:
-            self.memo.clear()
-        result = self.memo[key] = read()
-        return result
-
-    def named_object(
-        self,
-        noun: str,
-        schema: str,
-        name: str,
-        body: Any,
-        what: str,
-        read: Callable[[str, Any, str], T],
-    ) -> T:
-        """An object of a mapping of names (constraint, index...): its body read once per
-        distinct body in fast mode, the name set on each copy."""
-        (made,) = self.named_bodies(noun, schema, ((name, body),), lambda _: what, read)
-        return made
-
-    def named_bodies(
-        self,
-        noun: str,
-        schema: str,
-        entries: Iterable[tuple[str, Any]],
-        label: Callable[[str], str],
-        read: Callable[[str, Any, str], T],
-    ) -> tuple[T, ...]:
-        """:meth:`named_object` of each (name, body) entry, ``label(name)`` naming it in
-        problems."""
-        return tuple(
-            self.remembered(
-                (noun, schema), body, functools.partial(_nameless, read, name, body, label)
-            ).named(name)
-            for name, body in entries
-        )
-
-    def read_entries(self, value: Any, what: str, read: Callable[[str, Any], T]) -> list[T]:
-        """``read(name, body)`` of each entry of a mapping of objects; the spec's reader
-        reads a large one a piece at a time."""
-        return [read(name, body) for name, body in self.named(value, what)]
-
-    def named_objects(
-        self,
-        found: Mapping[str, Any],
-        key: str,
-        what: str,
-        read: Callable[[str, Any, str], T],
-    ) -> tuple[T, ...] | None:
-        """A mapping of objects by name, sorted; None when the key is left out."""
-        if key not in found:
-            return None
-        node = found[key]
-        if yamldoc.is_null(node):
-            self.problem(node, f"{what}: {key} is empty; write {{}} to expect none")
-            return ()
-        noun = key.rstrip("s").replace("_", " ")
-
-        def read_named(name: str, body: Any) -> T:
-            return read(name, body, f"{noun} {what}.{name}" if what else f"{noun} {name}")
-
-        read_objects = self.read_entries(node, f"{what}: {key}" if what else key, read_named)
-        return tuple(sorted(read_objects, key=lambda item: str(getattr(item, "name", ""))))
 
     # -- owners and grants
 
     def owners(self, value: Any, label: str) -> model.OwnerPolicy:
-        found = self.fields(value, label, _OWNERS_KEYS)
+        found = self.fields(value, label, document.Owners)
         roles: dict[str, str] = {}
         for spec_role, live_role in self.named(found.get("roles"), f"{label}: roles"):
             try:
@@ -239,82 +63,12 @@ class SecurityReader(yamldoc.Reader):
             roles=tuple(sorted(roles.items())),
         )
 
-    @staticmethod
-    def role_name(name: str) -> str:
-        # PUBLIC is a keyword, not a role name: any case means the same pseudo-role.
-        return model.PUBLIC_ROLE if name.lower() == model.PUBLIC_ROLE else name
-
-    def grants(
-        self, value: Any, label: str, every: Sequence[str], column: str | None = None
-    ) -> model.Grants:
-        """``{grantee: [privilege, ...]}`` as a set of grants."""
-        # Every table (function, view) of a generated spec grants the same: read once.
-        return self.remembered(
-            ("grants", tuple(every), column),
-            value,
-            lambda: self.read_grants(value, label, every, column),
-        )
-
-    def read_grants(
-        self, value: Any, label: str, every: Sequence[str], column: str | None
-    ) -> model.Grants:
-        if not isinstance(value, dict):
-            raise self.invalid(
-                value, f"{label} must be a mapping of grantees, not {describe(value)}"
-            )
-        found: set[model.Grant] = set()
-        for grantee, privileges in self.named(value, label):
-            role = self.role_name(grantee)
-
-            def privilege(node: Any, entry: str) -> tuple[tuple[str, bool], ...]:
-                return self.privilege(node, entry, every)
-
-            for words in self.items(privileges, f"{label}: {grantee}", privilege, single=True):
-                for name, grantable in words:
-                    found.add(model.Grant(role, name, grantable, column))
-        return frozenset(found)
-
-    def privilege(
-        self, value: Any, label: str, every: Sequence[str]
-    ) -> tuple[tuple[str, bool], ...]:
-        """``SELECT``, ``all``, ``UPDATE WITH GRANT OPTION`` -> ((privilege, grantable), ...)."""
-        written = self.text(value, label)
-        word = " ".join(written.split()).lower()
-        grantable = word.endswith(_GRANT_OPTION)
-        if grantable:
-            word = word[: -len(_GRANT_OPTION)].strip()
-        if word in ("all", "all privileges"):
-            return tuple((name, grantable) for name in every)
-        name = word.upper()
-        if name not in every:
-            allowed = ", ".join((*every, "ALL"))
-            raise self.invalid(value, f"{label} must be one of {allowed}, not {written!r}")
-        return ((name, grantable),)
-
-    def relation_grants(
-        self, found: Mapping[str, Any], what: str, every: Sequence[str]
-    ) -> model.Grants | None:
-        """A table's or view's ``grants`` and ``column_grants``; None when neither is given."""
-        if "grants" not in found and "column_grants" not in found:
-            return None
-        grants = self.get(found, "grants", what, lambda v, lbl: self.grants(v, lbl, every), None)
-        columns: set[model.Grant] = set()
-        for column, body in self.named(found.get("column_grants"), f"{what}: column_grants"):
-            label = f"{what}: column_grants: {column}"
-            try:
-                columns |= self.grants(body, label, model.COLUMN_PRIVILEGES, column)
-            except Invalid:
-                continue
-        if not columns:  # the shared set read once for every equal table, not a copy each
-            return grants if grants is not None else _NO_GRANTS
-        return (grants or frozenset()) | columns
-
     def default_privileges(self, value: Any, label: str) -> tuple[model.DefaultPrivilege, ...]:
         """``{role: {tables: {grantee: [...]}, functions: ...}}``."""
         entries: list[model.DefaultPrivilege] = []
         for role, body in self.named(value, label):
             what = f"{label}: {role}"
-            found = self.fields(body, what, tuple(DEFAULT_PRIVILEGES_OF))
+            found = self.fields(body, what, document.DefaultPrivileges)
             for on, every in DEFAULT_PRIVILEGES_OF.items():
 
                 def read(v: Any, lbl: str, every: Sequence[str] = every) -> model.Grants:
@@ -332,10 +86,10 @@ class SecurityReader(yamldoc.Reader):
         if error is not None:
             self.problem(name, f"{what}: not a function signature: {error}")
         # Functions share a few bodies (language, volatility, grants...): each read once.
-        return self.named_object("function", "", name, body, what, self.routine_body)
+        return self.named_object("function", name, body, what, self.routine_body)
 
     def routine_body(self, name: str, body: Any, what: str) -> model.Function:
-        found = self.fields(body, what, _FUNCTION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Function, null_is_empty=True)
 
         def grants(value: Any, label: str) -> model.Grants:
             return self.grants(value, label, model.FUNCTION_PRIVILEGES)
@@ -343,8 +97,8 @@ class SecurityReader(yamldoc.Reader):
         return model.Function(
             name=name,
             kind=self.get(found, "kind", what, self.function_kind, "function"),
-            arguments=self.get(found, "arguments", what, self.optional_text, None),
-            returns=self.get(found, "returns", what, self.optional_text, None),
+            arguments=self.get(found, "arguments", what, self.optional_sql, None),
+            returns=self.get(found, "returns", what, self.optional_sql, None),
             language=self.get(found, "language", what, self.language, None),
             volatility=self.get(found, "volatility", what, self.volatility, "volatile"),
             strict=self.get(found, "strict", what, self.flag, False),
@@ -364,12 +118,12 @@ class SecurityReader(yamldoc.Reader):
         return self.choice(value, label, _VOLATILITIES)
 
     def language(self, value: Any, label: str) -> str:
-        return self.text(value, label).lower()
+        return self.sql(value, label).lower()
 
     def body(self, value: Any, label: str) -> str:
         """Text kept exactly as written (whitespace never counts when bodies compare)."""
-        if type(value) is str or type(value) is yamldoc.Scalar:
-            return str(value)
+        if type(value) is str:
+            return value
         text = self.scalar(value, label)  # reports what is not text
         return text or ""
 
@@ -385,7 +139,7 @@ class SecurityReader(yamldoc.Reader):
     def view(
         self, name: str, body: Any, what: str, index: Callable[[str, Any, str], model.Index]
     ) -> model.View:
-        found = self.fields(body, what, _VIEW_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.View, null_is_empty=True)
         materialized = self.get(found, "materialized", what, self.flag, False)
         indexes = self.named_objects(found, "indexes", "", index)
         if indexes is not None and not materialized:
@@ -412,7 +166,7 @@ class SecurityReader(yamldoc.Reader):
         return self.choice(value, label, _CHECK_OPTIONS)
 
     def type_(self, name: str, body: Any, what: str) -> model.Type:
-        found = self.fields(body, what, _TYPE_KEYS)
+        found = self.fields(body, what, document.Type)
         shapes = [shape for shape in _TYPE_SHAPES if shape in found]
         if len(shapes) != 1:
             self.problem(body, f"{what}: give exactly one of {', '.join(_TYPE_SHAPES)}")
@@ -433,7 +187,7 @@ class SecurityReader(yamldoc.Reader):
             if kind in ("domain", "range")
             else None,
             nullable=self.get(found, "nullable", what, self.flag, True),
-            default=self.get(found, "default", what, self.optional_text, None),
+            default=self.get(found, "default", what, self.optional_sql, None),
             constraints=self.get(found, "constraints", what, self.domain_constraints, ()),
             attributes=self.get(found, "composite", what, self.attributes, ()),
             owner=self.get(found, "owner", what, self.text, None),
@@ -451,7 +205,7 @@ class SecurityReader(yamldoc.Reader):
         return text
 
     def type_name(self, value: Any, label: str) -> str:
-        text = self.text(value, label)
+        text = self.sql(value, label)
         error = normalize.type_error(text)
         if error is not None:
             raise self.invalid(value, f"{label} {text!r} is not a valid SQL type: {error}")
@@ -462,7 +216,7 @@ class SecurityReader(yamldoc.Reader):
         for name, check in self.named(value, label):
             try:
                 constraints.append(
-                    model.DomainConstraint(name, self.text(check, f"{label}: {name}"))
+                    model.DomainConstraint(name, self.sql(check, f"{label}: {name}"))
                 )
             except Invalid:
                 continue
@@ -478,7 +232,7 @@ class SecurityReader(yamldoc.Reader):
         return tuple(attributes)
 
     def sequence(self, name: str, body: Any, what: str) -> model.Sequence:
-        found = self.fields(body, what, _SEQUENCE_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Sequence, null_is_empty=True)
 
         def grants(value: Any, label: str) -> model.Grants:
             return self.grants(value, label, model.SEQUENCE_PRIVILEGES)
@@ -502,7 +256,7 @@ class SecurityReader(yamldoc.Reader):
         )
 
     def collation(self, name: str, body: Any, what: str) -> model.Collation:
-        found = self.fields(body, what, _COLLATION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Collation, null_is_empty=True)
         return model.Collation(
             name=name,
             provider=self.get(found, "provider", what, self.collation_provider, "libc"),
@@ -519,7 +273,7 @@ class SecurityReader(yamldoc.Reader):
     # -- database-wide objects
 
     def extension(self, name: str, body: Any, what: str) -> model.Extension:
-        found = self.fields(body, what, _EXTENSION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Extension, null_is_empty=True)
         return model.Extension(
             name=name,
             schema=self.get(found, "schema", what, self.text, "public"),
@@ -528,7 +282,7 @@ class SecurityReader(yamldoc.Reader):
         )
 
     def publication(self, name: str, body: Any, what: str) -> model.Publication:
-        found = self.fields(body, what, _PUBLICATION_KEYS, null_is_empty=True)
+        found = self.fields(body, what, document.Publication, null_is_empty=True)
         operations = self.get(found, "operations", what, self.operations, tuple(_OPERATIONS))
         tables = self.get(found, "tables", what, self.qualified_tables, ())
         return model.Publication(
@@ -553,7 +307,7 @@ class SecurityReader(yamldoc.Reader):
         return self.items(value, label, table)
 
     def event_trigger(self, name: str, body: Any, what: str) -> model.EventTrigger:
-        found = self.fields(body, what, _EVENT_TRIGGER_KEYS, required=("event", "function"))
+        found = self.fields(body, what, document.EventTrigger)
         return model.EventTrigger(
             name=name,
             event=self.get(found, "event", what, lambda v, lbl: self.choice(v, lbl, _EVENTS), ""),
@@ -572,8 +326,8 @@ class SecurityReader(yamldoc.Reader):
             raise self.invalid(node, f"{label}: {exc}") from None
 
     def trigger_enabled(self, value: Any, label: str) -> str:
-        if yamldoc.is_bool(value):
-            return "origin" if self.flag(value, label) else "disabled"
+        if type(value) is bool:
+            return "origin" if value else "disabled"
         return self.choice(value, label, _ENABLED)
 
     def tags(self, value: Any, label: str) -> tuple[str, ...]:

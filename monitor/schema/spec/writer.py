@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from monitor.documents.yamldoc import STR, plain_tag
+import yaml
+import yaml_rs
+
 from monitor.schema import model
 
 # Where each kind of absent object is listed: in a schema or in a table.
@@ -100,12 +102,8 @@ def _state_document(state: model.State) -> dict[str, Any]:
 # ` #`, no colon or `?` at all (in a flow mapping PyYAML and yaml-rs read
 # them differently), and no leading or trailing space.
 _PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^?,\[\]{}:#\s]|[ ](?![ #\s])|#)*(?<![ ])")
-# What YAML 1.2 (yaml-rs, the fast path) reads as a number, a boolean or null:
-# written plain, such text would come back as something else.
-_TYPED_IN_YAML_1_2 = re.compile(
-    r"[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|\.(?:inf|Inf|INF))|\.(?:nan|NaN|NAN)|null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
-)
+# What may read as a number, a boolean or null: asked of yaml-rs, which reads the spec.
+_MAY_BE_TYPED = re.compile(r"[-+.0-9~nNtTfF]")
 # Inside double quotes: what must be escaped (YAML reads \x85, \u2028 and \u2029 as breaks).
 _ESCAPED = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
@@ -132,9 +130,21 @@ def _plain(text: str) -> bool:
     return (
         _PLAIN.fullmatch(text) is not None
         and text.isprintable()
-        and plain_tag(text) == STR
-        and _TYPED_IN_YAML_1_2.fullmatch(text) is None
+        and _typed_in_yaml_1_1(text) is False
+        and not _typed_in_yaml_1_2(text)
     )
+
+
+def _typed_in_yaml_1_2(text: str) -> bool:
+    """Whether the spec's own parser reads ``text`` written plain as other than that text
+    (yaml-rs reads `1_000` as a number, as YAML 1.2's core schema does not)."""
+    if _MAY_BE_TYPED.match(text) is None:
+        return False
+    try:
+        read = yaml_rs.loads(f"v: {text}", parse_datetime=False)
+    except yaml_rs.YAMLDecodeError:
+        return True
+    return not (isinstance(read, dict) and read.get("v") == text and type(read["v"]) is str)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -657,3 +667,15 @@ def _event_trigger_document(trigger: model.EventTrigger) -> dict[str, Any]:
         ("tags", _inline(trigger.tags), []),
         ("migration", trigger.migration, None),
     )
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=4096)
+def _typed_in_yaml_1_1(text: str) -> bool:
+    """Whether YAML 1.1 reads ``text`` written plain as other than text (`yes`, `0x1f`):
+    the spec is written so that any YAML reader reads it the same."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag != _STR
