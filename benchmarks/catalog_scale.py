@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.postgres import catalog, db
+from monitor.postgres.catalog_limits import DEFAULT_LIMITS
 from monitor.postgres.queries import load_query
 from monitor.schema import model, spec
 from tests.support.postgres import server
@@ -304,17 +305,22 @@ def raw_script(dsn: str) -> str:
                 load_query("catalog_tables"), {"schemas": schemas, "skipped": skipped}
             )
         ]
+    text_cap = DEFAULT_LIMITS.definition_bytes
     values: dict[str, dict[str, Any]] = {
         "catalog_context": {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
         "catalog_tables": {"schemas": schemas, "skipped": skipped},
         "catalog_columns": {"tables": tables},
         "catalog_constraints": {"tables": tables},
         "catalog_indexes": {"tables": tables + matviews},
-        "catalog_policies": {"tables": tables},
+        "catalog_policies": {"tables": tables, "text_cap": text_cap},
         "catalog_triggers": {"tables": tables},
-        "catalog_functions": {"schemas": schemas, "skipped": skipped_functions},
+        "catalog_functions": {
+            "schemas": schemas,
+            "skipped": skipped_functions,
+            "text_cap": text_cap,
+        },
         "catalog_objects": {"schemas": schemas},
-        "catalog_views": {"schemas": schemas, "skipped": skipped},
+        "catalog_views": {"schemas": schemas, "skipped": skipped, "text_cap": text_cap},
     }
     statements = [
         "SET search_path = pg_catalog, public;",

@@ -21,7 +21,7 @@ import yaml
 
 from monitor.documents import locate
 from monitor.errors import MonitorError
-from monitor.postgres import catalog, db
+from monitor.postgres import catalog, catalog_limits, db
 from monitor.schema import advisors, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.compare import diff
@@ -34,6 +34,7 @@ _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 class Outcome:
     findings: tuple[Finding, ...]
     advisories: tuple[Advisory, ...]
+    notes: tuple[str, ...] = ()  # definitions compared by hash, over the catalog's byte cap
 
 
 def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
@@ -54,7 +55,9 @@ def _snapshot(dsn: str, scope: spec.Scope) -> catalog.Snapshot:
 def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Settings) -> Outcome:
     findings = diff.diff(expected, snap.state, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
-    return Outcome(findings, advisors.evaluate(snap.state, settings))
+    findings += catalog_limits.findings(snap.over_cap, snap.limits)
+    notes = catalog_limits.notes(snap.state, snap.limits)
+    return Outcome(findings, advisors.evaluate(snap.state, settings), notes)
 
 
 # A spec this large takes about as long to load as the server takes to answer.
@@ -181,14 +184,22 @@ def failing_advisories(advisories: Iterable[Advisory], threshold: Level | None) 
     return any(LEVEL_RANK[a.level] >= rank for a in advisories)
 
 
+# The most findings, advisories and notes one JSON answer lists (the summaries count them
+# all): a catalog gone wrong in a hundred thousand places makes a report no one reads
+# whole, and tens of megabytes a CI log or a pipe may not take.
+JSON_ITEMS_CAP = 10_000
+
+
 def check_json(
     findings: Sequence[Finding],
     *,
     ok: bool,
     advisories: Sequence[Advisory] = (),
     expected: State | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, object]:
-    """The JSON contract; with the spec at hand, each finding carries its `fix` statements."""
+    """The JSON contract; with the spec at hand, each finding carries its `fix` statements.
+    Each list holds JSON_ITEMS_CAP items at most; `omitted` says how many more there were."""
     summary = {severity.value: 0 for severity in Severity}
     for finding in findings:
         summary[finding.severity.value] += 1
@@ -196,7 +207,7 @@ def check_json(
     for advisory in advisories:
         advisory_summary[advisory.level.value] += 1
     rendered = []
-    for finding in findings:
+    for finding in findings[:JSON_ITEMS_CAP]:
         item: dict[str, Any] = finding.as_json()
         if expected is not None:
             item["fix"] = repair.fix(finding, expected).lines()
@@ -205,8 +216,17 @@ def check_json(
         "ok": ok,
         "findings": rendered,
         "summary": summary,
-        "advisories": [a.as_json() for a in advisories],
+        "advisories": [a.as_json() for a in advisories[:JSON_ITEMS_CAP]],
         "advisory_summary": advisory_summary,
+        "notes": list(notes[:JSON_ITEMS_CAP]),
+        "omitted": {
+            what: max(0, len(items) - JSON_ITEMS_CAP)
+            for what, items in (
+                ("findings", findings),
+                ("advisories", advisories),
+                ("notes", notes),
+            )
+        },
     }
 
 

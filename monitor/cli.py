@@ -427,7 +427,7 @@ def _check(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         report = check.check_json(
-            findings, ok=not failing, advisories=advisories, expected=expected
+            findings, ok=not failing, advisories=advisories, expected=expected, notes=outcome.notes
         )
         print(json.dumps(report, indent=2))
     elif args.format == "sql":
@@ -455,6 +455,8 @@ def _check(args: argparse.Namespace) -> int:
         sys.stdout.write(check.github_annotations(findings, advisories, str(args.spec), text))
     else:
         check.print_findings(findings, sys.stdout, advisories)
+    for note in outcome.notes:
+        print(f"note: {check.visible(note)}", file=sys.stderr)
     return ExitCode.DRIFT if failing else ExitCode.OK
 
 
@@ -481,22 +483,27 @@ def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) 
     """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
     from monitor.daemon import config as config_module
     from monitor.window import report
-    from monitor.window.watch import StateFiles
+    from monitor.window.watch import CorruptStateFile, StateFiles
 
     # The report reads state files only: an unset dsn_env variable must not stop it.
     config = config_module.load(config_path, _EnvironmentWithoutDsns(os.environ))
     specs = config_module.load_specs(config)
     now = clock.now()
-    reports = [
-        report.for_target(
-            StateFiles(config.state_dir, target.name),
-            specs[target.name],
-            duration_seconds=config.watch_window.duration,
-            new_indexes_since=config.watch_window.new_indexes_since,
-            now=now,
-        )
-        for target in config.targets
-    ]
+    try:
+        reports = [
+            report.for_target(
+                StateFiles(config.state_dir, target.name),
+                specs[target.name],
+                duration_seconds=config.watch_window.duration,
+                new_indexes_since=config.watch_window.new_indexes_since,
+                now=now,
+            )
+            for target in config.targets
+        ]
+    except CorruptStateFile as exc:
+        raise MonitorError(
+            f"{exc} (the daemon sets such a file aside when it reads it, and starts afresh)"
+        ) from None
     if fmt == "json":
         print(json.dumps({"targets": [report.to_json(r) for r in reports]}, indent=2))
     else:

@@ -114,6 +114,9 @@ class Limits:
     # Per-index and per-table series of the spec's own indexes and tables (each).
     spec_relations: int = 500
     present_objects: int = 2000  # expected_object_present series; missing ones always shown
+    # The catalog read's own caps (monitor.postgres.catalog_limits).
+    definition_bytes: int = 1024 * 1024  # a longer body, query or expression: by hash
+    objects_per_kind: int = 50_000  # more of a kind in the watched schemas: not compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,11 +539,11 @@ class _Reader(_Values):
         if keys is None:
             return default
 
-        def count(key: str, fallback: int) -> int:
+        def count(key: str, fallback: int, minimum: int = 0) -> int:
             return self.optional(
                 keys.get(key),
                 f"{where}.{key}",
-                lambda n, w: self.count(n, w, minimum=0),
+                lambda n, w: self.count(n, w, minimum=minimum),
                 fallback,
             )
 
@@ -548,6 +551,8 @@ class _Reader(_Values):
             other_indexes=count("other_indexes", default.other_indexes),
             spec_relations=count("spec_relations", default.spec_relations),
             present_objects=count("present_objects", default.present_objects),
+            definition_bytes=count("definition_bytes", default.definition_bytes, minimum=1),
+            objects_per_kind=count("objects_per_kind", default.objects_per_kind, minimum=1),
         )
 
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:

@@ -58,6 +58,8 @@ class Limits(_Doc):
     other_indexes: int | None = None
     spec_relations: int | None = None
     present_objects: int | None = None
+    definition_bytes: int | None = None
+    objects_per_kind: int | None = None
 
 
 class Advisors(_Doc):

@@ -222,3 +222,16 @@ def test_junit_stays_valid_xml_with_any_control_character_in_a_name() -> None:
     names = {c.get("classname") for c in root.iter("testcase")}
     assert f"public.{check.visible(CONTROLS)}" in names
     assert "public.x\\nno drift: the database matches the spec" in names
+
+
+def test_json_lists_are_capped_and_say_how_many_were_left_out() -> None:
+    findings = [
+        Finding(Kind.POLICY, Change.UNEXPECTED, Severity.WARNING, "public", "t", f"p{n}", "m")
+        for n in range(check.JSON_ITEMS_CAP + 7)
+    ]
+    notes = [f"note {n}" for n in range(3)]
+    report = check.check_json(findings, ok=False, notes=notes)
+    assert len(report["findings"]) == check.JSON_ITEMS_CAP  # type: ignore[arg-type]
+    assert report["summary"] == {"critical": 0, "warning": check.JSON_ITEMS_CAP + 7, "info": 0}
+    assert report["omitted"] == {"findings": 7, "advisories": 0, "notes": 0}
+    assert report["notes"] == notes

@@ -48,6 +48,12 @@ skipped AS (
       AND (c.oid IN (SELECT locked.oid FROM locked)
            OR c.oid IN (SELECT r.oid FROM reads_locked AS r WHERE r.classid = 'pg_rewrite'::regclass))
 ),
+watched AS (
+    SELECT c.oid
+    FROM pg_class AS c
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'm')
+),
 skipped_functions AS (
     SELECT p.oid, n.nspname, p.proname, oidvectortypes(p.proargtypes) AS argument_types
     FROM reads_locked AS r
@@ -62,18 +68,6 @@ SELECT
         WHERE NOT EXISTS (SELECT FROM pg_namespace AS n WHERE n.nspname = asked.name)
         ORDER BY asked.position
     ) AS missing_schemas,
-    -- Every schema but the server's own and those an extension made: what an
-    -- unexpected or absent schema is told from.
-    ARRAY(
-        SELECT n.nspname::text
-        FROM pg_namespace AS n
-        WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-          AND NOT EXISTS (
-              SELECT FROM pg_depend AS d
-              WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e'
-          )
-        ORDER BY n.nspname COLLATE "C"
-    ) AS database_schemas,
     ARRAY(SELECT skipped.oid FROM skipped) AS skipped_oids,
     ARRAY(SELECT skipped.nspname || '.' || skipped.relname FROM skipped) AS skipped_names,
     ARRAY(SELECT f.oid FROM skipped_functions AS f) AS skipped_functions,
@@ -114,7 +108,48 @@ SELECT
         WHEN ledger_columns.names @> ARRAY['installed_rank', 'success']::name[]
              AND has_column_privilege(lc.oid, 'success', 'SELECT') THEN 'flyway'
         ELSE 'versions'
-    END AS ledger_shape
+    END AS ledger_shape,
+    -- How many objects of each kind the asked schemas hold: a kind over the cap is not
+    -- read at all (catalog.Limits), rather than read into unbounded memory.
+    json_build_object(
+        'constraints', (
+            SELECT count(*) FROM pg_constraint AS con
+            WHERE con.conrelid IN (SELECT w.oid FROM watched AS w)
+              AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+        ),
+        'indexes', (
+            SELECT count(*) FROM pg_index AS i WHERE i.indrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'policies', (
+            SELECT count(*) FROM pg_policy AS p WHERE p.polrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'triggers', (
+            SELECT count(*) FROM pg_trigger AS t
+            WHERE t.tgrelid IN (SELECT w.oid FROM watched AS w) AND NOT t.tgisinternal
+        ),
+        'functions', (
+            SELECT count(*) FROM pg_proc AS p
+            JOIN pg_namespace AS n ON n.oid = p.pronamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[])
+        ),
+        'views', (
+            SELECT count(*) FROM pg_class AS c
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('v', 'm')
+        )
+    ) AS counts,
+    -- Every schema but the server's own and those an extension made: what an
+    -- unexpected or absent schema is told from.
+    ARRAY(
+        SELECT n.nspname::text
+        FROM pg_namespace AS n
+        WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+          AND NOT EXISTS (
+              SELECT FROM pg_depend AS d
+              WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e'
+          )
+        ORDER BY n.nspname COLLATE "C"
+    ) AS database_schemas
 FROM ledger
 CROSS JOIN LATERAL (
     SELECT ARRAY(
