@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ exit codes (every command):
        drift found by a cycle (run --once)
   2    usage, config, spec or connection error; run --once: a check failed
   130  interrupted (Ctrl-C)
+  141  stdout was closed by its reader (`| head`)
 """
 
 
@@ -37,13 +38,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except MonitorError as exc:
         print(f"schema-monitor: error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         print("schema-monitor: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it read is all it wanted. As the Python
+        # docs advise, stdout now points at devnull so the flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.BROKEN_PIPE
 
 
 class _PrintVersion(argparse.Action):
@@ -188,13 +196,43 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS and basic auth, in the Prometheus exporter-toolkit format",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="watch only the targets of replica I of N (0-based, e.g. a StatefulSet's pod"
+        " index): N replicas watch each target exactly once (default: the config's shard,"
+        " else every target)",
+    )
+    run.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=("debug", "info", "warn", "error"),
+        help="least severe level logged (default: the config's log_level, else info)",
+    )
     run.add_argument("--validate-config", action="store_true", help="validate and exit")
     run.add_argument(
         "--once",
         action="store_true",
-        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed",
+        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed;"
+        " reads the watch window's files but never starts a window nor writes one",
     )
     run.set_defaults(handler=_run)
+
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the local daemon answers /healthz (for a container HEALTHCHECK)",
+        description="Ask the daemon on this machine for /healthz, over HTTPS when it serves"
+        " TLS (the certificate is not verified: this proves liveness only). Exit 0 alive, 2"
+        " not.",
+    )
+    health.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="the daemon's listen address (default: the config's, else 0.0.0.0:9568)",
+    )
+    health.add_argument("--config", type=Path, metavar="FILE", help="the daemon's configuration")
+    health.set_defaults(handler=_healthcheck)
 
     report = _command(
         commands, "report", "the watch-window report, now (reads state files, not the database)"
@@ -211,6 +249,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_report)
 
+    if monitor.demo_available():  # a source checkout: a pip install has no examples
+        _add_demo(commands)
+    return parser
+
+
+def _add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="everything on an embedded PostgreSQL")
     demo.add_argument(
         "--drift", action="store_true", help="drop an index and alter a policy after a delay"
@@ -224,7 +268,6 @@ def _parser() -> argparse.ArgumentParser:
         help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
     )
     demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -398,12 +441,20 @@ def _write(text: str, output: Path | None) -> None:
     directory = output.parent if str(output.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.")
     try:
+        # mkstemp makes the file 0600; a spec is no secret: the mode open() would give it.
+        os.fchmod(descriptor, 0o666 & ~_umask())
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+    os.umask(mask)
+    return mask
 
 
 # --- check -----------------------------------------------------------------
@@ -472,7 +523,15 @@ def _run(args: argparse.Namespace) -> int:
         args.validate_config,
         args.once,
         web_config_file=args.web_config_file,
+        shard=args.shard,
+        log_level=args.log_level,
     )
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    from monitor.daemon import health
+
+    return health.check(args.config, args.listen_address, os.environ)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -482,11 +541,12 @@ def _report(args: argparse.Namespace) -> int:
 def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
     """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
     from monitor.daemon import config as config_module
+    from monitor.daemon.health import EnvironmentWithoutDsns
     from monitor.window import report
     from monitor.window.watch import CorruptStateFile, StateFiles
 
     # The report reads state files only: an unset dsn_env variable must not stop it.
-    config = config_module.load(config_path, _EnvironmentWithoutDsns(os.environ))
+    config = config_module.load(config_path, EnvironmentWithoutDsns(os.environ))
     specs = config_module.load_specs(config)
     now = clock.now()
     try:
@@ -509,24 +569,6 @@ def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) 
     else:
         sys.stdout.write("\n".join(report.to_markdown(r) for r in reports))
     return ExitCode.OK if all(r.passed for r in reports) else ExitCode.DRIFT
-
-
-class _EnvironmentWithoutDsns(Mapping[str, str]):
-    """The environment, where a variable that is not set reads as a DSN no one will use."""
-
-    _UNUSED = "host=/nonexistent/not-connected-by-report"
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def __getitem__(self, name: str) -> str:
-        return self._environ.get(name) or self._UNUSED
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._environ)
-
-    def __len__(self) -> int:
-        return len(self._environ)
 
 
 def _demo(args: argparse.Namespace) -> int:

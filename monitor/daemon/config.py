@@ -22,6 +22,7 @@ import psycopg
 from msgspec import Struct
 
 from monitor.daemon import configdoc
+from monitor.daemon.fleet import DEFAULT_MAX_CONCURRENT_CHECKS, Shard, parse_shard
 from monitor.documents import yamldoc
 from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
@@ -48,6 +49,7 @@ def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 DEFAULT_STATE_DIR = default_state_dir()
 LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warn", "error")
 AFTER_WINDOW = ("continue", "exit")
 # Shortest interval accepted: below this the monitor itself becomes load.
 MIN_INTERVAL_SECONDS = 1.0
@@ -134,6 +136,10 @@ class Config:
     targets: tuple[Target, ...]
     state_dir: Path = DEFAULT_STATE_DIR
     log_format: str = "auto"
+    log_level: str = "info"
+    targets_file: Path | None = None  # more targets, re-read when it changes
+    shard: Shard | None = None  # None: every target
+    max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS
     web: Web = field(default_factory=Web)
     intervals: Intervals = field(default_factory=Intervals)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -181,14 +187,20 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 def load_specs(config: Config) -> dict[str, State]:
     """Every target's spec; the problems of all of them in one error."""
     specs: dict[str, State] = {}
+    loaded: dict[Path, State | None] = {}  # a fleet shares a few specs: each is read once
     problems = []
     for target in config.targets:
-        try:
-            specs[target.name] = spec.load(target.spec)
-        except InputError as exc:
-            problems.extend(exc.problems)
-        except MonitorError as exc:
-            raise MonitorError(f"{target.spec}: {exc}") from None
+        if target.spec not in loaded:
+            loaded[target.spec] = None
+            try:
+                loaded[target.spec] = spec.load(target.spec)
+            except InputError as exc:
+                problems.extend(exc.problems)
+            except MonitorError as exc:
+                raise MonitorError(f"{target.spec}: {exc}") from None
+        state = loaded[target.spec]
+        if state is not None:
+            specs[target.name] = state
     if problems:
         raise InputError(problems)
     return specs
@@ -199,7 +211,12 @@ def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     yamldoc.check_characters(text, filename, "config")
     reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, environ)
     config = reader.config(reader.root, path)
-    reader.finish(text)
+    try:
+        reader.finish(text)
+    except InputError as exc:
+        raise InputError([*exc.problems, *reader.targets_file_problems]) from None
+    if reader.targets_file_problems:
+        raise InputError(reader.targets_file_problems)
     if config is None:
         raise InputError([Problem(filename, None, "empty config")])
     return config
@@ -225,6 +242,7 @@ class _Values(Reader):
         super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
+        self.targets_file_problems: list[Problem] = []  # with that file's name and lines
 
     def section(
         self,
@@ -399,9 +417,20 @@ class _Reader(_Values):
             statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
         )
         timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
+        targets_file = self.optional(keys.get("targets_file"), "targets_file", self.path, None)
+        if "targets" not in keys and targets_file is None:
+            self.problem(root, "config: give `targets:`, `targets_file:` or both")
         config = Config(
             path=path,
-            targets=self.targets(keys.get("targets")),
+            targets=self.all_targets(keys, targets_file),
+            targets_file=targets_file,
+            shard=self.optional(keys.get("shard"), "shard", self.shard, None),
+            max_concurrent_checks=self.optional(
+                keys.get("max_concurrent_checks"),
+                "max_concurrent_checks",
+                lambda n, w: self.count(n, w, minimum=1),
+                DEFAULT_MAX_CONCURRENT_CHECKS,
+            ),
             state_dir=self.optional(
                 keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
             ),
@@ -410,6 +439,12 @@ class _Reader(_Values):
                 "log_format",
                 lambda n, w: self.one_of(n, w, LOG_FORMATS),
                 "auto",
+            ),
+            log_level=self.optional(
+                keys.get("log_level"),
+                "log_level",
+                lambda n, w: self.one_of(n, w, LOG_LEVELS),
+                "info",
             ),
             web=self.section(keys.get("web"), "web", Web(), self.web),
             intervals=intervals,
@@ -583,6 +618,34 @@ class _Reader(_Values):
             ),
         )
 
+    def all_targets(self, keys: Mapping[str, Any], file: Path | None) -> tuple[Target, ...]:
+        """`targets:` and the targets file's (YAML or JSON: a list of targets, as in
+        `targets:`), whose problems name that file and its lines."""
+        inline = self.targets(keys.get("targets"))
+        if file is None:
+            return inline
+        try:
+            text = yamldoc.read_text(file, "targets file")
+            yamldoc.check_characters(text, str(file), "targets file")
+            reader = _Reader(
+                str(file), yamldoc.parse(text, str(file)), file.resolve().parent, self.environ
+            )
+            listed = reader.targets(reader.root)
+            reader.finish(text)
+        except InputError as exc:
+            self.targets_file_problems.extend(exc.problems)
+            return inline
+        for name in sorted({t.name for t in inline} & {t.name for t in listed}):
+            self.problem(keys["targets_file"], f"targets_file: {name!r} is also in `targets:`")
+        return inline + listed
+
+    def shard(self, node: Any, where: str) -> Shard | None:
+        text = self.scalar_text(node, where, "I/N")
+        shard = parse_shard(text) if text is not None else None
+        if text is not None and shard is None:
+            self.problem(node, f"{where}: {text!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+        return shard
+
     def targets(self, node: Any | None) -> tuple[Target, ...]:
         if node is None:
             return ()
@@ -638,12 +701,18 @@ class _Reader(_Values):
         if key == "dsn":
             dsn, source = value, "inline"
         elif key == "dsn_env":
-            if not self.environ.get(value):
+            try:
+                from_environment = db.secret_from_environment(value, self.environ)
+            except MonitorError as exc:
+                self.problem(value_node, f"{where}.dsn_env: {exc}")
+                return None
+            if from_environment is None:
                 self.problem(
-                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
+                    value_node,
+                    f"{where}.dsn_env: environment variable {value} is not set (nor {value}_FILE)",
                 )
                 return None
-            dsn, source = self.environ[value], f"env:{value}"
+            dsn, source = from_environment, f"env:{value}"
         else:
             path = self.resolve(value)
             try:

@@ -83,7 +83,7 @@ class Config(_Doc):
     """The whole document."""
 
     version: int
-    targets: list[Target]
+    targets: list[Target] | None = None  # targets, targets_file or both
     state_dir: str | None = None
     log_format: str | None = None  # auto | json | console
     web: Web | None = None
@@ -93,3 +93,7 @@ class Config(_Doc):
     watch_window: WatchWindow | None = None
     limits: Limits | None = None
     advisors: Advisors | None = None
+    targets_file: str | None = None  # a list of targets (YAML or JSON), re-read when it changes
+    shard: str | None = None  # I/N: replica I (from 0) of N watches its share of the targets
+    max_concurrent_checks: int | None = None
+    log_level: str | None = None  # debug | info | warn | error

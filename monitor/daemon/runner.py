@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
-from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -37,7 +36,7 @@ from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
-from monitor.daemon import metrics, webconfig
+from monitor.daemon import fleet, metrics, state_dir, webconfig
 from monitor.daemon.drift import DriftCheck
 from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
 from monitor.daemon.session import NotYet, RunWatch, Session
@@ -47,6 +46,7 @@ from monitor.daemon.webconfig import ServerTls, WebConfig
 from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
 from monitor.postgres import catalog_limits, db, stats
+from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import Severity, State
 from monitor.window.report import index_activity
 
@@ -57,21 +57,6 @@ _WATCHDOG_POLL_SECONDS = 0.5
 _FAILING = frozenset({Severity.CRITICAL, Severity.WARNING})
 
 Change = Callable[[TargetResults], TargetResults]
-
-
-class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
-    """Runs each job in a daemon thread, so a run stuck in a connect never holds up exit."""
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def work() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException as exc:
-                self._run_job_error(job.id, exc, exc.__traceback__)
-            else:
-                self._run_job_success(job.id, events)
-
-        threading.Thread(target=work, name=f"check-{job.id}", daemon=True).start()
 
 
 class TargetRunner:
@@ -93,6 +78,8 @@ class TargetRunner:
         events: log_module.Events,
         clock: Clock,
         on_window_end: Callable[[str], None] = lambda _name: None,
+        *,
+        keep_state: bool = True,
     ) -> None:
         self.target = target
         self.config = config
@@ -105,7 +92,9 @@ class TargetRunner:
         self._watch = RunWatch()  # the run in progress, for the watchdog
         self._use_spec(expected)
         self.session = Session(target, config, time.monotonic)
-        self.window = WindowKeeper(target.name, config, events, clock.now(), self._publish)
+        self.window = WindowKeeper(
+            target.name, config, events, clock.now(), self._publish, keep_state=keep_state
+        )
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -130,21 +119,16 @@ class TargetRunner:
         self, target: config_module.Target, expected: State, config: config_module.Config
     ) -> None:
         with self._lock:
+            same = _drift_settings(config) == _drift_settings(self.config)
             self.target, self.config = target, config
             self.window.config = config
-            self._use_spec(expected)
+            if expected is not self.expected or not same:  # else: keep the last answer
+                self._use_spec(expected)
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
-        limits = self.config.limits
-        self._drift_check = DriftCheck(
-            expected,
-            self.config.intervals.full_drift,
-            limits.present_objects,
-            self.config.advisors,
-            catalog_limits.Limits(limits.definition_bytes, limits.objects_per_kind),
-        )
+        self._drift_check = DriftCheck(expected, *_drift_settings(self.config))
         self._spec_relations = SpecRelations(expected)
 
     def _publish(self, change: Change) -> None:
@@ -260,6 +244,7 @@ class TargetRunner:
             timer.cancel()
         duration = time.perf_counter() - started
         now = self._clock.now()
+        log_module.get_logger().debug("check_succeeded", target=self.name, check=check)
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, True)
         self._publish(
@@ -330,6 +315,18 @@ class TargetRunner:
         return self.window.ended
 
 
+def _drift_settings(
+    config: config_module.Config,
+) -> tuple[float, int, AdvisorSettings, catalog_limits.Limits]:
+    limits = config.limits
+    return (
+        config.intervals.full_drift,
+        limits.present_objects,
+        config.advisors,
+        catalog_limits.Limits(limits.definition_bytes, limits.objects_per_kind),
+    )
+
+
 def _with_check(
     target: TargetResults, check: str, change: Callable[[CheckResult], CheckResult]
 ) -> TargetResults:
@@ -358,8 +355,12 @@ class Daemon:
         listen_address: str | None = None,
         web_config: WebConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        shard: fleet.Shard | None = None,
+        keep_state: bool = True,
     ) -> None:
         self.config = config
+        self._shard = shard  # --shard, kept for reloads
+        self._keep_state = keep_state
         self._web_config = web_config
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
@@ -372,9 +373,11 @@ class Daemon:
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
+        self._targets_file = fleet.file_signature(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
+        self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
-            executors={"default": _DaemonThreadExecutor()},
+            executors={"default": fleet.PoolExecutor(self._pool)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -419,6 +422,7 @@ class Daemon:
                 self._events,
                 self._clock,
                 self._window_ended,
+                keep_state=self._keep_state,
             )
         for name, old in self._runners.items():
             if name not in runners:
@@ -441,18 +445,31 @@ class Daemon:
         self.store.update(keep)
 
     def _schedule(self) -> None:
-        self._scheduler.remove_all_jobs()
+        """Jobs for new and replaced runners, their first runs spread (:func:`fleet.first_runs`);
+        a runner a reload kept keeps its jobs and their times."""
+        for job in self._scheduler.get_jobs():  # a job runs a bound method of its runner
+            if self._runners.get(job.id.rpartition(":")[0]) is not job.func.__self__:
+                job.remove()
+        scheduled = {job.id for job in self._scheduler.get_jobs()}
+        new = [r for r in self._runners.values() if f"{r.name}:drift" not in scheduled]
+        intervals = self.config.intervals
+        offsets = fleet.first_runs(
+            [r.name for r in new],
+            min(intervals.drift, intervals.stats),
+            self.config.max_concurrent_checks,
+        )
         now = datetime.now(UTC)
-        for runner in self._runners.values():
-            for check, interval, job in (
-                ("drift", self.config.intervals.drift, runner.run_drift),
-                ("stats", self.config.intervals.stats, runner.run_stats),
+        for runner in new:
+            first = offsets[runner.name]
+            for check, interval, job, offset in (
+                ("drift", intervals.drift, runner.run_drift, first.drift),
+                ("stats", intervals.stats, runner.run_stats, first.stats),
             ):
                 self._scheduler.add_job(
                     job,
                     IntervalTrigger(seconds=interval, timezone=UTC),
                     id=f"{runner.name}:{check}",
-                    next_run_time=now,
+                    next_run_time=now + timedelta(seconds=offset),
                     misfire_grace_time=max(1, int(interval)),
                 )
 
@@ -545,9 +562,14 @@ class Daemon:
             if self._stop_requested:
                 break
             self._clock.now()  # a step of the wall clock is seen here within a poll
-            if self._reschedule_requested:
+            if self._reschedule_requested:  # the wall clock stepped: every job from now
                 self._reschedule_requested = False
+                self._scheduler.remove_all_jobs()
                 self._schedule()
+            targets_file = fleet.file_signature(self.config.targets_file)
+            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
+                self._targets_file = targets_file
+                self._reload_requested = True
             if self._status_requested:
                 self._log_status()
             if self._reloading is not None and not self._reloading.is_alive():
@@ -564,7 +586,7 @@ class Daemon:
 
     def _load_for_reload(self) -> None:
         try:
-            self._loaded = load(self.config.path)
+            self._loaded = load(self.config.path, self._shard)
         except MonitorError as exc:
             self._loaded = str(exc)
         except Exception as exc:  # a reload must never take the daemon down
@@ -578,10 +600,10 @@ class Daemon:
             self.store.update(lambda r: replace(r, config_reload_success=False))
             return False
         config, specs = loaded
-        if config.web != self.config.web:
-            self._log.warning(
-                "config_reload_partial", reason="web settings take effect at the next restart"
-            )
+        restart_only = ("web", "max_concurrent_checks")
+        if any(getattr(config, key) != getattr(self.config, key) for key in restart_only):
+            reason = "web settings and max_concurrent_checks take effect at the next restart"
+            self._log.warning("config_reload_partial", reason=reason)
         self._install(config, specs)
         self._schedule()
         now = self._clock.now()
@@ -596,6 +618,7 @@ class Daemon:
         for runner in self._runners.values():
             runner.stop()
         self._scheduler.shutdown(wait=False)
+        self._pool.shutdown()
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
         for runner in self._runners.values():
             runner.close(timeout=max(0.0, deadline - time.monotonic()))
@@ -634,9 +657,16 @@ class Daemon:
         return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
-def load(config_path: Path) -> tuple[config_module.Config, dict[str, State]]:
-    """The config and every target's spec, all problems of both reported at once."""
+def load(
+    config_path: Path, shard: fleet.Shard | None = None
+) -> tuple[config_module.Config, dict[str, State]]:
+    """The config and the spec of every target of this shard (`shard`, else the config's),
+    all problems of both reported at once."""
     config = config_module.load(config_path)
+    shard = shard or config.shard
+    if shard is not None:
+        mine = tuple(t for t in config.targets if shard.owns(t.name))
+        config = replace(config, targets=mine, shard=shard)
     return config, config_module.load_specs(config)
 
 
@@ -648,9 +678,14 @@ def run(
     *,
     web_config_file: Path | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    shard: str | None = None,
+    log_level: str | None = None,
 ) -> int:
     """`schema-monitor run`. Errors in the config or specs raise InputError (exit 2)."""
-    config, specs = load(config_path)
+    chosen_shard = fleet.parse_shard(shard) if shard is not None else None
+    if shard is not None and chosen_shard is None:
+        raise MonitorError(f"--shard: {shard!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+    config, specs = load(config_path, chosen_shard)  # --log.level: argparse's choices
     if listen_address is not None and config_module.parse_listen_address(listen_address) is None:
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
     web_config = webconfig.load(web_config_file) if web_config_file is not None else None
@@ -659,28 +694,19 @@ def run(
             f"TLS is configured twice: in {web_config_file} and in {config_path} (web.tls)"
         )
     if validate_only:
-        print(f"{config_path}: ok ({len(config.targets)} targets)")
+        of_shard = f" of shard {config.shard}" if config.shard is not None else ""
+        print(f"{config_path}: ok ({len(config.targets)} targets{of_shard})")
         return ExitCode.OK
-    log_module.configure(config.log_format)
-    _prepare_state_dir(config.state_dir)
-    daemon = Daemon(
-        config, specs, listen_address=listen_address, web_config=web_config, clock=clock
-    )
-    if once:
-        return daemon.run_once()
-    _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
-    daemon.start()
-    return daemon.serve()
-
-
-def _prepare_state_dir(state_dir: Path) -> None:
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        probe = state_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise MonitorError(f"state_dir {state_dir} is not writable: {exc.strerror}") from None
+    log_module.configure(config.log_format, level=log_level or config.log_level)
+    state_dir.prepare(config.state_dir)
+    options: dict[str, Any] = {"web_config": web_config, "clock": clock, "shard": chosen_shard}
+    if once:  # reads the window files but never starts a window nor writes one
+        return Daemon(config, specs, keep_state=False, **options).run_once()
+    with state_dir.held(config.state_dir):
+        daemon = Daemon(config, specs, listen_address=listen_address, **options)
+        _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
+        daemon.start()
+        return daemon.serve()
 
 
 def _install_signal_handlers(daemon: Daemon) -> None:

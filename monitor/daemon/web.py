@@ -37,7 +37,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -45,6 +46,7 @@ from typing import Any, Protocol
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from monitor.daemon import runbooks
 from monitor.daemon.config import parse_listen_address
 from monitor.daemon.webauth import BasicAuth, Verdict
 from monitor.daemon.webconfig import WebConfig
@@ -61,36 +63,61 @@ _SLOT_WAIT_SECONDS = 2.0
 _EVICTABLE_AFTER_SECONDS = 0.25
 # Results change in bursts (a run updates a target several times): render once per burst.
 _RENDER_SETTLE_SECONDS = 0.05
+# After a rendering of t seconds the next waits RENDER_PAUSE x t at least: a fleet's
+# exposition (500 targets: 20 MB) takes at most a fifth of the process, however often
+# its results change, and a scrape gets bytes at most a few seconds old.
+_RENDER_PAUSE = 4.0
 # The first OpenMetrics scraper waits this long for its rendering, then gets the text format.
 _FIRST_OPENMETRICS_WAIT_SECONDS = 5
 # The process_* lines are read again when a scrape finds them older than this: 50
 # scrapers at once read /proc once, and CPU time a second old is no news to Prometheus.
 _PROCESS_MAX_AGE_SECONDS = 1.0
 _PROBES = ("/healthz", "/readyz")
+_GZIP_MEMBER = 16 + zlib.MAX_WBITS  # zlib's window bits for a gzip header and trailer
 
 
 class Renders(Protocol):
     """The results' exposition in both formats (:class:`monitor.daemon.metrics.Renderer`)."""
 
-    def text(self) -> bytes: ...
-
-    def openmetrics(self) -> bytes:
-        """With its closing ``# EOF``."""
+    def pieces(self, openmetrics: bool) -> Sequence[bytes]:
+        """The exposition in pieces that joined make it (OpenMetrics without ``# EOF``)."""
         ...
 
 
-@dataclass(frozen=True, slots=True)
 class Body:
-    """One rendering of the results: as is, and gzipped for the scrapers that ask (Prometheus
-    does), so that a scrape moves a tenth of the bytes and compresses nothing."""
+    """One rendering of the results, as the renderer's pieces: joined for the scrapers that
+    want it plain, and gzipped, a stream over the pieces, for those that ask (Prometheus
+    does) so that a scrape moves a tenth of the bytes. Each made once, when first wanted:
+    a fleet's exposition (20 MB) is never held twice, nor joined only to be compressed."""
 
-    plain: bytes
-    gzipped: bytes
+    __slots__ = ("_gzipped", "_lock", "_pieces", "_plain")
+
+    def __init__(self, pieces: Sequence[bytes]) -> None:
+        self._pieces = tuple(pieces)
+        self._plain: bytes | None = None
+        self._gzipped: bytes | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def of(cls, plain: bytes) -> Body:
-        # zlib lets go of the GIL while it compresses: the checks keep running.
-        return cls(plain, gzip.compress(plain, compresslevel=6, mtime=0))
+        return cls((plain,))
+
+    @property
+    def plain(self) -> bytes:
+        with self._lock:
+            if self._plain is None:
+                self._plain = b"".join(self._pieces)
+            return self._plain
+
+    @property
+    def gzipped(self) -> bytes:
+        with self._lock:  # 50 scrapers at once: one compresses, the others wait for it
+            if self._gzipped is None:
+                # zlib lets go of the GIL while it compresses: the checks keep running.
+                compressor = zlib.compressobj(6, zlib.DEFLATED, _GZIP_MEMBER)
+                out = [compressor.compress(piece) for piece in self._pieces]
+                self._gzipped = b"".join((*out, compressor.flush()))
+            return self._gzipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +156,9 @@ class Exposition:
         self._stopped = False
         self._changed = False  # under _changed_lock: set by the checks, taken by the renderer
         self._changed_lock = threading.Lock()
-        self._text = Body.of(results.text())
+        self._settle = _RENDER_SETTLE_SECONDS
+        self._gzip_wanted = False  # set by the first scraper that asks for gzip
+        self._text = Body(results.pieces(openmetrics=False))
         self._openmetrics: Body | None = None  # rendered once someone asks for it
         self._openmetrics_wanted = False
         self._openmetrics_ready = threading.Event()
@@ -155,21 +184,29 @@ class Exposition:
             if self._stopped:
                 return
             if self._changed:
-                time.sleep(_RENDER_SETTLE_SECONDS)  # let the rest of a burst land
+                time.sleep(self._settle)  # let the rest of a burst land
             self._wake.clear()  # a change from here on wakes us again
             with self._changed_lock:
                 changed, self._changed = self._changed, False
+            began = time.monotonic()
             self._render(changed)
+            elapsed = time.monotonic() - began
+            self._settle = max(_RENDER_SETTLE_SECONDS, _RENDER_PAUSE * elapsed)
 
     def _render(self, changed: bool) -> None:
         # Rendered outside any lock a scrape would wait on; swapping a reference is atomic.
         if changed:
-            self._text = Body.of(self._results.text())
+            self._text = self._ready(Body(self._results.pieces(openmetrics=False)))
         if self._openmetrics_wanted and (changed or self._openmetrics is None):
             # Without its "# EOF": the process lines that follow at each scrape carry it.
-            rendered = self._results.openmetrics().removesuffix(b"# EOF\n")
-            self._openmetrics = Body.of(rendered)
+            self._openmetrics = self._ready(Body(self._results.pieces(openmetrics=True)))
             self._openmetrics_ready.set()
+
+    def _ready(self, body: Body) -> Body:
+        """Compressed here, off the scrape path, once some scraper has asked for gzip."""
+        if self._gzip_wanted:
+            body.gzipped  # noqa: B018  (computed and kept)
+        return body
 
     def _openmetrics_body(self) -> Body | None:
         if self._openmetrics is None:
@@ -193,6 +230,7 @@ class Exposition:
             else:
                 rendered = openmetrics
         gzipped = "gzip" in accept_encoding.lower()
+        self._gzip_wanted |= gzipped
         process = self._process_part(negotiated, gzipped)
         return (
             (rendered.gzipped if gzipped else rendered.plain, process),
@@ -413,6 +451,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n")
         elif path == "/readyz":
             self._send(200, b"ready\n")
+        elif path == "/runbooks":
+            self._send(200, runbooks.page(), "text/html; charset=utf-8")
+        elif path == "/runbooks.md":
+            self._send(200, runbooks.markdown(), "text/markdown; charset=utf-8")
         elif path == "/":
             page = b'<html><body><a href="/metrics">/metrics</a></body></html>\n'
             self._send(200, page, "text/html; charset=utf-8")

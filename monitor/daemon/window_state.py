@@ -43,8 +43,13 @@ class WindowKeeper:
         events: log_module.Events,
         now: datetime,
         publish: Publish,
+        *,
+        keep_state: bool = True,
     ) -> None:
         self.name = name
+        # False (run --once): the files are read, never written: no window starts, no
+        # history or report is written, and a running daemon's files stay its own.
+        self.keep_state = keep_state
         self.config = config
         self.files = watch.StateFiles(config.state_dir, name)
         self._events = events
@@ -95,6 +100,8 @@ class WindowKeeper:
         state: watch.WatchState | None = self._load(self.files.load_watch, None, now)
         if state is None or (configured is not None and state.start != configured):
             state = watch.begin(configured or now)
+            if not self.keep_state:
+                return state
             self._save(self.files.save_watch, state)
             self._saved_at = time.monotonic()
             log_module.get_logger().info(
@@ -108,6 +115,8 @@ class WindowKeeper:
     # -- writing ------------------------------------------------------------------
 
     def _save(self, save: Callable[[T], None], value: T) -> bool:
+        if not self.keep_state:
+            return True
         try:
             save(value)
         except MonitorError as exc:
@@ -168,7 +177,7 @@ class WindowKeeper:
     def finish(self, expected: State, now: datetime) -> report_module.Report | None:
         """Write the end-of-window report once the window is over; the report, else None."""
         window = self.status(now)
-        if now < window.end or self.ended:
+        if now < window.end or self.ended or not self.keep_state:
             return None
         built = report_module.build(
             self.name,

@@ -45,7 +45,11 @@ def test_docs_list_exactly_the_exported_metrics(phase3_dsn: str, tmp_path: Path)
         exported = exported_metrics(scrape_after_both_checks(processes, url))
     documented = documented_metrics()
     assert sorted(exported.keys() - documented.keys()) == [], "exported but not documented"
-    assert sorted(documented.keys() - exported.keys()) == [], "documented but not exported"
+    # Series of what a clean database does not have: a finding to name, an index being
+    # built (tests/unit/test_metrics.py renders them).
+    only_with_drift = {"schema_monitor_drift_finding", "schema_monitor_index_building"}
+    missing = documented.keys() - exported.keys() - only_with_drift
+    assert sorted(missing) == [], "documented but not exported"
     for name, metric in exported.items():
         assert documented[name] == metric, f"{name}: documented {documented[name]}, got {metric}"
 

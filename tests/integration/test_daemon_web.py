@@ -168,12 +168,11 @@ class RegistryRenders:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
-    def text(self) -> bytes:
-        return generate_latest(self._registry)
-
-    def openmetrics(self) -> bytes:
+    def pieces(self, openmetrics: bool) -> tuple[bytes, ...]:
+        if not openmetrics:
+            return (generate_latest(self._registry),)
         rendered: bytes = generate_openmetrics(self._registry)  # type: ignore[no-untyped-call]
-        return rendered
+        return (rendered.removesuffix(b"# EOF\n"),)
 
 
 def test_scrapes_serve_the_rendered_bytes_and_a_change_renders_once(tmp_path: Path) -> None:

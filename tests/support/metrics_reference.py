@@ -13,10 +13,17 @@ from typing import TypeVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from monitor.daemon.metrics import ADVISORY_SERIES, CHECKS, PREFIX
+from monitor.daemon.metrics import (
+    ADVISORY_SERIES,
+    ALERTED_DRIFT,
+    CHECKS,
+    DRIFT_FINDING_SERIES,
+    PREFIX,
+    PRESENT_SERIES_KINDS,
+)
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
-from monitor.schema.model import Change, Kind, Severity
+from monitor.schema.model import Change, Finding, Kind, Severity
 
 F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
@@ -135,26 +142,35 @@ def _drift(families: _Families, target: TargetResults) -> None:
     drift = target.drift
     if drift is None:
         return
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[Kind, Change, Severity], int] = {}
     for finding in drift.findings:
-        key = (str(finding.kind), str(finding.change), str(finding.severity))
+        key = (finding.kind, finding.change, finding.severity)
         counts[key] = counts.get(key, 0) + 1
     objects = families.gauge(
         "drift_objects",
-        "Objects departing from the spec, by kind, change and severity.",
+        "Objects departing from the spec, by kind, change and severity (0 kept for those"
+        " alerted on).",
         ["target", "kind", "change", "severity"],
     )
     for kind in Kind:
         for change in Change:
             for severity in Severity:
-                count = counts.get((str(kind), str(change), str(severity)), 0)
-                objects.add_metric([target.name, kind, change, severity], float(count))
+                key = (kind, change, severity)
+                if key in counts or key in ALERTED_DRIFT:
+                    count = counts.get(key, 0)
+                    objects.add_metric([target.name, kind, change, severity], float(count))
+    _findings(families, target.name, drift.findings)
     present = families.gauge(
         "expected_object_present",
         "Whether an object the spec lists exists in the database (RLS: is enabled).",
         ["target", "kind", "schemaname", "relname", "object"],
     )
+    indexes = {(i.schemaname, i.relname, i.object) for i in drift.expected if i.kind == "index"}
     for item in drift.expected:
+        place = (item.schemaname, item.relname, item.object)
+        backs_an_index = item.kind == "constraint" and place in indexes
+        if item.present and item.kind not in PRESENT_SERIES_KINDS and not backs_an_index:
+            continue
         present.add_metric(
             [target.name, item.kind, item.schemaname, item.relname, item.object],
             1.0 if item.present else 0.0,
@@ -166,6 +182,39 @@ def _drift(families: _Families, target: TargetResults) -> None:
     ).add_metric([target.name], float(len(drift.skipped)))
 
 
+def _findings(families: _Families, name: str, findings: Iterable[Finding]) -> None:
+    shown: dict[tuple[str, str, str, str, str, str, str], int] = {}
+    left_out = 0
+    order = list(Severity)
+    for finding in sorted(findings, key=lambda f: order.index(f.severity)):
+        labels = (
+            name,
+            str(finding.kind),
+            str(finding.change),
+            str(finding.severity),
+            finding.schema,
+            finding.table or "",
+            finding.name,
+        )
+        if labels in shown:
+            shown[labels] += 1
+        elif len(shown) < DRIFT_FINDING_SERIES:
+            shown[labels] = 1
+        else:
+            left_out += 1
+    for labels, count in shown.items():
+        families.gauge(
+            "drift_finding",
+            "One series per drift finding, naming its object (worst first, capped): always 1.",
+            ["target", "kind", "change", "severity", "schemaname", "relname", "object"],
+        ).add_metric(list(labels), float(count))
+    families.gauge(
+        "drift_findings_not_shown",
+        "Drift findings left out of drift_finding by its cap.",
+        ["target"],
+    ).add_metric([name], float(left_out))
+
+
 def _advisories(families: _Families, target: TargetResults) -> None:
     drift = target.drift
     if drift is None:
@@ -173,13 +222,13 @@ def _advisories(families: _Families, target: TargetResults) -> None:
     counts: dict[str, int] = {}
     for advisory in drift.advisories:
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
-    rules = families.gauge(
-        "advisory_rules",
-        "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
-        ["target", "rule", "level"],
-    )
     for rule in RULES.values():
-        rules.add_metric([target.name, rule.id, rule.level], float(counts.get(rule.id, 0)))
+        if rule.id in counts:
+            families.gauge(
+                "advisory_rules",
+                "Advisories of the last full drift check, by rule (the rules that have some).",
+                ["target", "rule", "level"],
+            ).add_metric([target.name, rule.id, rule.level], float(counts[rule.id]))
     shown = drift.advisories[:ADVISORY_SERIES]
     if not shown:
         return  # a family without a sample is not announced
@@ -207,11 +256,6 @@ def _usage(families: _Families, target: TargetResults) -> None:
         "1 valid, 0 invalid and not being built; absent while building.",
         _INDEX_LABELS,
     )
-    building = families.gauge(
-        "index_building",
-        "1 while pg_stat_progress_create_index shows the index being built.",
-        _INDEX_LABELS,
-    )
     since = families.gauge(
         "index_scans_since_watch_start", "Index scans since the watch window began.", _INDEX_LABELS
     )
@@ -219,8 +263,14 @@ def _usage(families: _Families, target: TargetResults) -> None:
         labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
         scans.add_metric(labels, float(index.scans))
         size.add_metric(labels, float(index.size_bytes))
-        building.add_metric(labels, 1.0 if index.building else 0.0)
-        if not index.building:
+        if index.building:
+            families.gauge(
+                "index_building",
+                "1 while pg_stat_progress_create_index shows the index being built;"
+                " absent otherwise.",
+                _INDEX_LABELS,
+            ).add_metric(labels, 1.0)
+        else:
             valid.add_metric(labels, 1.0 if index.valid else 0.0)
         if index.scans_since_watch_start is not None:
             since.add_metric(labels, float(index.scans_since_watch_start))

@@ -130,7 +130,7 @@ targets:
     assert found == [
         f"{where}:3: config: unknown key 'log_fromat' (expected one of: version, targets, "
         "state_dir, log_format, web, intervals, timeouts, reconnect, watch_window, limits, "
-        "advisors)",
+        "advisors, targets_file, shard, max_concurrent_checks, log_level)",
         f"{where}:4: intervals.drift: '60' is not a duration such as 60s, 5m or 48h"
         " (a unit is required)",
         f"{where}:4: intervals.stats: 'soon' is not a duration such as 60s, 5m or 48h",
@@ -182,7 +182,10 @@ targets:
   - {{name: c, dsn: "host='unterminated", spec: {SPEC}}}
 """,
     )
-    assert "targets[0].dsn_env: environment variable NOT_SET is not set" in found[0]
+    assert (
+        "targets[0].dsn_env: environment variable NOT_SET is not set (nor NOT_SET_FILE)"
+        in (found[0])
+    )
     assert f"targets[1].dsn_file: cannot read {tmp_path / 'secrets/dsn'}" in found[1]
     assert found[2].endswith("targets[2].dsn: not a valid libpq connection string")
 
