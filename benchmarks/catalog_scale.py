@@ -293,7 +293,6 @@ def raw_script(dsn: str) -> str:
     """
     schemas = ["public"]
     with psycopg.connect(dsn) as conn:
-        # Read by name: the context statement has gained columns before.
         context = (
             conn.cursor(row_factory=dict_row)
             .execute(
@@ -303,6 +302,7 @@ def raw_script(dsn: str) -> str:
             .fetchone()
         )
         assert context is not None
+        # By name: the statement gains columns as the catalog read grows.
         skipped, skipped_functions = context["skipped_oids"], context["skipped_functions"]
         matviews = context["matviews"]
         ledger_schema, ledger_name = context["ledger_schema"], context["ledger_name"]

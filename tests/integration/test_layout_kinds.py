@@ -33,6 +33,7 @@ class Case:
     found: Found  # (kind, change, severity, name)
     schemas: tuple[str, ...] = ("public",)
     allow_data_loss: bool = False
+    restore_narrowed: bool = False  # a narrowing is left as it is unless asked
     edit: Callable[[State], State] = lambda state: state  # a spec that says more, or less
 
 
@@ -139,6 +140,7 @@ CASES = {
         "CREATE TABLE public.ledger (id int)",
         "REVOKE DELETE, TRUNCATE ON public.ledger FROM CURRENT_USER",
         {("privilege", "narrowed", "warning", "postgres (owner)")},
+        restore_narrowed=True,
     ),
     "table added to a publication the spec lists": Case(
         REALTIME,
@@ -191,7 +193,10 @@ def test_each_kind_is_found_and_repaired(
         live = catalog.snapshot(conn, [s.name for s in expected.schemas]).state
     findings = diff(expected, live)
     script = tmp_path / "repair.sql"
-    script.write_text(repair.script(findings, expected, allow_data_loss=case.allow_data_loss))
+    options = repair.Options(
+        allow_data_loss=case.allow_data_loss, restore_narrowed=case.restore_narrowed
+    )
+    script.write_text(repair.script(findings, expected, options=options))
     applied = subprocess.run(
         [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(script)],
         capture_output=True, text=True, timeout=120, check=False,

@@ -433,9 +433,7 @@ def _same_definition(expected: Any, actual: Any) -> bool:
     return bool(definition(expected) == definition(actual))
 
 
-def _verdict(
-    changed: list[str], widened: list[str], narrowed: list[str], critical: bool
-) -> Verdict:
+def verdict(changed: list[str], widened: list[str], narrowed: list[str], critical: bool) -> Verdict:
     if not (changed or widened or narrowed):
         return None
     fields = widened + narrowed + changed
@@ -495,7 +493,7 @@ def _compare_function(expected: Function, actual: Function) -> Verdict:
         "security_definer" in widened or ("search_path" in widened and definer)
     )
     critical |= definer and any(f in changed for f in ("body", "search_path", "settings"))
-    return _verdict(changed, widened, narrowed, critical)
+    return verdict(changed, widened, narrowed, critical)
 
 
 def _compare_view(expected: View, actual: View) -> Verdict:
@@ -515,7 +513,7 @@ def _compare_view(expected: View, actual: View) -> Verdict:
     if (expected.check_option or "") != (actual.check_option or ""):
         (narrowed if actual.check_option else widened).append("check_option")
     critical = "security_invoker" in widened and _bypasses_rls_for_api(actual)
-    return _verdict(changed, widened, narrowed, critical)
+    return verdict(changed, widened, narrowed, critical)
 
 
 def _bypasses_rls_for_api(view: View) -> bool:
@@ -552,7 +550,7 @@ def _compare_type(expected: Type, actual: Type) -> Verdict:
         for n, c in wanted.items()
     ):
         changed.append("constraints")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _compare_collation(expected: Collation, actual: Collation) -> Verdict:
@@ -570,7 +568,7 @@ def _compare_sequence(expected: SequenceDef, actual: SequenceDef) -> Verdict:
             changed.append(field)
     if _bounds(expected) != _bounds(actual):
         changed.append("bounds")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _bounds(sequence: SequenceDef) -> tuple[int, int, int]:
@@ -756,7 +754,7 @@ def _compare_extension(expected: Extension, actual: Extension) -> Verdict:
         changed.append("schema")
     if expected.version is not None and expected.version != actual.version:
         changed.append("version")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _compare_publication(expected: Publication, actual: Publication) -> Verdict:
@@ -773,7 +771,7 @@ def _compare_publication(expected: Publication, actual: Publication) -> Verdict:
     if set(expected.operations) != set(actual.operations):
         changed.append("operations")
     # A table added to a publication broadcasts its rows: critical.
-    return _verdict(changed, widened, narrowed, bool(widened))
+    return verdict(changed, widened, narrowed, bool(widened))
 
 
 def _compare_event_trigger(expected: EventTrigger, actual: EventTrigger) -> Verdict:
