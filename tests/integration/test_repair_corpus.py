@@ -5,7 +5,7 @@ against it; the script applied with ``psql -v ON_ERROR_STOP=1``; then `check`
 again. A script never aborts; by default only what it lists as not repaired
 (or holds back because it may lose data, or because it is a narrowing) is
 left; with ``--allow-data-loss --restore-narrowed`` only what it lists as
-not repaired. The whole corpus is slow (about 75 pairs); the pairs marked
+not repaired. The whole corpus is slow (79 pairs); the pairs marked
 ``fast`` stand for it in the fast suite. Its figures: ``python -m
 tests.support.repair_corpus``.
 """
