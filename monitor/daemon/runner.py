@@ -363,7 +363,7 @@ class Daemon:
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
-        self._targets_file = fleet.file_signature(config.targets_file)
+        self._targets_file = fleet.FileWatch(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
         self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
@@ -546,14 +546,14 @@ class Daemon:
         A reload reads files in a thread of its own: however long a spec takes to
         load (or however it hangs), this loop keeps answering SIGTERM and SIGINT.
         """
+        heap = fleet.Heap(time.monotonic())
         while not self._stop_requested:
             self._wake.wait(_SIGNAL_POLL_SECONDS)
             self._wake.clear()
             if self._stop_requested:
                 break
-            targets_file = fleet.file_signature(self.config.targets_file)
-            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
-                self._targets_file = targets_file
+            heap.tick(time.monotonic())
+            if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
                 self._log_status()
