@@ -58,6 +58,8 @@ class Limits(_Doc):
     other_indexes: int | None = None
     spec_relations: int | None = None
     present_objects: int | None = None
+    definition_bytes: int | None = None
+    objects_per_kind: int | None = None
 
 
 class Advisors(_Doc):
@@ -66,6 +68,13 @@ class Advisors(_Doc):
     disable: Names | None = None
     ignore: Names | None = None
     unused_index_after: Duration | None = None
+
+
+class Statements(_Doc):
+    top: int | None = None
+    probes: int | None = None
+    unplanned_after: Duration | None = None
+    slower_ratio: float | None = None  # at least 1
 
 
 class Target(_Doc):
@@ -95,3 +104,4 @@ class Config(_Doc):
     shard: str | None = None  # I/N: replica I (from 0) of N watches its share of the targets
     max_concurrent_checks: int | None = None
     log_level: str | None = None  # debug | info | warn | error
+    statements: Statements | None = None

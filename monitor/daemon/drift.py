@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from monitor.daemon.results import DriftResult, expected_objects, without_building
-from monitor.postgres import catalog, stats
+from monitor.postgres import catalog, catalog_limits, stats
 from monitor.schema import advisors
 from monitor.schema.compare import diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, State
@@ -45,8 +45,10 @@ class DriftCheck:
         full_every: float,
         present_cap: int,
         advisor_settings: advisors.Settings,
+        limits: catalog_limits.Limits = catalog_limits.DEFAULT_LIMITS,
     ) -> None:
         self.expected = expected
+        self._limits = limits
         self._advisor_settings = advisor_settings
         self._full_every = full_every
         self._present_cap = present_cap
@@ -97,10 +99,10 @@ class DriftCheck:
         activity: advisors.IndexActivity | None,
     ) -> tuple[tuple[Finding, ...], DriftResult, int]:
         """The findings and result of a full check, and the tables its snapshot read."""
-        snap = catalog.snapshot(conn, schemas, self.ledger_table)
+        snap = catalog.snapshot(conn, schemas, self.ledger_table, self._limits)
         raw = diff.explain_unread_ledger(
             diff.diff(self.expected, snap.state, skipped=snap.skipped), snap.ledger_problem
-        )
+        ) + catalog_limits.findings(snap.over_cap, snap.limits)
         previous = self._last.result.expected if self._last is not None else ()
         result = DriftResult(
             findings=(),
@@ -114,5 +116,6 @@ class DriftCheck:
             full=True,
             # From the same snapshot: the advisors cost no statement of their own.
             advisories=advisors.evaluate(snap.state, self._advisor_settings, activity),
+            notes=catalog_limits.notes(snap.state, snap.limits),
         )
         return tuple(raw), result, sum(len(s.tables) for s in snap.state.schemas)

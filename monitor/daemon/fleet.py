@@ -31,7 +31,7 @@ from apscheduler.executors.base import BaseExecutor, run_job
 DEFAULT_MAX_CONCURRENT_CHECKS = 8
 # First runs are spread over this share of the interval; the rest is room for the
 # checks that queue behind a busy worker, so every target is up within one interval.
-SPREAD_SHARE = 0.75
+SPREAD_SHARE = 0.5
 # "I/N", or "NAME-I/N": a StatefulSet pod's name ends in its ordinal (schema-monitor-2/3).
 _SHARD = re.compile(r"(?:[A-Za-z0-9.-]*-)?(\d{1,6})/(\d{1,6})")
 
@@ -171,7 +171,7 @@ class Heap:
     they come back for one full pass, so that cycles among them are not kept.
     """
 
-    FREEZE_SECONDS = 60.0
+    FREEZE_SECONDS = 10.0  # O(1): as often as the first interval's many new results need
     THAW_SECONDS = 3600.0
 
     def __init__(self, now: float) -> None:

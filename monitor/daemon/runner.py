@@ -33,19 +33,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import fleet, metrics, state_dir, webconfig
 from monitor.daemon.drift import DriftCheck
+from monitor.daemon.evidence import EvidenceKeeper
 from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
-from monitor.daemon.session import CANCEL_TIMEOUT_SECONDS, NotYet, Session
+from monitor.daemon.session import NotYet, RunWatch, Session
 from monitor.daemon.usage import SpecRelations, usage_result
 from monitor.daemon.web import Exposition, WebServer
 from monitor.daemon.webconfig import ServerTls, WebConfig
 from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
-from monitor.postgres import db, stats
+from monitor.postgres import catalog_limits, db, stats
 from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import Severity, State
 from monitor.window.report import index_activity
@@ -53,9 +54,6 @@ from monitor.window.report import index_activity
 # SIGTERM must end the process within 5 s; this leaves room for closing up.
 _STOP_GRACE_SECONDS = 3.0
 _SIGNAL_POLL_SECONDS = 0.25
-# A run still going this long after its budget (and the cancel request it sent) is stuck
-# on a silent peer: the watchdog breaks its connection and reports the failure.
-WATCHDOG_GRACE_SECONDS = CANCEL_TIMEOUT_SECONDS + 1.0
 _WATCHDOG_POLL_SECONDS = 0.5
 _FAILING = frozenset({Severity.CRITICAL, Severity.WARNING})
 
@@ -92,13 +90,13 @@ class TargetRunner:
         self._on_window_end = on_window_end
         self._lock = threading.Lock()  # one statement at a time on the one session
         self._stopping = False
-        self._running: tuple[str, float] | None = None  # (check, monotonic start)
-        self._overdue = False  # the watchdog has reported the current run
+        self._watch = RunWatch()  # the run in progress, for the watchdog
         self._use_spec(expected)
         self.session = Session(target, config, time.monotonic)
         self.window = WindowKeeper(
             target.name, config, events, clock.now(), self._publish, keep_state=keep_state
         )
+        self._evidence = self._evidence_keeper()
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -124,16 +122,28 @@ class TargetRunner:
     ) -> None:
         with self._lock:
             same = _drift_settings(config) == _drift_settings(self.config)
+            same_evidence = (config.statements, config.limits) == (
+                self.config.statements,
+                self.config.limits,
+            )
             self.target, self.config = target, config
             self.window.config = config
-            if expected is not self.expected or not same:  # else: keep the last answer
+            respec = expected is not self.expected
+            if respec or not same:  # else: keep the last answer
                 self._use_spec(expected)
+            if respec or not same_evidence:
+                self._evidence.close()  # the new keeper starts from what this one saved
+                self._evidence = self._evidence_keeper()
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
         self._drift_check = DriftCheck(expected, *_drift_settings(self.config))
         self._spec_relations = SpecRelations(expected)
+
+    def _evidence_keeper(self) -> EvidenceKeeper:
+        now = self._clock.now()
+        return EvidenceKeeper(self.name, self.expected, self.config, self.window, self._events, now)
 
     def _publish(self, change: Change) -> None:
         self._store.update_target(self.name, change)
@@ -149,6 +159,7 @@ class TargetRunner:
         acquired = self._lock.acquire(timeout=timeout)
         try:
             self.session.drop()
+            self._evidence.close()
             self.window.close()
         finally:
             if acquired:
@@ -159,24 +170,25 @@ class TargetRunner:
 
         The failure is published now rather than when the run's thread gets to
         it, and then its connection is broken (that thread wakes with an error).
+        A run overdue because its thread is busy (our own processing, CPU-bound)
+        is slow, not an outage: ``up`` stays, and so does the connection.
         """
-        running = self._running
-        if running is None or self._overdue:
+        overrun = self._watch.overrun(self.config.run_budget)
+        if overrun is None:
             return
-        check, started = running
-        budget = self.config.run_budget(check)
-        overdue = time.monotonic() - started
-        if overdue < budget + WATCHDOG_GRACE_SECONDS or self._running is not running:
-            return  # in time, or that run has just ended
-        self._overdue = True
-        error = f"no answer from the database for {overdue:.1f}s (run budget {budget:g}s)"
-        self._events.reachability(self.name, False, error)
+        answered, error = overrun.busy, overrun.error
+        self._events.reachability(self.name, answered, None if answered else error)
+        if answered:
+            self._events.check_outcome(self.name, overrun.check, False, error)
         self._publish(
-            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(overdue, error))
+            lambda t: _with_check(
+                replace(t, up=answered), overrun.check, lambda c: c.failed(overrun.seconds, error)
+            )
         )
-        # Last: the severed run ends at once and hands the session to the other check,
-        # whose "next attempt in ..." must not be the outage's first word.
-        self.session.sever()
+        if not answered:
+            # Last: the severed run ends at once and hands the session to the other check,
+            # whose "next attempt in ..." must not be the outage's first word.
+            self.session.sever()
 
     # -- running a check ------------------------------------------------------
 
@@ -201,11 +213,11 @@ class TargetRunner:
         try:
             self._events.rearm(self.name, f"busy:{check}")
             if not self._stopping:
-                self._running, self._overdue = (check, time.monotonic()), False
+                self._watch.start(check)
                 try:
                     self._run_locked(check, body, budget)
                 finally:
-                    self._running = None
+                    self._watch.end()
             self._check_window()
         finally:
             self._lock.release()
@@ -258,7 +270,7 @@ class TargetRunner:
 
     def _unreachable(self, check: str, error: str, started: float) -> None:
         self.window.count_failure()
-        if self._overdue:
+        if self._watch.overdue:
             return  # the watchdog said so already
         duration = time.perf_counter() - started
         self._events.reachability(self.name, False, error)
@@ -268,7 +280,7 @@ class TargetRunner:
 
     def _failed(self, check: str, error: str, started: float) -> None:
         self.window.count_failure()
-        if self._overdue:
+        if self._watch.overdue:
             return
         duration = time.perf_counter() - started
         self._events.reachability(self.name, True)
@@ -283,6 +295,8 @@ class TargetRunner:
         now = self._clock.now()
         result = self._drift_check.run(conn, now, index_activity(self.window.state, now))
         self._events.findings(self.name, result.findings)
+        for note in result.notes:
+            self._events.once(self.name, f"note:{note}", "definition_compared_by_hash", note=note)
         self.window.record_drift(result)
         return lambda t: replace(t, drift=result)
 
@@ -296,10 +310,10 @@ class TargetRunner:
                 datname=sample.database.datname,
                 stats_reset=str(sample.database.stats_reset),
             )
-        usage = usage_result(
-            sample, state, self._spec_relations, self.config.limits, self._clock.now()
-        )
-        return lambda t: replace(t, usage=usage)
+        now = self._clock.now()
+        usage = usage_result(sample, state, self._spec_relations, self.config.limits, now)
+        statements = self._evidence.cycle(conn, sample.database.datname, now)
+        return lambda t: replace(t, usage=usage, statements=statements)
 
     # -- the watch window -------------------------------------------------------
 
@@ -308,7 +322,7 @@ class TargetRunner:
         now = self._clock.now()
         window = self.window.status(now)
         self._publish(lambda t: t if t.window == window else replace(t, window=window))
-        if self.window.finish(self.expected, now) is not None:
+        if self.window.finish(self.expected, now, self._evidence.state) is not None:
             self._on_window_end(self.name)
 
     @property
@@ -316,8 +330,16 @@ class TargetRunner:
         return self.window.ended
 
 
-def _drift_settings(config: config_module.Config) -> tuple[float, int, AdvisorSettings]:
-    return config.intervals.full_drift, config.limits.present_objects, config.advisors
+def _drift_settings(
+    config: config_module.Config,
+) -> tuple[float, int, AdvisorSettings, catalog_limits.Limits]:
+    limits = config.limits
+    return (
+        config.intervals.full_drift,
+        limits.present_objects,
+        config.advisors,
+        catalog_limits.Limits(limits.definition_bytes, limits.objects_per_kind),
+    )
 
 
 def _with_check(
@@ -354,12 +376,15 @@ class Daemon:
         self.config = config
         self._shard = shard  # --shard, kept for reloads
         self._keep_state = keep_state
-        self._clock = clock
         self._web_config = web_config
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
+        # Every check, the window and its report read this clock: a step of the wall clock
+        # is logged and taken out, and the schedule is made again from the new wall time.
+        self._clock = SteadyClock(clock, self._wall_clock_stepped)
+        self._reschedule_requested = False
         self.store = ResultsStore(
-            Results(version=__version__, config_last_reload_success=clock.now())
+            Results(version=__version__, config_last_reload_success=self._clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
@@ -553,6 +578,11 @@ class Daemon:
             if self._stop_requested:
                 break
             heap.tick(time.monotonic())
+            self._clock.now()  # a step of the wall clock is seen here within a poll
+            if self._reschedule_requested:  # the wall clock stepped: every job from now
+                self._reschedule_requested = False
+                self._scheduler.remove_all_jobs()
+                self._schedule()
             if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
@@ -610,6 +640,13 @@ class Daemon:
         if self._web is not None:
             self._web.stop()
         self._log.info("daemon_stopped")
+
+    def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
+        """APScheduler runs on the wall clock: after a step back it would wait the step out
+        (an hour back, an hour without checks), so the jobs are scheduled again from now."""
+        self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
+        self._reschedule_requested = True
+        self._wake.set()
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +47,7 @@ from psycopg import IsolationLevel, capabilities, sql
 
 from monitor.errors import CatalogError, ConnectionFailed
 from monitor.postgres import catalog_security as surface
+from monitor.postgres.catalog_limits import DEFAULT_LIMITS, Limits, over_cap, unread
 from monitor.postgres.queries import load_query
 from monitor.schema import model, quote
 
@@ -69,16 +70,22 @@ class Snapshot:
     queries: int  # statements issued, BEGIN and COMMIT included
     # Why the migration ledger was not read (no grant, not a ledger), if it was not.
     ledger_problem: str | None = None
+    over_cap: Mapping[str, int] = dataclasses.field(default_factory=dict)  # kind -> objects
+    limits: Limits = DEFAULT_LIMITS
 
 
 def snapshot(
     conn: psycopg.Connection[Any],
     schemas: Sequence[str] = ("public",),
     ledger_table: str | None = model.DEFAULT_LEDGER_TABLE,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    optional: Sequence[str] = (),
 ) -> Snapshot:
-    """Read the asked schemas and the migration ledger in one read-only transaction."""
-    reader = _Reader(conn)
-    asked = sorted(set(schemas))
+    """Read the asked schemas (and the `optional` ones that exist) and the migration ledger
+    in one read-only transaction, within `limits` (:mod:`monitor.postgres.catalog_limits`)."""
+    reader = _Reader(conn, limits)
+    asked = sorted(set(schemas) | set(optional))
     # The snapshot's consistency rests on these; connect() sets them already,
     # and assigning them outside a transaction sends nothing to the server.
     if conn.isolation_level != IsolationLevel.REPEATABLE_READ:
@@ -89,10 +96,13 @@ def snapshot(
         # The reader closes its streams first: one left half read holds the connection's
         # lock, and the transaction's ROLLBACK would wait for it for ever.
         with conn.transaction(), _collector_paused(), reader:
-            state, skipped, problem = _read(reader, asked, ledger_table)
+            state, skipped, problem = _read(
+                reader, asked, ledger_table, set(optional) - set(schemas)
+            )
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
-    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS, problem)
+    statements = reader.statements + _TRANSACTION_STATEMENTS
+    return Snapshot(state, skipped, statements, problem, reader.over_cap, limits)
 
 
 @contextmanager
@@ -128,8 +138,10 @@ def looks_like_a_ledger(name: str) -> bool:
 class _Reader:
     """Runs the named queries and counts them."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], limits: Limits) -> None:
         self.conn = conn
+        self.limits = limits
+        self.over_cap: dict[str, int] = {}  # kinds not read: too many objects
         self.statements = 0
         # One object per distinct text: a catalog repeats its types, expressions,
         # roles and owners object after object; the model keeps a third as many.
@@ -153,6 +165,15 @@ class _Reader:
         name = _LEDGER_QUERIES.get(shape, "catalog_ledger")
         query = sql.SQL(load_query(name)).format(ledger=sql.Identifier(schema, table))
         return self._fetch(query, {})
+
+    def capped(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` for the statement reading `kind`: empty lists (no rows) when the kind is
+        over the cap, and the byte cap on definition texts."""
+        if kind in self.over_cap:
+            params = {
+                key: [] if isinstance(value, list) else value for key, value in params.items()
+            }
+        return {**params, "text_cap": self.limits.definition_bytes}
 
     def stream(self, name: str, params: dict[str, Any]) -> Iterator[Row]:
         """The rows of a large statement, a chunk at a time; read them all before the next.
@@ -195,7 +216,7 @@ class _Reader:
 
 
 def _read(
-    reader: _Reader, schemas: list[str], ledger_table: str | None
+    reader: _Reader, schemas: list[str], ledger_table: str | None, optional: set[str]
 ) -> tuple[model.State, tuple[str, ...], str | None]:
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
     (
@@ -210,25 +231,30 @@ def _read(
         has_version,
         may_read,
         ledger_shape,
+        counts,
     ) = context[0]
+    missing = [name for name in missing or () if name not in optional]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
+    reader.over_cap = over_cap(counts, reader.limits)
     asked = {"schemas": schemas, "skipped": skipped_oids}
     tables = reader.rows("catalog_tables", asked)
     by_oid = {"tables": [row[0] for row in tables]}
     # A materialized view's indexes come with the tables' own, in the same statement.
     with_matviews = {"tables": by_oid["tables"] + matviews}
     parts = _table_parts(reader, by_oid, with_matviews)
+    asked_functions = {"schemas": schemas, "skipped": skipped_functions}
     functions = list(
         map(
             surface.function_from_row,
-            reader.stream("catalog_functions", {"schemas": schemas, "skipped": skipped_functions}),
+            reader.stream("catalog_functions", reader.capped("functions", asked_functions)),
         )
     )
     (objects,) = reader.rows("catalog_objects", {"schemas": schemas})
     # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
     views = [
-        surface.view_from_row(row, parts.indexes) for row in reader.stream("catalog_views", asked)
+        surface.view_from_row(row, parts.indexes)
+        for row in reader.stream("catalog_views", reader.capped("views", asked))
     ]
     skipped_names += [
         f"{schema}.{quote.signature(name, types)}" for schema, name, types in skipped_function_names
@@ -238,7 +264,7 @@ def _read(
     problem = None
     ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped
     if ledger_table is not None and ledger_name is not None and ledger_readable:
-        problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read)
+        problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read, ledger_shape)
         if problem is None:
             versions = reader.ledger_versions(ledger_schema, ledger_name, ledger_shape)
             ledger = ledger_from_rows(versions, ledger_table)
@@ -247,7 +273,8 @@ def _read(
                     ledger, latest_only=True, dirty=any(bool(row[1]) for row in versions)
                 )
     state = state_from_rows(schemas, tables, parts, ledger)
-    return surface.with_surface(state, functions, views, objects), skipped, problem
+    state = surface.with_surface(state, functions, views, objects)
+    return unread(state, reader.over_cap), skipped, problem
 
 
 def _table_parts(
@@ -268,16 +295,26 @@ def _table_parts(
     return TableParts(
         columns=group_by_table(columns, shared(column_from_row, width=-1)),
         constraints=group_by_table(
-            reader.stream("catalog_constraints", by_oid), constraint_from_row
+            reader.stream("catalog_constraints", reader.capped("constraints", by_oid)),
+            constraint_from_row,
         ),
-        indexes=group_by_table(reader.stream("catalog_indexes", with_matviews), index_from_row),
-        policies=group_by_table(reader.stream("catalog_policies", by_oid), policy_from_row),
-        triggers=group_by_table(reader.stream("catalog_triggers", by_oid), trigger_from_row),
+        indexes=group_by_table(
+            reader.stream("catalog_indexes", reader.capped("indexes", with_matviews)),
+            index_from_row,
+        ),
+        policies=group_by_table(
+            reader.stream("catalog_policies", reader.capped("policies", by_oid)), policy_from_row
+        ),
+        triggers=group_by_table(
+            reader.stream("catalog_triggers", reader.capped("triggers", by_oid)), trigger_from_row
+        ),
         column_grants=surface.column_grants(with_acl),
     )
 
 
-def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) -> str | None:
+def ledger_refusal(
+    schema: str, name: str, has_version: bool, may_read: bool, shape: str = "versions"
+) -> str | None:
     """Why the table named as the migration ledger will not be read; None: read it.
 
     The ledger is the one table whose rows are read, so it must be one: a table
@@ -286,7 +323,8 @@ def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) ->
     read). Anything else, ``integrations`` say, is never read.
     """
     table = f"{schema}.{name}"
-    if not looks_like_a_ledger(name) or not has_version:
+    known_tool = shape in _LEDGER_QUERIES  # a tool's own columns say what the table is
+    if not (known_tool or looks_like_a_ledger(name)) or not has_version:
         known = ", ".join(sorted(LEDGER_TABLE_NAMES))
         return (
             f"{table} is not read: a migration ledger is a table named {known}, or"
@@ -632,4 +670,6 @@ def ledger_from_rows(rows: Iterable[Row], table: str) -> model.Ledger:
 _LEDGER_QUERIES = {
     "flyway": "catalog_ledger_flyway",
     "golang-migrate": "catalog_ledger_golang_migrate",
+    "sqitch": "catalog_ledger_sqitch",
+    "postgres-migrations": "catalog_ledger_postgres_migrations",
 }

@@ -146,6 +146,11 @@ def test_a_bad_web_config_lists_every_problem_and_exits_2(tmp_path: Path) -> Non
     assert "basic_auth_users.prometheus: not a bcrypt hash" in text
     assert "clear-text-password" not in text
     assert "unknown key 'http2'" in text
+    # Each problem names its line, as the spec's and the config's do.
+    lines = {p.message.split(":")[0]: p.line for p in raised.value.problems}
+    assert lines["tls_server_config.cert_file"] == 2
+    assert lines["basic_auth_users.prometheus"] == 5
+    assert all(p.line is not None for p in raised.value.problems)
     config = write_config(tmp_path, "postgresql://monitor@127.0.0.1:1/app")
     done = run_monitor("run", "--config", str(config), "--web.config.file", str(web), timeout=60)
     assert done.returncode == 2

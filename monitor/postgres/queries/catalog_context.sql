@@ -48,6 +48,12 @@ skipped AS (
       AND (c.oid IN (SELECT locked.oid FROM locked)
            OR c.oid IN (SELECT r.oid FROM reads_locked AS r WHERE r.classid = 'pg_rewrite'::regclass))
 ),
+watched AS (
+    SELECT c.oid
+    FROM pg_class AS c
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'm')
+),
 skipped_functions AS (
     SELECT p.oid, n.nspname, p.proname, oidvectortypes(p.proargtypes) AS argument_types
     FROM reads_locked AS r
@@ -78,22 +84,12 @@ SELECT
     ) AS matviews,
     ln.nspname AS ledger_schema,
     lc.relname AS ledger_name,
-    -- The ledger's one column that is read, and whether our role may read it:
-    -- without the grant, only the ledger comparison is given up.
-    EXISTS (
-        SELECT FROM pg_attribute AS a
-        WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
-          AND NOT a.attisdropped
-    ) AS ledger_has_version,
-    CASE
-        WHEN EXISTS (
-            SELECT FROM pg_attribute AS a
-            WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
-              AND NOT a.attisdropped
-        )
-        THEN has_column_privilege(lc.oid, 'version', 'SELECT')
-        ELSE false
-    END AS ledger_may_read,
+    -- The ledger's one column that is read (`version`; Sqitch's `change`,
+    -- postgres-migrations' `id`), and whether our role may read it: without the
+    -- grant, only the ledger comparison is given up.
+    ledger_columns.version IS NOT NULL AS ledger_has_version,
+    coalesce(has_column_privilege(lc.oid, ledger_columns.version, 'SELECT'), false)
+        AS ledger_may_read,
     -- Which deploy tool keeps it, by its columns: golang-migrate's flag of a
     -- migration that failed partway and Flyway's success are read where granted.
     CASE
@@ -101,14 +97,55 @@ SELECT
              AND has_column_privilege(lc.oid, 'dirty', 'SELECT') THEN 'golang-migrate'
         WHEN ledger_columns.names @> ARRAY['installed_rank', 'success']::name[]
              AND has_column_privilege(lc.oid, 'success', 'SELECT') THEN 'flyway'
+        WHEN ledger_columns.names @> ARRAY['change_id', 'change', 'project', 'committed_at']::name[]
+             THEN 'sqitch'
+        WHEN ledger_columns.names @> ARRAY['id', 'name', 'hash', 'executed_at']::name[]
+             AND NOT 'version' = ANY(ledger_columns.names) THEN 'postgres-migrations'
         ELSE 'versions'
-    END AS ledger_shape
+    END AS ledger_shape,
+    -- How many objects of each kind the asked schemas hold: a kind over the cap is not
+    -- read at all (catalog.Limits), rather than read into unbounded memory.
+    json_build_object(
+        'constraints', (
+            SELECT count(*) FROM pg_constraint AS con
+            WHERE con.conrelid IN (SELECT w.oid FROM watched AS w)
+              AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+        ),
+        'indexes', (
+            SELECT count(*) FROM pg_index AS i WHERE i.indrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'policies', (
+            SELECT count(*) FROM pg_policy AS p WHERE p.polrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'triggers', (
+            SELECT count(*) FROM pg_trigger AS t
+            WHERE t.tgrelid IN (SELECT w.oid FROM watched AS w) AND NOT t.tgisinternal
+        ),
+        'functions', (
+            SELECT count(*) FROM pg_proc AS p
+            JOIN pg_namespace AS n ON n.oid = p.pronamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[])
+        ),
+        'views', (
+            SELECT count(*) FROM pg_class AS c
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('v', 'm')
+        )
+    ) AS counts
 FROM ledger
 CROSS JOIN LATERAL (
-    SELECT ARRAY(
-        SELECT a.attname FROM pg_attribute AS a
-        WHERE a.attrelid = ledger.oid AND a.attnum > 0 AND NOT a.attisdropped
-    ) AS names
+    SELECT names, CASE
+        WHEN 'version' = ANY(names) THEN 'version'
+        WHEN names @> ARRAY['change_id', 'change', 'project', 'committed_at']::name[]
+            THEN 'change'
+        WHEN names @> ARRAY['id', 'name', 'hash', 'executed_at']::name[] THEN 'id'
+    END AS version
+    FROM (
+        SELECT ARRAY(
+            SELECT a.attname FROM pg_attribute AS a
+            WHERE a.attrelid = ledger.oid AND a.attnum > 0 AND NOT a.attisdropped
+        ) AS names
+    ) AS columns
 ) AS ledger_columns
 LEFT JOIN pg_class AS lc ON lc.oid = ledger.oid
 LEFT JOIN pg_namespace AS ln ON ln.oid = lc.relnamespace
