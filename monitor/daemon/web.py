@@ -157,8 +157,7 @@ class Exposition:
         self._changed = False  # under _changed_lock: set by the checks, taken by the renderer
         self._changed_lock = threading.Lock()
         self._settle = _RENDER_SETTLE_SECONDS
-        self._gzip_wanted = False  # set by the first scraper that asks for gzip
-        self._text = Body(results.pieces(openmetrics=False))
+        self._text = self._ready(Body(results.pieces(openmetrics=False)))
         self._openmetrics: Body | None = None  # rendered once someone asks for it
         self._openmetrics_wanted = False
         self._openmetrics_ready = threading.Event()
@@ -202,10 +201,10 @@ class Exposition:
             self._openmetrics = self._ready(Body(self._results.pieces(openmetrics=True)))
             self._openmetrics_ready.set()
 
-    def _ready(self, body: Body) -> Body:
-        """Compressed here, off the scrape path, once some scraper has asked for gzip."""
-        if self._gzip_wanted:
-            body.gzipped  # noqa: B018  (computed and kept)
+    @staticmethod
+    def _ready(body: Body) -> Body:
+        """Compressed here, off the scrape path: Prometheus asks for gzip every time."""
+        body.gzipped  # noqa: B018  (computed and kept)
         return body
 
     def _openmetrics_body(self) -> Body | None:
@@ -230,7 +229,6 @@ class Exposition:
             else:
                 rendered = openmetrics
         gzipped = "gzip" in accept_encoding.lower()
-        self._gzip_wanted |= gzipped
         process = self._process_part(negotiated, gzipped)
         return (
             (rendered.gzipped if gzipped else rendered.plain, process),
