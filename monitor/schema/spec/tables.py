@@ -3,7 +3,6 @@ kind with the checks between its fields."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import re
@@ -12,9 +11,9 @@ from typing import Any, TypeVar
 
 from monitor.documents import locate
 from monitor.documents.reader import FIRST_LINE
-from monitor.documents.yamldoc import Invalid, boolean_hint, describe
+from monitor.documents.yamldoc import Invalid, boolean_hint, describe, spelling
 from monitor.schema import model, normalize
-from monitor.schema.spec import document
+from monitor.schema.spec import checks, document
 from monitor.schema.spec.values import SpecValues
 from monitor.schema.spec.writer import DEFAULT_ROLES, SCHEMA_ABSENT, TABLE_ABSENT
 
@@ -57,7 +56,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PUBLIC = "public"
 
 
-_Object = TypeVar("_Object", model.Constraint, model.Index, model.Policy, model.Trigger)
+_Object = TypeVar(
+    "_Object", model.Constraint, model.Index, model.Policy, model.Trigger, model.Partition
+)
+_TABLE_PRIVILEGES = {spelling(p): p for p in model.TABLE_PRIVILEGES}
 
 
 def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
@@ -87,49 +89,11 @@ class _TableObjects(SpecValues):
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         if kind is not None:
-            self.check_constraint(body, what, found, constraint)
+            self.report_at(body, checks.constraint_problems(what, found, constraint))
         return constraint
 
     def constraint_type(self, node: Any, label: str) -> model.ConstraintType:
         return self.choice(node, label, _CONSTRAINT_TYPES)
-
-    def check_constraint(
-        self,
-        node: Any,
-        what: str,
-        found: Mapping[str, Any],
-        constraint: model.Constraint,
-    ) -> None:
-        kind = constraint.type
-        is_foreign_key = kind is model.ConstraintType.FOREIGN_KEY
-        if is_foreign_key and "references" not in found:
-            self.problem(node, f"{what}: a foreign key needs references: {{table, columns}}")
-        if not is_foreign_key and "references" in found:
-            self.problem(found["references"], f"{what}: only a foreign key has references")
-        needs_columns = (
-            model.ConstraintType.PRIMARY_KEY,
-            model.ConstraintType.UNIQUE,
-            model.ConstraintType.FOREIGN_KEY,
-        )
-        if kind in needs_columns and not found.get("columns"):
-            self.problem(node, f"{what}: a {kind} constraint needs columns")
-        references = constraint.references
-        counts = (len(references.columns), len(constraint.columns)) if references else (0, 0)
-        if all(counts) and counts[0] != counts[1]:
-            message = f"{what}: references names {counts[0]} columns for {counts[1]}"
-            self.problem(found["references"], message)
-        if kind is model.ConstraintType.CHECK and "check" not in found:
-            self.problem(node, f"{what}: a check constraint needs check: <expression>")
-        if constraint.check is not None:
-            label, check = f"{what}: check", constraint.check
-            if kind is model.ConstraintType.CHECK:
-                error = normalize.expression_error(check)
-                with contextlib.suppress(Invalid):
-                    self.checked(found["check"], label, check, error, "SQL expression")
-            elif kind is not model.ConstraintType.EXCLUDE:
-                self.problem(found["check"], f"{label} belongs to check and exclude constraints")
-        if constraint.deferred and not constraint.deferrable:
-            self.problem(found["deferred"], f"{what}: deferred needs deferrable: true")
 
     def references(self, schema: str, node: Any, label: str) -> model.ForeignKey:
         found = self.fields(node, label, document.References)
@@ -201,13 +165,7 @@ class _TableObjects(SpecValues):
             columns=self.get(found, "columns", what, self.names, ()),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
-        # PostgreSQL refuses these combinations; a spec expecting them can never match.
-        if trigger.timing == "INSTEAD OF" and trigger.level != "ROW":
-            self.problem(body, f"{what}: an INSTEAD OF trigger needs level: ROW")
-        if "TRUNCATE" in trigger.events and trigger.level == "ROW":
-            self.problem(body, f"{what}: a TRUNCATE trigger needs level: STATEMENT")
-        if trigger.columns and "UPDATE" not in trigger.events:
-            self.problem(found["columns"], f"{what}: columns (UPDATE OF) need the UPDATE event")
+        self.report_at(body, checks.trigger_problems(what, trigger))
         return trigger
 
     def timing(self, node: Any, label: str) -> str:
@@ -278,10 +236,38 @@ class TableReader(_TableObjects):
             migration=self.get(found, "migration", what, self.optional_text, None),
             owner=self.get(found, "owner", what, self.text, None),
             grants=self.relation_grants(found, what, model.TABLE_PRIVILEGES),
+            owner_privileges=self.get(found, "owner_privileges", what, self.owner_privileges, None),
+            unlogged=self.get(found, "unlogged", what, self.flag, False),
+            partitioned_by=self.get(found, "partitioned_by", what, self.optional_text, None),
+            partitions=_sorted(objects("partitions", "partition", self.partition)),
+            inherits=tuple(
+                parent if "." in parent else f"{schema}.{parent}"
+                for parent in self.get(found, "inherits", what, self.names, ())
+            ),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
         self.check_table_absent(what, table, absent)
         return table, absent
+
+    def partition(self, name: str, body: Any, what: str) -> model.Partition:
+        """``name: FOR VALUES ...`` (as pg_get_expr writes a bound), or ``{bound, migration}``."""
+        if not isinstance(body, dict):
+            return model.Partition(name, self.text(body, what))
+        found = self.fields(body, what, document.Partition)
+        return model.Partition(
+            name,
+            self.get(found, "bound", what, self.text, ""),
+            self.get(found, "migration", what, self.optional_text, None),
+        )
+
+    def owner_privileges(self, node: Any, label: str) -> tuple[str, ...]:
+        """The privileges a table's owner still holds, when someone revoked some."""
+
+        def privilege(value: Any, item_label: str) -> str:
+            return self.choice(value, item_label, _TABLE_PRIVILEGES)
+
+        held = set(self.items(node, label, privilege))
+        return tuple(p for p in model.TABLE_PRIVILEGES if p in held)
 
     def collection(
         self,
@@ -408,11 +394,16 @@ class TableReader(_TableObjects):
             default=self.get(found, "default", what, self.expression, None),
             identity=self.get(found, "identity", what, self.identity, None),
             generated=self.get(found, "generated", what, self.expression, None),
+            collation=self.get(found, "collation", what, self.optional_text, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         if not name:
             return None
-        return self.check_column(node, what, found, column)
+        self.report_at(node, checks.column_problems(what, found, column))
+        if column.identity is not None and "nullable" not in found:
+            # PostgreSQL makes every identity column NOT NULL.
+            return dataclasses.replace(column, nullable=False)
+        return column
 
     def short_column(self, key: Any, value: Any, label: str, prefix: str) -> model.Column | None:
         """`- id: uuid`: a column with just a name and a type."""
@@ -436,27 +427,11 @@ class TableReader(_TableObjects):
     def identity(self, node: Any, label: str) -> str:
         return self.choice(node, label, _IDENTITIES)
 
-    def check_column(
-        self, node: Any, what: str, found: Mapping[str, Any], column: model.Column
-    ) -> model.Column:
-        given = [key for key in ("default", "identity", "generated") if key in found]
-        if len(given) > 1:
-            self.problem(node, f"{what}: a column has at most one of {', '.join(given)}")
-        if column.identity is not None:
-            if "nullable" not in found:
-                # PostgreSQL makes every identity column NOT NULL.
-                return dataclasses.replace(column, nullable=False)
-            if column.nullable:
-                self.problem(found["nullable"], f"{what}: an identity column is never nullable")
-        return column
-
     # -- policies
 
     def policy(self, name: str, body: Any, what: str) -> model.Policy:
         found = self.fields(body, what, document.Policy, null_is_empty=True)
-        for one, other in (("permissive", "as"), ("with_check", "check")):
-            if one in found and other in found:
-                self.problem(found[other], f"{what}: give {one} or {other}, not both")
+        self.report_at(body, checks.policy_keys_problems(what, found))
         permissive = self.get(found, "permissive", what, self.flag, True)
         if "as" in found:
             permissive = self.get(found, "as", what, self.policy_kind, True)
@@ -470,12 +445,7 @@ class TableReader(_TableObjects):
             with_check=self.get(found, with_check_key, what, self.expression, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
-        # PostgreSQL refuses these combinations; a spec expecting them can never match.
-        if policy.command == "INSERT" and "using" in found:
-            self.problem(found["using"], f"{what}: an INSERT policy has only with_check")
-        if policy.command in ("SELECT", "DELETE") and with_check_key in found:
-            message = f"{what}: a {policy.command} policy has only using, no {with_check_key}"
-            self.problem(found[with_check_key], message)
+        self.report_at(body, checks.policy_problems(what, found, policy, with_check_key))
         return policy
 
     def policy_kind(self, node: Any, label: str) -> bool:
