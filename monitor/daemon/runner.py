@@ -654,22 +654,24 @@ class Daemon:
         ):
             self.request_stop(ExitCode.OK)
 
-    def run_once(self) -> int:
-        """One drift and one stats run per target: 0 clean, 1 drift, 2 a check failed."""
-        try:
-            for runner in self._runners.values():
-                runner.run_drift()
-                runner.run_stats()
-        finally:
-            for runner in self._runners.values():
-                runner.close()
-        targets = self.store.latest().targets
-        if not all(t.up and t.drift_check.ok and t.stats_check.ok for t in targets):
-            return ExitCode.ERROR
-        drifting = any(
-            f.severity in _FAILING for t in targets if t.drift is not None for f in t.drift.findings
-        )
-        return ExitCode.DRIFT if drifting else ExitCode.OK
+
+def run_once(daemon: Daemon) -> int:
+    """One drift and one stats run per target: 0 clean, 1 drift, 2 a check failed."""
+    runners = daemon.runners.values()
+    try:
+        for runner in runners:
+            runner.run_drift()
+            runner.run_stats()
+    finally:
+        for runner in runners:
+            runner.close()
+    targets = daemon.store.latest().targets
+    if not all(t.up and t.drift_check.ok and t.stats_check.ok for t in targets):
+        return ExitCode.ERROR
+    drifting = any(
+        f.severity in _FAILING for t in targets if t.drift is not None for f in t.drift.findings
+    )
+    return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
 def load(
@@ -716,7 +718,7 @@ def run(
     state_dir.prepare(config.state_dir)
     options: dict[str, Any] = {"web_config": web_config, "clock": clock, "shard": chosen_shard}
     if once:  # reads the window files but never starts a window nor writes one
-        return Daemon(config, specs, keep_state=False, **options).run_once()
+        return run_once(Daemon(config, specs, keep_state=False, **options))
     with state_dir.held(config.state_dir):
         daemon = Daemon(config, specs, listen_address=listen_address, **options)
         _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
