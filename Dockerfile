@@ -14,6 +14,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md LICENSE ./
 COPY monitor ./monitor
+# monitor/daemon/runbooks.md links here: the daemon serves the runbooks at /runbooks.
+COPY docs/runbooks.md ./docs/runbooks.md
 RUN python -m pip wheel --wheel-dir /wheels .
 
 FROM python:3.11.11-slim-bookworm
@@ -35,8 +37,9 @@ WORKDIR /var/lib/schema-monitor
 # A numeric user lets Kubernetes prove runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 9568
-# Talks to the default listen address; python, because the slim image has no curl.
+# Asks /healthz at the config's listen address, over HTTPS when the daemon serves TLS
+# (--web.config.file or web.tls); the slim image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9568/healthz', timeout=4)"]
+    CMD ["schema-monitor", "healthcheck", "--config", "/etc/schema-monitor/monitor.yaml"]
 ENTRYPOINT ["schema-monitor"]
 CMD ["run", "--config", "/etc/schema-monitor/monitor.yaml"]

@@ -50,11 +50,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.postgres import catalog, db
+from monitor.postgres.catalog_limits import DEFAULT_LIMITS
 from monitor.postgres.queries import load_query
 from monitor.schema import model, spec
 from tests.support.postgres import server
@@ -291,30 +293,41 @@ def raw_script(dsn: str) -> str:
     """
     schemas = ["public"]
     with psycopg.connect(dsn) as conn:
-        context = conn.execute(
-            load_query("catalog_context"),
-            {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
-        ).fetchone()
+        context = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                load_query("catalog_context"),
+                {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
+            )
+            .fetchone()
+        )
         assert context is not None
-        skipped, skipped_functions, matviews = context[1], context[3], context[4]
-        ledger_schema, ledger_name = context[5], context[6]
+        # By name: the statement gains columns as the catalog read grows.
+        skipped, skipped_functions = context["skipped_oids"], context["skipped_functions"]
+        matviews = context["matviews"]
+        ledger_schema, ledger_name = context["ledger_schema"], context["ledger_name"]
         tables = [
             row[0]
             for row in conn.execute(
                 load_query("catalog_tables"), {"schemas": schemas, "skipped": skipped}
             )
         ]
+    text_cap = DEFAULT_LIMITS.definition_bytes
     values: dict[str, dict[str, Any]] = {
         "catalog_context": {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
         "catalog_tables": {"schemas": schemas, "skipped": skipped},
         "catalog_columns": {"tables": tables},
         "catalog_constraints": {"tables": tables},
         "catalog_indexes": {"tables": tables + matviews},
-        "catalog_policies": {"tables": tables},
+        "catalog_policies": {"tables": tables, "text_cap": text_cap},
         "catalog_triggers": {"tables": tables},
-        "catalog_functions": {"schemas": schemas, "skipped": skipped_functions},
+        "catalog_functions": {
+            "schemas": schemas,
+            "skipped": skipped_functions,
+            "text_cap": text_cap,
+        },
         "catalog_objects": {"schemas": schemas},
-        "catalog_views": {"schemas": schemas, "skipped": skipped},
+        "catalog_views": {"schemas": schemas, "skipped": skipped, "text_cap": text_cap},
     }
     statements = [
         "SET search_path = pg_catalog, public;",

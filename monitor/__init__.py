@@ -1,7 +1,18 @@
 """schema-monitor: PostgreSQL schema drift and health monitor."""
 
 import functools
+from pathlib import Path
 from typing import Any
+
+# What `demo` runs on: the example migrations and their spec, in a source checkout only
+# (a pip install carries neither, and does not offer `demo`).
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_MIGRATIONS = SOURCE_ROOT / "examples" / "supabase" / "migrations"
+EXAMPLE_SPEC = SOURCE_ROOT / "config" / "expected" / "phase3.yaml"
+
+
+def demo_available() -> bool:
+    return EXAMPLE_MIGRATIONS.is_dir() and EXAMPLE_SPEC.is_file()
 
 
 @functools.cache

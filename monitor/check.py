@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import difflib
 import os
 import sys
 import threading
@@ -21,8 +22,8 @@ import yaml
 
 from monitor.documents import locate
 from monitor.errors import MonitorError
-from monitor.postgres import catalog, db
-from monitor.schema import advisors, platform_guard, repair, spec
+from monitor.postgres import catalog, catalog_limits, db
+from monitor.schema import advisors, normalize, platform_guard, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.compare import diff
 from monitor.schema.model import Finding, Kind, Severity, State
@@ -34,6 +35,7 @@ _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 class Outcome:
     findings: tuple[Finding, ...]
     advisories: tuple[Advisory, ...]
+    notes: tuple[str, ...] = ()  # definitions compared by hash, over the catalog's byte cap
 
 
 def run_check(expected: State, dsn: str) -> tuple[Finding, ...]:
@@ -57,8 +59,10 @@ def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Setting
     live = platform_guard.spec_schemas(expected, snap.state)
     findings = diff.diff(expected, live, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
+    findings += catalog_limits.findings(snap.over_cap, snap.limits)
     guarded = platform_guard.findings(expected, snap.state, findings)
-    return Outcome(findings + guarded, advisors.evaluate(live, settings))
+    notes = catalog_limits.notes(snap.state, snap.limits)
+    return Outcome(findings + guarded, advisors.evaluate(live, settings), notes)
 
 
 # A spec this large takes about as long to load as the server takes to answer.
@@ -185,14 +189,22 @@ def failing_advisories(advisories: Iterable[Advisory], threshold: Level | None) 
     return any(LEVEL_RANK[a.level] >= rank for a in advisories)
 
 
+# The most findings, advisories and notes one JSON answer lists (the summaries count them
+# all): a catalog gone wrong in a hundred thousand places makes a report no one reads
+# whole, and tens of megabytes a CI log or a pipe may not take.
+JSON_ITEMS_CAP = 10_000
+
+
 def check_json(
     findings: Sequence[Finding],
     *,
     ok: bool,
     advisories: Sequence[Advisory] = (),
     expected: State | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, object]:
-    """The JSON contract; with the spec at hand, each finding carries its `fix` statements."""
+    """The JSON contract; with the spec at hand, each finding carries its `fix` statements.
+    Each list holds JSON_ITEMS_CAP items at most; `omitted` says how many more there were."""
     summary = {severity.value: 0 for severity in Severity}
     for finding in findings:
         summary[finding.severity.value] += 1
@@ -200,7 +212,7 @@ def check_json(
     for advisory in advisories:
         advisory_summary[advisory.level.value] += 1
     rendered = []
-    for finding in findings:
+    for finding in findings[:JSON_ITEMS_CAP]:
         item: dict[str, Any] = finding.as_json()
         if expected is not None:
             item["fix"] = repair.fix(finding, expected).lines()
@@ -209,8 +221,17 @@ def check_json(
         "ok": ok,
         "findings": rendered,
         "summary": summary,
-        "advisories": [a.as_json() for a in advisories],
+        "advisories": [a.as_json() for a in advisories[:JSON_ITEMS_CAP]],
         "advisory_summary": advisory_summary,
+        "notes": list(notes[:JSON_ITEMS_CAP]),
+        "omitted": {
+            what: max(0, len(items) - JSON_ITEMS_CAP)
+            for what, items in (
+                ("findings", findings),
+                ("advisories", advisories),
+                ("notes", notes),
+            )
+        },
     }
 
 
@@ -256,12 +277,41 @@ def print_findings(
         if colour:
             label = f"{_COLOURS[finding.severity]}{label}\033[0m"
         print(f"  {label} {visible(finding.message)}", file=out)
+        for line in body_diff(finding):
+            print(f"  {'':<8}   {visible(line)}", file=out)
     if findings:
         counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
         total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
         print(f"\n{_plural(len(findings), 'finding')}: {total}", file=out)
     if advisories:
         _print_advisories(advisories, out, colour)
+
+
+_DIFF_LINES = 60  # of a changed function body in text output; the JSON has both bodies
+
+
+def body_diff(finding: Finding) -> list[str]:
+    """A changed function body as a unified diff, spec to database (at most _DIFF_LINES)."""
+    want, have = finding.expected, finding.actual
+    if (
+        finding.kind is not Kind.FUNCTION
+        or not isinstance(want, dict)
+        or not isinstance(have, dict)
+    ):
+        return []
+    before, after = want.get("body"), have.get("body")
+    if not isinstance(before, str) or not isinstance(after, str):
+        return []
+    if normalize.same_body(str(have.get("language") or "sql").lower(), before, after):
+        return []  # another field changed; the bodies differ only in what does not count
+    lines = list(
+        difflib.unified_diff(
+            before.splitlines(), after.splitlines(), "spec", "database", n=2, lineterm=""
+        )
+    )
+    if len(lines) > _DIFF_LINES:
+        lines = [*lines[:_DIFF_LINES], f"... {len(lines) - _DIFF_LINES} more lines"]
+    return lines
 
 
 def _print_advisories(advisories: Sequence[Advisory], out: TextIO, colour: bool) -> None:
@@ -288,6 +338,19 @@ _COLLECTIONS = {
     Kind.TRIGGER: "triggers",
 }
 _KIND_OF = {collection: str(kind) for kind, collection in _COLLECTIONS.items()}
+_SCHEMA_OBJECTS = {
+    "functions": str(Kind.FUNCTION),
+    "views": str(Kind.VIEW),
+    "types": str(Kind.TYPE),
+    "sequences": str(Kind.SEQUENCE),
+}
+
+
+def _object_key(name: str) -> str:
+    """A function's signature as the spec and a finding may space it: spaces left out."""
+    return "".join(name.split()) if name.endswith(")") else name
+
+
 SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind, name
 
 
@@ -314,6 +377,10 @@ def _spec_key(node: locate.Node) -> SpecKey | None:
     schema, rest = path[1], path[2:]
     if node.key and not rest:
         return (schema, None, None, None)
+    if node.key and len(rest) == 2 and rest[0] in _SCHEMA_OBJECTS and isinstance(rest[1], str):
+        # A function, view, type or sequence: its findings name it as their table too.
+        name = _object_key(rest[1])
+        return (schema, name, _SCHEMA_OBJECTS[rest[0]], name)
     if len(rest) < 2 or rest[0] != "tables" or not isinstance(rest[1], str):
         return None
     table, inner = rest[1], rest[2:]
@@ -331,10 +398,13 @@ def _spec_key(node: locate.Node) -> SpecKey | None:
 def line_of(
     lines: dict[SpecKey, int], schema: str, table: str | None, kind: str, name: str
 ) -> int | None:
-    """The line of the object, else of its table, else of its schema."""
+    """The line of the object, else of its table (or the function, view, type or sequence
+    a privilege or owner finding is about), else of its schema."""
+    table = _object_key(table) if table else table
     for key in (
-        (schema, table, kind, name),
+        (schema, table, kind, _object_key(name)),
         (schema, table, None, None),
+        *((schema, table, object_kind, table) for object_kind in _SCHEMA_OBJECTS.values()),
         (schema, None, None, None),
     ):
         if key in lines:

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ exit codes (every command):
        drift found by a cycle (run --once)
   2    usage, config, spec or connection error; run --once: a check failed
   130  interrupted (Ctrl-C)
+  141  stdout was closed by its reader (`| head`)
 """
 
 
@@ -38,13 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except MonitorError as exc:
         print(f"schema-monitor: error: {exc}", file=sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         print("schema-monitor: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it read is all it wanted. As the Python
+        # docs advise, stdout now points at devnull so the flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.BROKEN_PIPE
 
 
 class _PrintVersion(argparse.Action):
@@ -199,13 +207,43 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS and basic auth, in the Prometheus exporter-toolkit format",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="watch only the targets of replica I of N (0-based, e.g. a StatefulSet's pod"
+        " index): N replicas watch each target exactly once (default: the config's shard,"
+        " else every target)",
+    )
+    run.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=("debug", "info", "warn", "error"),
+        help="least severe level logged (default: the config's log_level, else info)",
+    )
     run.add_argument("--validate-config", action="store_true", help="validate and exit")
     run.add_argument(
         "--once",
         action="store_true",
-        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed",
+        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed;"
+        " reads the watch window's files but never starts a window nor writes one",
     )
     run.set_defaults(handler=_run)
+
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the local daemon answers /healthz (for a container HEALTHCHECK)",
+        description="Ask the daemon on this machine for /healthz, over HTTPS when it serves"
+        " TLS (the certificate is not verified: this proves liveness only). Exit 0 alive, 2"
+        " not.",
+    )
+    health.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="the daemon's listen address (default: the config's, else 0.0.0.0:9568)",
+    )
+    health.add_argument("--config", type=Path, metavar="FILE", help="the daemon's configuration")
+    health.set_defaults(handler=_healthcheck)
 
     report = _command(
         commands, "report", "the watch-window report, now (reads state files, not the database)"
@@ -222,6 +260,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_report)
 
+    if monitor.demo_available():  # a source checkout: a pip install has no examples
+        _add_demo(commands)
+    return parser
+
+
+def _add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="everything on an embedded PostgreSQL")
     demo.add_argument(
         "--drift", action="store_true", help="drop an index and alter a policy after a delay"
@@ -235,7 +279,6 @@ def _parser() -> argparse.ArgumentParser:
         help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
     )
     demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -291,7 +334,15 @@ def _add_advisor_options(check: argparse.ArgumentParser) -> None:
     repair.add_argument(
         "--allow-data-loss",
         action="store_true",
-        help="write DROP TABLE / DROP COLUMN for unexpected ones instead of commenting them out",
+        help="write the statements that may lose or change data (drops, narrowing type "
+        "changes, identity changes) instead of commenting them out; a narrowing still fails "
+        "rather than truncates",
+    )
+    repair.add_argument(
+        "--restore-narrowed",
+        action="store_true",
+        help="restore privileges, policies and settings narrower than the spec (by default "
+        "they are left, as a hand hardening, and listed)",
     )
     repair.add_argument(
         "--lock-timeout",
@@ -442,12 +493,20 @@ def _write(text: str, output: Path | None) -> None:
     directory = output.parent if str(output.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.")
     try:
+        # mkstemp makes the file 0600; a spec is no secret: the mode open() would give it.
+        os.fchmod(descriptor, 0o666 & ~_umask())
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: set it straight back
+    os.umask(mask)
+    return mask
 
 
 # --- check -----------------------------------------------------------------
@@ -471,7 +530,7 @@ def _check(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         report = check.check_json(
-            findings, ok=not failing, advisories=advisories, expected=expected
+            findings, ok=not failing, advisories=advisories, expected=expected, notes=outcome.notes
         )
         print(json.dumps(report, indent=2))
     elif args.format == "sql":
@@ -479,9 +538,13 @@ def _check(args: argparse.Namespace) -> int:
             repair.script(
                 findings,
                 expected,
-                allow_data_loss=args.allow_data_loss,
-                lock_timeout=args.lock_timeout,
                 source=str(args.spec),
+                options=repair.Options(
+                    allow_data_loss=args.allow_data_loss,
+                    restore_narrowed=args.restore_narrowed,
+                    fail_on=Severity(args.fail_on),
+                    lock_timeout=args.lock_timeout,
+                ),
             )
         )
     elif args.format == "junit":
@@ -499,6 +562,8 @@ def _check(args: argparse.Namespace) -> int:
         sys.stdout.write(check.github_annotations(findings, advisories, str(args.spec), text))
     else:
         check.print_findings(findings, sys.stdout, advisories)
+    for note in outcome.notes:
+        print(f"note: {check.visible(note)}", file=sys.stderr)
     return ExitCode.DRIFT if failing else ExitCode.OK
 
 
@@ -514,7 +579,15 @@ def _run(args: argparse.Namespace) -> int:
         args.validate_config,
         args.once,
         web_config_file=args.web_config_file,
+        shard=args.shard,
+        log_level=args.log_level,
     )
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    from monitor.daemon import health
+
+    return health.check(args.config, args.listen_address, os.environ)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -524,46 +597,34 @@ def _report(args: argparse.Namespace) -> int:
 def report_command(config_path: Path, fmt: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
     """Print the report of every target; 0 when every criterion passes, 1 otherwise."""
     from monitor.daemon import config as config_module
+    from monitor.daemon.health import EnvironmentWithoutDsns
     from monitor.window import report
-    from monitor.window.watch import StateFiles
+    from monitor.window.watch import CorruptStateFile, StateFiles
 
     # The report reads state files only: an unset dsn_env variable must not stop it.
-    config = config_module.load(config_path, _EnvironmentWithoutDsns(os.environ))
+    config = config_module.load(config_path, EnvironmentWithoutDsns(os.environ))
     specs = config_module.load_specs(config)
     now = clock.now()
-    reports = [
-        report.for_target(
-            StateFiles(config.state_dir, target.name),
-            specs[target.name],
-            duration_seconds=config.watch_window.duration,
-            new_indexes_since=config.watch_window.new_indexes_since,
-            now=now,
-        )
-        for target in config.targets
-    ]
+    try:
+        reports = [
+            report.for_target(
+                StateFiles(config.state_dir, target.name),
+                specs[target.name],
+                duration_seconds=config.watch_window.duration,
+                new_indexes_since=config.watch_window.new_indexes_since,
+                now=now,
+            )
+            for target in config.targets
+        ]
+    except CorruptStateFile as exc:
+        raise MonitorError(
+            f"{exc} (the daemon sets such a file aside when it reads it, and starts afresh)"
+        ) from None
     if fmt == "json":
         print(json.dumps({"targets": [report.to_json(r) for r in reports]}, indent=2))
     else:
         sys.stdout.write("\n".join(report.to_markdown(r) for r in reports))
     return ExitCode.OK if all(r.passed for r in reports) else ExitCode.DRIFT
-
-
-class _EnvironmentWithoutDsns(Mapping[str, str]):
-    """The environment, where a variable that is not set reads as a DSN no one will use."""
-
-    _UNUSED = "host=/nonexistent/not-connected-by-report"
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def __getitem__(self, name: str) -> str:
-        return self._environ.get(name) or self._UNUSED
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._environ)
-
-    def __len__(self) -> int:
-        return len(self._environ)
 
 
 def _demo(args: argparse.Namespace) -> int:

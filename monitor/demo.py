@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 
+from monitor import EXAMPLE_MIGRATIONS, EXAMPLE_SPEC, demo_available
+from monitor import SOURCE_ROOT as ROOT
 from monitor.check import print_findings, run_check
 from monitor.daemon import config
 from monitor.daemon import events as log
@@ -26,9 +28,6 @@ from monitor.postgres import migrations, scratch
 from monitor.schema import spec
 from monitor.schema.model import State
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_MIGRATIONS = ROOT / "examples" / "supabase" / "migrations"
-EXAMPLE_SPEC = ROOT / "config" / "expected" / "phase3.yaml"
 DEMO_DATABASE = "demo"
 
 # What --drift does to the demo database: the two hand edits the alerts exist for.
@@ -40,7 +39,7 @@ DRIFT_STATEMENTS = (
 
 
 def main(*, drift: bool, listen_address: str | None, duration: float | None) -> int:
-    if not EXAMPLE_MIGRATIONS.is_dir() or not EXAMPLE_SPEC.is_file():
+    if not demo_available():
         raise MonitorError(
             f"demo needs the example migrations and spec of a source checkout ({ROOT})"
         )

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     DRIFT = 1  # drift found at or above --fail-on, or a window criterion failed
     ERROR = 2  # usage, config, spec, migration or connection error
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`), as a SIGPIPE exit says
 
 
 class MonitorError(Exception):

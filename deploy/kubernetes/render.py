@@ -27,8 +27,13 @@ ROOT = HERE.parent.parent
 NAME = "schema-monitor"
 LABELS = f"  labels:\n    app.kubernetes.io/name: {NAME}\n"
 HEADER = "# Rendered by deploy/kubernetes/render.py from {sources}: do not edit.\n"
-# What every runbook_url of deploy/prometheus/alerts.yml starts with.
-RUNBOOK_BASE = "docs/runbooks.md"
+# What every runbook_url of deploy/prometheus/alerts.yml starts with (but SchemaMonitorDown's,
+# which has the instance as a label): the daemon that watches the alert's target serves them.
+RUNBOOK_BASE = (
+    '\'{{ with printf "schema_monitor_up{target=%q}" $labels.target | query }}'
+    'http://{{ . | first | label "instance" }}{{ end }}/runbooks'
+)
+_DOWN_BASE = "'http://{{ $labels.instance }}/runbooks"
 
 
 def indent(text: str, spaces: int) -> str:
@@ -57,7 +62,11 @@ def configmap() -> str:
 def alerts(runbook_base: str = RUNBOOK_BASE) -> str:
     """deploy/prometheus/alerts.yml with its runbook links rebased."""
     text = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
-    return text.replace(f"runbook_url: {RUNBOOK_BASE}#", f"runbook_url: {runbook_base}#")
+    if runbook_base == RUNBOOK_BASE:
+        return text
+    for base in (RUNBOOK_BASE, _DOWN_BASE):
+        text = text.replace(f"runbook_url: {base}#", f"runbook_url: '{runbook_base}#")
+    return text
 
 
 def prometheusrule(runbook_base: str = RUNBOOK_BASE) -> str:

@@ -22,6 +22,7 @@ import psycopg
 from msgspec import Struct
 
 from monitor.daemon import configdoc
+from monitor.daemon.fleet import DEFAULT_MAX_CONCURRENT_CHECKS, Shard, parse_shard
 from monitor.documents import yamldoc
 from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
@@ -48,6 +49,7 @@ def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 DEFAULT_STATE_DIR = default_state_dir()
 LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warn", "error")
 AFTER_WINDOW = ("continue", "exit")
 # Shortest interval accepted: below this the monitor itself becomes load.
 MIN_INTERVAL_SECONDS = 1.0
@@ -56,6 +58,7 @@ RUN_BUDGET_SHARE = 0.9
 DEFAULT_STATEMENT_TIMEOUT_SECONDS = 10.0
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _LISTEN_ADDRESS = re.compile(
@@ -114,6 +117,20 @@ class Limits:
     # Per-index and per-table series of the spec's own indexes and tables (each).
     spec_relations: int = 500
     present_objects: int = 2000  # expected_object_present series; missing ones always shown
+    # The catalog read's own caps (monitor.postgres.catalog_limits).
+    definition_bytes: int = 1024 * 1024  # a longer body, query or expression: by hash
+    objects_per_kind: int = 50_000  # more of a kind in the watched schemas: not compared
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """Query evidence from pg_stat_statements (docs/deploy.md#query-evidence)."""
+
+    top: int = 20  # per-statement series: the statements on the spec's tables with most time
+    probes: int = 20  # plan probes per stats cycle: the top statements on tables with a new index
+    # A new index that no probed top statement plans through is advised about after this long.
+    unplanned_after: float = 3600.0
+    slower_ratio: float = 1.5  # mean time since the window started over mean time before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +148,10 @@ class Config:
     targets: tuple[Target, ...]
     state_dir: Path = DEFAULT_STATE_DIR
     log_format: str = "auto"
+    log_level: str = "info"
+    targets_file: Path | None = None  # more targets, re-read when it changes
+    shard: Shard | None = None  # None: every target
+    max_concurrent_checks: int = DEFAULT_MAX_CONCURRENT_CHECKS
     web: Web = field(default_factory=Web)
     intervals: Intervals = field(default_factory=Intervals)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -138,6 +159,7 @@ class Config:
     watch_window: WatchWindow = field(default_factory=WatchWindow)
     limits: Limits = field(default_factory=Limits)
     advisors: AdvisorSettings = field(default_factory=AdvisorSettings)
+    statements: Statements = field(default_factory=Statements)
 
     def run_budget(self, check: str) -> float:
         """Seconds one run of `check` may take before its query is cancelled."""
@@ -178,14 +200,20 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 def load_specs(config: Config) -> dict[str, State]:
     """Every target's spec; the problems of all of them in one error."""
     specs: dict[str, State] = {}
+    loaded: dict[Path, State | None] = {}  # a fleet shares a few specs: each is read once
     problems = []
     for target in config.targets:
-        try:
-            specs[target.name] = spec.load(target.spec)
-        except InputError as exc:
-            problems.extend(exc.problems)
-        except MonitorError as exc:
-            raise MonitorError(f"{target.spec}: {exc}") from None
+        if target.spec not in loaded:
+            loaded[target.spec] = None
+            try:
+                loaded[target.spec] = spec.load(target.spec)
+            except InputError as exc:
+                problems.extend(exc.problems)
+            except MonitorError as exc:
+                raise MonitorError(f"{target.spec}: {exc}") from None
+        state = loaded[target.spec]
+        if state is not None:
+            specs[target.name] = state
     if problems:
         raise InputError(problems)
     return specs
@@ -196,7 +224,12 @@ def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     yamldoc.check_characters(text, filename, "config")
     reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, environ)
     config = reader.config(reader.root, path)
-    reader.finish(text)
+    try:
+        reader.finish(text)
+    except InputError as exc:
+        raise InputError([*exc.problems, *reader.targets_file_problems]) from None
+    if reader.targets_file_problems:
+        raise InputError(reader.targets_file_problems)
     if config is None:
         raise InputError([Problem(filename, None, "empty config")])
     return config
@@ -222,6 +255,7 @@ class _Values(Reader):
         super().__init__(filename, root)
         self.base_dir = base_dir
         self.environ = environ
+        self.targets_file_problems: list[Problem] = []  # with that file's name and lines
 
     def section(
         self,
@@ -317,6 +351,19 @@ class _Values(Reader):
             return None
         return seconds
 
+    def ratio(self, node: Any, where: str) -> float | None:
+        """A number of at least 1, such as 1.5."""
+        text = self.scalar_text(node, where, "a ratio such as 1.5")
+        if text is None:
+            return None
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(value) or value < 1:
+            self.problem(
+                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
+            )
+            return None
+        return value
+
     def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
         value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
         if value is not None and value not in choices:
@@ -396,9 +443,20 @@ class _Reader(_Values):
             statement=min(DEFAULT_STATEMENT_TIMEOUT_SECONDS, shortest_budget / 2)
         )
         timeouts = self.section(keys.get("timeouts"), "timeouts", default_timeouts, self.timeouts)
+        targets_file = self.optional(keys.get("targets_file"), "targets_file", self.path, None)
+        if "targets" not in keys and targets_file is None:
+            self.problem(root, "config: give `targets:`, `targets_file:` or both")
         config = Config(
             path=path,
-            targets=self.targets(keys.get("targets")),
+            targets=self.all_targets(keys, targets_file),
+            targets_file=targets_file,
+            shard=self.optional(keys.get("shard"), "shard", self.shard, None),
+            max_concurrent_checks=self.optional(
+                keys.get("max_concurrent_checks"),
+                "max_concurrent_checks",
+                lambda n, w: self.count(n, w, minimum=1),
+                DEFAULT_MAX_CONCURRENT_CHECKS,
+            ),
             state_dir=self.optional(
                 keys.get("state_dir"), "state_dir", self.path, DEFAULT_STATE_DIR
             ),
@@ -407,6 +465,12 @@ class _Reader(_Values):
                 "log_format",
                 lambda n, w: self.one_of(n, w, LOG_FORMATS),
                 "auto",
+            ),
+            log_level=self.optional(
+                keys.get("log_level"),
+                "log_level",
+                lambda n, w: self.one_of(n, w, LOG_LEVELS),
+                "info",
             ),
             web=self.section(keys.get("web"), "web", Web(), self.web),
             intervals=intervals,
@@ -418,6 +482,9 @@ class _Reader(_Values):
             limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
             advisors=self.section(
                 keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
+            ),
+            statements=self.section(
+                keys.get("statements"), "statements", Statements(), self.statements
             ),
         )
         for section, message in timing_problems(config):
@@ -536,11 +603,11 @@ class _Reader(_Values):
         if keys is None:
             return default
 
-        def count(key: str, fallback: int) -> int:
+        def count(key: str, fallback: int, minimum: int = 0) -> int:
             return self.optional(
                 keys.get(key),
                 f"{where}.{key}",
-                lambda n, w: self.count(n, w, minimum=0),
+                lambda n, w: self.count(n, w, minimum=minimum),
                 fallback,
             )
 
@@ -548,6 +615,31 @@ class _Reader(_Values):
             other_indexes=count("other_indexes", default.other_indexes),
             spec_relations=count("spec_relations", default.spec_relations),
             present_objects=count("present_objects", default.present_objects),
+            definition_bytes=count("definition_bytes", default.definition_bytes, minimum=1),
+            objects_per_kind=count("objects_per_kind", default.objects_per_kind, minimum=1),
+        )
+
+    def statements(self, node: Any, where: str, default: Statements) -> Statements:
+        keys = self.mapping(node, where, configdoc.Statements)
+        if keys is None:
+            return default
+
+        def count(key: str, fallback: int) -> int:
+            read = lambda n, w: self.count(n, w, minimum=0)  # noqa: E731
+            return self.optional(keys.get(key), f"{where}.{key}", read, fallback)
+
+        return Statements(
+            top=count("top", default.top),
+            probes=count("probes", default.probes),
+            unplanned_after=self.optional(
+                keys.get("unplanned_after"),
+                f"{where}.unplanned_after",
+                self.duration,
+                default.unplanned_after,
+            ),
+            slower_ratio=self.optional(
+                keys.get("slower_ratio"), f"{where}.slower_ratio", self.ratio, default.slower_ratio
+            ),
         )
 
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:
@@ -577,6 +669,34 @@ class _Reader(_Values):
                 default.unused_index_after_seconds,
             ),
         )
+
+    def all_targets(self, keys: Mapping[str, Any], file: Path | None) -> tuple[Target, ...]:
+        """`targets:` and the targets file's (YAML or JSON: a list of targets, as in
+        `targets:`), whose problems name that file and its lines."""
+        inline = self.targets(keys.get("targets"))
+        if file is None:
+            return inline
+        try:
+            text = yamldoc.read_text(file, "targets file")
+            yamldoc.check_characters(text, str(file), "targets file")
+            reader = _Reader(
+                str(file), yamldoc.parse(text, str(file)), file.resolve().parent, self.environ
+            )
+            listed = reader.targets(reader.root)
+            reader.finish(text)
+        except InputError as exc:
+            self.targets_file_problems.extend(exc.problems)
+            return inline
+        for name in sorted({t.name for t in inline} & {t.name for t in listed}):
+            self.problem(keys["targets_file"], f"targets_file: {name!r} is also in `targets:`")
+        return inline + listed
+
+    def shard(self, node: Any, where: str) -> Shard | None:
+        text = self.scalar_text(node, where, "I/N")
+        shard = parse_shard(text) if text is not None else None
+        if text is not None and shard is None:
+            self.problem(node, f"{where}: {text!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+        return shard
 
     def targets(self, node: Any | None) -> tuple[Target, ...]:
         if node is None:
@@ -633,12 +753,18 @@ class _Reader(_Values):
         if key == "dsn":
             dsn, source = value, "inline"
         elif key == "dsn_env":
-            if not self.environ.get(value):
+            try:
+                from_environment = db.secret_from_environment(value, self.environ)
+            except MonitorError as exc:
+                self.problem(value_node, f"{where}.dsn_env: {exc}")
+                return None
+            if from_environment is None:
                 self.problem(
-                    value_node, f"{where}.dsn_env: environment variable {value} is not set"
+                    value_node,
+                    f"{where}.dsn_env: environment variable {value} is not set (nor {value}_FILE)",
                 )
                 return None
-            dsn, source = self.environ[value], f"env:{value}"
+            dsn, source = from_environment, f"env:{value}"
         else:
             path = self.resolve(value)
             try:

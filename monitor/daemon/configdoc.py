@@ -58,6 +58,8 @@ class Limits(_Doc):
     other_indexes: int | None = None
     spec_relations: int | None = None
     present_objects: int | None = None
+    definition_bytes: int | None = None
+    objects_per_kind: int | None = None
 
 
 class Advisors(_Doc):
@@ -66,6 +68,13 @@ class Advisors(_Doc):
     disable: Names | None = None
     ignore: Names | None = None
     unused_index_after: Duration | None = None
+
+
+class Statements(_Doc):
+    top: int | None = None
+    probes: int | None = None
+    unplanned_after: Duration | None = None
+    slower_ratio: float | None = None  # at least 1
 
 
 class Target(_Doc):
@@ -81,7 +90,7 @@ class Config(_Doc):
     """The whole document."""
 
     version: int
-    targets: list[Target]
+    targets: list[Target] | None = None  # targets, targets_file or both
     state_dir: str | None = None
     log_format: str | None = None  # auto | json | console
     web: Web | None = None
@@ -91,3 +100,8 @@ class Config(_Doc):
     watch_window: WatchWindow | None = None
     limits: Limits | None = None
     advisors: Advisors | None = None
+    targets_file: str | None = None  # a list of targets (YAML or JSON), re-read when it changes
+    shard: str | None = None  # I/N: replica I (from 0) of N watches its share of the targets
+    max_concurrent_checks: int | None = None
+    log_level: str | None = None  # debug | info | warn | error
+    statements: Statements | None = None

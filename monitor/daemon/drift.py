@@ -17,10 +17,13 @@ from typing import Any
 import psycopg
 
 from monitor.daemon.results import DriftResult, expected_objects, without_building
-from monitor.postgres import catalog, stats
+from monitor.postgres import catalog, catalog_limits, stats
 from monitor.schema import advisors
 from monitor.schema.compare import diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Finding, State
+
+# A full check whose snapshot read this many tables ends with a full garbage collection.
+COLLECT_AFTER_TABLES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,10 @@ class DriftCheck:
         full_every: float,
         present_cap: int,
         advisor_settings: advisors.Settings,
+        limits: catalog_limits.Limits = catalog_limits.DEFAULT_LIMITS,
     ) -> None:
         self.expected = expected
+        self._limits = limits
         self._advisor_settings = advisor_settings
         self._full_every = full_every
         self._present_cap = present_cap
@@ -73,12 +78,16 @@ class DriftCheck:
         if quiet and last is not None:
             raw, result = last.findings, replace(last.result, checked_at=now, full=False)
         else:
-            raw, result = self._full(conn, schemas, now, activity)
+            raw, result, tables = self._full(conn, schemas, now, activity)
             self._last = _Last(probe.fingerprint, raw, result, time.monotonic())
-            # A snapshot is a whole catalog's worth of objects, now garbage; a full
-            # collection also empties the allocator's free lists, handing the memory
-            # back before the next cycle instead of keeping the peak for good.
-            gc.collect()
+            if tables >= COLLECT_AFTER_TABLES:
+                # A large snapshot is a whole catalog's worth of objects, now garbage; a
+                # full collection also empties the allocator's free lists, handing the
+                # memory back before the next cycle instead of keeping the peak for good.
+                # Not after a small one: a collection walks the whole heap (every
+                # target's results) holding the GIL, and a fleet of 500 small catalogs
+                # would pay it 500 times an interval while scrapes wait.
+                gc.collect()
         findings = without_building(raw, probe.building)
         return replace(result, findings=findings, building=probe.building)
 
@@ -88,11 +97,12 @@ class DriftCheck:
         schemas: list[str],
         now: datetime,
         activity: advisors.IndexActivity | None,
-    ) -> tuple[tuple[Finding, ...], DriftResult]:
-        snap = catalog.snapshot(conn, schemas, self.ledger_table)
+    ) -> tuple[tuple[Finding, ...], DriftResult, int]:
+        """The findings and result of a full check, and the tables its snapshot read."""
+        snap = catalog.snapshot(conn, schemas, self.ledger_table, self._limits)
         raw = diff.explain_unread_ledger(
             diff.diff(self.expected, snap.state, skipped=snap.skipped), snap.ledger_problem
-        )
+        ) + catalog_limits.findings(snap.over_cap, snap.limits)
         previous = self._last.result.expected if self._last is not None else ()
         result = DriftResult(
             findings=(),
@@ -106,5 +116,6 @@ class DriftCheck:
             full=True,
             # From the same snapshot: the advisors cost no statement of their own.
             advisories=advisors.evaluate(snap.state, self._advisor_settings, activity),
+            notes=catalog_limits.notes(snap.state, snap.limits),
         )
-        return tuple(raw), result
+        return tuple(raw), result, sum(len(s.tables) for s in snap.state.schemas)

@@ -69,10 +69,13 @@ def redact_passwords(
     return event_dict
 
 
-def configure(log_format: str = "auto", stream: TextIO | None = None) -> None:
+def configure(
+    log_format: str = "auto", stream: TextIO | None = None, *, level: str = "info"
+) -> None:
     """Route structlog and the standard library's logging through one redacting renderer.
 
-    `auto` renders for a console when the stream is a terminal, JSON lines otherwise.
+    `auto` renders for a console when the stream is a terminal, JSON lines otherwise;
+    `level` is debug, info, warn or error (postgres_exporter's --log.level).
     """
     stream = stream if stream is not None else sys.stderr
     is_tty = stream.isatty()
@@ -88,7 +91,11 @@ def configure(log_format: str = "auto", stream: TextIO | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,  # below the level: dropped before any work
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
@@ -108,7 +115,7 @@ def configure(log_format: str = "auto", stream: TextIO | None = None) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.WARNING if level == "warn" else getattr(logging, level.upper()))
     # The scheduler logs every run at INFO; the daemon reports what matters itself
     # (misfires once, failures as check_failed), so only its errors get through.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

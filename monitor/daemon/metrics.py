@@ -53,7 +53,7 @@ width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
     # TYPE schema_monitor_index_valid gauge
     schema_monitor_index_valid{I} 1.0
     # TYPE schema_monitor_index_building gauge
-    schema_monitor_index_building{I} 0.0
+    schema_monitor_index_building{I} 1.0
     # TYPE schema_monitor_index_scans_since_watch_start gauge
     schema_monitor_index_scans_since_watch_start{I} 3.0
     # TYPE schema_monitor_table_seq_scans_total counter
@@ -81,24 +81,29 @@ width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
 
 Rules worth knowing when writing alerts:
 
-- ``drift_objects`` has every kind x change x severity combination, 0 when clean,
-  once a drift check has completed.
+- ``drift_objects`` has the combinations that have findings, and 0 for the closed
+  set the alert rules select (:data:`ALERTED_DRIFT`) once a drift check has completed;
+  every combination is one the diff can make (``DRIFT_COMBINATIONS``).
+- ``drift_finding`` has one series per finding naming its object, worst first, at
+  most :data:`DRIFT_FINDING_SERIES` per target; ``drift_findings_not_shown`` counts
+  the rest.
 - ``expected_object_present`` covers the spec's tables, RLS switches, indexes,
   policies, triggers and constraints (not columns: their drift shows in
   ``drift_objects{kind="column"}``), functions, views, types, sequences,
   extensions, publications and event triggers; ``owner`` (object: the expected
   owner) and ``privilege`` (object: a grantee holding at least what the spec
-  gives it) per object. Missing objects always have a series; present
-  ones are capped by ``limits.present_objects``.
-- ``advisory_rules`` has every rule, 0 when clean, once a drift check has completed;
+  gives it) per object. Missing objects always have a series; present ones
+  only of the kinds the alerts name or join on (tables, RLS, indexes, policies,
+  constraints an index enforces), capped by ``limits.present_objects``.
+- ``advisory_rules`` has the rules that flag something (no zeros) after a full check;
   ``advisories`` has one series (value 1) per advisory of the last full snapshot, worst
   first, capped at 1,000 (``advisory_rules`` counts them all); ``relname`` is empty for
   objects not on a table.
 - Per-index series cover the spec's indexes (capped by ``limits.spec_relations``)
   and the ``limits.other_indexes`` most scanned others. ``index_valid`` is 0
   only for an index that is invalid and not being built: while
-  ``pg_stat_progress_create_index`` shows a build, ``index_building`` is 1 and
-  ``index_valid`` has no series.
+  ``pg_stat_progress_create_index`` shows a build, ``index_building`` is 1 (it has
+  no series otherwise) and ``index_valid`` has none.
 - Per-table series cover the spec's tables (same cap) and the tables of the
   other indexes shown.
 - Series of a check that has never completed are absent (``check_success`` is 0).
@@ -122,17 +127,51 @@ from monitor.daemon.results import (
     DriftResult,
     ExpectedObject,
     Results,
+    StatementsResult,
     TargetResults,
     UsageResult,
 )
 from monitor.schema.advisors import RULES, Advisory
-from monitor.schema.model import Change, Finding, Kind, Severity
+from monitor.schema.model import DRIFT_COMBINATIONS, Change, Finding, Kind, Severity
+from monitor.window import evidence
 
 PREFIX = "schema_monitor_"
 CHECKS = ("drift", "stats")
 # Per-advisory series, worst first: a catalog of thousands of tables without a
 # primary key must not turn into thousands of series; advisory_rules still counts all.
 ADVISORY_SERIES = 1000
+# Per-finding series per target, worst first: enough to name every object of a bad
+# deploy, bounded when a spec meets the wrong database; drift_findings_not_shown counts
+# the rest.
+DRIFT_FINDING_SERIES = 100
+# The drift_objects series kept at 0 while clean: the combinations that the alert rules
+# (deploy/prometheus/alerts.yml) select, so that their dashboards read 0, not "no data".
+# Others exist only while non-zero; all are combinations the diff can make.
+ALERTED_DRIFT = frozenset(
+    {
+        (Kind.INDEX, Change.MISSING, Severity.CRITICAL),
+        (Kind.INDEX, Change.INVALID, Severity.CRITICAL),
+        (Kind.POLICY, Change.MISSING, Severity.CRITICAL),
+        (Kind.POLICY, Change.CHANGED, Severity.CRITICAL),
+        (Kind.POLICY, Change.CHANGED, Severity.WARNING),
+        (Kind.RLS, Change.DISABLED, Severity.CRITICAL),
+        (Kind.TABLE, Change.MISSING, Severity.CRITICAL),
+        (Kind.PRIVILEGE, Change.WIDENED, Severity.CRITICAL),
+        (Kind.FUNCTION, Change.CHANGED, Severity.CRITICAL),
+        (Kind.FUNCTION, Change.WIDENED, Severity.CRITICAL),
+        (Kind.MIGRATION, Change.PENDING, Severity.INFO),
+    }
+)
+assert ALERTED_DRIFT <= DRIFT_COMBINATIONS
+_DRIFT_ORDER = {
+    combination: position
+    for position, combination in enumerate(
+        (kind, change, severity) for kind in Kind for change in Change for severity in Severity
+    )
+}
+# expected_object_present series of present objects: the kinds the alert rules name.
+PRESENT_SERIES_KINDS = frozenset({Kind.TABLE, Kind.RLS, Kind.INDEX, Kind.POLICY})
+_SEVERITY_ORDER = {severity: position for position, severity in enumerate(Severity)}
 
 
 # --- families -----------------------------------------------------------------------------------
@@ -143,8 +182,8 @@ class Family:
     """One metric family: the name its samples carry and its headers in both formats."""
 
     sample: str  # counters: with the _total suffix, in both formats
-    text_header: str
-    openmetrics_header: str  # counters: named without _total, as OpenMetrics wants
+    text_bytes: bytes  # HELP and TYPE
+    openmetrics_bytes: bytes  # counters: named without _total, as OpenMetrics wants
 
 
 def _family(kind: str, name: str, documentation: str) -> Family:
@@ -154,8 +193,8 @@ def _family(kind: str, name: str, documentation: str) -> Family:
     openmetrics_help = text_help.replace('"', r"\"")
     return Family(
         sample,
-        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n",
-        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n",
+        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n".encode(),
+        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n".encode(),
     )
 
 
@@ -183,7 +222,15 @@ CHECK_LAST_SUCCESS = _gauge(
 )
 CHECK_ERRORS = _counter("check_errors", "Runs of the check that failed.")
 DRIFT_OBJECTS = _gauge(
-    "drift_objects", "Objects departing from the spec, by kind, change and severity."
+    "drift_objects",
+    "Objects departing from the spec, by kind, change and severity (0 kept for those alerted on).",
+)
+DRIFT_FINDING = _gauge(
+    "drift_finding",
+    "One series per drift finding, naming its object (worst first, capped): always 1.",
+)
+DRIFT_FINDINGS_NOT_SHOWN = _gauge(
+    "drift_findings_not_shown", "Drift findings left out of drift_finding by its cap."
 )
 EXPECTED_OBJECT_PRESENT = _gauge(
     "expected_object_present",
@@ -195,7 +242,7 @@ LOCKED_RELATIONS_SKIPPED = _gauge(
 )
 ADVISORY_RULES = _gauge(
     "advisory_rules",
-    "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
+    "Advisories of the last full drift check, by rule (the rules that have some).",
 )
 ADVISORIES = _gauge(
     "advisories",
@@ -207,7 +254,8 @@ INDEX_VALID = _gauge(
     "index_valid", "1 valid, 0 invalid and not being built; absent while building."
 )
 INDEX_BUILDING = _gauge(
-    "index_building", "1 while pg_stat_progress_create_index shows the index being built."
+    "index_building",
+    "1 while pg_stat_progress_create_index shows the index being built; absent otherwise.",
 )
 INDEX_SCANS_SINCE = _gauge(
     "index_scans_since_watch_start", "Index scans since the watch window began."
@@ -232,6 +280,46 @@ STATE_WRITE_ERRORS = _counter(
 STATE_FILES_CORRUPT = _counter(
     "state_files_corrupt", "Corrupt state files found and renamed aside (*.corrupt-<time>)."
 )
+STATEMENTS_AVAILABLE = _gauge(
+    "statements_available", "Whether the last stats check read pg_stat_statements."
+)
+STATEMENT_ADVISORIES = _gauge(
+    "statement_advisories", "Query evidence advisories by rule (every rule, 0 when clean)."
+)
+STATEMENT_BASELINE_RESETS = _counter(
+    "statement_baseline_resets",
+    "Times the statement baseline restarted during the window (statistics reset, evictions).",
+)
+TABLE_MEAN_BEFORE = _gauge(
+    "table_statement_mean_seconds_before_watch_start",
+    "Mean time of the table's statements before the watch window began.",
+)
+TABLE_MEAN_SINCE = _gauge(
+    "table_statement_mean_seconds_since_watch_start",
+    "Mean time of the table's statements since the watch window began.",
+)
+TABLE_MEAN_RATIO = _gauge(
+    "table_statement_mean_ratio", "Mean statement time since the window began over before it."
+)
+INDEX_PLANNED_STATEMENTS = _gauge(
+    "index_planned_statements",
+    "New index: probed top statements on its table whose generic plan uses it.",
+)
+INDEX_NOT_PLANNED = _gauge(
+    "index_not_planned",
+    "New index: 1 when its table's probed top statements all plan without it (after a while).",
+)
+STATEMENT_CALLS_SINCE = _gauge(
+    "statement_calls_since_watch_start", "Calls of a top statement since the window began."
+)
+STATEMENT_MEAN_SINCE = _gauge(
+    "statement_mean_seconds_since_watch_start",
+    "Mean time of a top statement since the window began.",
+)
+STATEMENT_MEAN_BEFORE = _gauge(
+    "statement_mean_seconds_before_watch_start",
+    "Mean time of a top statement before the window began.",
+)
 WINDOW_START = _gauge("watch_window_start_timestamp_seconds", "When the watch window began.")
 WINDOW_END = _gauge("watch_window_end_timestamp_seconds", "When the watch window ends.")
 WINDOW_ACTIVE = _gauge("watch_window_active", "Whether the watch window is running.")
@@ -240,11 +328,13 @@ WINDOW_ACTIVE = _gauge("watch_window_active", "Whether the watch window is runni
 # --- lines ----------------------------------------------------------------------------------------
 
 # A section's output: each family it announces (in order) with its sample lines.
-Chunks = tuple[tuple[Family, str], ...]
+# Bytes, encoded once when a section is rendered: a rendering only joins them.
+Chunks = tuple[tuple[Family, bytes], ...]
 # Label strings by label names, then by values (keyed apart: the values alone are the
 # smallest key, and the names are the same few tuples every time).
 _LabelStrings = dict[tuple[str, ...], dict[tuple[str, ...], str]]
 _DRIFT_LABELS = ("target", "kind", "change", "severity")
+_FINDING_LABELS = ("target", "kind", "change", "severity", "schemaname", "relname", "object")
 _EXPECTED_LABELS = ("target", "kind", "schemaname", "relname", "object")
 _RULE_LABELS = ("target", "rule", "level")
 _ADVISORY_LABELS = ("target", "rule", "level", "schemaname", "relname", "object")
@@ -252,6 +342,8 @@ _INDEX_LABELS = ("target", "datname", "schemaname", "relname", "indexrelname")
 _TABLE_LABELS = ("target", "datname", "schemaname", "relname")
 _DATABASE_LABELS = ("target", "datname")
 _CONNECTION_LABELS = ("target", "datname", "state")
+_STATEMENT_RULE_LABELS = ("target", "rule", "level")
+_STATEMENT_LABELS = ("target", "datname", "queryid", "fingerprint")
 
 
 # Values as Go prints them (1e+06, +Inf), exactly as prometheus_client's exposition does.
@@ -302,7 +394,7 @@ class _Lines:
         self.announce(family).append(_line(family, labels, value))
 
     def chunks(self) -> Chunks:
-        return tuple((family, "".join(lines)) for family, lines in self._by_family.items())
+        return tuple((family, "".join(lines).encode()) for family, lines in self._by_family.items())
 
 
 class _Labels:
@@ -333,17 +425,11 @@ class _Labels:
 
 
 def _daemon(results: Results) -> Chunks:
-    return (
-        (BUILD_INFO, _line(BUILD_INFO, _label_string({"version": results.version}), 1.0)),
-        (
-            CONFIG_RELOAD_SUCCESS,
-            _line(CONFIG_RELOAD_SUCCESS, "", _flag(results.config_reload_success)),
-        ),
-        (
-            CONFIG_LAST_RELOAD_SUCCESS,
-            _line(CONFIG_LAST_RELOAD_SUCCESS, "", _timestamp(results.config_last_reload_success)),
-        ),
-    )
+    lines = _Lines()
+    lines.add(BUILD_INFO, _label_string({"version": results.version}), 1.0)
+    lines.add(CONFIG_RELOAD_SUCCESS, "", _flag(results.config_reload_success))
+    lines.add(CONFIG_LAST_RELOAD_SUCCESS, "", _timestamp(results.config_last_reload_success))
+    return lines.chunks()
 
 
 def _checks(target: TargetResults) -> Chunks:
@@ -360,24 +446,62 @@ def _checks(target: TargetResults) -> Chunks:
 
 
 def _drift_objects(name: str, findings: tuple[Finding, ...], labels: _Labels) -> Chunks:
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[Kind, Change, Severity], int] = dict.fromkeys(ALERTED_DRIFT, 0)
     for finding in findings:
-        key = (str(finding.kind), str(finding.change), str(finding.severity))
+        key = (finding.kind, finding.change, finding.severity)
         counts[key] = counts.get(key, 0) + 1
     lines = _Lines()
-    for kind in Kind:
-        for change in Change:
-            for severity in Severity:
-                count = counts.get((str(kind), str(change), str(severity)), 0)
-                series = labels(_DRIFT_LABELS, name, kind, change, severity)
-                lines.add(DRIFT_OBJECTS, series, float(count))
+    for key in sorted(counts, key=lambda k: _DRIFT_ORDER.get(k, len(_DRIFT_ORDER))):
+        kind, change, severity = key
+        series = labels(_DRIFT_LABELS, name, kind, change, severity)
+        lines.add(DRIFT_OBJECTS, series, float(counts[key]))
+    return lines.chunks()
+
+
+def _drift_findings(name: str, findings: tuple[Finding, ...], labels: _Labels) -> Chunks:
+    """A series per finding (value: the findings with those labels, 1 but for rare twins),
+    worst first up to :data:`DRIFT_FINDING_SERIES`, and the count of those left out."""
+    shown: dict[str, int] = {}
+    left_out = 0
+    for finding in sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity]):
+        series = labels(
+            _FINDING_LABELS,
+            name,
+            finding.kind,
+            finding.change,
+            finding.severity,
+            finding.schema,
+            finding.table or "",
+            finding.name,
+        )
+        if series in shown:
+            shown[series] += 1
+        elif len(shown) < DRIFT_FINDING_SERIES:
+            shown[series] = 1
+        else:
+            left_out += 1
+    lines = _Lines()
+    for series, count in shown.items():  # none: the family is not announced
+        lines.add(DRIFT_FINDING, series, float(count))
+    lines.add(DRIFT_FINDINGS_NOT_SHOWN, _label_string({"target": name}), float(left_out))
     return lines.chunks()
 
 
 def _expected(name: str, expected: tuple[ExpectedObject, ...], labels: _Labels) -> Chunks:
+    """Missing objects always; present ones of the kinds the alert rules name or join on
+    (the drift of the others is named by drift_finding)."""
+    indexes = {
+        (item.schemaname, item.relname, item.object) for item in expected if item.kind == "index"
+    }
     lines = _Lines()
     present = lines.announce(EXPECTED_OBJECT_PRESENT)
     for item in expected:
+        if item.present and item.kind not in PRESENT_SERIES_KINDS:
+            # A constraint enforced by an index keeps its series: the unused-index
+            # alert leaves such indexes out by joining on it.
+            backs_an_index = (item.schemaname, item.relname, item.object) in indexes
+            if item.kind != "constraint" or not backs_an_index:
+                continue
         series = labels(
             _EXPECTED_LABELS, name, item.kind, item.schemaname, item.relname, item.object
         )
@@ -386,10 +510,8 @@ def _expected(name: str, expected: tuple[ExpectedObject, ...], labels: _Labels) 
 
 
 def _skipped(name: str, drift: DriftResult) -> Chunks:
-    labels = _label_string({"target": name})
-    return (
-        (LOCKED_RELATIONS_SKIPPED, _line(LOCKED_RELATIONS_SKIPPED, labels, len(drift.skipped))),
-    )
+    line = _line(LOCKED_RELATIONS_SKIPPED, _label_string({"target": name}), len(drift.skipped))
+    return ((LOCKED_RELATIONS_SKIPPED, line.encode()),)
 
 
 def _advisories(name: str, advisories: tuple[Advisory, ...], labels: _Labels) -> Chunks:
@@ -397,9 +519,10 @@ def _advisories(name: str, advisories: tuple[Advisory, ...], labels: _Labels) ->
     for advisory in advisories:
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
     lines = _Lines()
-    for rule in RULES.values():
-        series = labels(_RULE_LABELS, name, rule.id, rule.level)
-        lines.add(ADVISORY_RULES, series, float(counts.get(rule.id, 0)))
+    for rule in RULES.values():  # rules with advisories: none, the family is not announced
+        if rule.id in counts:
+            series = labels(_RULE_LABELS, name, rule.id, rule.level)
+            lines.add(ADVISORY_RULES, series, float(counts[rule.id]))
     for advisory in advisories[:ADVISORY_SERIES]:  # none: the family is not announced
         series = labels(
             _ADVISORY_LABELS,
@@ -417,9 +540,9 @@ def _advisories(name: str, advisories: tuple[Advisory, ...], labels: _Labels) ->
 def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
     datname = usage.datname
     lines = _Lines()
-    scans, size, valid, building, since = (
+    scans, size, valid, since = (
         lines.announce(family)
-        for family in (INDEX_SCANS, INDEX_SIZE, INDEX_VALID, INDEX_BUILDING, INDEX_SCANS_SINCE)
+        for family in (INDEX_SCANS, INDEX_SIZE, INDEX_VALID, INDEX_SCANS_SINCE)
     )
     for index in usage.indexes:
         series = labels(
@@ -427,8 +550,9 @@ def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
         )
         scans.append(_line(INDEX_SCANS, series, float(index.scans)))
         size.append(_line(INDEX_SIZE, series, float(index.size_bytes)))
-        building.append(_line(INDEX_BUILDING, series, _flag(index.building)))
-        if not index.building:
+        if index.building:  # only while building: none, the family is not announced
+            lines.add(INDEX_BUILDING, series, 1.0)
+        else:
             valid.append(_line(INDEX_VALID, series, _flag(index.valid)))
         if index.scans_since_watch_start is not None:
             since.append(_line(INDEX_SCANS_SINCE, series, float(index.scans_since_watch_start)))
@@ -447,6 +571,45 @@ def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
     lines.add(LONGEST_TRANSACTION, database, float(health.longest_transaction_seconds))
     lines.add(DEADLOCKS_SINCE, database, float(health.deadlocks_since_watch_start))
     lines.add(ROLLBACKS_SINCE, database, float(health.rollbacks_since_watch_start))
+    return lines.chunks()
+
+
+def _statements(name: str, result: StatementsResult, labels: _Labels) -> Chunks:
+    datname = result.datname
+    lines = _Lines()
+    target = labels(("target",), name)
+    lines.add(STATEMENTS_AVAILABLE, target, _flag(result.available))
+    lines.add(STATEMENT_BASELINE_RESETS, target, float(result.resets))
+    counts: dict[str, int] = {}
+    for advisory in result.advisories:
+        counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
+    for rule in evidence.RULES:
+        series = labels(_STATEMENT_RULE_LABELS, name, rule, evidence.LEVELS[rule])
+        lines.add(STATEMENT_ADVISORIES, series, float(counts.get(rule, 0)))
+    for table in result.tables:
+        series = labels(_TABLE_LABELS, name, datname, table.schemaname, table.relname)
+        before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
+        if before is not None:
+            lines.add(TABLE_MEAN_BEFORE, series, before / 1000.0)
+        if since is not None:
+            lines.add(TABLE_MEAN_SINCE, series, since / 1000.0)
+        if before and since is not None:
+            lines.add(TABLE_MEAN_RATIO, series, since / before)
+    for index in result.indexes:
+        series = labels(
+            _INDEX_LABELS, name, datname, index.schemaname, index.relname, index.indexrelname
+        )
+        lines.add(INDEX_PLANNED_STATEMENTS, series, float(index.planned_statements))
+        lines.add(INDEX_NOT_PLANNED, series, _flag(index.not_planned))
+    for statement in result.statements:
+        series = labels(
+            _STATEMENT_LABELS, name, datname, str(statement.queryid), statement.fingerprint
+        )
+        lines.add(STATEMENT_CALLS_SINCE, series, float(statement.calls_since_watch_start))
+        if statement.mean_ms_since_watch_start is not None:
+            lines.add(STATEMENT_MEAN_SINCE, series, statement.mean_ms_since_watch_start / 1000.0)
+        if statement.mean_ms_before_watch_start is not None:
+            lines.add(STATEMENT_MEAN_BEFORE, series, statement.mean_ms_before_watch_start / 1000.0)
     return lines.chunks()
 
 
@@ -470,19 +633,20 @@ def _state_files_and_window(target: TargetResults) -> Chunks:
 class Rendered:
     """One rendering of the results: each family with the lines of every target."""
 
-    families: tuple[tuple[Family, tuple[str, ...]], ...]  # the sections' lines, not copied
+    families: tuple[tuple[Family, tuple[bytes, ...]], ...]  # the sections' lines, not copied
 
     def text(self) -> bytes:
         """The Prometheus text format (0.0.4)."""
-        return "".join(self._pieces(openmetrics=False)).encode()
+        return b"".join(self.pieces(openmetrics=False))
 
     def openmetrics(self) -> bytes:
         """OpenMetrics 1.0, ``# EOF`` included."""
-        return "".join((*self._pieces(openmetrics=True), "# EOF\n")).encode()
+        return b"".join((*self.pieces(openmetrics=True), b"# EOF\n"))
 
-    def _pieces(self, openmetrics: bool) -> Iterator[str]:
+    def pieces(self, openmetrics: bool) -> Iterator[bytes]:
+        """Headers and the sections' lines, as kept (OpenMetrics without ``# EOF``)."""
         for family, chunks in self.families:
-            yield family.openmetrics_header if openmetrics else family.text_header
+            yield family.openmetrics_bytes if openmetrics else family.text_bytes
             yield from chunks
 
 
@@ -499,14 +663,17 @@ _Source = TypeVar("_Source")
 class Renderer:
     """Renders whatever :class:`Results` `latest` returns, once per new value.
 
-    Sections whose source is the very object rendered last time are reused as
-    they were; the others are rendered again with the label strings they had.
+    A target whose results are the very object rendered last time is reused
+    whole (in a fleet, one target changes at a time); in the others, sections
+    whose source is the same object are reused as they were, and the rest are
+    rendered again with the label strings they had.
     """
 
     def __init__(self, latest: Callable[[], Results]) -> None:
         self._latest = latest
         self._lock = threading.Lock()
-        self._sections: dict[tuple[str, str], _Section] = {}
+        # By target: the results last rendered, their chunks, and their sections.
+        self._targets: dict[str, tuple[TargetResults, list[Chunks], dict[str, _Section]]] = {}
         self._last: tuple[Results, Rendered] | None = None
 
     def text(self) -> bytes:
@@ -514,6 +681,9 @@ class Renderer:
 
     def openmetrics(self) -> bytes:
         return self.render().openmetrics()
+
+    def pieces(self, openmetrics: bool) -> tuple[bytes, ...]:
+        return tuple(self.render().pieces(openmetrics))
 
     def render(self) -> Rendered:
         with self._lock:
@@ -523,42 +693,55 @@ class Renderer:
             return self._last[1]
 
     def _render(self, results: Results) -> Rendered:
-        sections: dict[tuple[str, str], _Section] = {}
-
-        def section(
-            target: str,
-            part: str,
-            source: _Source,
-            render: Callable[[str, _Source, _Labels], Chunks],
-        ) -> Chunks:
-            key = (target, part)
-            last = self._sections.get(key)
-            if last is not None and last.source is source:
-                sections[key] = last
-                return last.chunks
-            labels = _Labels(last.labels if last is not None else {})
-            sections[key] = rendered = _Section(source, render(target, source, labels), labels.kept)
-            return rendered.chunks
-
-        parts = [_daemon(results)]
+        rendered = {}
         for target in results.targets:
-            name = target.name
-            parts.append(_checks(target))
-            if target.drift is not None:
-                drift = target.drift
-                parts.append(section(name, "drift_objects", drift.findings, _drift_objects))
-                parts.append(section(name, "expected", drift.expected, _expected))
-                parts.append(_skipped(name, drift))
-                parts.append(section(name, "advisories", drift.advisories, _advisories))
-            if target.usage is not None:
-                parts.append(section(name, "usage", target.usage, _usage))
-            parts.append(_state_files_and_window(target))
-        self._sections = sections  # a target or section gone takes its strings with it
-        by_family: dict[Family, list[str]] = {}
-        for chunks in parts:
+            last = self._targets.get(target.name)
+            if last is not None and last[0] is target:
+                rendered[target.name] = last
+            else:
+                previous = last[2] if last is not None else {}
+                sections: dict[str, _Section] = {}
+                rendered[target.name] = (target, _target(target, previous, sections), sections)
+        self._targets = rendered  # a target or section gone takes its strings with it
+        by_family: dict[Family, list[bytes]] = {}
+        for chunks in (_daemon(results), *(c for _, parts, _ in rendered.values() for c in parts)):
             for family, lines in chunks:
                 by_family.setdefault(family, []).append(lines)
         return Rendered(tuple((family, tuple(chunks)) for family, chunks in by_family.items()))
+
+
+def _target(
+    target: TargetResults, previous: dict[str, _Section], sections: dict[str, _Section]
+) -> list[Chunks]:
+    """The chunks of one target, reusing the `previous` sections whose source is the same
+    object; `sections` receives this rendering's."""
+    name = target.name
+
+    def section(
+        part: str, source: _Source, render: Callable[[str, _Source, _Labels], Chunks]
+    ) -> Chunks:
+        last = previous.get(part)
+        if last is not None and last.source is source:
+            sections[part] = last
+            return last.chunks
+        labels = _Labels(last.labels if last is not None else {})
+        sections[part] = new = _Section(source, render(name, source, labels), labels.kept)
+        return new.chunks
+
+    parts = [_checks(target)]
+    if target.drift is not None:
+        drift = target.drift
+        parts.append(section("drift_objects", drift.findings, _drift_objects))
+        parts.append(section("drift_finding", drift.findings, _drift_findings))
+        parts.append(section("expected", drift.expected, _expected))
+        parts.append(_skipped(name, drift))
+        parts.append(section("advisories", drift.advisories, _advisories))
+    if target.usage is not None:
+        parts.append(section("usage", target.usage, _usage))
+    if target.statements is not None:
+        parts.append(section("statements", target.statements, _statements))
+    parts.append(_state_files_and_window(target))
+    return parts
 
 
 def process() -> CollectorRegistry:

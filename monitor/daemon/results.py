@@ -77,6 +77,7 @@ class DriftResult:
     checked_at: datetime
     full: bool  # False: the catalog fingerprint had not moved, the last findings stand
     advisories: tuple[Advisory, ...] = ()  # from the last full snapshot, worst first
+    notes: tuple[str, ...] = ()  # definitions compared by hash, over the byte cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,49 @@ class UsageResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementTiming:
+    """One of the top statements on the spec's tables (never its text: a fingerprint)."""
+
+    queryid: int
+    fingerprint: str
+    calls_since_watch_start: int
+    mean_ms_since_watch_start: float | None  # None: no call yet in the window
+    mean_ms_before_watch_start: float | None  # None: not called before the window
+
+
+@dataclass(frozen=True, slots=True)
+class TableTiming:
+    schemaname: str
+    relname: str
+    mean_ms_before_watch_start: float | None
+    mean_ms_since_watch_start: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPlanning:
+    """A new index: how many probed top statements on its table plan through it."""
+
+    schemaname: str
+    relname: str
+    indexrelname: str
+    planned_statements: int
+    not_planned: bool  # the advisory: probed statements, none through it, after the wait
+
+
+@dataclass(frozen=True, slots=True)
+class StatementsResult:
+    """Query evidence from pg_stat_statements, as /metrics shows it."""
+
+    datname: str
+    available: bool
+    resets: int  # baselines restarted since the window began
+    statements: tuple[StatementTiming, ...]  # the top N
+    tables: tuple[TableTiming, ...]
+    indexes: tuple[IndexPlanning, ...]
+    advisories: tuple[Advisory, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TargetResults:
     name: str
     up: bool = False
@@ -129,6 +173,7 @@ class TargetResults:
     window: WindowStatus | None = None
     state_write_errors: int = 0  # state file writes that failed (full disk, permissions)
     state_files_corrupt: int = 0  # corrupt state files renamed aside
+    statements: StatementsResult | None = None
 
     def check(self, name: str) -> CheckResult:
         return self.drift_check if name == "drift" else self.stats_check
@@ -255,6 +300,8 @@ def _table_objects(
         (Kind.TRIGGER, table.triggers, actual.triggers if actual else None),
         (Kind.CONSTRAINT, table.constraints, actual.constraints if actual else None),
     ):
+        if actual is not None and have is None:
+            continue  # not read (too many of the kind): unknown, which is not missing
         names = {o.name for o in have or ()}
         for wanted_object in wanted or ():
             yield item(kind, wanted_object.name, wanted_object.name in names)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,52 +29,35 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
-from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
-from monitor.daemon import metrics, webconfig
+from monitor.daemon import fleet, metrics, state_dir, webconfig
 from monitor.daemon.drift import DriftCheck
+from monitor.daemon.evidence import EvidenceKeeper
 from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
-from monitor.daemon.session import CANCEL_TIMEOUT_SECONDS, NotYet, Session
+from monitor.daemon.session import NotYet, RunWatch, Session
 from monitor.daemon.usage import SpecRelations, usage_result
 from monitor.daemon.web import Exposition, WebServer
 from monitor.daemon.webconfig import ServerTls, WebConfig
 from monitor.daemon.window_state import WindowKeeper
 from monitor.errors import ConnectionFailed, ExitCode, MonitorError
-from monitor.postgres import db, stats
+from monitor.postgres import catalog_limits, db, stats
+from monitor.schema.advisors import Settings as AdvisorSettings
 from monitor.schema.model import Severity, State
 from monitor.window.report import index_activity
 
 # SIGTERM must end the process within 5 s; this leaves room for closing up.
 _STOP_GRACE_SECONDS = 3.0
 _SIGNAL_POLL_SECONDS = 0.25
-# A run still going this long after its budget (and the cancel request it sent) is stuck
-# on a silent peer: the watchdog breaks its connection and reports the failure.
-WATCHDOG_GRACE_SECONDS = CANCEL_TIMEOUT_SECONDS + 1.0
 _WATCHDOG_POLL_SECONDS = 0.5
 _FAILING = frozenset({Severity.CRITICAL, Severity.WARNING})
 
 Change = Callable[[TargetResults], TargetResults]
-
-
-class _DaemonThreadExecutor(BaseExecutor):  # type: ignore[misc]
-    """Runs each job in a daemon thread, so a run stuck in a connect never holds up exit."""
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        def work() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException as exc:
-                self._run_job_error(job.id, exc, exc.__traceback__)
-            else:
-                self._run_job_success(job.id, events)
-
-        threading.Thread(target=work, name=f"check-{job.id}", daemon=True).start()
 
 
 class TargetRunner:
@@ -96,6 +79,8 @@ class TargetRunner:
         events: log_module.Events,
         clock: Clock,
         on_window_end: Callable[[str], None] = lambda _name: None,
+        *,
+        keep_state: bool = True,
     ) -> None:
         self.target = target
         self.config = config
@@ -105,11 +90,13 @@ class TargetRunner:
         self._on_window_end = on_window_end
         self._lock = threading.Lock()  # one statement at a time on the one session
         self._stopping = False
-        self._running: tuple[str, float] | None = None  # (check, monotonic start)
-        self._overdue = False  # the watchdog has reported the current run
+        self._watch = RunWatch()  # the run in progress, for the watchdog
         self._use_spec(expected)
         self.session = Session(target, config, time.monotonic)
-        self.window = WindowKeeper(target.name, config, events, clock.now(), self._publish)
+        self.window = WindowKeeper(
+            target.name, config, events, clock.now(), self._publish, keep_state=keep_state
+        )
+        self._evidence = self._evidence_keeper()
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -134,20 +121,29 @@ class TargetRunner:
         self, target: config_module.Target, expected: State, config: config_module.Config
     ) -> None:
         with self._lock:
+            same = _drift_settings(config) == _drift_settings(self.config)
+            same_evidence = (config.statements, config.limits) == (
+                self.config.statements,
+                self.config.limits,
+            )
             self.target, self.config = target, config
             self.window.config = config
-            self._use_spec(expected)
+            respec = expected is not self.expected
+            if respec or not same:  # else: keep the last answer
+                self._use_spec(expected)
+            if respec or not same_evidence:
+                self._evidence.close()  # the new keeper starts from what this one saved
+                self._evidence = self._evidence_keeper()
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
-        self._drift_check = DriftCheck(
-            expected,
-            self.config.intervals.full_drift,
-            self.config.limits.present_objects,
-            self.config.advisors,
-        )
+        self._drift_check = DriftCheck(expected, *_drift_settings(self.config))
         self._spec_relations = SpecRelations(expected)
+
+    def _evidence_keeper(self) -> EvidenceKeeper:
+        now = self._clock.now()
+        return EvidenceKeeper(self.name, self.expected, self.config, self.window, self._events, now)
 
     def _publish(self, change: Change) -> None:
         self._store.update_target(self.name, change)
@@ -163,6 +159,7 @@ class TargetRunner:
         acquired = self._lock.acquire(timeout=timeout)
         try:
             self.session.drop()
+            self._evidence.close()
             self.window.close()
         finally:
             if acquired:
@@ -173,24 +170,25 @@ class TargetRunner:
 
         The failure is published now rather than when the run's thread gets to
         it, and then its connection is broken (that thread wakes with an error).
+        A run overdue because its thread is busy (our own processing, CPU-bound)
+        is slow, not an outage: ``up`` stays, and so does the connection.
         """
-        running = self._running
-        if running is None or self._overdue:
+        overrun = self._watch.overrun(self.config.run_budget)
+        if overrun is None:
             return
-        check, started = running
-        budget = self.config.run_budget(check)
-        overdue = time.monotonic() - started
-        if overdue < budget + WATCHDOG_GRACE_SECONDS or self._running is not running:
-            return  # in time, or that run has just ended
-        self._overdue = True
-        error = f"no answer from the database for {overdue:.1f}s (run budget {budget:g}s)"
-        self._events.reachability(self.name, False, error)
+        answered, error = overrun.busy, overrun.error
+        self._events.reachability(self.name, answered, None if answered else error)
+        if answered:
+            self._events.check_outcome(self.name, overrun.check, False, error)
         self._publish(
-            lambda t: _with_check(replace(t, up=False), check, lambda c: c.failed(overdue, error))
+            lambda t: _with_check(
+                replace(t, up=answered), overrun.check, lambda c: c.failed(overrun.seconds, error)
+            )
         )
-        # Last: the severed run ends at once and hands the session to the other check,
-        # whose "next attempt in ..." must not be the outage's first word.
-        self.session.sever()
+        if not answered:
+            # Last: the severed run ends at once and hands the session to the other check,
+            # whose "next attempt in ..." must not be the outage's first word.
+            self.session.sever()
 
     # -- running a check ------------------------------------------------------
 
@@ -215,11 +213,11 @@ class TargetRunner:
         try:
             self._events.rearm(self.name, f"busy:{check}")
             if not self._stopping:
-                self._running, self._overdue = (check, time.monotonic()), False
+                self._watch.start(check)
                 try:
                     self._run_locked(check, body, budget)
                 finally:
-                    self._running = None
+                    self._watch.end()
             self._check_window()
         finally:
             self._lock.release()
@@ -261,6 +259,7 @@ class TargetRunner:
             timer.cancel()
         duration = time.perf_counter() - started
         now = self._clock.now()
+        log_module.get_logger().debug("check_succeeded", target=self.name, check=check)
         self._events.reachability(self.name, True)
         self._events.check_outcome(self.name, check, True)
         self._publish(
@@ -271,7 +270,7 @@ class TargetRunner:
 
     def _unreachable(self, check: str, error: str, started: float) -> None:
         self.window.count_failure()
-        if self._overdue:
+        if self._watch.overdue:
             return  # the watchdog said so already
         duration = time.perf_counter() - started
         self._events.reachability(self.name, False, error)
@@ -281,7 +280,7 @@ class TargetRunner:
 
     def _failed(self, check: str, error: str, started: float) -> None:
         self.window.count_failure()
-        if self._overdue:
+        if self._watch.overdue:
             return
         duration = time.perf_counter() - started
         self._events.reachability(self.name, True)
@@ -296,6 +295,8 @@ class TargetRunner:
         now = self._clock.now()
         result = self._drift_check.run(conn, now, index_activity(self.window.state, now))
         self._events.findings(self.name, result.findings)
+        for note in result.notes:
+            self._events.once(self.name, f"note:{note}", "definition_compared_by_hash", note=note)
         self.window.record_drift(result)
         return lambda t: replace(t, drift=result)
 
@@ -309,10 +310,10 @@ class TargetRunner:
                 datname=sample.database.datname,
                 stats_reset=str(sample.database.stats_reset),
             )
-        usage = usage_result(
-            sample, state, self._spec_relations, self.config.limits, self._clock.now()
-        )
-        return lambda t: replace(t, usage=usage)
+        now = self._clock.now()
+        usage = usage_result(sample, state, self._spec_relations, self.config.limits, now)
+        statements = self._evidence.cycle(conn, sample.database.datname, now)
+        return lambda t: replace(t, usage=usage, statements=statements)
 
     # -- the watch window -------------------------------------------------------
 
@@ -321,12 +322,24 @@ class TargetRunner:
         now = self._clock.now()
         window = self.window.status(now)
         self._publish(lambda t: t if t.window == window else replace(t, window=window))
-        if self.window.finish(self.expected, now) is not None:
+        if self.window.finish(self.expected, now, self._evidence.state) is not None:
             self._on_window_end(self.name)
 
     @property
     def window_ended(self) -> bool:
         return self.window.ended
+
+
+def _drift_settings(
+    config: config_module.Config,
+) -> tuple[float, int, AdvisorSettings, catalog_limits.Limits]:
+    limits = config.limits
+    return (
+        config.intervals.full_drift,
+        limits.present_objects,
+        config.advisors,
+        catalog_limits.Limits(limits.definition_bytes, limits.objects_per_kind),
+    )
 
 
 def _with_check(
@@ -357,20 +370,29 @@ class Daemon:
         listen_address: str | None = None,
         web_config: WebConfig | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        shard: fleet.Shard | None = None,
+        keep_state: bool = True,
     ) -> None:
         self.config = config
-        self._clock = clock
+        self._shard = shard  # --shard, kept for reloads
+        self._keep_state = keep_state
         self._web_config = web_config
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
+        # Every check, the window and its report read this clock: a step of the wall clock
+        # is logged and taken out, and the schedule is made again from the new wall time.
+        self._clock = SteadyClock(clock, self._wall_clock_stepped)
+        self._reschedule_requested = False
         self.store = ResultsStore(
-            Results(version=__version__, config_last_reload_success=clock.now())
+            Results(version=__version__, config_last_reload_success=self._clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
+        self._targets_file = fleet.file_signature(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
+        self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
-            executors={"default": _DaemonThreadExecutor()},
+            executors={"default": fleet.PoolExecutor(self._pool)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -415,6 +437,7 @@ class Daemon:
                 self._events,
                 self._clock,
                 self._window_ended,
+                keep_state=self._keep_state,
             )
         for name, old in self._runners.items():
             if name not in runners:
@@ -437,18 +460,31 @@ class Daemon:
         self.store.update(keep)
 
     def _schedule(self) -> None:
-        self._scheduler.remove_all_jobs()
+        """Jobs for new and replaced runners, their first runs spread (:func:`fleet.first_runs`);
+        a runner a reload kept keeps its jobs and their times."""
+        for job in self._scheduler.get_jobs():  # a job runs a bound method of its runner
+            if self._runners.get(job.id.rpartition(":")[0]) is not job.func.__self__:
+                job.remove()
+        scheduled = {job.id for job in self._scheduler.get_jobs()}
+        new = [r for r in self._runners.values() if f"{r.name}:drift" not in scheduled]
+        intervals = self.config.intervals
+        offsets = fleet.first_runs(
+            [r.name for r in new],
+            min(intervals.drift, intervals.stats),
+            self.config.max_concurrent_checks,
+        )
         now = datetime.now(UTC)
-        for runner in self._runners.values():
-            for check, interval, job in (
-                ("drift", self.config.intervals.drift, runner.run_drift),
-                ("stats", self.config.intervals.stats, runner.run_stats),
+        for runner in new:
+            first = offsets[runner.name]
+            for check, interval, job, offset in (
+                ("drift", intervals.drift, runner.run_drift, first.drift),
+                ("stats", intervals.stats, runner.run_stats, first.stats),
             ):
                 self._scheduler.add_job(
                     job,
                     IntervalTrigger(seconds=interval, timezone=UTC),
                     id=f"{runner.name}:{check}",
-                    next_run_time=now,
+                    next_run_time=now + timedelta(seconds=offset),
                     misfire_grace_time=max(1, int(interval)),
                 )
 
@@ -540,6 +576,15 @@ class Daemon:
             self._wake.clear()
             if self._stop_requested:
                 break
+            self._clock.now()  # a step of the wall clock is seen here within a poll
+            if self._reschedule_requested:  # the wall clock stepped: every job from now
+                self._reschedule_requested = False
+                self._scheduler.remove_all_jobs()
+                self._schedule()
+            targets_file = fleet.file_signature(self.config.targets_file)
+            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
+                self._targets_file = targets_file
+                self._reload_requested = True
             if self._status_requested:
                 self._log_status()
             if self._reloading is not None and not self._reloading.is_alive():
@@ -556,7 +601,7 @@ class Daemon:
 
     def _load_for_reload(self) -> None:
         try:
-            self._loaded = load(self.config.path)
+            self._loaded = load(self.config.path, self._shard)
         except MonitorError as exc:
             self._loaded = str(exc)
         except Exception as exc:  # a reload must never take the daemon down
@@ -570,10 +615,10 @@ class Daemon:
             self.store.update(lambda r: replace(r, config_reload_success=False))
             return False
         config, specs = loaded
-        if config.web != self.config.web:
-            self._log.warning(
-                "config_reload_partial", reason="web settings take effect at the next restart"
-            )
+        restart_only = ("web", "max_concurrent_checks")
+        if any(getattr(config, key) != getattr(self.config, key) for key in restart_only):
+            reason = "web settings and max_concurrent_checks take effect at the next restart"
+            self._log.warning("config_reload_partial", reason=reason)
         self._install(config, specs)
         self._schedule()
         now = self._clock.now()
@@ -588,12 +633,20 @@ class Daemon:
         for runner in self._runners.values():
             runner.stop()
         self._scheduler.shutdown(wait=False)
+        self._pool.shutdown()
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
         for runner in self._runners.values():
             runner.close(timeout=max(0.0, deadline - time.monotonic()))
         if self._web is not None:
             self._web.stop()
         self._log.info("daemon_stopped")
+
+    def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
+        """APScheduler runs on the wall clock: after a step back it would wait the step out
+        (an hour back, an hour without checks), so the jobs are scheduled again from now."""
+        self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
+        self._reschedule_requested = True
+        self._wake.set()
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(
@@ -619,9 +672,16 @@ class Daemon:
         return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
-def load(config_path: Path) -> tuple[config_module.Config, dict[str, State]]:
-    """The config and every target's spec, all problems of both reported at once."""
+def load(
+    config_path: Path, shard: fleet.Shard | None = None
+) -> tuple[config_module.Config, dict[str, State]]:
+    """The config and the spec of every target of this shard (`shard`, else the config's),
+    all problems of both reported at once."""
     config = config_module.load(config_path)
+    shard = shard or config.shard
+    if shard is not None:
+        mine = tuple(t for t in config.targets if shard.owns(t.name))
+        config = replace(config, targets=mine, shard=shard)
     return config, config_module.load_specs(config)
 
 
@@ -633,9 +693,14 @@ def run(
     *,
     web_config_file: Path | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    shard: str | None = None,
+    log_level: str | None = None,
 ) -> int:
     """`schema-monitor run`. Errors in the config or specs raise InputError (exit 2)."""
-    config, specs = load(config_path)
+    chosen_shard = fleet.parse_shard(shard) if shard is not None else None
+    if shard is not None and chosen_shard is None:
+        raise MonitorError(f"--shard: {shard!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+    config, specs = load(config_path, chosen_shard)  # --log.level: argparse's choices
     if listen_address is not None and config_module.parse_listen_address(listen_address) is None:
         raise MonitorError(f"--web.listen-address: {listen_address!r} is not HOST:PORT")
     web_config = webconfig.load(web_config_file) if web_config_file is not None else None
@@ -644,28 +709,19 @@ def run(
             f"TLS is configured twice: in {web_config_file} and in {config_path} (web.tls)"
         )
     if validate_only:
-        print(f"{config_path}: ok ({len(config.targets)} targets)")
+        of_shard = f" of shard {config.shard}" if config.shard is not None else ""
+        print(f"{config_path}: ok ({len(config.targets)} targets{of_shard})")
         return ExitCode.OK
-    log_module.configure(config.log_format)
-    _prepare_state_dir(config.state_dir)
-    daemon = Daemon(
-        config, specs, listen_address=listen_address, web_config=web_config, clock=clock
-    )
-    if once:
-        return daemon.run_once()
-    _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
-    daemon.start()
-    return daemon.serve()
-
-
-def _prepare_state_dir(state_dir: Path) -> None:
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        probe = state_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise MonitorError(f"state_dir {state_dir} is not writable: {exc.strerror}") from None
+    log_module.configure(config.log_format, level=log_level or config.log_level)
+    state_dir.prepare(config.state_dir)
+    options: dict[str, Any] = {"web_config": web_config, "clock": clock, "shard": chosen_shard}
+    if once:  # reads the window files but never starts a window nor writes one
+        return Daemon(config, specs, keep_state=False, **options).run_once()
+    with state_dir.held(config.state_dir):
+        daemon = Daemon(config, specs, listen_address=listen_address, **options)
+        _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process
+        daemon.start()
+        return daemon.serve()
 
 
 def _install_signal_handlers(daemon: Daemon) -> None:

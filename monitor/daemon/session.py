@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ from monitor.postgres import db
 T = TypeVar("T")
 # How long a cancel request may take: it travels to the same server, maybe the same dead path.
 CANCEL_TIMEOUT_SECONDS = 2.0
+# A run still going this long after its budget (and the cancel request it sent) is
+# overdue: stuck on a silent peer, or on our own processing.
+WATCHDOG_GRACE_SECONDS = CANCEL_TIMEOUT_SECONDS + 1.0
+# CPU time the run's thread must have used since the watchdog's last look for an overdue
+# run to be our own processing (a thread waiting on a socket uses none), even under a
+# CPU limit of a fifth of a core.
+_BUSY_CPU_SECONDS = 0.01
 
 
 class NotYet(Exception):
@@ -202,3 +210,60 @@ class Session:
             duplicate = os.dup(conn.fileno())
             with socket.socket(fileno=duplicate) as stuck:
                 stuck.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass(frozen=True, slots=True)
+class Overrun:
+    check: str
+    seconds: float  # since the run started
+    budget: float
+    busy: bool  # its thread was using CPU: our processing, not a silent database
+
+    @property
+    def error(self) -> str:
+        if self.busy:
+            return (
+                f"run over its budget of {self.budget:g}s after {self.seconds:.1f}s: the"
+                " monitor's own processing is slow (CPU-bound), not the database"
+            )
+        return f"no answer from the database for {self.seconds:.1f}s (run budget {self.budget:g}s)"
+
+
+class RunWatch:
+    """The run in progress as the watchdog sees it, on the monotonic clock and the run
+    thread's CPU clock: in time, overdue waiting on the database, or overdue working."""
+
+    def __init__(self) -> None:
+        self.running: tuple[str, float, int] | None = None  # check, start, thread
+        self.overdue = False  # reported already
+        self._cpu_seen: float | None = None
+
+    def start(self, check: str) -> None:
+        self.running = (check, time.monotonic(), threading.get_ident())
+        self.overdue, self._cpu_seen = False, None
+
+    def end(self) -> None:
+        self.running = None
+
+    def overrun(self, budget_of: Callable[[str], float]) -> Overrun | None:
+        """The run, once, when it has outlived its budget and the grace; else None."""
+        running = self.running
+        if running is None or self.overdue:
+            return None
+        check, started, thread = running
+        cpu, seen = _thread_cpu(thread), self._cpu_seen
+        self._cpu_seen = cpu
+        busy = cpu is not None and seen is not None and cpu - seen >= _BUSY_CPU_SECONDS
+        budget, seconds = budget_of(check), time.monotonic() - started
+        if seconds < budget + WATCHDOG_GRACE_SECONDS or self.running is not running:
+            return None  # in time, or that run has just ended
+        self.overdue = True
+        return Overrun(check, seconds, budget, busy)
+
+
+def _thread_cpu(thread: int) -> float | None:
+    """CPU seconds a thread has used; None where the platform cannot tell."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread))
+    except (AttributeError, OSError):
+        return None

@@ -20,16 +20,11 @@ rather than ignored.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ssl
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import bcrypt
 
 from monitor.documents import yamldoc
 from monitor.documents.reader import Reader
@@ -82,35 +77,6 @@ class WebConfig:
     tls: ServerTls | None = None
     basic_auth_users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class BasicAuth:
-    """Checks ``Authorization: Basic`` against bcrypt hashes, remembering good answers.
-
-    bcrypt costs tens of milliseconds on purpose; paying it on every scrape
-    would make the exporter slow and easy to flood, so a pair that matched is
-    remembered (as a keyed digest, never in clear).
-    """
-
-    def __init__(self, users: Mapping[str, bytes]) -> None:
-        self._users = dict(users)
-        self._key = hashlib.sha256(b"".join(sorted(users.values()))).digest()
-        self._good: set[bytes] = set()
-        self._lock = threading.Lock()
-
-    def allows(self, user: str, password: str) -> bool:
-        hashed = self._users.get(user)
-        if hashed is None:
-            return False
-        digest = hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
-        with self._lock:
-            if digest in self._good:
-                return True
-        if not bcrypt.checkpw(password.encode(), hashed):
-            return False
-        with self._lock:
-            self._good.add(digest)
-        return True
 
 
 def load(path: Path) -> WebConfig:

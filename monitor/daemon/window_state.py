@@ -24,6 +24,7 @@ from monitor.postgres import stats
 from monitor.schema.model import State
 from monitor.window import report as report_module
 from monitor.window import watch
+from monitor.window.evidence import StatementsState
 
 # Counters saved late lose nothing (the next start adds everything since the saved
 # raw values); saving every cycle would rewrite thousands of entries for nothing.
@@ -43,8 +44,13 @@ class WindowKeeper:
         events: log_module.Events,
         now: datetime,
         publish: Publish,
+        *,
+        keep_state: bool = True,
     ) -> None:
         self.name = name
+        # False (run --once): the files are read, never written: no window starts, no
+        # history or report is written, and a running daemon's files stay its own.
+        self.keep_state = keep_state
         self.config = config
         self.files = watch.StateFiles(config.state_dir, name)
         self._events = events
@@ -95,6 +101,8 @@ class WindowKeeper:
         state: watch.WatchState | None = self._load(self.files.load_watch, None, now)
         if state is None or (configured is not None and state.start != configured):
             state = watch.begin(configured or now)
+            if not self.keep_state:
+                return state
             self._save(self.files.save_watch, state)
             self._saved_at = time.monotonic()
             log_module.get_logger().info(
@@ -102,12 +110,22 @@ class WindowKeeper:
             )
         return state
 
+    def load_file(self, load: Callable[[], T], fresh: T, now: datetime) -> T:
+        """Another state file of this target, read with the same care (corrupt: set aside)."""
+        return self._load(load, fresh, now)
+
+    def save_file(self, save: Callable[[T], None], value: T) -> bool:
+        """Another state file of this target, its failed writes counted with the others'."""
+        return self._save(save, value)
+
     def evidence(self, now: datetime) -> watch.Evidence | None:
         return self._load(self.files.load_evidence, None, now)
 
     # -- writing ------------------------------------------------------------------
 
     def _save(self, save: Callable[[T], None], value: T) -> bool:
+        if not self.keep_state:
+            return True
         try:
             save(value)
         except MonitorError as exc:
@@ -165,10 +183,12 @@ class WindowKeeper:
     def status(self, now: datetime) -> watch.WindowStatus:
         return watch.status(self.state, self.config.watch_window.duration, now)
 
-    def finish(self, expected: State, now: datetime) -> report_module.Report | None:
+    def finish(
+        self, expected: State, now: datetime, statements: StatementsState | None = None
+    ) -> report_module.Report | None:
         """Write the end-of-window report once the window is over; the report, else None."""
         window = self.status(now)
-        if now < window.end or self.ended:
+        if now < window.end or self.ended or not self.keep_state:
             return None
         built = report_module.build(
             self.name,
@@ -179,6 +199,7 @@ class WindowKeeper:
             duration_seconds=self.config.watch_window.duration,
             new_indexes_since=self.config.watch_window.new_indexes_since,
             now=now,
+            statements=statements,
         )
         try:
             report_module.write_files(self.files, built)

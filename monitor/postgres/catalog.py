@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +47,7 @@ from psycopg import IsolationLevel, capabilities, sql
 
 from monitor.errors import CatalogError, ConnectionFailed
 from monitor.postgres import catalog_security as surface
+from monitor.postgres.catalog_limits import DEFAULT_LIMITS, Limits, over_cap, unread
 from monitor.postgres.queries import load_query
 from monitor.schema import model, quote
 
@@ -69,18 +70,21 @@ class Snapshot:
     queries: int  # statements issued, BEGIN and COMMIT included
     # Why the migration ledger was not read (no grant, not a ledger), if it was not.
     ledger_problem: str | None = None
+    over_cap: Mapping[str, int] = dataclasses.field(default_factory=dict)  # kind -> objects
+    limits: Limits = DEFAULT_LIMITS
 
 
 def snapshot(
     conn: psycopg.Connection[Any],
     schemas: Sequence[str] = ("public",),
     ledger_table: str | None = model.DEFAULT_LEDGER_TABLE,
+    limits: Limits = DEFAULT_LIMITS,
     *,
     optional: Sequence[str] = (),
 ) -> Snapshot:
     """Read the asked schemas (and the `optional` ones that exist) and the migration ledger
-    in one read-only transaction."""
-    reader = _Reader(conn)
+    in one read-only transaction, within `limits` (:mod:`monitor.postgres.catalog_limits`)."""
+    reader = _Reader(conn, limits)
     asked = sorted(set(schemas) | set(optional))
     # The snapshot's consistency rests on these; connect() sets them already,
     # and assigning them outside a transaction sends nothing to the server.
@@ -97,7 +101,8 @@ def snapshot(
             )
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
-    return Snapshot(state, skipped, reader.statements + _TRANSACTION_STATEMENTS, problem)
+    statements = reader.statements + _TRANSACTION_STATEMENTS
+    return Snapshot(state, skipped, statements, problem, reader.over_cap, limits)
 
 
 @contextmanager
@@ -133,8 +138,10 @@ def looks_like_a_ledger(name: str) -> bool:
 class _Reader:
     """Runs the named queries and counts them."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], limits: Limits) -> None:
         self.conn = conn
+        self.limits = limits
+        self.over_cap: dict[str, int] = {}  # kinds not read: too many objects
         self.statements = 0
         # One object per distinct text: a catalog repeats its types, expressions,
         # roles and owners object after object; the model keeps a third as many.
@@ -158,6 +165,15 @@ class _Reader:
         name = _LEDGER_QUERIES.get(shape, "catalog_ledger")
         query = sql.SQL(load_query(name)).format(ledger=sql.Identifier(schema, table))
         return self._fetch(query, {})
+
+    def capped(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` for the statement reading `kind`: empty lists (no rows) when the kind is
+        over the cap, and the byte cap on definition texts."""
+        if kind in self.over_cap:
+            params = {
+                key: [] if isinstance(value, list) else value for key, value in params.items()
+            }
+        return {**params, "text_cap": self.limits.definition_bytes}
 
     def stream(self, name: str, params: dict[str, Any]) -> Iterator[Row]:
         """The rows of a large statement, a chunk at a time; read them all before the next.
@@ -215,26 +231,30 @@ def _read(
         has_version,
         may_read,
         ledger_shape,
+        counts,
     ) = context[0]
     missing = [name for name in missing or () if name not in optional]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
+    reader.over_cap = over_cap(counts, reader.limits)
     asked = {"schemas": schemas, "skipped": skipped_oids}
     tables = reader.rows("catalog_tables", asked)
     by_oid = {"tables": [row[0] for row in tables]}
     # A materialized view's indexes come with the tables' own, in the same statement.
     with_matviews = {"tables": by_oid["tables"] + matviews}
     parts = _table_parts(reader, by_oid, with_matviews)
+    asked_functions = {"schemas": schemas, "skipped": skipped_functions}
     functions = list(
         map(
             surface.function_from_row,
-            reader.stream("catalog_functions", {"schemas": schemas, "skipped": skipped_functions}),
+            reader.stream("catalog_functions", reader.capped("functions", asked_functions)),
         )
     )
     (objects,) = reader.rows("catalog_objects", {"schemas": schemas})
     # Last: pg_get_viewdef keeps a lock on each view and what it reads until COMMIT.
     views = [
-        surface.view_from_row(row, parts.indexes) for row in reader.stream("catalog_views", asked)
+        surface.view_from_row(row, parts.indexes)
+        for row in reader.stream("catalog_views", reader.capped("views", asked))
     ]
     skipped_names += [
         f"{schema}.{quote.signature(name, types)}" for schema, name, types in skipped_function_names
@@ -253,7 +273,8 @@ def _read(
                     ledger, latest_only=True, dirty=any(bool(row[1]) for row in versions)
                 )
     state = state_from_rows(schemas, tables, parts, ledger)
-    return surface.with_surface(state, functions, views, objects), skipped, problem
+    state = surface.with_surface(state, functions, views, objects)
+    return unread(state, reader.over_cap), skipped, problem
 
 
 def _table_parts(
@@ -274,11 +295,19 @@ def _table_parts(
     return TableParts(
         columns=group_by_table(columns, shared(column_from_row, width=-1)),
         constraints=group_by_table(
-            reader.stream("catalog_constraints", by_oid), constraint_from_row
+            reader.stream("catalog_constraints", reader.capped("constraints", by_oid)),
+            constraint_from_row,
         ),
-        indexes=group_by_table(reader.stream("catalog_indexes", with_matviews), index_from_row),
-        policies=group_by_table(reader.stream("catalog_policies", by_oid), policy_from_row),
-        triggers=group_by_table(reader.stream("catalog_triggers", by_oid), trigger_from_row),
+        indexes=group_by_table(
+            reader.stream("catalog_indexes", reader.capped("indexes", with_matviews)),
+            index_from_row,
+        ),
+        policies=group_by_table(
+            reader.stream("catalog_policies", reader.capped("policies", by_oid)), policy_from_row
+        ),
+        triggers=group_by_table(
+            reader.stream("catalog_triggers", reader.capped("triggers", by_oid)), trigger_from_row
+        ),
         column_grants=surface.column_grants(with_acl),
     )
 

@@ -33,12 +33,27 @@ def resolve_dsn(explicit: str | None) -> str:
     """``--dsn``, else ``DATABASE_URL``, else "" so that libpq reads its ``PG*`` variables."""
     if explicit:
         return explicit
-    from_environment = os.environ.get("DATABASE_URL")
+    from_environment = secret_from_environment("DATABASE_URL", os.environ)
     if from_environment:
         return from_environment
     if any(os.environ.get(name) for name in _LIBPQ_TARGET_VARIABLES):
         return ""
     raise MonitorError("no database given: pass --dsn or set DATABASE_URL or PGHOST/PGDATABASE")
+
+
+def secret_from_environment(name: str, environ: Mapping[str, str]) -> str | None:
+    """`name`'s value, else the contents of the file `name`_FILE names (Docker and Kubernetes
+    secrets, as postgres_exporter's DATA_SOURCE_NAME_FILE); None when neither is set."""
+    if environ.get(name):
+        return environ[name]
+    file = environ.get(f"{name}_FILE")
+    if not file:
+        return None
+    try:
+        return Path(file).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise MonitorError(f"{name}_FILE: cannot read {file}: {reason}") from None
 
 
 def parse_dsn(dsn: str) -> dict[str, Any]:

@@ -530,6 +530,67 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, StrEnum) else value
 
 
+def _combinations(
+    rules: dict[tuple[Kind, ...], dict[Change, str]],
+) -> frozenset[tuple[Kind, Change, Severity]]:
+    letters = {"c": Severity.CRITICAL, "w": Severity.WARNING, "i": Severity.INFO}
+    return frozenset(
+        (kind, change, letters[letter])
+        for kinds, changes in rules.items()
+        for kind in kinds
+        for change, severities in changes.items()
+        for letter in severities
+    )
+
+
+_K = Kind
+_MISSING_OR_PENDING = {Change.UNEXPECTED: "w", Change.PENDING: "i"}
+# Every kind x change x severity a finding of the diff (monitor.schema.compare) can carry,
+# severities as letters (critical, warning, info): the one list of them. The metrics show
+# only these (schema_monitor_drift_objects), docs/metrics.md lists them, and a property
+# test holds the diff to them. A missing or changed object whose migration is not applied
+# yet is "pending", info.
+DRIFT_COMBINATIONS = _combinations(
+    {
+        (_K.MIGRATION,): {
+            Change.INVALID: "c",
+            Change.MISSING: "w",
+            Change.CHANGED: "w",
+            Change.PENDING: "i",
+            Change.UNEXPECTED: "w",
+        },
+        (_K.TABLE, _K.INDEX, _K.POLICY): {Change.MISSING: "c", **_MISSING_OR_PENDING},
+        (_K.COLUMN,): {Change.MISSING: "c", Change.CHANGED: "w", **_MISSING_OR_PENDING},
+        (_K.RLS,): {Change.DISABLED: "c", Change.CHANGED: "w", Change.UNEXPECTED: "w"},
+        (_K.CONSTRAINT, _K.TYPE, _K.SEQUENCE, _K.PUBLICATION): {
+            Change.MISSING: "w",
+            Change.CHANGED: "w",
+            **_MISSING_OR_PENDING,
+        },
+        (_K.INDEX,): {Change.CHANGED: "w", Change.INVALID: "c"},
+        (_K.POLICY,): {Change.CHANGED: "cw", Change.WIDENED: "c", Change.NARROWED: "w"},
+        (_K.TRIGGER, _K.EVENT_TRIGGER): {
+            Change.MISSING: "w",
+            Change.CHANGED: "w",
+            Change.DISABLED: "w",
+            **_MISSING_OR_PENDING,
+        },
+        (_K.FUNCTION, _K.VIEW): {
+            Change.MISSING: "w",
+            Change.CHANGED: "cw",
+            Change.WIDENED: "cw",
+            Change.NARROWED: "w",
+            Change.UNEXPECTED: "cw",
+            Change.PENDING: "i",
+        },
+        (_K.TYPE, _K.SEQUENCE, _K.PUBLICATION): {Change.WIDENED: "w", Change.NARROWED: "w"},
+        (_K.EXTENSION,): {Change.MISSING: "c", Change.CHANGED: "w", **_MISSING_OR_PENDING},
+        (_K.PRIVILEGE,): {Change.WIDENED: "cw", Change.NARROWED: "w", Change.PENDING: "i"},
+        (_K.OWNER,): {Change.CHANGED: "cw", Change.PENDING: "i"},
+    }
+)
+
+
 FindingKey = tuple[str, str, str | None, str, str]
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 from pglast import parser
 
+from monitor.schema import hashed
+
 Tree = Any  # the JSON form of a pglast parse tree: dicts, lists, scalars
 
 # Keys that say where text was, not what it means.
@@ -156,8 +158,8 @@ def _expression(text: str) -> Tree:
 @lru_cache(maxsize=16384)  # `now()`, `true`, `auth.uid() = user_id`... repeat table after table
 def expression_error(text: str) -> str | None:
     # Only the parse can fail: the rewrite into expression_key is for a diff whose texts
-    # differ, and costs twice the parse.
-    return _error_of(_expression, text)
+    # differ, and costs twice the parse. A hash stands for a text read over the byte cap.
+    return None if hashed.size(text) is not None else _error_of(_expression, text)
 
 
 def table_expression_key(text: str, table: str) -> str:
@@ -197,6 +199,14 @@ def _nodes(tree: Tree, node_type: str) -> Iterator[Tree]:
             yield from _nodes(value, node_type)
 
 
+def _settled(expected: str, actual: str) -> bool | None:
+    """True for equal texts, the verdict of their hashes when either is over the catalog's
+    byte cap (:mod:`monitor.schema.hashed`); None: compare their canonical keys."""
+    if expected == actual:
+        return True
+    return hashed.same(expected, actual)
+
+
 def same_expression(
     expected: str | None,
     actual: str | None,
@@ -206,8 +216,9 @@ def same_expression(
     """Equal text is equal; otherwise compare canonical trees. Unparsable text is unequal."""
     if expected is None or actual is None:
         return expected is actual
-    if expected == actual:
-        return True
+    settled = _settled(expected, actual)
+    if settled is not None:
+        return settled
     try:
         return expression_key(expected, table, column_type) == expression_key(
             actual, table, column_type
@@ -573,7 +584,10 @@ def _plpgsql_canonical(tree: Tree) -> Tree:
 def same_body(language: str, expected: str | None, actual: str | None) -> bool:
     if expected is None or actual is None:
         return expected is actual
-    return expected == actual or body_key(language, expected) == body_key(language, actual)
+    settled = _settled(expected, actual)
+    if settled is not None:
+        return settled
+    return body_key(language, expected) == body_key(language, actual)
 
 
 def search_path_key(value: str) -> tuple[str, ...]:
@@ -619,8 +633,9 @@ def _view_text(definition: str) -> str:
 def same_view(expected: str | None, actual: str | None) -> bool:
     if expected is None or actual is None:
         return expected is actual
-    if expected == actual:
-        return True
+    settled = _settled(expected, actual)
+    if settled is not None:
+        return settled
     try:
         return view_key(expected) == view_key(actual)
     except SqlSyntaxError:
@@ -629,6 +644,8 @@ def same_view(expected: str | None, actual: str | None) -> bool:
 
 def view_error(definition: str) -> str | None:
     # Only the parse can fail: the rewrite into view_key is for a diff whose texts differ.
+    if hashed.size(definition) is not None:
+        return None  # a query read over the byte cap: its hash
     try:
         _parse(_view_text(definition))
     except SqlSyntaxError as exc:
@@ -644,3 +661,14 @@ def called_functions(expression: str) -> frozenset[str]:
     except SqlSyntaxError:
         return frozenset()
     return frozenset(call["funcname"][-1]["String"]["sval"] for call in _nodes(tree, "FuncCall"))
+
+
+@lru_cache(maxsize=4096)
+def read_relations(query: str) -> frozenset[tuple[str | None, str]]:
+    """The (schema or None, name) of every relation a query names (a view's definition);
+    none when it does not parse."""
+    try:
+        tree = _parse(query.strip().rstrip(";"))
+    except SqlSyntaxError:
+        return frozenset()
+    return frozenset((node.get("schemaname"), node["relname"]) for node in _nodes(tree, "RangeVar"))

@@ -27,6 +27,7 @@ from monitor.errors import MonitorError
 from monitor.postgres.stats import Sample
 from monitor.schema.advisors import Advisory
 from monitor.schema.model import Finding, FindingKey, finding_key
+from monitor.window import strict
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +164,15 @@ class DriftRecord:
         }
 
     @classmethod
-    def from_json(cls, item: Mapping[str, Any]) -> DriftRecord:
+    def from_json(cls, item: Any) -> DriftRecord:
+        """:meth:`as_json` read back, each value checked; ValueError or KeyError if not."""
+        item = strict.mapping(item, "record")
         return cls(
-            finding=Finding.from_json(item),
-            first_seen=datetime.fromisoformat(item["first_seen"]),
-            last_seen=datetime.fromisoformat(item["last_seen"]),
-            resolved_at=_parse_time(item["resolved_at"]),
-            occurrences=int(item["occurrences"]),
+            finding=finding_from_json(item),
+            first_seen=strict.moment(item["first_seen"], "first_seen"),
+            last_seen=strict.moment(item["last_seen"], "last_seen"),
+            resolved_at=strict.optional_moment(item["resolved_at"], "resolved_at"),
+            occurrences=strict.count(item["occurrences"], "occurrences"),
         )
 
 
@@ -296,8 +299,8 @@ class StateFiles:
         except OSError as exc:
             raise MonitorError(f"cannot read {path}: {exc.strerror}") from None
         try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return strict.parse(data.decode("utf-8"))
+        except ValueError as exc:  # bad bytes, bad syntax, infinite numbers, deep nesting
             raise CorruptStateFile(path, str(exc)) from None
 
 
@@ -327,12 +330,11 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _counter(data: Any) -> Counter:
-    return Counter(int(data[0]), int(data[1]))
+def _counter(data: Any, what: str) -> Counter:
+    pair = strict.items(data, what)
+    if len(pair) != 2:
+        raise ValueError(f"{what}: expected [since, last]")
+    return Counter(strict.count(pair[0], f"{what}[0]"), strict.count(pair[1], f"{what}[1]"))
 
 
 def watch_to_json(state: WatchState) -> dict[str, Any]:
@@ -357,28 +359,31 @@ def watch_to_json(state: WatchState) -> dict[str, Any]:
 
 def watch_from_json(data: Any, path: Path) -> WatchState:
     try:
-        start = _parse_time(data["start"])
-        if start is None:
-            raise ValueError("no start")
-        peaks = data["peaks"]
+        top = strict.mapping(data, "watch state")
+        peaks = strict.mapping(top["peaks"], "peaks")
+        indexes = strict.mapping(top["indexes"], "indexes")
         return WatchState(
-            start=start,
-            samples=int(data["samples"]),
-            stats_reset=_parse_time(data["stats_reset"]),
-            resets=int(data["resets"]),
-            indexes={str(k): _counter(v) for k, v in data["indexes"].items()},
-            deadlocks=_counter(data["deadlocks"]),
-            rollbacks=_counter(data["rollbacks"]),
+            start=strict.moment(top["start"], "start"),
+            samples=strict.count(top["samples"], "samples"),
+            stats_reset=strict.optional_moment(top["stats_reset"], "stats_reset"),
+            resets=strict.count(top["resets"], "resets"),
+            indexes={k: _counter(v, f"indexes.{k}") for k, v in indexes.items()},
+            deadlocks=_counter(top["deadlocks"], "deadlocks"),
+            rollbacks=_counter(top["rollbacks"], "rollbacks"),
             peaks=Peaks(
-                int(peaks["connections"]),
-                int(peaks["lock_waiting_sessions"]),
-                float(peaks["longest_transaction_seconds"]),
+                strict.count(peaks["connections"], "peaks.connections"),
+                strict.count(peaks["lock_waiting_sessions"], "peaks.lock_waiting_sessions"),
+                strict.seconds(
+                    peaks["longest_transaction_seconds"], "peaks.longest_transaction_seconds"
+                ),
             ),
-            failed_checks=int(data["failed_checks"]),
-            ended=_parse_time(data["ended"]),
+            failed_checks=strict.count(top["failed_checks"], "failed_checks"),
+            ended=strict.optional_moment(top["ended"], "ended"),
         )
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise CorruptStateFile(path, repr(exc)) from None
+    except KeyError as exc:
+        raise CorruptStateFile(path, f"missing {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise CorruptStateFile(path, str(exc)) from None
 
 
 def history_to_json(history: History) -> list[dict[str, Any]]:
@@ -387,9 +392,11 @@ def history_to_json(history: History) -> list[dict[str, Any]]:
 
 def history_from_json(data: Any, path: Path) -> History:
     try:
-        return History(tuple(DriftRecord.from_json(item) for item in data))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptStateFile(path, repr(exc)) from None
+        return History(tuple(map(DriftRecord.from_json, strict.items(data, "history"))))
+    except KeyError as exc:
+        raise CorruptStateFile(path, f"missing {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise CorruptStateFile(path, str(exc)) from None
 
 
 def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
@@ -405,18 +412,39 @@ def evidence_to_json(evidence: Evidence) -> dict[str, Any]:
 
 def evidence_from_json(data: Any, path: Path) -> Evidence:
     try:
-        checked_at = _parse_time(data["checked_at"])
-        if checked_at is None:
-            raise ValueError("no checked_at")
-        ledger = data["ledger"]
+        top = strict.mapping(data, "latest check")
+        ledger = top["ledger"]
         return Evidence(
-            checked_at=checked_at,
-            findings=tuple(Finding.from_json(item) for item in data["findings"]),
-            ledger=tuple(ledger) if ledger is not None else None,
-            skipped=tuple(data["skipped"]),
-            building=tuple(data["building"]),
+            checked_at=strict.moment(top["checked_at"], "checked_at"),
+            findings=tuple(map(finding_from_json, strict.items(top["findings"], "findings"))),
+            ledger=_texts(ledger, "ledger") if ledger is not None else None,
+            skipped=_texts(top["skipped"], "skipped"),
+            building=_texts(top["building"], "building"),
             # Files written before advisors existed have none.
-            advisories=tuple(Advisory.from_json(a) for a in data.get("advisories", ())),
+            advisories=tuple(map(_advisory, strict.items(top.get("advisories", []), "advisories"))),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptStateFile(path, repr(exc)) from None
+    except KeyError as exc:
+        raise CorruptStateFile(path, f"missing {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise CorruptStateFile(path, str(exc)) from None
+
+
+def _texts(value: Any, what: str) -> tuple[str, ...]:
+    return tuple(strict.text(item, what) for item in strict.items(value, what))
+
+
+def _advisory(item: Any) -> Advisory:
+    item = strict.mapping(item, "advisory")
+    for key in ("rule", "schema", "object", "message", "remediation"):
+        strict.text(item[key], f"advisory.{key}")
+    strict.optional_text(item["table"], "advisory.table")
+    return Advisory.from_json(item)
+
+
+def finding_from_json(item: Any) -> Finding:
+    """:meth:`Finding.from_json` of a value read from a file: its texts checked first."""
+    item = strict.mapping(item, "finding")
+    for key in ("schema", "name", "message"):
+        strict.text(item[key], f"finding.{key}")
+    strict.optional_text(item["table"], "finding.table")
+    return Finding.from_json(item)

@@ -101,11 +101,17 @@ def test_final_stage_runs_as_a_numeric_non_root_user() -> None:
     assert uid.isdigit() and int(uid) > 0, f"USER {user}: numeric, so runAsNonRoot can verify it"
 
 
-def test_healthcheck_calls_healthz_without_curl() -> None:
+def test_healthcheck_asks_the_daemon_with_its_own_config_without_curl() -> None:
+    # `schema-monitor healthcheck` speaks HTTPS when the daemon serves TLS
+    # (tests/integration/test_fleet.py runs it against both).
     check = only(stages()[-1], "HEALTHCHECK")
     command = json.loads(check.split(" CMD ", 1)[1])
-    assert command[0] == "python"
-    assert "http://127.0.0.1:9568/healthz" in command[-1]
+    assert command == [
+        "schema-monitor",
+        "healthcheck",
+        "--config",
+        "/etc/schema-monitor/monitor.yaml",
+    ]
     assert "curl" not in check and "wget" not in check
 
 
@@ -117,11 +123,16 @@ def test_entrypoint_is_the_cli_and_runs_the_daemon_by_default() -> None:
 
 
 def test_healthcheck_command_fails_when_nothing_listens() -> None:
-    # The probe is real Python: run it where no daemon listens and expect failure.
-    command = json.loads(only(stages()[-1], "HEALTHCHECK").split(" CMD ", 1)[1])
-    probe = command[-1].replace("127.0.0.1:9568", "127.0.0.1:9")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=30)
-    assert result.returncode != 0
+    command = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "healthcheck",
+        "--web.listen-address",
+        "127.0.0.1:9",
+    ]
+    result = subprocess.run(command, capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

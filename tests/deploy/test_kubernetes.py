@@ -215,7 +215,7 @@ def test_runbook_links_follow_a_base_given_at_render_time(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("prometheusrule.yaml", "alerts.yml"):
         text = (tmp_path / name).read_text()
-        links = re.findall(r"runbook_url: (\S+)", text)
+        links = [link.strip("'") for link in re.findall(r"runbook_url: (\S+)", text)]
         assert links and all(
             link.startswith("https://wiki.internal/ops/schema-monitor/runbooks#") for link in links
         ), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.daemon import runbooks
 from tests.support.deploy_files import (
     ALERTS,
     alert_rules,
@@ -22,7 +24,6 @@ from tests.support.paths import DEPLOY, ROOT
 RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
-RUNBOOK_URL = "docs/runbooks.md"  # deploy/kubernetes/render.py --runbook-base rebases it
 REQUIRED = {
     "SchemaIndexMissing",
     "SchemaPolicyMissing",
@@ -44,6 +45,7 @@ NAMED_OBJECT = {
     "SchemaRLSDisabled": "relname",
     "SchemaIndexInvalid": "indexrelname",
     "SchemaIndexUnusedDuringWatchWindow": "indexrelname",
+    "SchemaNewIndexNotPlanned": "indexrelname",
 }
 
 
@@ -96,7 +98,19 @@ def test_every_alert_follows_the_conventions() -> None:
         assert severity in SEVERITIES or severity == "{{ $labels.severity }}", name
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook_url"} <= annotations.keys(), name
-        assert annotations["runbook_url"] == f"{RUNBOOK_URL}#{name.lower()}"
+        assert annotations["runbook_url"].endswith(f"/runbooks#{name.lower()}")
+
+
+def test_every_runbook_link_of_rules_and_dashboards_has_its_anchor_in_the_served_page() -> None:
+    served = set(re.findall(r' id="([^"]+)"', runbooks.page().decode()))
+    linked = {rule["annotations"]["runbook_url"].rpartition("#")[2] for rule in alert_rules()}
+    assert linked and linked <= served, linked - served
+
+
+def test_the_dashboards_runbook_link_is_the_page_the_daemon_serves() -> None:
+    for dashboard in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
+        links = [link["url"] for link in json.loads(dashboard.read_text())["links"]]
+        assert "http://${runbook_base}/runbooks" in links, dashboard.name
 
 
 def test_alerts_about_one_object_name_it() -> None:

@@ -25,7 +25,10 @@ def write_config(
     name: str = "app",
     listen: str = "127.0.0.1:0",
     intervals: str = "{drift: 1s, stats: 1s}",
+    spec: Path = SPEC,
+    timeouts: str | None = "{lock: 200ms, statement: 800ms, connect: 2s}",
 ) -> Path:
+    """A config for one target; ``timeouts=None`` leaves the daemon's defaults."""
     path = directory / "monitor.yaml"
     path.write_text(
         f"""\
@@ -34,13 +37,13 @@ state_dir: {directory / "state"}
 log_format: json
 web: {{listen_address: "{listen}"}}
 intervals: {intervals}
-timeouts: {{lock: 200ms, statement: 800ms, connect: 2s}}
+{f"timeouts: {timeouts}" if timeouts is not None else ""}
 reconnect: {{initial_delay: 200ms, max_delay: 1s}}
 {extra}
 targets:
   - name: {name}
     dsn: "{dsn}"
-    spec: {SPEC}
+    spec: {spec}
 """
     )
     return path

@@ -13,10 +13,18 @@ from typing import TypeVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from monitor.daemon.metrics import ADVISORY_SERIES, CHECKS, PREFIX
+from monitor.daemon.metrics import (
+    ADVISORY_SERIES,
+    ALERTED_DRIFT,
+    CHECKS,
+    DRIFT_FINDING_SERIES,
+    PREFIX,
+    PRESENT_SERIES_KINDS,
+)
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
-from monitor.schema.model import Change, Kind, Severity
+from monitor.schema.model import Change, Finding, Kind, Severity
+from monitor.window import evidence
 
 F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
@@ -86,6 +94,7 @@ def _target(families: _Families, target: TargetResults) -> None:
     _drift(families, target)
     _advisories(families, target)
     _usage(families, target)
+    _statements(families, target)
     _state_files(families, target)
     if target.window is not None:
         window = target.window
@@ -135,26 +144,35 @@ def _drift(families: _Families, target: TargetResults) -> None:
     drift = target.drift
     if drift is None:
         return
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[Kind, Change, Severity], int] = {}
     for finding in drift.findings:
-        key = (str(finding.kind), str(finding.change), str(finding.severity))
+        key = (finding.kind, finding.change, finding.severity)
         counts[key] = counts.get(key, 0) + 1
     objects = families.gauge(
         "drift_objects",
-        "Objects departing from the spec, by kind, change and severity.",
+        "Objects departing from the spec, by kind, change and severity (0 kept for those"
+        " alerted on).",
         ["target", "kind", "change", "severity"],
     )
     for kind in Kind:
         for change in Change:
             for severity in Severity:
-                count = counts.get((str(kind), str(change), str(severity)), 0)
-                objects.add_metric([target.name, kind, change, severity], float(count))
+                key = (kind, change, severity)
+                if key in counts or key in ALERTED_DRIFT:
+                    count = counts.get(key, 0)
+                    objects.add_metric([target.name, kind, change, severity], float(count))
+    _findings(families, target.name, drift.findings)
     present = families.gauge(
         "expected_object_present",
         "Whether an object the spec lists exists in the database (RLS: is enabled).",
         ["target", "kind", "schemaname", "relname", "object"],
     )
+    indexes = {(i.schemaname, i.relname, i.object) for i in drift.expected if i.kind == "index"}
     for item in drift.expected:
+        place = (item.schemaname, item.relname, item.object)
+        backs_an_index = item.kind == "constraint" and place in indexes
+        if item.present and item.kind not in PRESENT_SERIES_KINDS and not backs_an_index:
+            continue
         present.add_metric(
             [target.name, item.kind, item.schemaname, item.relname, item.object],
             1.0 if item.present else 0.0,
@@ -166,6 +184,39 @@ def _drift(families: _Families, target: TargetResults) -> None:
     ).add_metric([target.name], float(len(drift.skipped)))
 
 
+def _findings(families: _Families, name: str, findings: Iterable[Finding]) -> None:
+    shown: dict[tuple[str, str, str, str, str, str, str], int] = {}
+    left_out = 0
+    order = list(Severity)
+    for finding in sorted(findings, key=lambda f: order.index(f.severity)):
+        labels = (
+            name,
+            str(finding.kind),
+            str(finding.change),
+            str(finding.severity),
+            finding.schema,
+            finding.table or "",
+            finding.name,
+        )
+        if labels in shown:
+            shown[labels] += 1
+        elif len(shown) < DRIFT_FINDING_SERIES:
+            shown[labels] = 1
+        else:
+            left_out += 1
+    for labels, count in shown.items():
+        families.gauge(
+            "drift_finding",
+            "One series per drift finding, naming its object (worst first, capped): always 1.",
+            ["target", "kind", "change", "severity", "schemaname", "relname", "object"],
+        ).add_metric(list(labels), float(count))
+    families.gauge(
+        "drift_findings_not_shown",
+        "Drift findings left out of drift_finding by its cap.",
+        ["target"],
+    ).add_metric([name], float(left_out))
+
+
 def _advisories(families: _Families, target: TargetResults) -> None:
     drift = target.drift
     if drift is None:
@@ -173,13 +224,13 @@ def _advisories(families: _Families, target: TargetResults) -> None:
     counts: dict[str, int] = {}
     for advisory in drift.advisories:
         counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
-    rules = families.gauge(
-        "advisory_rules",
-        "Advisories of the last full drift check, by rule (every rule, 0 when clean).",
-        ["target", "rule", "level"],
-    )
     for rule in RULES.values():
-        rules.add_metric([target.name, rule.id, rule.level], float(counts.get(rule.id, 0)))
+        if rule.id in counts:
+            families.gauge(
+                "advisory_rules",
+                "Advisories of the last full drift check, by rule (the rules that have some).",
+                ["target", "rule", "level"],
+            ).add_metric([target.name, rule.id, rule.level], float(counts[rule.id]))
     shown = drift.advisories[:ADVISORY_SERIES]
     if not shown:
         return  # a family without a sample is not announced
@@ -207,11 +258,6 @@ def _usage(families: _Families, target: TargetResults) -> None:
         "1 valid, 0 invalid and not being built; absent while building.",
         _INDEX_LABELS,
     )
-    building = families.gauge(
-        "index_building",
-        "1 while pg_stat_progress_create_index shows the index being built.",
-        _INDEX_LABELS,
-    )
     since = families.gauge(
         "index_scans_since_watch_start", "Index scans since the watch window began.", _INDEX_LABELS
     )
@@ -219,8 +265,14 @@ def _usage(families: _Families, target: TargetResults) -> None:
         labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
         scans.add_metric(labels, float(index.scans))
         size.add_metric(labels, float(index.size_bytes))
-        building.add_metric(labels, 1.0 if index.building else 0.0)
-        if not index.building:
+        if index.building:
+            families.gauge(
+                "index_building",
+                "1 while pg_stat_progress_create_index shows the index being built;"
+                " absent otherwise.",
+                _INDEX_LABELS,
+            ).add_metric(labels, 1.0)
+        else:
             valid.add_metric(labels, 1.0 if index.valid else 0.0)
         if index.scans_since_watch_start is not None:
             since.add_metric(labels, float(index.scans_since_watch_start))
@@ -265,6 +317,89 @@ def _usage(families: _Families, target: TargetResults) -> None:
         ),
     ):
         families.gauge(metric, text, _DATABASE_LABELS).add_metric(database, float(value))
+
+
+def _statements(families: _Families, target: TargetResults) -> None:
+    result = target.statements
+    if result is None:
+        return
+    name, datname = target.name, result.datname
+    families.gauge(
+        "statements_available",
+        "Whether the last stats check read pg_stat_statements.",
+        ["target"],
+    ).add_metric([name], 1.0 if result.available else 0.0)
+    families.counter(
+        "statement_baseline_resets",
+        "Times the statement baseline restarted during the window (statistics reset, evictions).",
+        ["target"],
+    ).add_metric([name], float(result.resets))
+    rules = families.gauge(
+        "statement_advisories",
+        "Query evidence advisories by rule (every rule, 0 when clean).",
+        ["target", "rule", "level"],
+    )
+    for rule in evidence.RULES:
+        count = sum(1 for a in result.advisories if a.rule == rule)
+        rules.add_metric([name, rule, evidence.LEVELS[rule]], float(count))
+    for table in result.tables:
+        labels = [name, datname, table.schemaname, table.relname]
+        before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
+        for metric, value, text in (
+            (
+                "table_statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
+                "Mean time of the table's statements before the watch window began.",
+            ),
+            (
+                "table_statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
+                "Mean time of the table's statements since the watch window began.",
+            ),
+            (
+                "table_statement_mean_ratio",
+                since / before if before and since is not None else None,
+                "Mean statement time since the window began over before it.",
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, _TABLE_LABELS).add_metric(labels, value)
+    for index in result.indexes:
+        labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
+        families.gauge(
+            "index_planned_statements",
+            "New index: probed top statements on its table whose generic plan uses it.",
+            _INDEX_LABELS,
+        ).add_metric(labels, float(index.planned_statements))
+        families.gauge(
+            "index_not_planned",
+            "New index: 1 when its table's probed top statements all plan without it"
+            " (after a while).",
+            _INDEX_LABELS,
+        ).add_metric(labels, 1.0 if index.not_planned else 0.0)
+    statement_labels = ["target", "datname", "queryid", "fingerprint"]
+    for statement in result.statements:
+        labels = [name, datname, str(statement.queryid), statement.fingerprint]
+        since, before = statement.mean_ms_since_watch_start, statement.mean_ms_before_watch_start
+        for metric, value, text in (
+            (
+                "statement_calls_since_watch_start",
+                float(statement.calls_since_watch_start),
+                "Calls of a top statement since the window began.",
+            ),
+            (
+                "statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
+                "Mean time of a top statement since the window began.",
+            ),
+            (
+                "statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
+                "Mean time of a top statement before the window began.",
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, statement_labels).add_metric(labels, value)
 
 
 def registry(latest: Callable[[], Results]) -> CollectorRegistry:

@@ -35,10 +35,12 @@ class Processes:
         self.directory = directory
         self.started: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, command: Sequence[str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, command: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.directory / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, env=env
         )
         log.close()  # the child holds its own descriptor
         self.started[name] = process

@@ -147,6 +147,11 @@ def test_a_foreign_key_without_covering_index_is_flagged_with_the_index_to_build
     )
 
 
+def test_indexes_not_read_leave_foreign_keys_unjudged() -> None:
+    # Over limits.objects_per_kind the catalog does not read indexes: None, not none.
+    assert evaluate(state(dataclasses.replace(CLEAN, indexes=None))) == ()
+
+
 @pytest.mark.parametrize(
     "index",
     [

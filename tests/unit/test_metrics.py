@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.daemon import metrics
+from monitor.daemon.metrics import ALERTED_DRIFT, DRIFT_FINDING_SERIES
 from monitor.daemon.results import (
     CheckResult,
     DriftResult,
@@ -114,7 +115,10 @@ def results(*targets: TargetResults) -> Results:
 
 
 def test_every_documented_metric_is_rendered() -> None:
-    samples = scrape(results(target()))
+    usage = target().usage
+    assert usage is not None
+    built = index("idx_new", valid=False, building=True)  # index_building: only while one is
+    samples = scrape(results(target(usage=replace(usage, indexes=(*usage.indexes, built)))))
     expected = {
         "up",
         "check_success",
@@ -122,6 +126,8 @@ def test_every_documented_metric_is_rendered() -> None:
         "check_last_success_timestamp_seconds",
         "check_errors_total",
         "drift_objects",
+        "drift_finding",
+        "drift_findings_not_shown",
         "expected_object_present",
         "advisory_rules",
         "advisories",
@@ -181,10 +187,10 @@ def test_check_outcomes() -> None:
     assert value(samples, "config_reload_success") == 1
 
 
-def test_drift_objects_has_every_combination_and_counts_findings() -> None:
+def test_drift_objects_has_the_alerted_combinations_and_the_findings_counted() -> None:
     samples = scrape(results(target()))
     drift = {labels: v for (name, labels), v in samples.items() if name.endswith("drift_objects")}
-    assert len(drift) == len(Kind) * len(Change) * len(Severity) == 17 * 8 * 3
+    assert len(drift) == len(ALERTED_DRIFT)  # the one finding is of an alerted combination
     assert sum(drift.values()) == 1
     assert (
         value(
@@ -197,6 +203,54 @@ def test_drift_objects_has_every_combination_and_counts_findings() -> None:
         )
         == 1
     )
+
+
+def test_each_finding_has_a_series_naming_its_object() -> None:
+    samples = scrape(results(target()))
+    assert (
+        value(
+            samples,
+            "drift_finding",
+            target="supabase",
+            kind="index",
+            change="missing",
+            severity="critical",
+            schemaname="public",
+            relname="integrations",
+            object="idx_active_integrations",
+        )
+        == 1
+    )
+    assert value(samples, "drift_findings_not_shown", target="supabase") == 0
+
+
+def test_finding_series_are_capped_worst_first_and_the_rest_counted() -> None:
+    grants = [
+        Finding(Kind.PRIVILEGE, Change.NARROWED, Severity.WARNING, "public", f"t{i}", "anon", "")
+        for i in range(DRIFT_FINDING_SERIES + 30)
+    ]
+    policy = Finding(Kind.POLICY, Change.CHANGED, Severity.CRITICAL, "public", "t", "p", "")
+    base = target()
+    assert base.drift is not None
+    findings = (*grants, policy)
+    samples = scrape(results(replace(base, drift=replace(base.drift, findings=findings))))
+    shown = [labels for (name, labels) in samples if name.endswith("drift_finding")]
+    assert len(shown) == DRIFT_FINDING_SERIES
+    assert value(samples, "drift_findings_not_shown", target="supabase") == 31
+    assert value(
+        samples, "drift_finding", target="supabase", kind="policy", change="changed",
+        severity="critical", schemaname="public", relname="t", object="p",
+    ) == 1  # fmt: skip
+
+
+def test_drift_objects_shows_no_impossible_combination_and_zero_only_where_alerted() -> None:
+    samples = scrape(results(target()))
+    zeros = {
+        (dict(labels)["kind"], dict(labels)["change"], dict(labels)["severity"])
+        for (name, labels), v in samples.items()
+        if name.endswith("drift_objects") and v == 0
+    }
+    assert zeros == {tuple(map(str, c)) for c in ALERTED_DRIFT} - {("index", "missing", "critical")}
 
 
 def test_expected_objects_and_skipped_tables() -> None:
@@ -240,7 +294,7 @@ def test_usage_and_health() -> None:
     assert value(samples, "index_scans_total", **labels) == 12
     assert value(samples, "index_size_bytes", **labels) == 16384
     assert value(samples, "index_valid", **labels) == 1
-    assert value(samples, "index_building", **labels) == 0
+    assert value(samples, "index_building", **labels) is None  # only while building
     assert value(samples, "index_scans_since_watch_start", **labels) == 3
     assert value(samples, "index_valid", **{**labels, "indexrelname": "idx_broken"}) == 0
     table = {k: v for k, v in labels.items() if k != "indexrelname"}
@@ -388,7 +442,7 @@ def test_advisories_name_their_object_and_every_rule_is_counted() -> None:
     }
     assert value(samples, "advisories", **labels) == 1.0
     for rule in RULES.values():
-        count = 1.0 if rule.id == "duplicate_index" else 0.0
+        count = 1.0 if rule.id == "duplicate_index" else None  # no zeros
         assert value(
             samples, "advisory_rules", target="supabase", rule=rule.id,
             level=rule.level.value,
@@ -400,7 +454,7 @@ def test_without_advisories_the_per_object_family_is_absent_but_the_counts_stay(
     assert clean.drift is not None
     samples = scrape(results(replace(clean, drift=replace(clean.drift, advisories=()))))
     assert "schema_monitor_advisories" not in names(samples)
-    assert "schema_monitor_advisory_rules" in names(samples)
+    assert "schema_monitor_advisory_rules" not in names(samples)
 
 
 def test_advisories_beyond_the_cap_are_counted_not_shown() -> None:

@@ -26,6 +26,7 @@ from monitor.schema.model import (
     Table,
 )
 from monitor.window import report, watch
+from tests.support import hostile_state
 
 START = datetime(2025, 1, 23, 10, tzinfo=UTC)
 EMPTY_HISTORY = watch.History()
@@ -218,6 +219,34 @@ def test_a_corrupt_file_is_set_aside_not_overwritten(tmp_path: Path) -> None:
     assert aside.name == "watch.json.corrupt-20250123T100000000000Z"
     assert aside.read_bytes() == b"\xff\xfe not json"
     assert not files.watch.exists()
+
+
+@pytest.mark.parametrize("name", hostile_state.FILES)
+@pytest.mark.parametrize("case", hostile_state.CASES)
+def test_a_hostile_state_file_is_corrupt_not_a_crash(tmp_path: Path, case: str, name: str) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    files.directory.mkdir()
+    (files.directory / name).write_bytes(hostile_state.FILES[name](case))
+    load = files.load_watch if name == "watch.json" else files.load_history
+    with pytest.raises(watch.CorruptStateFile, match=rf"corrupt state file .*{name}: \S"):
+        load()
+
+
+def test_hostile_values_are_named_in_the_error(tmp_path: Path) -> None:
+    files = watch.StateFiles(tmp_path, "app")
+    files.directory.mkdir()
+    expected = {
+        "infinite number": "number out of range: 1e999",
+        "deep nesting": "nested too deeply",
+        "no time zone": "start: '2025-01-23T10:00:00' has no time zone",
+        "year 9999": "start: '9999-12-31T00:00:00+00:00' is out of range",
+        "wrong type": "peaks.longest_transaction_seconds: expected a number of seconds",
+    }
+    for case, message in expected.items():
+        files.watch.write_bytes(hostile_state.watch_file(case))
+        with pytest.raises(watch.CorruptStateFile) as corrupt:
+            files.load_watch()
+        assert message in str(corrupt.value), case
 
 
 # --- the report ----------------------------------------------------------------------------

@@ -48,6 +48,12 @@ skipped AS (
       AND (c.oid IN (SELECT locked.oid FROM locked)
            OR c.oid IN (SELECT r.oid FROM reads_locked AS r WHERE r.classid = 'pg_rewrite'::regclass))
 ),
+watched AS (
+    SELECT c.oid
+    FROM pg_class AS c
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('r', 'p', 'm')
+),
 skipped_functions AS (
     SELECT p.oid, n.nspname, p.proname, oidvectortypes(p.proargtypes) AS argument_types
     FROM reads_locked AS r
@@ -96,7 +102,36 @@ SELECT
         WHEN ledger_columns.names @> ARRAY['id', 'name', 'hash', 'executed_at']::name[]
              AND NOT 'version' = ANY(ledger_columns.names) THEN 'postgres-migrations'
         ELSE 'versions'
-    END AS ledger_shape
+    END AS ledger_shape,
+    -- How many objects of each kind the asked schemas hold: a kind over the cap is not
+    -- read at all (catalog.Limits), rather than read into unbounded memory.
+    json_build_object(
+        'constraints', (
+            SELECT count(*) FROM pg_constraint AS con
+            WHERE con.conrelid IN (SELECT w.oid FROM watched AS w)
+              AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+        ),
+        'indexes', (
+            SELECT count(*) FROM pg_index AS i WHERE i.indrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'policies', (
+            SELECT count(*) FROM pg_policy AS p WHERE p.polrelid IN (SELECT w.oid FROM watched AS w)
+        ),
+        'triggers', (
+            SELECT count(*) FROM pg_trigger AS t
+            WHERE t.tgrelid IN (SELECT w.oid FROM watched AS w) AND NOT t.tgisinternal
+        ),
+        'functions', (
+            SELECT count(*) FROM pg_proc AS p
+            JOIN pg_namespace AS n ON n.oid = p.pronamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[])
+        ),
+        'views', (
+            SELECT count(*) FROM pg_class AS c
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('v', 'm')
+        )
+    ) AS counts
 FROM ledger
 CROSS JOIN LATERAL (
     SELECT names, CASE

@@ -1,13 +1,18 @@
 -- Views and materialized views of the asked schemas (not those of extensions),
 -- with their query, options (security_invoker, security_barrier, check_option),
 -- owner, ACL and column privileges. pg_get_viewdef opens the view for an
--- instant, so views behind an AccessExclusiveLock are left out like tables.
+-- instant, so views behind an AccessExclusiveLock are left out like tables. A query
+-- over the byte cap (text_cap) comes as its MD5 and length (monitor.schema.hashed).
 SELECT
     c.oid,
     n.nspname,
     c.relname,
     c.relkind = 'm' AS materialized,
-    pg_get_viewdef(c.oid) AS definition,
+    CASE
+        WHEN octet_length(view.definition) > %(text_cap)s
+        THEN 'hashed:md5:' || md5(view.definition) || ':' || octet_length(view.definition)
+        ELSE view.definition
+    END AS definition,
     c.reloptions::text[] AS options,
     pg_get_userbyid(c.relowner) AS owner,
     coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
@@ -28,6 +33,7 @@ SELECT
     ) AS rls_tables
 FROM pg_class AS c
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (SELECT pg_get_viewdef(c.oid) AS definition) AS view
 WHERE n.nspname = ANY(%(schemas)s::text[])
   AND c.relkind IN ('v', 'm')
   AND c.oid <> ALL(%(skipped)s::oid[])

@@ -115,7 +115,9 @@ def _covers(index: Index, columns: tuple[str, ...]) -> bool:
 
 def unindexed_foreign_keys(context: Context) -> Iterator[Advisory]:
     for table in context.schema.tables:
-        indexes = table.indexes or ()
+        if table.indexes is None:
+            continue  # not read (too many indexes to read): no key can be said unindexed
+        indexes = table.indexes
         for constraint in table.constraints or ():
             if constraint.type is not ConstraintType.FOREIGN_KEY or not constraint.columns:
                 continue
