@@ -331,8 +331,8 @@ def test_a_database_default_set_by_a_file_applies_to_the_next_and_nothing_else_l
             "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = app, public',"
             " current_database()); END $$;\n"
             "CREATE TEMP TABLE staging (id int);\nSET search_path = pg_catalog;\n",
-            "2_in_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE accounts (id int);\n",
-            "3_still_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE users (id int);\n",
+            "2_in_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE accounts (id int);",
+            "3_still_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE users (id int);",
         },
     )
     built = replay.build(directory, shadow_dsn=pg_server, schemas=["app", "public"])
