@@ -568,6 +568,7 @@ DRIFT_COMBINATIONS = _combinations(
             **_MISSING_OR_PENDING,
         },
         (_K.INDEX,): {Change.CHANGED: "w", Change.INVALID: "c"},
+        (_K.CONSTRAINT,): {Change.MISSING: "c"},  # a primary key or unique: as an index
         (_K.POLICY,): {Change.CHANGED: "cw", Change.WIDENED: "c", Change.NARROWED: "w"},
         (_K.TRIGGER, _K.EVENT_TRIGGER): {
             Change.MISSING: "w",
