@@ -50,6 +50,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -292,13 +293,19 @@ def raw_script(dsn: str) -> str:
     """
     schemas = ["public"]
     with psycopg.connect(dsn) as conn:
-        context = conn.execute(
-            load_query("catalog_context"),
-            {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
-        ).fetchone()
+        context = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                load_query("catalog_context"),
+                {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
+            )
+            .fetchone()
+        )
         assert context is not None
-        skipped, skipped_functions, matviews = context[1], context[3], context[4]
-        ledger_schema, ledger_name = context[5], context[6]
+        # By name: the statement gains columns as the catalog read grows.
+        skipped, skipped_functions = context["skipped_oids"], context["skipped_functions"]
+        matviews = context["matviews"]
+        ledger_schema, ledger_name = context["ledger_schema"], context["ledger_name"]
         tables = [
             row[0]
             for row in conn.execute(

@@ -55,6 +55,8 @@ from tests.support.waiting import free_port
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
 SPEC = ROOT / "config" / "expected" / "phase3.yaml"
 SCRAPE_EVERY_SECONDS = 0.5
+# What Prometheus sends: the body comes gzipped.
+PROMETHEUS_HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain;version=0.0.4"}
 
 
 @contextmanager
@@ -139,7 +141,8 @@ class Scraper(threading.Thread):
 
     def __init__(self, url: str, started: float) -> None:
         super().__init__(daemon=True)
-        self.url, self.started = url, started
+        self.started = started
+        self.request = urllib.request.Request(url, headers=PROMETHEUS_HEADERS)
         self.samples: list[tuple[float, float, int]] = []
         self.body = b""
         self.stop = threading.Event()
@@ -148,11 +151,12 @@ class Scraper(threading.Thread):
         while not self.stop.wait(SCRAPE_EVERY_SECONDS):
             began = time.perf_counter()
             try:
-                with urllib.request.urlopen(self.url, timeout=30) as response:
-                    body = response.read()
+                with urllib.request.urlopen(self.request, timeout=30) as response:
+                    compressed = response.read()
             except OSError:
                 continue
             latency = time.perf_counter() - began
+            body = gzip.decompress(compressed)
             up = sum(
                 1
                 for line in body.splitlines()
@@ -231,8 +235,8 @@ def run_daemon(config: Path, admin: str, names: list[str], seconds: float) -> Fi
 
 
 def bare_server(body: bytes, directory: Path) -> dict[str, float]:
-    """The same scraping (one client, one request after the other) of the same bytes from
-    a ThreadingHTTPServer that holds them and does nothing else."""
+    """The same scraping (one client, one request after the other, gzip) of the same bytes
+    from a ThreadingHTTPServer that holds them and does nothing else."""
     body_path = directory / "static-body"
     body_path.write_bytes(body)
     Path(f"{body_path}.gz").write_bytes(gzip.compress(body, mtime=0))  # the server reads both
@@ -245,7 +249,8 @@ def bare_server(body: bytes, directory: Path) -> dict[str, float]:
         while len(latencies) < 100:
             began = time.perf_counter()
             try:
-                with urllib.request.urlopen(url, timeout=5) as response:
+                request = urllib.request.Request(url, headers=PROMETHEUS_HEADERS)
+                with urllib.request.urlopen(request, timeout=5) as response:
                     response.read()
             except OSError:
                 if time.monotonic() > deadline:

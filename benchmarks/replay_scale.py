@@ -14,9 +14,13 @@ replay, YAML):
 
 Then, on ``--shadow-dsn`` or the first installation, the time one catalog
 snapshot of the generated folder's final state takes (the build reads the
-catalog after every file).
+catalog after every file), and the generated folder built with
+``--shadow-dsn`` on that server beside psql applying the same files (the
+bootstrap, then each file with ``-1 -f`` in one session) to an empty database
+there: the floor of any replay.
 
-Targets: cold example build <= 5 s; 250 generated files <= 40 s.
+Targets: cold example build <= 5 s; 250 generated files <= 40 s, and at most
+2x what psql takes to apply them.
 
     python benchmarks/replay_scale.py [--files 250] [--runs 3] [--bindir DIR]... [--shadow-dsn DSN]
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,6 +55,7 @@ from monitor.postgres import (
 from tests.support import migrations as support_migrations
 
 EXAMPLES = ROOT / "examples" / "supabase" / "migrations"
+BOOTSTRAP = ROOT / "monitor" / "postgres" / "sql" / "supabase_bootstrap.sql"
 CREATING_SHARE = 0.25  # the first quarter of the files each create a table
 
 
@@ -199,6 +205,58 @@ def final_snapshot_ms(directory: Path, shadow_dsn: str | None, repeat: int = 20)
     return statistics.median(times) * 1000
 
 
+def psql_apply(directory: Path, server_dsn: str) -> float:
+    """Wall time of psql applying the bootstrap and the files to an empty database."""
+    files = [m.path for m in support_migrations.discover(directory)]
+    with scratch_database(server_dsn) as dsn:
+        started = time.perf_counter()
+        bootstrap = ("-1", "-f", str(BOOTSTRAP))
+        arguments = [a for path in files for a in ("-1", "-f", str(path))]
+        subprocess.run(
+            [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, *bootstrap, *arguments],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+
+def shadow_build(directory: Path, server_dsn: str) -> float:
+    """Wall time of `spec build DIRECTORY --shadow-dsn` in a fresh process."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "monitor", "spec", "build", str(directory)),
+                *("-o", str(Path(folder) / "spec.yaml"), "--shadow-dsn", server_dsn),
+            ],
+            cwd=ROOT,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+
+@contextmanager
+def scratch_database(server_dsn: str) -> Iterator[str]:
+    name = f"{replay.SCRATCH_PREFIX}psql_bench"
+    with psycopg.connect(server_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    try:
+        yield make_conninfo(server_dsn, dbname=name)
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def psql_binary() -> str:
+    found = shutil.which("psql")
+    if found is None:
+        raise SystemExit("psql is not on PATH: install postgresql-client")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--files", type=int, default=250)
@@ -219,6 +277,12 @@ def main() -> None:
         print(
             f"one catalog snapshot of the {args.files}-file state:"
             f" {final_snapshot_ms(generated, dsn):.1f} ms (median)"
+        )
+        floor = statistics.median(psql_apply(generated, dsn) for _ in range(args.runs))
+        build = statistics.median(shadow_build(generated, dsn) for _ in range(args.runs))
+        print(
+            f"{args.files} files on one server: psql applies them in {floor:.2f} s,"
+            f" spec build --shadow-dsn takes {build:.2f} s ({build / floor:.2f}x; target <= 2x)"
         )
 
 

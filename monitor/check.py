@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import difflib
 import os
 import sys
 import threading
@@ -22,7 +23,7 @@ import yaml
 from monitor.documents import locate
 from monitor.errors import MonitorError
 from monitor.postgres import catalog, catalog_limits, db
-from monitor.schema import advisors, repair, spec
+from monitor.schema import advisors, normalize, platform_guard, repair, spec
 from monitor.schema.advisors import LEVEL_RANK, Advisory, Level
 from monitor.schema.compare import diff
 from monitor.schema.model import Finding, Kind, Severity, State
@@ -49,15 +50,19 @@ def inspect(expected: State, dsn: str, settings: advisors.Settings) -> Outcome:
 
 def _snapshot(dsn: str, scope: spec.Scope) -> catalog.Snapshot:
     with db.connect(dsn) as conn:
-        return catalog.snapshot(conn, scope.schemas, scope.ledger_table)
+        return catalog.snapshot(
+            conn, scope.schemas, scope.ledger_table, optional=platform_guard.GUARDED_SCHEMAS
+        )
 
 
 def _outcome(expected: State, snap: catalog.Snapshot, settings: advisors.Settings) -> Outcome:
-    findings = diff.diff(expected, snap.state, skipped=snap.skipped)
+    live = platform_guard.spec_schemas(expected, snap.state)
+    findings = diff.diff(expected, live, skipped=snap.skipped)
     findings = diff.explain_unread_ledger(findings, snap.ledger_problem)
     findings += catalog_limits.findings(snap.over_cap, snap.limits)
+    guarded = platform_guard.findings(expected, snap.state, findings)
     notes = catalog_limits.notes(snap.state, snap.limits)
-    return Outcome(findings, advisors.evaluate(snap.state, settings), notes)
+    return Outcome(findings + guarded, advisors.evaluate(live, settings), notes)
 
 
 # A spec this large takes about as long to load as the server takes to answer.
@@ -272,12 +277,41 @@ def print_findings(
         if colour:
             label = f"{_COLOURS[finding.severity]}{label}\033[0m"
         print(f"  {label} {visible(finding.message)}", file=out)
+        for line in body_diff(finding):
+            print(f"  {'':<8}   {visible(line)}", file=out)
     if findings:
         counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
         total = ", ".join(f"{n} {s.value}" for s, n in counts.items())
         print(f"\n{_plural(len(findings), 'finding')}: {total}", file=out)
     if advisories:
         _print_advisories(advisories, out, colour)
+
+
+_DIFF_LINES = 60  # of a changed function body in text output; the JSON has both bodies
+
+
+def body_diff(finding: Finding) -> list[str]:
+    """A changed function body as a unified diff, spec to database (at most _DIFF_LINES)."""
+    want, have = finding.expected, finding.actual
+    if (
+        finding.kind is not Kind.FUNCTION
+        or not isinstance(want, dict)
+        or not isinstance(have, dict)
+    ):
+        return []
+    before, after = want.get("body"), have.get("body")
+    if not isinstance(before, str) or not isinstance(after, str):
+        return []
+    if normalize.same_body(str(have.get("language") or "sql").lower(), before, after):
+        return []  # another field changed; the bodies differ only in what does not count
+    lines = list(
+        difflib.unified_diff(
+            before.splitlines(), after.splitlines(), "spec", "database", n=2, lineterm=""
+        )
+    )
+    if len(lines) > _DIFF_LINES:
+        lines = [*lines[:_DIFF_LINES], f"... {len(lines) - _DIFF_LINES} more lines"]
+    return lines
 
 
 def _print_advisories(advisories: Sequence[Advisory], out: TextIO, colour: bool) -> None:
@@ -304,6 +338,19 @@ _COLLECTIONS = {
     Kind.TRIGGER: "triggers",
 }
 _KIND_OF = {collection: str(kind) for kind, collection in _COLLECTIONS.items()}
+_SCHEMA_OBJECTS = {
+    "functions": str(Kind.FUNCTION),
+    "views": str(Kind.VIEW),
+    "types": str(Kind.TYPE),
+    "sequences": str(Kind.SEQUENCE),
+}
+
+
+def _object_key(name: str) -> str:
+    """A function's signature as the spec and a finding may space it: spaces left out."""
+    return "".join(name.split()) if name.endswith(")") else name
+
+
 SpecKey = tuple[str, str | None, str | None, str | None]  # schema, table, kind, name
 
 
@@ -330,6 +377,10 @@ def _spec_key(node: locate.Node) -> SpecKey | None:
     schema, rest = path[1], path[2:]
     if node.key and not rest:
         return (schema, None, None, None)
+    if node.key and len(rest) == 2 and rest[0] in _SCHEMA_OBJECTS and isinstance(rest[1], str):
+        # A function, view, type or sequence: its findings name it as their table too.
+        name = _object_key(rest[1])
+        return (schema, name, _SCHEMA_OBJECTS[rest[0]], name)
     if len(rest) < 2 or rest[0] != "tables" or not isinstance(rest[1], str):
         return None
     table, inner = rest[1], rest[2:]
@@ -347,10 +398,13 @@ def _spec_key(node: locate.Node) -> SpecKey | None:
 def line_of(
     lines: dict[SpecKey, int], schema: str, table: str | None, kind: str, name: str
 ) -> int | None:
-    """The line of the object, else of its table, else of its schema."""
+    """The line of the object, else of its table (or the function, view, type or sequence
+    a privilege or owner finding is about), else of its schema."""
+    table = _object_key(table) if table else table
     for key in (
-        (schema, table, kind, name),
+        (schema, table, kind, _object_key(name)),
         (schema, table, None, None),
+        *((schema, table, object_kind, table) for object_kind in _SCHEMA_OBJECTS.values()),
         (schema, None, None, None),
     ):
         if key in lines:

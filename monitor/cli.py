@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,17 +140,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     platform = build.add_mutually_exclusive_group()
     platform.add_argument(
-        "--supabase-bootstrap",
-        action="store_true",
+        "--platform",
+        choices=("supabase", "none"),
         default=None,
-        help="apply the built-in Supabase platform bootstrap (default: for the supabase"
-        " layout, or when the migrations name auth., storage., anon ...)",
+        help="the platform the migrations run on: supabase applies the built-in Supabase"
+        " bootstrap first (default: decided from the folder's structure, said on stderr: a"
+        " Supabase CLI project, or migrations that use auth.users, auth.uid(), storage.objects"
+        " ...; never a folder that creates schema auth or storage itself)",
+    )
+    platform.add_argument(
+        "--supabase-bootstrap",
+        dest="platform",
+        action="store_const",
+        const="supabase",
+        help="the same as --platform supabase",
     )
     platform.add_argument(
         "--no-supabase-bootstrap",
-        dest="supabase_bootstrap",
-        action="store_false",
-        help="do not apply the built-in Supabase bootstrap",
+        dest="platform",
+        action="store_const",
+        const="none",
+        help="the same as --platform none",
     )
     _add_schemas(build, "default: public and every schema the migrations create")
     build.set_defaults(handler=_spec_build)
@@ -323,7 +334,15 @@ def _add_advisor_options(check: argparse.ArgumentParser) -> None:
     repair.add_argument(
         "--allow-data-loss",
         action="store_true",
-        help="write DROP TABLE / DROP COLUMN for unexpected ones instead of commenting them out",
+        help="write the statements that may lose or change data (drops, narrowing type "
+        "changes, identity changes) instead of commenting them out; a narrowing still fails "
+        "rather than truncates",
+    )
+    repair.add_argument(
+        "--restore-narrowed",
+        action="store_true",
+        help="restore privileges, policies and settings narrower than the spec (by default "
+        "they are left, as a hand hardening, and listed)",
     )
     repair.add_argument(
         "--lock-timeout",
@@ -358,14 +377,19 @@ def _add_schemas(parser: argparse.ArgumentParser, default: str = "default: publi
 
 
 def _spec_snapshot(args: argparse.Namespace) -> int:
-    from monitor.postgres import catalog, db
+    from monitor.postgres import catalog, db, platform
     from monitor.schema import spec
     from monitor.schema.model import DEFAULT_LEDGER_TABLE
+    from monitor.schema.spec import provenance_platform
 
     dsn = db.resolve_dsn(args.dsn)
+    asked = args.schemas or ["public"]
     with db.connect(dsn) as conn:
         snap = catalog.snapshot(
-            conn, args.schemas or ["public"], args.ledger_table or DEFAULT_LEDGER_TABLE
+            conn,
+            asked,
+            args.ledger_table or DEFAULT_LEDGER_TABLE,
+            optional=("auth", "storage"),  # to tell a Supabase database
         )
     if snap.skipped:
         raise MonitorError(
@@ -373,7 +397,14 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
         )
     if snap.ledger_problem is not None:
         raise MonitorError(f"--ledger-table: {snap.ledger_problem}")
-    _write(spec.dumps(snap.state), args.output)
+    state, supabase = provenance_platform.live_spec(snap.state, asked, platform.PLATFORM_TABLES)
+    if supabase:
+        print(
+            "schema-monitor: platform: supabase (auth.users and storage.objects exist): the"
+            " platform's own objects are left out",
+            file=sys.stderr,
+        )
+    _write(spec.dumps(state), args.output)
     return ExitCode.OK
 
 
@@ -409,23 +440,49 @@ def _spec_build(args: argparse.Namespace) -> int:
         args.migrations_dir,
         shadow_dsn=args.shadow_dsn,
         bootstrap_files=args.bootstrap,
-        supabase_bootstrap=args.supabase_bootstrap,
+        supabase_bootstrap=None if args.platform is None else args.platform == "supabase",
         schemas=args.schemas,
         layout=Layout(args.layout) if args.layout else None,
         ledger_table=args.ledger_table,
         postgres_version=args.postgres_version,
-        progress=_progress if interactive else None,
+        progress=_progress if interactive else _LogProgress(),
         notice=notice,
     )
     standins = [n for n in notes if n.startswith("stand-ins used")]
     header = "".join(f"# {line}\n" for line in standins)
-    _write(header + spec.dumps(state), args.output)
+    text = spec.dumps(state)
+    if len(text) > _LARGE_SPEC_BYTES:
+        print(f"schema-monitor: writing the spec ({len(text) // 1024} KiB)", file=sys.stderr)
+    _write(header + text, args.output)
     return ExitCode.OK
+
+
+_LARGE_SPEC_BYTES = 1024 * 1024
 
 
 def _progress(number: int, total: int, name: str) -> None:
     end = "\n" if number == total else ""
     print(f"\r\033[Kapplying {number}/{total}: {name}", end=end, file=sys.stderr, flush=True)
+
+
+class _LogProgress:
+    """Progress for CI logs (no terminal): a line every few seconds or every 50 files."""
+
+    EVERY_FILES = 50
+    EVERY_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, number: int, total: int, name: str) -> None:
+        now = time.monotonic()
+        if (
+            number == total
+            or number % self.EVERY_FILES == 0
+            or now - self.last >= self.EVERY_SECONDS
+        ):
+            self.last = now
+            print(f"schema-monitor: applying {number}/{total}: {name}", file=sys.stderr, flush=True)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -481,9 +538,13 @@ def _check(args: argparse.Namespace) -> int:
             repair.script(
                 findings,
                 expected,
-                allow_data_loss=args.allow_data_loss,
-                lock_timeout=args.lock_timeout,
                 source=str(args.spec),
+                options=repair.Options(
+                    allow_data_loss=args.allow_data_loss,
+                    restore_narrowed=args.restore_narrowed,
+                    fail_on=Severity(args.fail_on),
+                    lock_timeout=args.lock_timeout,
+                ),
             )
         )
     elif args.format == "junit":

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.processes",
     "tests.support.proxy",
+    "tests.support.statements",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

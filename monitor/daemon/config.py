@@ -58,6 +58,7 @@ RUN_BUDGET_SHARE = 0.9
 DEFAULT_STATEMENT_TIMEOUT_SECONDS = 10.0
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _LISTEN_ADDRESS = re.compile(
@@ -122,6 +123,17 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Statements:
+    """Query evidence from pg_stat_statements (docs/deploy.md#query-evidence)."""
+
+    top: int = 20  # per-statement series: the statements on the spec's tables with most time
+    probes: int = 20  # plan probes per stats cycle: the top statements on tables with a new index
+    # A new index that no probed top statement plans through is advised about after this long.
+    unplanned_after: float = 3600.0
+    slower_ratio: float = 1.5  # mean time since the window started over mean time before it
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     name: str
     dsn: str = field(repr=False)  # may hold a password: never printed
@@ -147,6 +159,7 @@ class Config:
     watch_window: WatchWindow = field(default_factory=WatchWindow)
     limits: Limits = field(default_factory=Limits)
     advisors: AdvisorSettings = field(default_factory=AdvisorSettings)
+    statements: Statements = field(default_factory=Statements)
 
     def run_budget(self, check: str) -> float:
         """Seconds one run of `check` may take before its query is cancelled."""
@@ -338,6 +351,19 @@ class _Values(Reader):
             return None
         return seconds
 
+    def ratio(self, node: Any, where: str) -> float | None:
+        """A number of at least 1, such as 1.5."""
+        text = self.scalar_text(node, where, "a ratio such as 1.5")
+        if text is None:
+            return None
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(value) or value < 1:
+            self.problem(
+                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
+            )
+            return None
+        return value
+
     def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
         value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
         if value is not None and value not in choices:
@@ -456,6 +482,9 @@ class _Reader(_Values):
             limits=self.section(keys.get("limits"), "limits", Limits(), self.limits),
             advisors=self.section(
                 keys.get("advisors"), "advisors", AdvisorSettings(), self.advisors
+            ),
+            statements=self.section(
+                keys.get("statements"), "statements", Statements(), self.statements
             ),
         )
         for section, message in timing_problems(config):
@@ -588,6 +617,29 @@ class _Reader(_Values):
             present_objects=count("present_objects", default.present_objects),
             definition_bytes=count("definition_bytes", default.definition_bytes, minimum=1),
             objects_per_kind=count("objects_per_kind", default.objects_per_kind, minimum=1),
+        )
+
+    def statements(self, node: Any, where: str, default: Statements) -> Statements:
+        keys = self.mapping(node, where, configdoc.Statements)
+        if keys is None:
+            return default
+
+        def count(key: str, fallback: int) -> int:
+            read = lambda n, w: self.count(n, w, minimum=0)  # noqa: E731
+            return self.optional(keys.get(key), f"{where}.{key}", read, fallback)
+
+        return Statements(
+            top=count("top", default.top),
+            probes=count("probes", default.probes),
+            unplanned_after=self.optional(
+                keys.get("unplanned_after"),
+                f"{where}.unplanned_after",
+                self.duration,
+                default.unplanned_after,
+            ),
+            slower_ratio=self.optional(
+                keys.get("slower_ratio"), f"{where}.slower_ratio", self.ratio, default.slower_ratio
+            ),
         )
 
     def advisors(self, node: Any, where: str, default: AdvisorSettings) -> AdvisorSettings:

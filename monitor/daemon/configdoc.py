@@ -70,6 +70,13 @@ class Advisors(_Doc):
     unused_index_after: Duration | None = None
 
 
+class Statements(_Doc):
+    top: int | None = None
+    probes: int | None = None
+    unplanned_after: Duration | None = None
+    slower_ratio: float | None = None  # at least 1
+
+
 class Target(_Doc):
     name: str
     spec: str
@@ -97,3 +104,4 @@ class Config(_Doc):
     shard: str | None = None  # I/N: replica I (from 0) of N watches its share of the targets
     max_concurrent_checks: int | None = None
     log_level: str | None = None  # debug | info | warn | error
+    statements: Statements | None = None

@@ -127,11 +127,13 @@ from monitor.daemon.results import (
     DriftResult,
     ExpectedObject,
     Results,
+    StatementsResult,
     TargetResults,
     UsageResult,
 )
 from monitor.schema.advisors import RULES, Advisory
 from monitor.schema.model import DRIFT_COMBINATIONS, Change, Finding, Kind, Severity
+from monitor.window import evidence
 
 PREFIX = "schema_monitor_"
 CHECKS = ("drift", "stats")
@@ -180,8 +182,8 @@ class Family:
     """One metric family: the name its samples carry and its headers in both formats."""
 
     sample: str  # counters: with the _total suffix, in both formats
-    text_header: str
-    openmetrics_header: str  # counters: named without _total, as OpenMetrics wants
+    text_bytes: bytes  # HELP and TYPE
+    openmetrics_bytes: bytes  # counters: named without _total, as OpenMetrics wants
 
 
 def _family(kind: str, name: str, documentation: str) -> Family:
@@ -191,8 +193,8 @@ def _family(kind: str, name: str, documentation: str) -> Family:
     openmetrics_help = text_help.replace('"', r"\"")
     return Family(
         sample,
-        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n",
-        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n",
+        f"# HELP {sample} {text_help}\n# TYPE {sample} {kind}\n".encode(),
+        f"# HELP {full} {openmetrics_help}\n# TYPE {full} {kind}\n".encode(),
     )
 
 
@@ -278,6 +280,46 @@ STATE_WRITE_ERRORS = _counter(
 STATE_FILES_CORRUPT = _counter(
     "state_files_corrupt", "Corrupt state files found and renamed aside (*.corrupt-<time>)."
 )
+STATEMENTS_AVAILABLE = _gauge(
+    "statements_available", "Whether the last stats check read pg_stat_statements."
+)
+STATEMENT_ADVISORIES = _gauge(
+    "statement_advisories", "Query evidence advisories by rule (every rule, 0 when clean)."
+)
+STATEMENT_BASELINE_RESETS = _counter(
+    "statement_baseline_resets",
+    "Times the statement baseline restarted during the window (statistics reset, evictions).",
+)
+TABLE_MEAN_BEFORE = _gauge(
+    "table_statement_mean_seconds_before_watch_start",
+    "Mean time of the table's statements before the watch window began.",
+)
+TABLE_MEAN_SINCE = _gauge(
+    "table_statement_mean_seconds_since_watch_start",
+    "Mean time of the table's statements since the watch window began.",
+)
+TABLE_MEAN_RATIO = _gauge(
+    "table_statement_mean_ratio", "Mean statement time since the window began over before it."
+)
+INDEX_PLANNED_STATEMENTS = _gauge(
+    "index_planned_statements",
+    "New index: probed top statements on its table whose generic plan uses it.",
+)
+INDEX_NOT_PLANNED = _gauge(
+    "index_not_planned",
+    "New index: 1 when its table's probed top statements all plan without it (after a while).",
+)
+STATEMENT_CALLS_SINCE = _gauge(
+    "statement_calls_since_watch_start", "Calls of a top statement since the window began."
+)
+STATEMENT_MEAN_SINCE = _gauge(
+    "statement_mean_seconds_since_watch_start",
+    "Mean time of a top statement since the window began.",
+)
+STATEMENT_MEAN_BEFORE = _gauge(
+    "statement_mean_seconds_before_watch_start",
+    "Mean time of a top statement before the window began.",
+)
 WINDOW_START = _gauge("watch_window_start_timestamp_seconds", "When the watch window began.")
 WINDOW_END = _gauge("watch_window_end_timestamp_seconds", "When the watch window ends.")
 WINDOW_ACTIVE = _gauge("watch_window_active", "Whether the watch window is running.")
@@ -300,6 +342,8 @@ _INDEX_LABELS = ("target", "datname", "schemaname", "relname", "indexrelname")
 _TABLE_LABELS = ("target", "datname", "schemaname", "relname")
 _DATABASE_LABELS = ("target", "datname")
 _CONNECTION_LABELS = ("target", "datname", "state")
+_STATEMENT_RULE_LABELS = ("target", "rule", "level")
+_STATEMENT_LABELS = ("target", "datname", "queryid", "fingerprint")
 
 
 # Values as Go prints them (1e+06, +Inf), exactly as prometheus_client's exposition does.
@@ -530,6 +574,45 @@ def _usage(name: str, usage: UsageResult, labels: _Labels) -> Chunks:
     return lines.chunks()
 
 
+def _statements(name: str, result: StatementsResult, labels: _Labels) -> Chunks:
+    datname = result.datname
+    lines = _Lines()
+    target = labels(("target",), name)
+    lines.add(STATEMENTS_AVAILABLE, target, _flag(result.available))
+    lines.add(STATEMENT_BASELINE_RESETS, target, float(result.resets))
+    counts: dict[str, int] = {}
+    for advisory in result.advisories:
+        counts[advisory.rule] = counts.get(advisory.rule, 0) + 1
+    for rule in evidence.RULES:
+        series = labels(_STATEMENT_RULE_LABELS, name, rule, evidence.LEVELS[rule])
+        lines.add(STATEMENT_ADVISORIES, series, float(counts.get(rule, 0)))
+    for table in result.tables:
+        series = labels(_TABLE_LABELS, name, datname, table.schemaname, table.relname)
+        before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
+        if before is not None:
+            lines.add(TABLE_MEAN_BEFORE, series, before / 1000.0)
+        if since is not None:
+            lines.add(TABLE_MEAN_SINCE, series, since / 1000.0)
+        if before and since is not None:
+            lines.add(TABLE_MEAN_RATIO, series, since / before)
+    for index in result.indexes:
+        series = labels(
+            _INDEX_LABELS, name, datname, index.schemaname, index.relname, index.indexrelname
+        )
+        lines.add(INDEX_PLANNED_STATEMENTS, series, float(index.planned_statements))
+        lines.add(INDEX_NOT_PLANNED, series, _flag(index.not_planned))
+    for statement in result.statements:
+        series = labels(
+            _STATEMENT_LABELS, name, datname, str(statement.queryid), statement.fingerprint
+        )
+        lines.add(STATEMENT_CALLS_SINCE, series, float(statement.calls_since_watch_start))
+        if statement.mean_ms_since_watch_start is not None:
+            lines.add(STATEMENT_MEAN_SINCE, series, statement.mean_ms_since_watch_start / 1000.0)
+        if statement.mean_ms_before_watch_start is not None:
+            lines.add(STATEMENT_MEAN_BEFORE, series, statement.mean_ms_before_watch_start / 1000.0)
+    return lines.chunks()
+
+
 def _state_files_and_window(target: TargetResults) -> Chunks:
     labels = _label_string({"target": target.name})
     lines = _Lines()
@@ -554,15 +637,16 @@ class Rendered:
 
     def text(self) -> bytes:
         """The Prometheus text format (0.0.4)."""
-        return b"".join(self._pieces(openmetrics=False))
+        return b"".join(self.pieces(openmetrics=False))
 
     def openmetrics(self) -> bytes:
         """OpenMetrics 1.0, ``# EOF`` included."""
-        return b"".join((*self._pieces(openmetrics=True), b"# EOF\n"))
+        return b"".join((*self.pieces(openmetrics=True), b"# EOF\n"))
 
-    def _pieces(self, openmetrics: bool) -> Iterator[bytes]:
+    def pieces(self, openmetrics: bool) -> Iterator[bytes]:
+        """Headers and the sections' lines, as kept (OpenMetrics without ``# EOF``)."""
         for family, chunks in self.families:
-            yield (family.openmetrics_header if openmetrics else family.text_header).encode()
+            yield family.openmetrics_bytes if openmetrics else family.text_bytes
             yield from chunks
 
 
@@ -597,6 +681,9 @@ class Renderer:
 
     def openmetrics(self) -> bytes:
         return self.render().openmetrics()
+
+    def pieces(self, openmetrics: bool) -> tuple[bytes, ...]:
+        return tuple(self.render().pieces(openmetrics))
 
     def render(self) -> Rendered:
         with self._lock:
@@ -651,6 +738,8 @@ def _target(
         parts.append(section("advisories", drift.advisories, _advisories))
     if target.usage is not None:
         parts.append(section("usage", target.usage, _usage))
+    if target.statements is not None:
+        parts.append(section("statements", target.statements, _statements))
     parts.append(_state_files_and_window(target))
     return parts
 

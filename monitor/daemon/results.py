@@ -120,6 +120,49 @@ class UsageResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementTiming:
+    """One of the top statements on the spec's tables (never its text: a fingerprint)."""
+
+    queryid: int
+    fingerprint: str
+    calls_since_watch_start: int
+    mean_ms_since_watch_start: float | None  # None: no call yet in the window
+    mean_ms_before_watch_start: float | None  # None: not called before the window
+
+
+@dataclass(frozen=True, slots=True)
+class TableTiming:
+    schemaname: str
+    relname: str
+    mean_ms_before_watch_start: float | None
+    mean_ms_since_watch_start: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPlanning:
+    """A new index: how many probed top statements on its table plan through it."""
+
+    schemaname: str
+    relname: str
+    indexrelname: str
+    planned_statements: int
+    not_planned: bool  # the advisory: probed statements, none through it, after the wait
+
+
+@dataclass(frozen=True, slots=True)
+class StatementsResult:
+    """Query evidence from pg_stat_statements, as /metrics shows it."""
+
+    datname: str
+    available: bool
+    resets: int  # baselines restarted since the window began
+    statements: tuple[StatementTiming, ...]  # the top N
+    tables: tuple[TableTiming, ...]
+    indexes: tuple[IndexPlanning, ...]
+    advisories: tuple[Advisory, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TargetResults:
     name: str
     up: bool = False
@@ -130,6 +173,7 @@ class TargetResults:
     window: WindowStatus | None = None
     state_write_errors: int = 0  # state file writes that failed (full disk, permissions)
     state_files_corrupt: int = 0  # corrupt state files renamed aside
+    statements: StatementsResult | None = None
 
     def check(self, name: str) -> CheckResult:
         return self.drift_check if name == "drift" else self.stats_check

@@ -38,6 +38,7 @@ from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import fleet, metrics, state_dir, webconfig
 from monitor.daemon.drift import DriftCheck
+from monitor.daemon.evidence import EvidenceKeeper
 from monitor.daemon.results import CheckResult, Results, ResultsStore, TargetResults
 from monitor.daemon.session import NotYet, RunWatch, Session
 from monitor.daemon.usage import SpecRelations, usage_result
@@ -95,6 +96,7 @@ class TargetRunner:
         self.window = WindowKeeper(
             target.name, config, events, clock.now(), self._publish, keep_state=keep_state
         )
+        self._evidence = self._evidence_keeper()
         log_module.register_dsn(target.dsn)
 
     # -- configuration ------------------------------------------------------
@@ -120,16 +122,28 @@ class TargetRunner:
     ) -> None:
         with self._lock:
             same = _drift_settings(config) == _drift_settings(self.config)
+            same_evidence = (config.statements, config.limits) == (
+                self.config.statements,
+                self.config.limits,
+            )
             self.target, self.config = target, config
             self.window.config = config
-            if expected is not self.expected or not same:  # else: keep the last answer
+            respec = expected is not self.expected
+            if respec or not same:  # else: keep the last answer
                 self._use_spec(expected)
+            if respec or not same_evidence:
+                self._evidence.close()  # the new keeper starts from what this one saved
+                self._evidence = self._evidence_keeper()
 
     def _use_spec(self, expected: State) -> None:
         self.expected = expected
         # A new spec needs a full check: a new DriftCheck has no last answer.
         self._drift_check = DriftCheck(expected, *_drift_settings(self.config))
         self._spec_relations = SpecRelations(expected)
+
+    def _evidence_keeper(self) -> EvidenceKeeper:
+        now = self._clock.now()
+        return EvidenceKeeper(self.name, self.expected, self.config, self.window, self._events, now)
 
     def _publish(self, change: Change) -> None:
         self._store.update_target(self.name, change)
@@ -145,6 +159,7 @@ class TargetRunner:
         acquired = self._lock.acquire(timeout=timeout)
         try:
             self.session.drop()
+            self._evidence.close()
             self.window.close()
         finally:
             if acquired:
@@ -295,10 +310,10 @@ class TargetRunner:
                 datname=sample.database.datname,
                 stats_reset=str(sample.database.stats_reset),
             )
-        usage = usage_result(
-            sample, state, self._spec_relations, self.config.limits, self._clock.now()
-        )
-        return lambda t: replace(t, usage=usage)
+        now = self._clock.now()
+        usage = usage_result(sample, state, self._spec_relations, self.config.limits, now)
+        statements = self._evidence.cycle(conn, sample.database.datname, now)
+        return lambda t: replace(t, usage=usage, statements=statements)
 
     # -- the watch window -------------------------------------------------------
 
@@ -307,7 +322,7 @@ class TargetRunner:
         now = self._clock.now()
         window = self.window.status(now)
         self._publish(lambda t: t if t.window == window else replace(t, window=window))
-        if self.window.finish(self.expected, now) is not None:
+        if self.window.finish(self.expected, now, self._evidence.state) is not None:
             self._on_window_end(self.name)
 
     @property

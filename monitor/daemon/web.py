@@ -37,7 +37,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -72,40 +73,50 @@ _FIRST_OPENMETRICS_WAIT_SECONDS = 5
 # scrapers at once read /proc once, and CPU time a second old is no news to Prometheus.
 _PROCESS_MAX_AGE_SECONDS = 1.0
 _PROBES = ("/healthz", "/readyz")
+_GZIP_MEMBER = 16 + zlib.MAX_WBITS  # zlib's window bits for a gzip header and trailer
 
 
 class Renders(Protocol):
     """The results' exposition in both formats (:class:`monitor.daemon.metrics.Renderer`)."""
 
-    def text(self) -> bytes: ...
-
-    def openmetrics(self) -> bytes:
-        """With its closing ``# EOF``."""
+    def pieces(self, openmetrics: bool) -> Sequence[bytes]:
+        """The exposition in pieces that joined make it (OpenMetrics without ``# EOF``)."""
         ...
 
 
 class Body:
-    """One rendering of the results: as is, and gzipped for the scrapers that ask (Prometheus
-    does), so that a scrape moves a tenth of the bytes. Compressed when first asked for,
-    once: a fleet's results change more often than they are scraped."""
+    """One rendering of the results, as the renderer's pieces: joined for the scrapers that
+    want it plain, and gzipped, a stream over the pieces, for those that ask (Prometheus
+    does) so that a scrape moves a tenth of the bytes. Each made once, when first wanted:
+    a fleet's exposition (20 MB) is never held twice, nor joined only to be compressed."""
 
-    __slots__ = ("_gzipped", "_lock", "plain")
+    __slots__ = ("_gzipped", "_lock", "_pieces", "_plain")
 
-    def __init__(self, plain: bytes) -> None:
-        self.plain = plain
+    def __init__(self, pieces: Sequence[bytes]) -> None:
+        self._pieces = tuple(pieces)
+        self._plain: bytes | None = None
         self._gzipped: bytes | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def of(cls, plain: bytes) -> Body:
-        return cls(plain)
+        return cls((plain,))
+
+    @property
+    def plain(self) -> bytes:
+        with self._lock:
+            if self._plain is None:
+                self._plain = b"".join(self._pieces)
+            return self._plain
 
     @property
     def gzipped(self) -> bytes:
         with self._lock:  # 50 scrapers at once: one compresses, the others wait for it
             if self._gzipped is None:
                 # zlib lets go of the GIL while it compresses: the checks keep running.
-                self._gzipped = gzip.compress(self.plain, compresslevel=6, mtime=0)
+                compressor = zlib.compressobj(6, zlib.DEFLATED, _GZIP_MEMBER)
+                out = [compressor.compress(piece) for piece in self._pieces]
+                self._gzipped = b"".join((*out, compressor.flush()))
             return self._gzipped
 
 
@@ -147,7 +158,7 @@ class Exposition:
         self._changed_lock = threading.Lock()
         self._settle = _RENDER_SETTLE_SECONDS
         self._gzip_wanted = False  # set by the first scraper that asks for gzip
-        self._text = Body.of(results.text())
+        self._text = Body(results.pieces(openmetrics=False))
         self._openmetrics: Body | None = None  # rendered once someone asks for it
         self._openmetrics_wanted = False
         self._openmetrics_ready = threading.Event()
@@ -185,11 +196,10 @@ class Exposition:
     def _render(self, changed: bool) -> None:
         # Rendered outside any lock a scrape would wait on; swapping a reference is atomic.
         if changed:
-            self._text = self._ready(Body.of(self._results.text()))
+            self._text = self._ready(Body(self._results.pieces(openmetrics=False)))
         if self._openmetrics_wanted and (changed or self._openmetrics is None):
             # Without its "# EOF": the process lines that follow at each scrape carry it.
-            rendered = self._results.openmetrics().removesuffix(b"# EOF\n")
-            self._openmetrics = self._ready(Body.of(rendered))
+            self._openmetrics = self._ready(Body(self._results.pieces(openmetrics=True)))
             self._openmetrics_ready.set()
 
     def _ready(self, body: Body) -> Body:

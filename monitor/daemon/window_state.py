@@ -24,6 +24,7 @@ from monitor.postgres import stats
 from monitor.schema.model import State
 from monitor.window import report as report_module
 from monitor.window import watch
+from monitor.window.evidence import StatementsState
 
 # Counters saved late lose nothing (the next start adds everything since the saved
 # raw values); saving every cycle would rewrite thousands of entries for nothing.
@@ -109,6 +110,14 @@ class WindowKeeper:
             )
         return state
 
+    def load_file(self, load: Callable[[], T], fresh: T, now: datetime) -> T:
+        """Another state file of this target, read with the same care (corrupt: set aside)."""
+        return self._load(load, fresh, now)
+
+    def save_file(self, save: Callable[[T], None], value: T) -> bool:
+        """Another state file of this target, its failed writes counted with the others'."""
+        return self._save(save, value)
+
     def evidence(self, now: datetime) -> watch.Evidence | None:
         return self._load(self.files.load_evidence, None, now)
 
@@ -174,7 +183,9 @@ class WindowKeeper:
     def status(self, now: datetime) -> watch.WindowStatus:
         return watch.status(self.state, self.config.watch_window.duration, now)
 
-    def finish(self, expected: State, now: datetime) -> report_module.Report | None:
+    def finish(
+        self, expected: State, now: datetime, statements: StatementsState | None = None
+    ) -> report_module.Report | None:
         """Write the end-of-window report once the window is over; the report, else None."""
         window = self.status(now)
         if now < window.end or self.ended or not self.keep_state:
@@ -188,6 +199,7 @@ class WindowKeeper:
             duration_seconds=self.config.watch_window.duration,
             new_indexes_since=self.config.watch_window.new_indexes_since,
             now=now,
+            statements=statements,
         )
         try:
             report_module.write_files(self.files, built)

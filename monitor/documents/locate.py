@@ -138,12 +138,15 @@ def refusals(text: str, max_expansion: int) -> Iterator[Refusal]:
             if stack and stack[-1].mapping and node.key and isinstance(event, yaml.ScalarEvent):
                 keys = stack[-1].keys
                 if event.value in keys:
-                    message = f"duplicate key {event.value!r} (first at line {keys[event.value]})"
+                    where = _label(node.path[:-1])
+                    first = keys[event.value]
+                    message = f"{where}duplicate key {event.value!r} (first at line {first})"
                     yield Refusal(node.path[:-1], node.line, message)
                 keys.setdefault(event.value, node.line)
             tag = getattr(event, "tag", None)
             if tag is not None and tag not in _CORE_TAGS and tag != "!":
-                yield Refusal(node.path, node.line, f"unsupported YAML tag {tag}")
+                message = f"{_label(node.path)}unsupported YAML tag {tag}"
+                yield Refusal(node.path, node.line, message)
             size = 1
             if isinstance(event, yaml.AliasEvent):
                 anchor = event.anchor or ""
@@ -175,6 +178,11 @@ def refusals(text: str, max_expansion: int) -> Iterator[Refusal]:
                 frame.size = 0
     except yaml.YAMLError:
         return
+
+
+def _label(path: Path) -> str:
+    """``schemas: public: tables: ``: where a problem found before any model is read is."""
+    return "".join(f"{part}: " if isinstance(part, str) else f"[{part}]: " for part in path)
 
 
 def _is_parent(frame: _Frame, node: Node) -> bool:

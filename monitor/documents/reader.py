@@ -69,15 +69,15 @@ class Reader:
         if path:
             keys.extend(path)
             nodes.extend([None] * (len(path) - 1) + [container])
-        base = len(keys)
+        keys.append(0)
+        nodes.append(None)
         try:
             for key, value in pairs:
-                del keys[base:], nodes[base:]
-                keys.append(key if isinstance(key, int) else str(key))
-                nodes.append(value)
+                keys[-1] = key if type(key) is int or type(key) is str else str(key)
+                nodes[-1] = value
                 yield key, value
         finally:
-            self.keys[:], self.nodes[:] = saved
+            keys[:], nodes[:] = saved
 
     def find(self, value: Any) -> tuple[int, locate.Path, bool]:
         """Where ``value`` is: the depth of the trail it is under, its path from there,

@@ -145,6 +145,13 @@ def _load(part: str, text: str, filename: str) -> Any:
         raise InputError([_parse_problem(str(exc), filename)]) from None
     except RecursionError:
         raise InputError([Problem(filename, None, "invalid YAML: nested too deeply")]) from None
+    except TypeError:  # yaml-rs cannot hash a key that is a mapping or a list ("? " keys)
+        line = next(
+            (n for n, ln in enumerate(text.splitlines(), 1) if ln.lstrip()[:2] in _COMPLEX_KEY),
+            None,
+        )
+        message = "invalid YAML: a key must be a plain value, not a mapping or a list"
+        raise InputError([Problem(filename, line, message)]) from None
     second = _second_document(text) if isinstance(data, list) else None
     if second is not None:
         raise InputError([Problem(filename, second, "invalid YAML: more than one document")])
@@ -153,6 +160,7 @@ def _load(part: str, text: str, filename: str) -> Any:
 
 _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_EXPANSION)
 _ERROR = yaml_rs.DuplicateKeyPolicy.Error
+_COMPLEX_KEY = ("? ", "?")
 
 
 _DOCUMENT_START = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
@@ -170,17 +178,9 @@ def _second_document(text: str) -> int | None:
 
 def _refuse(text: str, filename: str, refusals: Iterable[locate.Refusal]) -> None:
     """Raise the refusals found, if any, each with its line."""
-    found = [
-        Problem(filename, r.line, f"{_label(r.path)}{r.message}" if r.path else r.message)
-        for r in refusals
-    ]
+    found = [Problem(filename, r.line, r.message) for r in refusals]
     if found:
         raise InputError(found)
-
-
-def _label(path: locate.Path) -> str:
-    """``schemas: public: tables: `` for a problem the walk into a model never saw."""
-    return "".join(f"{part}: " if isinstance(part, str) else f"[{part}]: " for part in path)
 
 
 def _parse_problem(message: str, filename: str) -> Problem:
@@ -194,10 +194,10 @@ class Entries:
     """A block mapping cut out of a large text (see :mod:`.pieces`): its entries,
     parsed a piece at a time as they are read, each piece's data freed after."""
 
-    __slots__ = ("filename", "key", "pieces", "text")
+    __slots__ = ("filename", "pieces", "text")
 
-    def __init__(self, text: str, filename: str, key: str, texts: Iterable[str]) -> None:
-        self.text, self.filename, self.key, self.pieces = text, filename, key, texts
+    def __init__(self, text: str, filename: str, texts: Iterable[str]) -> None:
+        self.text, self.filename, self.pieces = text, filename, texts
 
     def items(self) -> Iterator[tuple[str, Any]]:
         seen: set[Any] = set()
@@ -221,8 +221,8 @@ def _graft(data: Any, split: pieces.Split, text: str, filename: str) -> Any:
         if isinstance(node, dict):
             return {key: graft(value) for key, value in node.items()}
         if isinstance(node, str) and node.startswith(split.marker):
-            key, texts = next(blocks)
-            return Entries(text, filename, key, texts)
+            _, texts = next(blocks)
+            return Entries(text, filename, texts)
         return node
 
     return graft(data)

@@ -79,11 +79,13 @@ def snapshot(
     schemas: Sequence[str] = ("public",),
     ledger_table: str | None = model.DEFAULT_LEDGER_TABLE,
     limits: Limits = DEFAULT_LIMITS,
+    *,
+    optional: Sequence[str] = (),
 ) -> Snapshot:
-    """Read the asked schemas and the migration ledger in one read-only transaction,
-    within `limits` (:mod:`monitor.postgres.catalog_limits`)."""
+    """Read the asked schemas (and the `optional` ones that exist) and the migration ledger
+    in one read-only transaction, within `limits` (:mod:`monitor.postgres.catalog_limits`)."""
     reader = _Reader(conn, limits)
-    asked = sorted(set(schemas))
+    asked = sorted(set(schemas) | set(optional))
     # The snapshot's consistency rests on these; connect() sets them already,
     # and assigning them outside a transaction sends nothing to the server.
     if conn.isolation_level != IsolationLevel.REPEATABLE_READ:
@@ -94,7 +96,9 @@ def snapshot(
         # The reader closes its streams first: one left half read holds the connection's
         # lock, and the transaction's ROLLBACK would wait for it for ever.
         with conn.transaction(), _collector_paused(), reader:
-            state, skipped, problem = _read(reader, asked, ledger_table)
+            state, skipped, problem = _read(
+                reader, asked, ledger_table, set(optional) - set(schemas)
+            )
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
     statements = reader.statements + _TRANSACTION_STATEMENTS
@@ -212,7 +216,7 @@ class _Reader:
 
 
 def _read(
-    reader: _Reader, schemas: list[str], ledger_table: str | None
+    reader: _Reader, schemas: list[str], ledger_table: str | None, optional: set[str]
 ) -> tuple[model.State, tuple[str, ...], str | None]:
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
     (
@@ -229,6 +233,7 @@ def _read(
         ledger_shape,
         counts,
     ) = context[0]
+    missing = [name for name in missing or () if name not in optional]
     if missing:
         raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
     reader.over_cap = over_cap(counts, reader.limits)
@@ -259,7 +264,7 @@ def _read(
     problem = None
     ledger_readable = f"{ledger_schema}.{ledger_name}" not in skipped
     if ledger_table is not None and ledger_name is not None and ledger_readable:
-        problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read)
+        problem = ledger_refusal(ledger_schema, ledger_name, has_version, may_read, ledger_shape)
         if problem is None:
             versions = reader.ledger_versions(ledger_schema, ledger_name, ledger_shape)
             ledger = ledger_from_rows(versions, ledger_table)
@@ -307,7 +312,9 @@ def _table_parts(
     )
 
 
-def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) -> str | None:
+def ledger_refusal(
+    schema: str, name: str, has_version: bool, may_read: bool, shape: str = "versions"
+) -> str | None:
     """Why the table named as the migration ledger will not be read; None: read it.
 
     The ledger is the one table whose rows are read, so it must be one: a table
@@ -316,7 +323,8 @@ def ledger_refusal(schema: str, name: str, has_version: bool, may_read: bool) ->
     read). Anything else, ``integrations`` say, is never read.
     """
     table = f"{schema}.{name}"
-    if not looks_like_a_ledger(name) or not has_version:
+    known_tool = shape in _LEDGER_QUERIES  # a tool's own columns say what the table is
+    if not (known_tool or looks_like_a_ledger(name)) or not has_version:
         known = ", ".join(sorted(LEDGER_TABLE_NAMES))
         return (
             f"{table} is not read: a migration ledger is a table named {known}, or"
@@ -662,4 +670,6 @@ def ledger_from_rows(rows: Iterable[Row], table: str) -> model.Ledger:
 _LEDGER_QUERIES = {
     "flyway": "catalog_ledger_flyway",
     "golang-migrate": "catalog_ledger_golang_migrate",
+    "sqitch": "catalog_ledger_sqitch",
+    "postgres-migrations": "catalog_ledger_postgres_migrations",
 }

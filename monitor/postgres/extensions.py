@@ -28,7 +28,7 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from monitor.errors import MonitorError
-from monitor.postgres import platform
+from monitor.postgres import platform, standin_postgis
 from monitor.postgres.scratch import Installation
 from monitor.schema import model, quote
 
@@ -119,8 +119,11 @@ class Standins:
 
     def __init__(self, available: frozenset[str]) -> None:
         self.available = available
-        self.names = standin_names() - available
+        self.names = standin_names()
         self.used: list[str] = []
+        # Extensions the server has but could not create (pg_cron outside
+        # shared_preload_libraries ...): the stand-in ran instead, and why.
+        self.refused: dict[str, str] = {}
         self.created: dict[str, str] = {}  # stand-in -> the schema it was created in
         # What the stand-ins made, by (kind, schema, name): a real extension's members,
         # which a live snapshot leaves out, so the replayed states leave them out too.
@@ -145,6 +148,15 @@ class Standins:
         node = nodes[0]
         match node:
             case ast.CreateExtensionStmt(extname=str() as name):
+                if name in self.available and name not in self.used:
+                    if _exists(conn, name):
+                        return None  # the server's own, created already: as written
+                    refusal = _create_for_real(conn, text)
+                    if refusal is None:
+                        return "SELECT NULL"  # created as written
+                    if name not in self.names:
+                        return None  # the server's own error, at its file and line
+                    self.refused[name] = refusal
                 return self._create(conn, name, node)
             case ast.DropStmt(removeType=ObjectType.OBJECT_EXTENSION, objects=objects):
                 names = {getattr(o, "sval", "") for o in objects or ()}
@@ -158,6 +170,8 @@ class Standins:
             case ast.CommentStmt(objtype=ObjectType.OBJECT_EXTENSION, object=target):
                 if getattr(target, "sval", None) in self.used:
                     return "SELECT NULL"
+            case ast.IndexStmt(accessMethod="gist") if "postgis" in self.used:
+                return standin_postgis.gist_index(conn, node, self.created["postgis"])
             case ast.IndexStmt(accessMethod=method, options=options):
                 if method in _STANDIN_ACCESS_METHODS and options and self._provides(method):
                     # A stand-in method has no storage options of its own (lists, m ...).
@@ -173,8 +187,6 @@ class Standins:
         return any(method in _METHODS_OF.get(name, ()) for name in self.used)
 
     def _create(self, conn: psycopg.Connection[Any], name: str, node: Any) -> str | None:
-        if name in self.available:
-            return None
         if name not in self.names:
             raise MonitorError(
                 f'extension "{name}" is not available on the scratch server, and schema-monitor'
@@ -197,6 +209,30 @@ class Standins:
         self._before = _objects(conn)
         script = standin_script(name).replace("@extschema@", sql.Identifier(schema).as_string(conn))
         return script
+
+
+_PROBE = b"schema_monitor_real_extension"
+
+
+def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    return conn.execute(b"SELECT FROM pg_extension WHERE extname = %s", (name,)).rowcount > 0
+
+
+def _create_for_real(conn: psycopg.Connection[Any], statement: str) -> str | None:
+    """Run a CREATE EXTENSION the server has; None when it did, else the server's reason
+    (nothing of it left behind: a savepoint inside the file's transaction)."""
+    in_transaction = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    if in_transaction:
+        conn.execute(b"SAVEPOINT " + _PROBE)
+    try:
+        conn.execute(statement.encode())
+    except psycopg.Error as exc:
+        if in_transaction:
+            conn.execute(b"ROLLBACK TO SAVEPOINT " + _PROBE)
+        return " ".join(str(exc.diag.message_primary or exc).split())
+    if in_transaction:
+        conn.execute(b"RELEASE SAVEPOINT " + _PROBE)
+    return None
 
 
 # Index access methods each stand-in provides.
@@ -227,7 +263,8 @@ def with_standins(state: model.State, standins: Standins) -> model.State:
     members = standins.members
     schemas = tuple(_without_members(schema, members) for schema in state.schemas)
     extensions = tuple(sorted(real + added, key=lambda e: e.name))
-    return replace(state, schemas=schemas, extensions=extensions)
+    replayed = replace(state, schemas=schemas, extensions=extensions)
+    return standin_postgis.as_real(replayed) if "postgis" in standins.created else replayed
 
 
 def _without_members(schema: model.Schema, members: set[tuple[str, str, str]]) -> model.Schema:

@@ -10,19 +10,30 @@ Each layout follows its tool's own rules:
   ledger ``schema_migrations(version bigint, dirty boolean)`` holding the latest version.
 - ``flyway``: ``V<version>__<description>.sql`` in version order (parts split on ``.`` or
   ``_``, compared as numbers: ``V1_1`` < ``V1_10`` < ``V2`` < ``V10``), then the
-  repeatable ``R__<description>.sql`` in description order; undo (``U``) and baseline
-  (``B``) scripts ignored; a migration is one transaction unless it holds a statement
-  that cannot run in one, or its ``.sql.conf`` says ``executeInTransaction=false``;
-  ledger ``flyway_schema_history``.
+  repeatable ``R__<description>.sql`` in description order; undo (``U``) scripts
+  ignored; on an empty database the latest baseline ``B<version>__<description>.sql``
+  runs first and replaces the versions up to its own; a migration is one transaction
+  unless it holds a statement that cannot run in one, or its ``.sql.conf`` says
+  ``executeInTransaction=false``; ledger ``flyway_schema_history``.
 - ``dbmate``: ``<digits>_<name>.sql`` in byte order; only the ``-- migrate:up`` section
   runs, in one transaction unless marked ``transaction:false``; ledger
   ``schema_migrations(version varchar)``.
+- ``sqitch``: the changes of ``sqitch.plan`` in plan order (``%`` pragmas, ``@tag``
+  lines and ``[dependencies]`` read, a change reworked after a tag deployed from
+  ``deploy/<change>@<tag>.sql`` before its latest ``deploy/<change>.sql``), each
+  script run by psql as written; ledger: its registry, ``sqitch.changes``.
+- ``postgres-migrations`` (npm): ``<id>_<name>.sql`` or ``<id>-<name>.sql`` in id
+  order, each in a transaction unless its first line is
+  ``-- postgres-migrations disable-transaction``; ledger ``migrations(id, name, hash,
+  executed_at)``, which the tool creates first. Told by a ``package.json`` that
+  depends on it, or that marker.
 - ``plain``: numbered files applied with ``psql -f`` in numeric order (``0002-`` before
   ``00010-``), statement by statement in autocommit; no ledger.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -32,6 +43,8 @@ from pathlib import Path
 
 from monitor.documents import files
 from monitor.errors import InputError, MonitorError, Problem
+from monitor.postgres import sqitch
+from monitor.postgres.sqitch import SQITCH_PLAN
 
 
 class Layout(StrEnum):
@@ -39,6 +52,8 @@ class Layout(StrEnum):
     GOLANG_MIGRATE = "golang-migrate"
     FLYWAY = "flyway"
     DBMATE = "dbmate"
+    SQITCH = "sqitch"
+    POSTGRES_MIGRATIONS = "postgres-migrations"
     PLAIN = "plain"
 
 
@@ -89,11 +104,40 @@ DBMATE_LEDGER = Ledger(
     "CREATE TABLE IF NOT EXISTS public.schema_migrations"
     " (version varchar(128) NOT NULL PRIMARY KEY)",
 )
+SQITCH_LEDGER = Ledger(
+    "sqitch.changes",
+    "CREATE SCHEMA IF NOT EXISTS sqitch;"
+    " CREATE TABLE IF NOT EXISTS sqitch.projects (project text PRIMARY KEY, uri text UNIQUE,"
+    " created_at timestamptz NOT NULL DEFAULT clock_timestamp(), creator_name text NOT NULL,"
+    " creator_email text NOT NULL);"
+    " CREATE TABLE IF NOT EXISTS sqitch.changes (change_id text PRIMARY KEY,"
+    " script_hash text, change text NOT NULL,"
+    " project text NOT NULL REFERENCES sqitch.projects (project) ON UPDATE CASCADE,"
+    " note text NOT NULL DEFAULT '', committed_at timestamptz NOT NULL"
+    " DEFAULT clock_timestamp(), committer_name text NOT NULL, committer_email text NOT NULL,"
+    " planned_at timestamptz NOT NULL, planner_name text NOT NULL,"
+    " planner_email text NOT NULL, UNIQUE (project, script_hash));"
+    " CREATE TABLE IF NOT EXISTS sqitch.tags (tag_id text PRIMARY KEY, tag text NOT NULL,"
+    " project text NOT NULL REFERENCES sqitch.projects (project) ON UPDATE CASCADE,"
+    " change_id text NOT NULL REFERENCES sqitch.changes (change_id) ON UPDATE CASCADE,"
+    " note text NOT NULL DEFAULT '', committed_at timestamptz NOT NULL"
+    " DEFAULT clock_timestamp(), committer_name text NOT NULL, committer_email text NOT NULL,"
+    " planned_at timestamptz NOT NULL, planner_name text NOT NULL,"
+    " planner_email text NOT NULL, UNIQUE (project, tag))",
+)
+POSTGRES_MIGRATIONS_LEDGER = Ledger(
+    "public.migrations",
+    "CREATE TABLE IF NOT EXISTS public.migrations (id integer PRIMARY KEY,"
+    " name varchar(100) UNIQUE NOT NULL, hash varchar(40) NOT NULL,"
+    " executed_at timestamp DEFAULT current_timestamp)",
+)
 LEDGERS: dict[Layout, Ledger | None] = {
     Layout.SUPABASE: SUPABASE_LEDGER,
     Layout.GOLANG_MIGRATE: GOLANG_MIGRATE_LEDGER,
     Layout.FLYWAY: FLYWAY_LEDGER,
     Layout.DBMATE: DBMATE_LEDGER,
+    Layout.SQITCH: SQITCH_LEDGER,
+    Layout.POSTGRES_MIGRATIONS: POSTGRES_MIGRATIONS_LEDGER,
     Layout.PLAIN: None,
 }
 
@@ -113,14 +157,21 @@ class Plan:
     @property
     def versions(self) -> tuple[str, ...]:
         """What the ledger holds once every migration is applied, in order."""
-        return tuple(m.version for m in self.migrations if not m.repeatable)
+        own = ("0",) if self.layout is Layout.POSTGRES_MIGRATIONS else ()  # its ledger table's
+        # A Sqitch change reworked after a tag is in its registry once per deploy.
+        versions = own + tuple(m.version for m in self.migrations if not m.repeatable)
+        return tuple(dict.fromkeys(versions))
 
 
 _SUPABASE_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
 _GOLANG_FILE = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.(?P<direction>up|down)\.sql$")
 _FLYWAY_VERSIONED = re.compile(r"^V(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<name>.+)\.sql$")
 _FLYWAY_REPEATABLE = re.compile(r"^R__(?P<name>.+)\.sql$")
-_FLYWAY_OTHER = re.compile(r"^[UB][0-9]+(?:[._][0-9]+)*__.+\.sql$")  # undo, baseline
+_FLYWAY_BASELINE = re.compile(r"^B(?P<version>[0-9]+(?:[._][0-9]+)*)__(?P<name>.+)\.sql$")
+_POSTGRES_MIGRATIONS_FILE = re.compile(r"^(?P<version>[0-9]+)[-_](?P<name>.+)\.sql$")
+POSTGRES_MIGRATIONS_NO_TRANSACTION = re.compile(
+    r"\A\s*--\s*postgres-migrations\s+disable-transaction\b"
+)
 _PLAIN_FILE = re.compile(r"^(?P<version>[0-9]+)(?:[-_.]?(?P<name>.*))?\.sql$")
 DBMATE_UP = re.compile(r"^--\s*migrate:up\b(?P<options>.*)$", re.MULTILINE)
 DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
@@ -129,6 +180,8 @@ DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.MULTILINE)
 def sql_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise MonitorError(f"migrations directory not found: {directory}")
+    if (directory / SQITCH_PLAN).is_file():
+        return sqitch.scripts(directory)
     return sorted((p for p in directory.iterdir() if p.suffix == ".sql"), key=_byte_order)
 
 
@@ -139,12 +192,18 @@ def _byte_order(path: Path) -> bytes:
 def detect(directory: Path, files: Sequence[Path], texts: dict[Path, str]) -> Layout:
     """The layout a folder is written in, from its file names (and dbmate's markers)."""
     names = [p.name for p in files]
+    if (directory / SQITCH_PLAN).is_file():
+        return Layout.SQITCH
     if any(_GOLANG_FILE.match(n) for n in names):
         return Layout.GOLANG_MIGRATE
     if any(_FLYWAY_VERSIONED.match(n) or _FLYWAY_REPEATABLE.match(n) for n in names):
         return Layout.FLYWAY
     if any(DBMATE_UP.search(texts.get(p, "")) for p in files):
         return Layout.DBMATE
+    if _uses_postgres_migrations(directory) or any(
+        POSTGRES_MIGRATIONS_NO_TRANSACTION.match(texts.get(p, "")) for p in files
+    ):
+        return Layout.POSTGRES_MIGRATIONS
     numbered = [m for n in names if (m := _SUPABASE_FILE.match(n))]
     folder = directory.resolve()
     in_supabase = "supabase" in (folder.name, folder.parent.name) or (
@@ -168,11 +227,13 @@ def plan(directory: Path, texts: dict[Path, str], layout: Layout | None = None) 
         Layout.GOLANG_MIGRATE: _golang_migrate,
         Layout.FLYWAY: _flyway,
         Layout.DBMATE: _dbmate,
+        Layout.SQITCH: lambda files, texts, problems: _sqitch(directory, problems),
+        Layout.POSTGRES_MIGRATIONS: _postgres_migrations,
         Layout.PLAIN: _plain,
     }[chosen]
     problems: list[Problem] = []
     found, ignored = reader(files, texts, problems)
-    if LEDGERS[chosen] is not None:  # psql runs what it is given; a ledger keys on versions
+    if chosen not in (Layout.PLAIN, Layout.SQITCH):  # psql, and Sqitch's reworked changes
         problems.extend(_repeated_versions(found))
     if problems:
         raise InputError(problems)
@@ -219,17 +280,19 @@ def flyway_version_key(version: str) -> tuple[int, ...]:
 
 
 def _flyway(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
-    versioned, repeatable, ignored = [], [], []
+    versioned: list[Migration] = []
+    repeatable: list[Migration] = []
+    baselines: list[Migration] = []
+    ignored: list[str] = []
     for path in files:
         transaction = _flyway_in_transaction(path, problems)
-        if match := _FLYWAY_VERSIONED.match(path.name):
+        if match := _FLYWAY_VERSIONED.match(path.name) or _FLYWAY_BASELINE.match(path.name):
             version = match["version"].replace("_", ".")
             description = match["name"].replace("_", " ")
-            versioned.append(
-                Migration(
-                    version, f"{version}_{match['name']}", path, transaction, False, description
-                )
+            found = Migration(
+                version, f"{version}_{match['name']}", path, transaction, False, description
             )
+            (baselines if path.name.startswith("B") else versioned).append(found)
         elif match := _FLYWAY_REPEATABLE.match(path.name):
             description = match["name"].replace("_", " ")
             repeatable.append(Migration("", path.stem, path, transaction, True, description))
@@ -237,6 +300,14 @@ def _flyway(files: Sequence[Path], texts: dict[Path, str], problems: list[Proble
             ignored.append(path.name)
     versioned.sort(key=lambda m: flyway_version_key(m.version))
     repeatable.sort(key=lambda m: m.description)
+    if baselines:
+        # On an empty database Flyway runs the latest baseline instead of the versions
+        # up to it, then the versions above it.
+        baseline = max(baselines, key=lambda m: flyway_version_key(m.version))
+        floor = flyway_version_key(baseline.version)
+        replaced = [m for m in versioned if flyway_version_key(m.version) <= floor]
+        ignored += [m.path.name for m in replaced + baselines if m is not baseline]
+        versioned = [baseline] + [m for m in versioned if m not in replaced]
     return versioned + repeatable, ignored
 
 
@@ -295,6 +366,51 @@ def _blank(text: str) -> str:
     return "\n" * text.count("\n")
 
 
+def _sqitch(directory: Path, problems: list[Problem]) -> Found:
+    """The plan's changes; each script as psql runs it (Sqitch adds no transaction)."""
+    found = [
+        Migration(c.name, c.stamp, c.script, transaction=False, description=c.name)
+        for c in sqitch.changes(directory, problems)
+    ]
+    listed = {m.path for m in found}
+    return found, [p.name for p in sqitch.scripts(directory) if p not in listed]
+
+
+def _uses_postgres_migrations(directory: Path) -> bool:
+    """A ``package.json`` beside the folder (or up to two levels above) depending on it."""
+    folder = directory.resolve()
+    for parent in (folder, *list(folder.parents)[:2]):
+        path = parent / "package.json"
+        if not os.path.lexists(path):
+            continue
+        try:
+            package = json.loads(files.read_bytes(path, "package.json", 1024 * 1024, inside=parent))
+        except (InputError, ValueError):
+            continue  # only a hint of the layout: unreadable is as good as absent
+        if not isinstance(package, dict):
+            continue
+        for key in ("dependencies", "devDependencies"):
+            if isinstance(package.get(key), dict) and "postgres-migrations" in package[key]:
+                return True
+    return False
+
+
+def _postgres_migrations(
+    files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]
+) -> Found:
+    found, ignored = [], []
+    for path in files:
+        match = _POSTGRES_MIGRATIONS_FILE.match(path.name)
+        if match is None:
+            ignored.append(path.name)
+            continue
+        transaction = not POSTGRES_MIGRATIONS_NO_TRANSACTION.match(texts.get(path, ""))
+        version = str(int(match["version"]))  # the ledger's integer id
+        found.append(Migration(version, path.stem, path, transaction, description=match["name"]))
+    found.sort(key=lambda m: int(m.version))
+    return found, ignored
+
+
 def _plain(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem]) -> Found:
     found = []
     for path in files:
@@ -305,7 +421,7 @@ def _plain(files: Sequence[Path], texts: dict[Path, str], problems: list[Problem
                     path.name,
                     None,
                     "file name does not start with a number, so its place in the order is"
-                    " unknown (name the layout with --layout)",
+                    " unknown: no deploy tool's layout reads it",
                 )
             )
             continue

@@ -380,6 +380,17 @@ def record(
         conn.execute(
             "INSERT INTO public.schema_migrations (version) VALUES (%s)", (migration.version,)
         )
+    elif layout is Layout.SQITCH:
+        conn.execute(
+            "INSERT INTO sqitch.projects (project, creator_name, creator_email)"
+            " VALUES ('project', 'deployer', 'deployer@localhost') ON CONFLICT DO NOTHING"
+        )
+        conn.execute(_SQITCH_RECORD, {"change": migration.version, "stamp": migration.name})
+    elif layout is Layout.POSTGRES_MIGRATIONS:
+        conn.execute(
+            "INSERT INTO public.migrations (id, name, hash) VALUES (%s, %s, md5(%s))",
+            (int(migration.version), migration.path.name, migration.path.name),
+        )
     else:
         conn.execute(
             "INSERT INTO public.flyway_schema_history (installed_rank, version, description,"
@@ -388,6 +399,13 @@ def record(
             " true FROM public.flyway_schema_history",
             (migration.version or None, migration.description, migration.path.name),
         )
+
+
+_SQITCH_RECORD = (
+    "INSERT INTO sqitch.changes (change_id, change, project, committer_name, committer_email,"
+    " planned_at, planner_name, planner_email) VALUES (md5(%(stamp)s), %(change)s, 'project',"
+    " 'deployer', 'deployer@localhost', now(), 'deployer', 'deployer@localhost')"
+)
 
 
 def deploy(dsn: str, directory: Path) -> list[Migration]:

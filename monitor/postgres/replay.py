@@ -69,8 +69,8 @@ def build(
     """Replay the migrations into a scratch database and return the spec they produce.
 
     `schemas` narrows what is watched; by default every schema the migrations
-    create, plus public. `supabase_bootstrap` None means: for the Supabase
-    layout, or when the migrations name the platform's schemas or roles.
+    create, plus public. `supabase_bootstrap` None means: as
+    :func:`platform.decide` finds from the folder's structure (said through `notice`).
 
     Raises InputError (unreadable files, psql meta-commands, repeated versions;
     all of them at once) before any database is touched, and MigrationFailed
@@ -95,9 +95,11 @@ def build(
     files = _sources(found, migrations_dir)
     extra = [Source(str(path), extra_texts[path]) for path in bootstrap_files]
     if supabase_bootstrap is None:
-        supabase_bootstrap = found.layout is Layout.SUPABASE or platform.referenced(
-            s.text for s in files
-        )
+        decision = platform.decide(migrations_dir, [(s.name, s.text) for s in files])
+    else:
+        decision = platform.Decision(supabase_bootstrap, "as asked")
+    say(decision.describe())
+    supabase_bootstrap = decision.supabase
     builtin = [Source(BOOTSTRAP_NAME, platform.bootstrap())] if supabase_bootstrap else []
     bootstraps = builtin + extra
     _check_inputs(bootstraps + files)
@@ -115,6 +117,7 @@ def build(
             "stand-ins used for extensions the scratch server lacks (same schemas, types and"
             f" function signatures; no behaviour): {', '.join(replayed.standins)}"
         )
+    say(f"building the spec from {len(replayed.states) + 1} catalog states")
     states = zip(found.migrations, replayed.states, strict=True)
     steps = [Step(migration.name, state) for migration, state in states]
     return provenance(
@@ -199,7 +202,13 @@ def _replay(
         watched = tuple(
             dict.fromkeys(["public", *(n for n in created if n not in standins.schemas)])
         )
-    return _Replayed(baseline, states, watched, tuple(standins.used))
+    used = tuple(
+        f"{name} (the server's own failed: {standins.refused[name]})"
+        if name in standins.refused
+        else name
+        for name in standins.used
+    )
+    return _Replayed(baseline, states, watched, used)
 
 
 def _apply(dsn: str, source: Source, standins: extensions.Standins) -> None:

@@ -191,18 +191,24 @@ def _traversable(folder: Path) -> bool:
 
 @contextmanager
 def scratch_server(
-    target_major: int | None = None, *, installation: Installation | None = None
+    target_major: int | None = None,
+    *,
+    installation: Installation | None = None,
+    settings: Sequence[str] = (),
 ) -> Iterator[Server]:
-    """Start a private PostgreSQL; yield its superuser DSN; stop it and remove it afterwards."""
+    """Start a private PostgreSQL; yield its superuser DSN; stop it and remove it afterwards.
+
+    `settings` ("name=value") are added to the server's own, e.g. a preloaded library.
+    """
     install = installation or choose(installations(), target_major)
     base = base_directory()
     clean_stale(base)
-    with shielded(_cluster(base, install)) as dsn:
+    with shielded(_cluster(base, install, settings)) as dsn:
         yield Server(dsn, install)
 
 
 @contextmanager
-def _cluster(base: Path, install: Installation) -> Iterator[str]:
+def _cluster(base: Path, install: Installation, extra: Sequence[str] = ()) -> Iterator[str]:
     directory = Path(tempfile.mkdtemp(prefix="server-", dir=base))
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -229,7 +235,7 @@ def _cluster(base: Path, install: Installation) -> Iterator[str]:
             ],
             run_as,
         )
-        settings = [arg for setting in _SERVER_SETTINGS for arg in ("-c", setting)]
+        settings = [arg for setting in (*_SERVER_SETTINGS, *extra) for arg in ("-c", setting)]
         command = [str(install.bindir / "postgres"), "-D", str(data), "-k", str(directory)]
         command.extend(settings)
         log = (directory / "server.log").open("wb")

@@ -568,7 +568,7 @@ DRIFT_COMBINATIONS = _combinations(
             **_MISSING_OR_PENDING,
         },
         (_K.INDEX,): {Change.CHANGED: "w", Change.INVALID: "c"},
-        (_K.POLICY,): {Change.CHANGED: "cw"},
+        (_K.POLICY,): {Change.CHANGED: "cw", Change.WIDENED: "c", Change.NARROWED: "w"},
         (_K.TRIGGER, _K.EVENT_TRIGGER): {
             Change.MISSING: "w",
             Change.CHANGED: "w",

@@ -661,3 +661,14 @@ def called_functions(expression: str) -> frozenset[str]:
     except SqlSyntaxError:
         return frozenset()
     return frozenset(call["funcname"][-1]["String"]["sval"] for call in _nodes(tree, "FuncCall"))
+
+
+@lru_cache(maxsize=4096)
+def read_relations(query: str) -> frozenset[tuple[str | None, str]]:
+    """The (schema or None, name) of every relation a query names (a view's definition);
+    none when it does not parse."""
+    try:
+        tree = _parse(query.strip().rstrip(";"))
+    except SqlSyntaxError:
+        return frozenset()
+    return frozenset((node.get("schemaname"), node["relname"]) for node in _nodes(tree, "RangeVar"))

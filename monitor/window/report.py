@@ -25,6 +25,8 @@ from typing import Any
 from monitor.schema.advisors import Advisory, IndexActivity
 from monitor.schema.compare.diff import migration_version
 from monitor.schema.model import Finding, Kind, State, Table
+from monitor.window import evidence as statement_evidence
+from monitor.window.evidence import Counters, IndexPlans, Statement, StatementsState
 from monitor.window.watch import (
     DriftRecord,
     Evidence,
@@ -60,6 +62,19 @@ class NewIndex:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryEvidence:
+    """pg_stat_statements across the window: per new index, the statements that plan
+    through it and how their mean time moved; per table, the same for all its statements."""
+
+    unavailable: str | None
+    samples: int
+    resets: tuple[statement_evidence.Reset, ...]
+    resets_total: int
+    indexes: tuple[IndexPlans, ...]
+    tables: tuple[statement_evidence.TableTiming, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     target: str
     generated_at: datetime
@@ -71,6 +86,7 @@ class Report:
     new_indexes: tuple[NewIndex, ...]
     health: dict[str, Any]
     advisories: tuple[Advisory, ...] = ()  # at the last drift check
+    queries: QueryEvidence | None = None  # None: the daemon kept no statement evidence
 
     @property
     def passed(self) -> bool:
@@ -87,10 +103,12 @@ def build(
     duration_seconds: float,
     new_indexes_since: str | None,
     now: datetime,
+    statements: StatementsState | None = None,
 ) -> Report:
     """The report of one target, from its spec and its persisted state. Pure."""
     window = status(watch, duration_seconds, now) if watch is not None else None
     in_window = tuple(r for r in history.records if window is None or r.last_seen >= window.start)
+    added = new_indexes(expected, watch, new_indexes_since)
     return Report(
         target=target,
         generated_at=now,
@@ -106,9 +124,35 @@ def build(
             _health(watch),
         ),
         drift=in_window,
-        new_indexes=new_indexes(expected, watch, new_indexes_since),
+        new_indexes=added,
         health=_health_figures(watch),
         advisories=evidence.advisories if evidence is not None else (),
+        queries=_queries(expected, statements, added),
+    )
+
+
+def _queries(
+    expected: State, state: StatementsState | None, added: Sequence[NewIndex]
+) -> QueryEvidence | None:
+    if state is None:
+        return None
+    return QueryEvidence(
+        unavailable=state.unavailable,
+        samples=state.samples,
+        resets=state.resets,
+        resets_total=state.resets_total,
+        indexes=tuple(
+            statement_evidence.index_plans(
+                state, [(i.schema, i.table, i.name) for i in added], None
+            )
+        ),
+        tables=tuple(
+            t
+            for t in statement_evidence.table_timings(
+                state, [(schema, table.name) for schema, table in _tables(expected)]
+            )
+            if t.before.calls or t.since.calls
+        ),
     )
 
 
@@ -314,7 +358,67 @@ def to_json(report: Report) -> dict[str, Any]:
         ],
         "health": report.health,
         "advisories": [a.as_json() for a in report.advisories],
+        "query_evidence": _queries_json(report.queries) if report.queries else None,
     }
+
+
+def _timing_json(before: Counters | None, since: Counters) -> dict[str, Any]:
+    mean_before = before.mean_ms if before is not None else None
+    return {
+        "calls_before": before.calls if before is not None else None,
+        "mean_ms_before": _round(mean_before),
+        "calls_during": since.calls,
+        "mean_ms_during": _round(since.mean_ms),
+        "change_percent": _change(mean_before, since.mean_ms),
+    }
+
+
+def _statement_json(statement: Statement) -> dict[str, Any]:
+    plan = statement.plan
+    return {
+        "queryid": str(statement.queryid),
+        "fingerprint": statement.fingerprint,
+        "query": statement.excerpt,
+        **_timing_json(statement.before, statement.since),
+        "plan_indexes": list(plan.indexes) if plan is not None else None,
+        "planned_at": _iso(plan.at) if plan is not None else None,
+    }
+
+
+def _queries_json(queries: QueryEvidence) -> dict[str, Any]:
+    return {
+        "unavailable": queries.unavailable,
+        "samples": queries.samples,
+        "resets": [{"at": _iso(r.at), "reason": r.reason} for r in queries.resets],
+        "resets_total": queries.resets_total,
+        "indexes": [
+            {
+                "schema": i.schema,
+                "table": i.table,
+                "name": i.name,
+                **_timing_json(*statement_evidence.combined(i.using)),
+                "using": [_statement_json(s) for s in i.using],
+                "not_using": [_statement_json(s) for s in i.not_using],
+                "not_planned": i.unplanned,
+            }
+            for i in queries.indexes
+        ],
+        "tables": [
+            {"schema": t.schema, "table": t.table, **_timing_json(t.before, t.since)}
+            for t in queries.tables
+        ],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
+def _change(before: float | None, during: float | None) -> float | None:
+    """Mean time during over before, in percent: -45.0 is 45 % faster."""
+    if before is None or during is None or before <= 0:
+        return None
+    return round((during / before - 1.0) * 100.0, 1)
 
 
 _MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "UNKNOWN"}
@@ -354,10 +458,88 @@ def to_markdown(report: Report) -> str:
             )
             used = {True: "yes", False: "never", None: "unknown"}[index.used]
             lines.append(f"| {index.name} | {index.schema}.{index.table} | {scans} | {used} |")
+    if report.queries is not None:
+        lines += ["", *_query_lines(report.queries)]
     lines += ["", "## Advisories", ""]
     lines += _advisory_lines(report.advisories)
     lines.append("")
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g} ms"
+
+
+def _percent(before: float | None, during: float | None) -> str:
+    change = _change(before, during)
+    return "-" if change is None else f"{change:+.1f} %"
+
+
+def _statement_row(statement: Statement, extra: str) -> str:
+    before = statement.before.mean_ms if statement.before is not None else None
+    since = statement.since
+    cells = (
+        f"`{statement.fingerprint}` {statement.excerpt}",
+        str(since.calls),
+        _ms(before),
+        _ms(since.mean_ms),
+        _percent(before, since.mean_ms),
+        extra,
+    )
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _query_lines(queries: QueryEvidence) -> list[str]:
+    lines = ["## Query evidence (pg_stat_statements)", ""]
+    if queries.unavailable is not None:
+        lines += [f"No query evidence: {queries.unavailable}.", ""]
+    if queries.samples == 0:
+        return [*lines, "No statement statistics were sampled during the window."]
+    lines.append(
+        f"Mean statement times during the window against before it, from {queries.samples}"
+        " samples. A statistics reset starts a new baseline: no figure spans one."
+    )
+    for reset in queries.resets:
+        lines.append(f"- New baseline at {_iso(reset.at)}: {reset.reason}")
+    if queries.resets_total > len(queries.resets):
+        lines.append(f"- ({queries.resets_total - len(queries.resets)} earlier ones not listed)")
+    head = "| Statement | Calls during | Mean before | Mean during | Change | Plan |"
+    for index in queries.indexes:
+        before, since = statement_evidence.combined(index.using)
+        lines += ["", f"### {index.name} on {index.schema}.{index.table}", ""]
+        probed = len(index.using) + len(index.not_using)
+        if not probed:
+            lines.append("No plan probe of a top statement on the table yet.")
+            continue
+        lines.append(
+            f"{len(index.using)} of {probed} probed top statements plan through it; together"
+            f" their mean time went from {_ms(before.mean_ms)} to {_ms(since.mean_ms)}"
+            f" ({_percent(before.mean_ms, since.mean_ms)}) over {since.calls} calls."
+        )
+        lines += ["", head, "|---|---|---|---|---|---|"]
+        lines += [_statement_row(s, "uses it") for s in index.using]
+        for statement in index.not_using:
+            used = ", ".join(statement.plan.indexes) if statement.plan else ""
+            lines.append(_statement_row(statement, f"uses {used or 'no index'}"))
+        if index.not_using:
+            lines.append(
+                "\nPlans are generic (parameters unknown): a partial index whose WHERE a"
+                " parameter would have to prove (`is_active = $2`) is never in them, while the"
+                " statement's own executions may use it; its mean time says whether they do."
+            )
+        if index.unplanned:
+            lines.append(f"\n{index.unplanned} more could not be planned (see the log).")
+    if queries.tables:
+        lines += ["", "### Tables", "", "| Table | Calls before | Mean before | Calls during"]
+        lines[-1] += " | Mean during | Change |"
+        lines.append("|---|---|---|---|---|---|")
+        for t in queries.tables:
+            b, d = t.before.mean_ms, t.since.mean_ms
+            lines.append(
+                f"| {t.schema}.{t.table} | {t.before.calls} | {_ms(b)} | {t.since.calls}"
+                f" | {_ms(d)} | {_percent(b, d)} |"
+            )
+    return lines
 
 
 def _advisory_lines(advisories: Sequence[Advisory]) -> list[str]:
@@ -400,6 +582,7 @@ def for_target(
         duration_seconds=duration_seconds,
         new_indexes_since=new_indexes_since,
         now=now,
+        statements=statement_evidence.load(files),
     )
 
 

@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from tests.support.deploy_files import DocumentedMetric, documented_metrics
+from tests.support.deploy_files import documented_metrics, exported_metrics
 from tests.support.processes import Processes, start_monitor
+from tests.support.statements import NEEDS_PG_STAT_STATEMENTS
 from tests.support.waiting import http_get, wait_until
 
 # Series that appear only after each check has completed once.
 AFTER_BOTH_CHECKS = ("schema_monitor_drift_objects{", "schema_monitor_index_scans_total{")
-
-
-def exported_metrics(exposition: str) -> dict[str, DocumentedMetric]:
-    """name (as written in the docs: counters with `_total`) -> type and label names."""
-    metrics = {}
-    for family in text_string_to_metric_families(exposition):
-        name = f"{family.name}_total" if family.type == "counter" else family.name
-        labels = frozenset(label for sample in family.samples for label in sample.labels)
-        assert family.samples, f"{name} is announced without a sample"
-        metrics[name] = DocumentedMetric(family.type, labels)
-    return metrics
 
 
 def scrape_after_both_checks(processes: Processes, url: str) -> str:
@@ -46,9 +34,10 @@ def test_docs_list_exactly_the_exported_metrics(phase3_dsn: str, tmp_path: Path)
     documented = documented_metrics()
     assert sorted(exported.keys() - documented.keys()) == [], "exported but not documented"
     # Series of what a clean database does not have: a finding to name, an index being
-    # built (tests/unit/test_metrics.py renders them).
+    # built (tests/unit/test_metrics.py renders them); the query evidence of a database
+    # without pg_stat_statements (tests/integration/test_statement_evidence.py checks it).
     only_with_drift = {"schema_monitor_drift_finding", "schema_monitor_index_building"}
-    missing = documented.keys() - exported.keys() - only_with_drift
+    missing = documented.keys() - exported.keys() - only_with_drift - NEEDS_PG_STAT_STATEMENTS
     assert sorted(missing) == [], "documented but not exported"
     for name, metric in exported.items():
         assert documented[name] == metric, f"{name}: documented {documented[name]}, got {metric}"

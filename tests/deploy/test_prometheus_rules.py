@@ -45,6 +45,7 @@ NAMED_OBJECT = {
     "SchemaRLSDisabled": "relname",
     "SchemaIndexInvalid": "indexrelname",
     "SchemaIndexUnusedDuringWatchWindow": "indexrelname",
+    "SchemaNewIndexNotPlanned": "indexrelname",
 }
 
 

@@ -146,6 +146,11 @@ def test_a_bad_web_config_lists_every_problem_and_exits_2(tmp_path: Path) -> Non
     assert "basic_auth_users.prometheus: not a bcrypt hash" in text
     assert "clear-text-password" not in text
     assert "unknown key 'http2'" in text
+    # Each problem names its line, as the spec's and the config's do.
+    lines = {p.message.split(":")[0]: p.line for p in raised.value.problems}
+    assert lines["tls_server_config.cert_file"] == 2
+    assert lines["basic_auth_users.prometheus"] == 5
+    assert all(p.line is not None for p in raised.value.problems)
     config = write_config(tmp_path, "postgresql://monitor@127.0.0.1:1/app")
     done = run_monitor("run", "--config", str(config), "--web.config.file", str(web), timeout=60)
     assert done.returncode == 2
@@ -168,12 +173,11 @@ class RegistryRenders:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
-    def text(self) -> bytes:
-        return generate_latest(self._registry)
-
-    def openmetrics(self) -> bytes:
+    def pieces(self, openmetrics: bool) -> tuple[bytes, ...]:
+        if not openmetrics:
+            return (generate_latest(self._registry),)
         rendered: bytes = generate_openmetrics(self._registry)  # type: ignore[no-untyped-call]
-        return rendered
+        return (rendered.removesuffix(b"# EOF\n"),)
 
 
 def test_scrapes_serve_the_rendered_bytes_and_a_change_renders_once(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import pytest
 from monitor.check import run_check
 from monitor.errors import MigrationFailed
 from monitor.postgres import migrations, replay, scratch
-from monitor.schema.model import Extension
+from monitor.schema.model import Extension, State, Table
+from tests.support.paths import ROOT
 from tests.support.processes import run_monitor
 
 DOCUMENTS = """\
@@ -137,3 +138,78 @@ def test_a_failing_build_exits_two_with_file_and_line_and_writes_nothing(
     assert "20240601000000_documents.sql:2:" in done.stderr
     assert "Traceback" not in done.stderr
     assert not output.exists()
+
+
+POSTGIS = (
+    ROOT / "tests" / "fixtures" / "migrations" / "supabase-postgis" / "supabase" / "migrations"
+)
+
+
+def test_postgis_is_the_real_one_where_the_server_has_it(pg_server: str) -> None:
+    notes: list[str] = []
+    built = replay.build(POSTGIS, shadow_dsn=pg_server, notice=notes.append)
+    assert not [n for n in notes if n.startswith("stand-ins used")], notes
+    places = _places(built)
+    assert {c.name: c.type for c in places.columns or ()}["footprint"] == (
+        "extensions.geometry(PolygonZ,4326)"
+    )
+
+
+@pytest.mark.slow
+def test_a_spec_built_with_the_postgis_stand_in_checks_clean_against_real_postgis(
+    pg_server: str, make_database: Callable[..., str]
+) -> None:
+    lacking = [i for i in scratch.installations() if "postgis" not in _shipped(i)]
+    if not lacking:
+        pytest.skip("every PostgreSQL installed here has PostGIS: no server for the stand-in")
+    notes: list[str] = []
+    with scratch.scratch_server(installation=lacking[0]) as server:
+        built = replay.build(POSTGIS, shadow_dsn=server.dsn, notice=notes.append)
+    assert any(n.startswith("stand-ins used") and "postgis" in n for n in notes), notes
+    places = _places(built)
+    assert {c.name: c.type for c in places.columns or ()} == {
+        "id": "bigint",
+        "name": "text",
+        "location": "extensions.geography(Point,4326)",
+        "footprint": "extensions.geometry(PolygonZ,4326)",
+        "centre": "extensions.geometry(Point,4326)",
+        "created_at": "timestamp with time zone",
+    }
+    assert {i.name: i.method for i in places.indexes or ()} == {
+        "places_pkey": "btree",
+        "places_location_idx": "gist",
+        "places_footprint_idx": "gist",
+    }
+    live = make_database()
+    migrations.deploy(live, POSTGIS)  # the real PostGIS of the machine's server
+    assert [f for f in run_check(built, live) if f.severity != "info"] == []
+
+
+def _places(built: State) -> Table:
+    public = built.schema("public")
+    assert public is not None
+    places = public.table("places")
+    assert places is not None
+    return places
+
+
+def test_a_real_extension_the_server_cannot_create_falls_back_to_its_stand_in(
+    tmp_path: Path, pg_server: str
+) -> None:
+    with psycopg.connect(pg_server) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_cron'),"
+            " current_setting('shared_preload_libraries')"
+        ).fetchone()
+    assert row is not None
+    if not row[0] or "pg_cron" in row[1]:
+        pytest.skip("needs pg_cron installed (postgresql-15-cron) but not preloaded")
+    text = (
+        "create extension if not exists pg_cron;\n"
+        "select cron.schedule('j', '0 3 * * *', 'select 1');\n"
+    )
+    notes: list[str] = []
+    built = replay.build(folder(tmp_path, text), shadow_dsn=pg_server, notice=notes.append)
+    (used,) = [n for n in notes if n.startswith("stand-ins used")]
+    assert "pg_cron (the server's own failed: " in used
+    assert "pg_cron" in {e.name for e in built.extensions or ()}

@@ -26,6 +26,8 @@ LEFT_TO_A_PERSON = {
 }
 # Statements that lose data are commented out unless --allow-data-loss.
 LOSES_DATA = {"extra table"}
+# A policy narrower than the spec is left (a hand hardening) unless --restore-narrowed.
+NARROWINGS = {"policy made restrictive"}
 
 
 def check(public_spec: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,7 +64,8 @@ def test_the_printed_repair_script_makes_check_clean_again(
 ) -> None:
     sql(statement)
     assert findings(public_spec, phase3_dsn) == {tuple(str(part) for part in finding)}
-    extra = ("--allow-data-loss",) if name in LOSES_DATA else ()
+    extra: tuple[str, ...] = ("--allow-data-loss",) if name in LOSES_DATA else ()
+    extra += ("--restore-narrowed",) if name in NARROWINGS else ()
     printed = check(public_spec, phase3_dsn, "--format", "sql", *extra)
     assert printed.returncode == 1, printed.stderr
     script = tmp_path / "repair.sql"
@@ -77,11 +80,50 @@ def test_a_script_that_would_lose_data_leaves_the_table_alone_by_default(
 ) -> None:
     sql("CREATE TABLE public.scratch (id int); INSERT INTO public.scratch VALUES (1)")
     printed = check(public_spec, phase3_dsn, "--format", "sql").stdout
-    assert "-- DROP TABLE public.scratch;" in printed
+    assert "-- DROP TABLE IF EXISTS public.scratch;" in printed
     script = tmp_path / "repair.sql"
     script.write_text(printed)
     assert psql(phase3_dsn, script).returncode == 0
     assert findings(public_spec, phase3_dsn) == {("table", "unexpected", "warning", "scratch")}
+
+
+def test_a_hand_hardening_is_left_and_listed_unless_restore_narrowed(
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A policy made restrictive by hand, a grant and default privileges revoked: narrower
+    than the spec; row level security turned off beside them is restored."""
+    restrictive = next(
+        statement for name, statement, _ in DRIFT if name == "policy made restrictive"
+    )
+    sql(restrictive)
+    sql("REVOKE SELECT ON public.index_usage_stats FROM service_role;"
+        " ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon;"
+        " ALTER TABLE integrations DISABLE ROW LEVEL SECURITY")  # fmt: skip
+    before = findings(public_spec, phase3_dsn)
+    printed = check(public_spec, phase3_dsn, "--format", "sql").stdout
+    assert "update the migrations, or run with --restore-narrowed" in printed
+    assert "CREATE POLICY" not in printed and "GRANT" not in printed
+    assert "ENABLE ROW LEVEL SECURITY" in printed
+    script = tmp_path / "repair.sql"
+    script.write_text(printed)
+    assert psql(phase3_dsn, script).returncode == 0
+    left = findings(public_spec, phase3_dsn)
+    assert left == {f for f in before if f[1] == "narrowed"} and left
+    restoring = check(public_spec, phase3_dsn, "--format", "sql", "--restore-narrowed").stdout
+    script.write_text(restoring)
+    assert psql(phase3_dsn, script).returncode == 0
+    assert findings(public_spec, phase3_dsn) == set()
+
+
+def test_the_script_follows_fail_on_as_the_exit_code_does(
+    public_spec: Path, phase3_dsn: str, sql: Callable[[str], None]
+) -> None:
+    sql("CREATE INDEX idx_hand_made ON integrations (status);"
+        " ALTER TABLE integrations DISABLE ROW LEVEL SECURITY")  # fmt: skip
+    printed = check(public_spec, phase3_dsn, "--format", "sql", "--fail-on", "critical").stdout
+    assert "DISABLE" not in printed and "ENABLE ROW LEVEL SECURITY" in printed
+    assert "idx_hand_made is not in the spec: below --fail-on critical" in printed
+    assert "DROP INDEX" not in printed
 
 
 def test_the_script_for_a_clean_database_does_nothing(public_spec: Path, phase3_dsn: str) -> None:
@@ -144,7 +186,8 @@ def test_the_repair_script_undoes_every_security_drift(
     assert {(str(f.kind), str(f.change), f.name) for f in drift} == {
         (kind, change, object_name) for kind, _, object_name, change, _ in wanted
     }
-    text = repair.script(drift, expected, allow_data_loss=True)
+    options = repair.Options(allow_data_loss=True, restore_narrowed=True)
+    text = repair.script(drift, expected, options=options)
     script = tmp_path / "repair.sql"
     script.write_text(text)
     applied = psql(phase3_dsn, script)

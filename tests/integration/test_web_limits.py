@@ -9,7 +9,7 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
 import bcrypt
@@ -23,11 +23,8 @@ USER, PASSWORD = "prometheus", "scrape-Secret-1"
 
 
 class StaticRenders:
-    def text(self) -> bytes:
-        return b"thing 1.0\n"
-
-    def openmetrics(self) -> bytes:
-        return b"thing 1.0\n# EOF\n"
+    def pieces(self, openmetrics: bool) -> Sequence[bytes]:
+        return [b"thing 1.0\n"]
 
 
 @contextmanager

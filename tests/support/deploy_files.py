@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.paths import DEPLOY, ROOT
 
@@ -59,6 +60,17 @@ def documented_metrics() -> dict[str, DocumentedMetric]:
             name, kind, labels = row.groups()
             assert name not in metrics, f"{name} is documented twice in docs/metrics.md"
             metrics[name] = DocumentedMetric(kind, frozenset(re.findall(r"`(\w+)`", labels)))
+    return metrics
+
+
+def exported_metrics(exposition: str) -> dict[str, DocumentedMetric]:
+    """name (as written in the docs: counters with `_total`) -> type and label names."""
+    metrics = {}
+    for family in text_string_to_metric_families(exposition):
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        labels = frozenset(label for sample in family.samples for label in sample.labels)
+        assert family.samples, f"{name} is announced without a sample"
+        metrics[name] = DocumentedMetric(family.type, labels)
     return metrics
 
 

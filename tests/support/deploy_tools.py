@@ -12,6 +12,13 @@ Written from each tool's documented behaviour, apart from the code under test:
   script in ``flyway_schema_history``.
 - dbmate: the ``-- migrate:up`` section, in a transaction unless marked
   ``transaction:false``; a row in ``schema_migrations``.
+- Flyway with baselines: on an empty database the latest ``B<version>__x.sql``, then
+  the versioned scripts above its version.
+- Sqitch: ``sqitch.plan``'s changes in order, ``deploy/<change>.sql`` by ``psql -f``
+  (a change reworked after a tag: ``deploy/<change>@<tag>.sql`` the first time); a
+  row per change in its registry, ``sqitch.changes``.
+- postgres-migrations: its ``migrations`` table first (row 0), then ``<id>_x.sql`` in
+  id order, each in a transaction unless its first line disables it.
 - plain: ``psql -f`` per file in numeric order, autocommit.
 """
 
@@ -45,6 +52,8 @@ def deploy(dsn: str, folder: Path, layout: str, scratch: Path) -> None:
         "golang-migrate": _golang_migrate,
         "flyway": _flyway,
         "dbmate": _dbmate,
+        "sqitch": _sqitch,
+        "postgres-migrations": _postgres_migrations,
         "plain": _plain,
     }[layout](dsn, folder, scratch)
 
@@ -103,6 +112,11 @@ def _flyway(dsn: str, folder: Path, scratch: Path) -> None:
         " CREATE INDEX flyway_schema_history_s_idx ON public.flyway_schema_history (success)",
     )
     versioned = sorted(folder.glob("V*__*.sql"), key=_flyway_key)
+    baselines = sorted(folder.glob("B*__*.sql"), key=_flyway_key)
+    if baselines:
+        versioned = baselines[-1:] + [
+            v for v in versioned if _flyway_key(v) > _flyway_key(baselines[-1])
+        ]
     repeatable = sorted(folder.glob("R__*.sql"), key=lambda p: p.name[3:])
     for rank, path in enumerate(versioned + repeatable, start=1):
         if _NON_TRANSACTIONAL.search(path.read_text()):
@@ -148,3 +162,57 @@ def _number(path: Path) -> int:
 def _plain(dsn: str, folder: Path, scratch: Path) -> None:
     for path in sorted(folder.glob("*.sql"), key=_number):
         psql(dsn, "-f", str(path))
+
+
+def _sqitch(dsn: str, folder: Path, scratch: Path) -> None:
+    psql(
+        dsn,
+        "-c",
+        "CREATE SCHEMA sqitch; CREATE TABLE sqitch.changes (change_id text PRIMARY KEY,"
+        " script_hash text, change text NOT NULL, project text NOT NULL,"
+        " note text NOT NULL DEFAULT '', committed_at timestamptz NOT NULL"
+        " DEFAULT clock_timestamp(), committer_name text NOT NULL,"
+        " committer_email text NOT NULL, planned_at timestamptz NOT NULL,"
+        " planner_name text NOT NULL, planner_email text NOT NULL)",
+    )
+    lines = [
+        line.split()[0]
+        for line in (folder / "sqitch.plan").read_text().splitlines()
+        if line.strip() and not line.startswith(("%", "#"))
+    ]
+    changes = [word for word in lines if not word.startswith("@")]
+    for index, change in enumerate(changes):
+        script = f"{change}.sql"
+        if change in changes[index + 1 :]:  # reworked later: the tag that follows it
+            tag = next(w for w in lines[lines.index(change, index) :] if w.startswith("@"))
+            script = f"{change}{tag}.sql"
+        psql(dsn, "-f", str(folder / "deploy" / script))
+        psql(
+            dsn,
+            "-c",
+            "INSERT INTO sqitch.changes (change_id, change, project, committer_name,"
+            " committer_email, planned_at, planner_name, planner_email)"
+            f" VALUES (md5('{script}'), '{change}', 'p', 'ci', 'ci@x', now(), 'ci', 'ci@x')",
+        )
+
+
+def _postgres_migrations(dsn: str, folder: Path, scratch: Path) -> None:
+    psql(
+        dsn,
+        "-c",
+        "CREATE TABLE migrations (id integer PRIMARY KEY, name varchar(100) UNIQUE NOT NULL,"
+        " hash varchar(40) NOT NULL, executed_at timestamp DEFAULT current_timestamp);"
+        " INSERT INTO migrations (id, name, hash) VALUES (0, 'create-migrations-table', 'x')",
+    )
+    for path in sorted(folder.glob("*.sql"), key=_number):
+        text = path.read_text()
+        if text.startswith("-- postgres-migrations disable-transaction"):
+            psql(dsn, "-f", str(path))
+        else:
+            psql(dsn, "-1", "-f", str(path))
+        number = _number(path)
+        psql(
+            dsn,
+            "-c",
+            f"INSERT INTO migrations (id, name, hash) VALUES ({number}, '{path.stem}', 'x')",
+        )

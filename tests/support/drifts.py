@@ -28,14 +28,14 @@ DRIFT = [
     ("policy dropped", f"DROP POLICY {VIEW} ON integrations",
      (Kind.POLICY, Change.MISSING, Severity.CRITICAL, VIEW.strip('"'))),
     ("policy USING changed", f"ALTER POLICY {VIEW} ON integrations USING (true)",
-     (Kind.POLICY, Change.CHANGED, Severity.CRITICAL, VIEW.strip('"'))),
+     (Kind.POLICY, Change.WIDENED, Severity.CRITICAL, VIEW.strip('"'))),
     ("policy roles changed", f"ALTER POLICY {VIEW} ON integrations TO authenticated, anon",
-     (Kind.POLICY, Change.CHANGED, Severity.CRITICAL, VIEW.strip('"'))),
+     (Kind.POLICY, Change.WIDENED, Severity.CRITICAL, VIEW.strip('"'))),
     ("policy made restrictive",
      f"DROP POLICY {VIEW} ON integrations; CREATE POLICY {VIEW} ON integrations AS RESTRICTIVE"
      " FOR SELECT TO authenticated USING (organization_id IN (SELECT om.organization_id"
      " FROM public.organization_members AS om WHERE om.user_id = (SELECT auth.uid())))",
-     (Kind.POLICY, Change.CHANGED, Severity.WARNING, VIEW.strip('"'))),
+     (Kind.POLICY, Change.NARROWED, Severity.WARNING, VIEW.strip('"'))),
     ("column dropped", "ALTER TABLE integrations DROP COLUMN last_error",
      (Kind.COLUMN, Change.MISSING, Severity.CRITICAL, "last_error")),
     ("column type changed", "ALTER TABLE integrations ALTER COLUMN last_error TYPE varchar(500)",
@@ -48,7 +48,7 @@ DRIFT = [
     ("unique constraint dropped",
      "ALTER TABLE integrations"
      " DROP CONSTRAINT integrations_organization_id_integration_type_key",
-     (Kind.CONSTRAINT, Change.MISSING, Severity.WARNING,
+     (Kind.CONSTRAINT, Change.MISSING, Severity.CRITICAL,
       "integrations_organization_id_integration_type_key")),
     ("FK ON DELETE changed",
      "ALTER TABLE integrations DROP CONSTRAINT integrations_organization_id_fkey;"

@@ -24,6 +24,7 @@ from monitor.daemon.metrics import (
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
 from monitor.schema.model import Change, Finding, Kind, Severity
+from monitor.window import evidence
 
 F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily)
 
@@ -93,6 +94,7 @@ def _target(families: _Families, target: TargetResults) -> None:
     _drift(families, target)
     _advisories(families, target)
     _usage(families, target)
+    _statements(families, target)
     _state_files(families, target)
     if target.window is not None:
         window = target.window
@@ -315,6 +317,89 @@ def _usage(families: _Families, target: TargetResults) -> None:
         ),
     ):
         families.gauge(metric, text, _DATABASE_LABELS).add_metric(database, float(value))
+
+
+def _statements(families: _Families, target: TargetResults) -> None:
+    result = target.statements
+    if result is None:
+        return
+    name, datname = target.name, result.datname
+    families.gauge(
+        "statements_available",
+        "Whether the last stats check read pg_stat_statements.",
+        ["target"],
+    ).add_metric([name], 1.0 if result.available else 0.0)
+    families.counter(
+        "statement_baseline_resets",
+        "Times the statement baseline restarted during the window (statistics reset, evictions).",
+        ["target"],
+    ).add_metric([name], float(result.resets))
+    rules = families.gauge(
+        "statement_advisories",
+        "Query evidence advisories by rule (every rule, 0 when clean).",
+        ["target", "rule", "level"],
+    )
+    for rule in evidence.RULES:
+        count = sum(1 for a in result.advisories if a.rule == rule)
+        rules.add_metric([name, rule, evidence.LEVELS[rule]], float(count))
+    for table in result.tables:
+        labels = [name, datname, table.schemaname, table.relname]
+        before, since = table.mean_ms_before_watch_start, table.mean_ms_since_watch_start
+        for metric, value, text in (
+            (
+                "table_statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
+                "Mean time of the table's statements before the watch window began.",
+            ),
+            (
+                "table_statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
+                "Mean time of the table's statements since the watch window began.",
+            ),
+            (
+                "table_statement_mean_ratio",
+                since / before if before and since is not None else None,
+                "Mean statement time since the window began over before it.",
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, _TABLE_LABELS).add_metric(labels, value)
+    for index in result.indexes:
+        labels = [name, datname, index.schemaname, index.relname, index.indexrelname]
+        families.gauge(
+            "index_planned_statements",
+            "New index: probed top statements on its table whose generic plan uses it.",
+            _INDEX_LABELS,
+        ).add_metric(labels, float(index.planned_statements))
+        families.gauge(
+            "index_not_planned",
+            "New index: 1 when its table's probed top statements all plan without it"
+            " (after a while).",
+            _INDEX_LABELS,
+        ).add_metric(labels, 1.0 if index.not_planned else 0.0)
+    statement_labels = ["target", "datname", "queryid", "fingerprint"]
+    for statement in result.statements:
+        labels = [name, datname, str(statement.queryid), statement.fingerprint]
+        since, before = statement.mean_ms_since_watch_start, statement.mean_ms_before_watch_start
+        for metric, value, text in (
+            (
+                "statement_calls_since_watch_start",
+                float(statement.calls_since_watch_start),
+                "Calls of a top statement since the window began.",
+            ),
+            (
+                "statement_mean_seconds_since_watch_start",
+                None if since is None else since / 1000.0,
+                "Mean time of a top statement since the window began.",
+            ),
+            (
+                "statement_mean_seconds_before_watch_start",
+                None if before is None else before / 1000.0,
+                "Mean time of a top statement before the window began.",
+            ),
+        ):
+            if value is not None:
+                families.gauge(metric, text, statement_labels).add_metric(labels, value)
 
 
 def registry(latest: Callable[[], Results]) -> CollectorRegistry:

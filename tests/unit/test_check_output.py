@@ -91,7 +91,9 @@ def test_json_carries_each_findings_fix_and_the_advisories_beside_them() -> None
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_status ON public.integrations (status)"
         " WHERE status <> 'gone';"
     ]
-    assert extra["fix"] == ["-- DROP TABLE public.scratch;  -- destructive: review, then uncomment"]
+    assert extra["fix"] == [
+        "-- DROP TABLE IF EXISTS public.scratch;  -- destructive: review, then uncomment"
+    ]
     assert report["summary"] == {"critical": 1, "warning": 1, "info": 0}
     assert report["advisories"] == [NO_RLS.as_json(), SLOW.as_json()]
     assert report["advisory_summary"] == {"error": 1, "warning": 1, "info": 0}
@@ -235,3 +237,54 @@ def test_json_lists_are_capped_and_say_how_many_were_left_out() -> None:
     assert report["summary"] == {"critical": 0, "warning": check.JSON_ITEMS_CAP + 7, "info": 0}
     assert report["omitted"] == {"findings": 7, "advisories": 0, "notes": 0}
     assert report["notes"] == notes
+
+
+FUNCTION_SPEC = """\
+version: 1
+schemas:
+  public:
+    tables: {}
+    functions:
+      is_admin():
+        returns: boolean
+        language: sql
+        body: SELECT true
+      grant_role(target uuid, role text):
+        returns: void
+        language: plpgsql
+        body: BEGIN NULL; END
+"""
+
+
+def function_finding(name: str, before: str, after: str) -> Finding:
+    return Finding(
+        Kind.FUNCTION, Change.CHANGED, Severity.CRITICAL, "public", name, name,
+        f"function public.{name} is changed: body",
+        {"name": name, "language": "plpgsql", "body": before},
+        {"name": name, "language": "plpgsql", "body": after},
+    )  # fmt: skip
+
+
+def test_github_annotations_for_a_function_point_at_the_function_not_its_schema() -> None:
+    body = function_finding("grant_role(target uuid,role text)", "BEGIN NULL; END", "x")
+    grant = Finding(Kind.PRIVILEGE, Change.WIDENED, Severity.CRITICAL, "public", "is_admin()",
+                    "anon", "anon may execute public.is_admin()")  # fmt: skip
+    first, second = check.github_annotations(
+        [body, grant], [], "s.yaml", FUNCTION_SPEC
+    ).splitlines()
+    assert ",line=10," in first  # the signature, spaced otherwise in the spec
+    assert ",line=6," in second  # a privilege on a function: the function's line
+
+
+def test_text_shows_a_changed_function_body_as_a_unified_diff() -> None:
+    before = "BEGIN\n  RETURN NEW;\nEND"
+    after = "BEGIN\n  NEW.owner = auth.uid();\n  RETURN NEW;\nEND"
+    out = io.StringIO()
+    check.print_findings([function_finding("stamp()", before, after)], out)
+    text = out.getvalue()
+    assert "--- spec\n" in text and "+++ database\n" in text
+    assert "+  NEW.owner = auth.uid();" in text and "   RETURN NEW;" in text
+    # Bodies the same but for spacing: no diff (another field changed).
+    quiet = io.StringIO()
+    check.print_findings([function_finding("stamp()", before, before.replace("\n", "\n "))], quiet)
+    assert "--- spec" not in quiet.getvalue()

@@ -130,7 +130,7 @@ targets:
     assert found == [
         f"{where}:3: config: unknown key 'log_fromat' (expected one of: version, targets, "
         "state_dir, log_format, web, intervals, timeouts, reconnect, watch_window, limits, "
-        "advisors, targets_file, shard, max_concurrent_checks, log_level)",
+        "advisors, targets_file, shard, max_concurrent_checks, log_level, statements)",
         f"{where}:4: intervals.drift: '60' is not a duration such as 60s, 5m or 48h"
         " (a unit is required)",
         f"{where}:4: intervals.stats: 'soon' is not a duration such as 60s, 5m or 48h",
@@ -335,3 +335,24 @@ def test_a_yaml_1_1_boolean_says_what_was_meant_as_in_the_spec(tmp_path: Path) -
         ":6: advisors.enabled: expected true or false, got 'yes' (did you mean true?)" in p
         for p in found
     ), found
+
+
+def test_the_statements_section_is_read_and_checked(tmp_path: Path) -> None:
+    assert load_text(tmp_path, minimal()).statements == config.Statements()
+    loaded = load_text(
+        tmp_path,
+        minimal() + "statements: {top: 5, probes: 0, unplanned_after: 6h, slower_ratio: 2}\n",
+    )
+    assert loaded.statements == config.Statements(
+        top=5, probes=0, unplanned_after=6 * 3600.0, slower_ratio=2.0
+    )
+    found = problems_of(
+        tmp_path,
+        minimal() + "statements:\n  top: -1\n  unplanned_after: 10\n  slower_ratio: 0.5\n",
+    )
+    assert any(":7: statements.top: must be at least 0" in p for p in found), found
+    assert any(":8: statements.unplanned_after: '10' is not a duration" in p for p in found)
+    assert any(":9: statements.slower_ratio: expected a ratio of at least 1" in p for p in found)
+    for ratio in ("nan", "inf", "1e999", "x"):
+        found = problems_of(tmp_path, minimal() + f"statements: {{slower_ratio: {ratio}}}\n")
+        assert any("statements.slower_ratio" in p for p in found), (ratio, found)

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from monitor.daemon import results as values
 from monitor.daemon.metrics import Renderer
 from monitor.daemon.results import Results, ResultsStore, TargetResults, UsageResult
-from monitor.schema.advisors import RULES, Advisory, Category
+from monitor.schema.advisors import RULES, Advisory, Category, Level
 from monitor.schema.model import Change, Finding, Kind, Severity
 from monitor.window.watch import WindowStatus
 from tests.support import metrics_reference
@@ -103,6 +103,44 @@ def drift(missing_every: int = 50) -> values.DriftResult:
     )
 
 
+def statements() -> values.StatementsResult:
+    """Query evidence with every kind of series, some means unknown (no calls yet)."""
+    advisory = Advisory(
+        "statement_slower",
+        Level.WARNING,
+        Category.PERFORMANCE,
+        "public",
+        "integrations",
+        "0fe641d1340b9bf3",
+        "slower",
+        "look",
+    )
+    return values.StatementsResult(
+        datname="app",
+        available=True,
+        resets=1,
+        statements=tuple(
+            values.StatementTiming(
+                queryid=-(2**63) + n,
+                fingerprint=f"{n:016x}",
+                calls_since_watch_start=n * 100,
+                mean_ms_since_watch_start=None if n == 0 else 0.05 * n,
+                mean_ms_before_watch_start=None if n == 1 else 12.5,
+            )
+            for n in range(20)
+        ),
+        tables=(
+            values.TableTiming("public", "integrations", 12.5, 0.25),
+            values.TableTiming("public", ODD_NAMES[0], None, 3.0),
+        ),
+        indexes=(
+            values.IndexPlanning("public", "integrations", "idx_active_integrations", 3, False),
+            values.IndexPlanning("public", ODD_NAMES[1], "idx_unplanned", 0, True),
+        ),
+        advisories=(advisory, advisory),
+    )
+
+
 def realistic() -> Results:
     """A fresh target, a fully checked one, and one with drift but no statistics yet:
     families announced by a later target come after those of the earlier ones."""
@@ -114,6 +152,7 @@ def realistic() -> Results:
         stats_check=values.CheckResult().failed(0.5, "boom").succeeded(0.125, NOW),
         drift=drift(),
         usage=usage(),
+        statements=statements(),
         window=WindowStatus(NOW - timedelta(hours=2), NOW + timedelta(hours=46), True),
         state_write_errors=2,
     )

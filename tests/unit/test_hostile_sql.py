@@ -29,6 +29,7 @@ from monitor.schema.model import (
     Table,
     Trigger,
 )
+from tests.support.psql_script import on_plain_tables
 
 _LIMIT = 63  # NAMEDATALEN - 1: the bytes of the longest name PostgreSQL keeps
 _HOSTILE = list("\"'();-\n\r\t $.\\/*,:[]{}=aZ_0éß€😀\u200b\x1b\x7f")
@@ -200,19 +201,22 @@ def test_every_statement_around_hostile_names_is_the_one_intended(
         statements.extend(fixed.statements)
     for statement in statements:
         check_targets(one(statement.sql, ast.Node), want)
-    # The whole script: the same statements, in one piece, plus the transaction around each
-    # phase (BEGIN and COMMIT, or SET lock_timeout and back) and its first SET.
-    script = repair.script(found, expected, allow_data_loss=True)
-    phases = {statement.phase for statement in statements}
-    kinds = sorted(type(s).__name__ for s in parsed(script))
-    intended = [type(one(s.sql, ast.Node)).__name__ for s in statements]
-    assert kinds == sorted([*intended, "VariableSetStmt", *_wrappers(phases)]), script
+    # The whole script: the planned statements, in one piece, plus the transaction around each
+    # phase (BEGIN and COMMIT, or SET lock_timeout and back) and its first two SETs.
+    options = repair.Options(allow_data_loss=True)
+    script = repair.script(found, expected, options=options)
+    planned = repair.plan(found, expected, options).steps
+    phases = {step.phase for step in planned}
+    kinds = sorted(type(s).__name__ for s in parsed(on_plain_tables(script)))
+    intended = [type(one(s.statement.sql, ast.Node)).__name__ for s in planned]
+    setup = ["VariableSetStmt", "VariableSetStmt"]
+    assert kinds == sorted([*intended, *setup, *_wrappers(phases)]), script
 
 
 def _wrappers(phases: set[repair.Phase]) -> list[str]:
     out = []
     for phase in phases:
-        if phase in (repair.Phase.BEFORE, repair.Phase.AFTER):
+        if phase in (repair.Phase.LABELS, repair.Phase.BEFORE, repair.Phase.AFTER):
             out += ["TransactionStmt", "TransactionStmt"]
         elif phase is repair.Phase.CONCURRENT:
             out += ["VariableSetStmt", "VariableSetStmt"]

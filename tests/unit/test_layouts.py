@@ -134,3 +134,73 @@ def test_stand_in_objects_leave_the_state_and_the_stand_in_joins_its_extensions(
         ("citext", "public"),
         ("http", "public"),
     ]
+
+
+def test_sqitch_follows_the_plan_its_tags_and_reworked_changes(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    for script in ("schema", "users@v1", "users", "roles", "orphan"):
+        (tmp_path / "deploy" / f"{script}.sql").write_text("SELECT 1;\n")
+    (tmp_path / "sqitch.plan").write_text(
+        "%syntax-version=1.0.0\n%project=app\n\n"
+        "schema 2024-01-01T00:00:00Z A <a@x> # the schema\n"
+        "users [schema] 2024-01-02T00:00:00Z A <a@x> # users\n"
+        "@v1 2024-01-03T00:00:00Z A <a@x> # tag\n"
+        "# a comment line\n"
+        "roles [users schema:other] 2024-01-04T00:00:00Z A <a@x>\n"
+        "users [users@v1] 2024-01-05T00:00:00Z A <a@x> # reworked\n"
+    )
+    found = migrations.plan(tmp_path)
+    assert found.layout is Layout.SQITCH
+    assert [(m.version, m.name, m.path.name) for m in found.migrations] == [
+        ("schema", "schema", "schema.sql"),
+        ("users", "users@v1", "users@v1.sql"),
+        ("roles", "roles", "roles.sql"),
+        ("users", "users", "users.sql"),
+    ]
+    assert not any(m.transaction for m in found.migrations)  # psql runs each as written
+    assert found.versions == ("schema", "users", "roles")
+    assert found.ignored == ("orphan.sql",)
+    assert found.ledger is layouts.SQITCH_LEDGER
+
+
+def test_a_sqitch_plan_naming_a_missing_script_is_a_problem_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "sqitch.plan").write_text("%project=app\n\nwidgets 2024-01-01T00:00:00Z A <a@x>\n")
+    with pytest.raises(InputError) as refused:
+        migrations.plan(tmp_path)
+    assert [(p.file, p.line) for p in refused.value.problems] == [("sqitch.plan", 3)]
+    assert "deploy/widgets.sql" in refused.value.problems[0].message
+
+
+def test_flyway_applies_the_latest_baseline_then_the_versions_above_it(tmp_path: Path) -> None:
+    directory = folder(
+        tmp_path, "V1__a.sql", "V2__b.sql", "B2__base.sql", "B1__old.sql", "V3__c.sql", "R__v.sql"
+    )
+    found = migrations.plan(directory)
+    assert [m.path.name for m in found.migrations] == ["B2__base.sql", "V3__c.sql", "R__v.sql"]
+    assert sorted(found.ignored) == ["B1__old.sql", "V1__a.sql", "V2__b.sql"]
+    assert found.versions == ("2", "3")
+
+
+def test_postgres_migrations_by_its_package_json_with_its_own_ledger_row(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "2_b.sql", "10-c.sql", "1_a.sql")
+    (tmp_path / "package.json").write_text('{"dependencies": {"postgres-migrations": "5"}}')
+    (directory / "10-c.sql").write_text(
+        "-- postgres-migrations disable-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"
+    )
+    found = migrations.plan(directory)
+    assert found.layout is Layout.POSTGRES_MIGRATIONS
+    assert [(m.version, m.transaction) for m in found.migrations] == [
+        ("1", True),
+        ("2", True),
+        ("10", False),
+    ]
+    assert found.versions == ("0", "1", "2", "10")  # 0: the tool's own ledger table
+
+
+def test_a_file_no_layout_reads_is_refused_without_suggesting_a_layout(tmp_path: Path) -> None:
+    directory = folder(tmp_path, "1_init.sql", "schema.sql")
+    with pytest.raises(InputError) as refused:
+        migrations.plan(directory)
+    (problem,) = refused.value.problems
+    assert problem.file == "schema.sql" and "--layout" not in problem.message

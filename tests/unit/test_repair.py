@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from pglast import parser
 
-from monitor.schema import quote
+from monitor.schema import quote, repair
 from monitor.schema.compare.describing import describe
 from monitor.schema.compare.diff import diff
 from monitor.schema.model import (
@@ -24,12 +24,15 @@ from monitor.schema.model import (
     Policy,
     Rls,
     Schema,
+    Sequence,
     Severity,
     State,
     Table,
     Trigger,
+    Type,
 )
 from monitor.schema.repair import Phase, fix, script
+from tests.support.psql_script import on_plain_tables
 
 MEMBERS = "organization_id IN (SELECT om.organization_id FROM organization_members om)"
 TABLE = Table(
@@ -89,7 +92,8 @@ def sql_of(item: Finding) -> list[str]:
 
 
 def parses(statement: str) -> None:
-    parser.parse_sql(statement)  # raises on anything PostgreSQL's parser would refuse
+    # Raises on anything PostgreSQL's parser would refuse.
+    parser.parse_sql(on_plain_tables(statement))
 
 
 @pytest.mark.parametrize(
@@ -171,9 +175,13 @@ def test_rls_is_switched_back_as_the_spec_says() -> None:
 
 def test_a_missing_column_is_added_back_with_its_default_and_nullability() -> None:
     repair = fix(finding(Kind.COLUMN, Change.MISSING, "organization_id"), SPEC)
-    assert [s.sql for s in repair.statements] == [
+    (statement,) = repair.statements
+    add = (
         'ALTER TABLE public."Integrations" ADD COLUMN IF NOT EXISTS organization_id uuid NOT NULL;'
-    ]
+    )
+    # In a block that skips a partition: the column comes with its parent's.
+    assert f"BEGIN\n  {add}\nEXCEPTION WHEN wrong_object_type THEN" in statement.sql
+    parses(statement.sql)
     assert repair.note is not None and "end of the table" in repair.note
 
 
@@ -181,7 +189,8 @@ def test_a_changed_column_gets_only_the_alterations_it_needs() -> None:
     live = describe(Column("status", "character varying(20)", nullable=False, default="'x'"))
     alter = 'ALTER TABLE public."Integrations" ALTER COLUMN status'
     assert sql_of(finding(Kind.COLUMN, Change.CHANGED, "status", live)) == [
-        f"{alter} TYPE text USING status::text;",
+        f"{alter} DROP DEFAULT;",  # the old default may not cast to the new type
+        f"{alter} TYPE text;",  # a widening: no USING, nothing to lose
         f"{alter} SET DEFAULT 'pending'::text;",
         f"{alter} DROP NOT NULL;",
     ]
@@ -197,7 +206,7 @@ def test_a_foreign_key_is_added_not_valid_then_validated_on_its_own() -> None:
     ).statements
     assert [(s.phase, s.sql) for s in statements] == [
         (
-            Phase.AFTER,
+            Phase.BEFORE,  # before any column change or key drop that it would stop
             'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS integrations_org_fkey;',
         ),
         (
@@ -252,14 +261,16 @@ def test_a_disabled_trigger_is_only_enabled_again() -> None:
         (Kind.TRIGGER, "t", 'DROP TRIGGER IF EXISTS t ON public."Integrations";', False),
         (Kind.CONSTRAINT, "c", 'ALTER TABLE public."Integrations" DROP CONSTRAINT IF EXISTS c;',
          False),
-        (Kind.COLUMN, "secret", 'ALTER TABLE public."Integrations" DROP COLUMN secret;', True),
+        (Kind.COLUMN, "secret", 'ALTER TABLE public."Integrations" DROP COLUMN IF EXISTS secret;',
+         True),
     ],
 )  # fmt: skip
 def test_unexpected_objects_are_dropped_and_data_loss_is_marked(
     kind: Kind, name: str, sql: str, data_loss: bool
 ) -> None:
     (statement,) = fix(finding(kind, Change.UNEXPECTED, name), SPEC).statements
-    assert (statement.sql, statement.data_loss) == (sql, data_loss)
+    assert sql in statement.sql and statement.data_loss == data_loss
+    parses(statement.sql)
 
 
 def test_a_missing_table_is_created_whole_and_its_script_parses() -> None:
@@ -296,7 +307,7 @@ def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -
         "SET lock_timeout = '3s';",
         "BEGIN;",
         "ADD CONSTRAINT integrations_org_fkey",
-        "-- DROP TABLE public.scratch;",
+        "-- DROP TABLE IF EXISTS public.scratch;",
         "COMMIT;",
         "VALIDATE CONSTRAINT",
     ]
@@ -306,9 +317,9 @@ def test_the_script_runs_transactional_work_then_concurrent_then_constraints() -
         start = text.index(needle, start)
         positions.append(start)
     assert positions == sorted(positions)
-    assert "DROP TABLE public.scratch;" in script(findings, SPEC, allow_data_loss=True).replace(
-        "-- DROP TABLE", "commented"
-    )
+    assert "DROP TABLE IF EXISTS public.scratch;" in script(
+        findings, SPEC, allow_data_loss=True
+    ).replace("-- DROP TABLE IF EXISTS", "commented")
     parses(text)
 
 
@@ -422,3 +433,78 @@ def test_unexpected_security_objects_are_destructive_drops() -> None:
         item = Finding(kind, Change.UNEXPECTED, Severity.WARNING, "public", name, name, "m")
         (statement,) = fix(item, SECURE).statements
         assert (statement.sql, statement.data_loss) == (sql, True)
+
+
+# --- the planner -----------------------------------------------------------------------------
+
+
+def planned(findings: list[Finding], expected: State, **options: object) -> list[str]:
+    plan = repair.plan(findings, expected, repair.Options(**options))  # type: ignore[arg-type]
+    return [step.statement.sql for step in plan.steps if not step.held]
+
+
+def test_a_sequence_comes_before_the_table_whose_default_uses_it() -> None:
+    table = Table(
+        "tags", columns=(Column("id", "integer", False, "nextval('tags_id_seq'::regclass)"),)
+    )
+    sequence = Sequence("tags_id_seq", "integer", owned_by="tags.id")
+    state = State((Schema("public", (table,), sequences=(sequence,)),))
+    findings = diff(state, State((Schema("public", (), sequences=()),)))
+    order = planned(list(findings), state)
+    assert [s.split(" ")[0:2] for s in order] == [["CREATE", "SEQUENCE"], ["CREATE", "TABLE"],
+                                                  ["ALTER", "SEQUENCE"]]  # fmt: skip
+    assert order[-1] == "ALTER SEQUENCE public.tags_id_seq OWNED BY public.tags.id;"
+
+
+def test_enum_labels_are_appended_in_place_before_anything_uses_them() -> None:
+    level = Type("level", "enum", labels=("low", "mid", "high", "max"))
+    state = State((Schema("public", (), types=(level,)),))
+    live = State((Schema("public", (), types=(Type("level", "enum", labels=("low", "high")),)),))
+    (finding,) = diff(state, live)
+    statements = fix(finding, state).statements
+    assert [(s.phase, s.sql) for s in statements] == [
+        (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'mid' BEFORE 'high';"),
+        (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'max';"),
+    ]
+    removed = fix(diff(live, state)[0], live)
+    assert removed.statements == () and removed.note and "re-created" in removed.note
+
+
+def test_a_narrowing_is_held_and_written_to_fail_rather_than_truncate() -> None:
+    live = describe(Column("status", "character varying(200)"))
+    item = finding(Kind.COLUMN, Change.CHANGED, "status", live)
+    narrow = State((Schema("public", (dataclasses.replace(
+        TABLE, columns=(Column("status", "varchar(120)"),)),)),))  # fmt: skip
+    (retype,) = [s for s in fix(item, narrow).statements if "TYPE" in s.sql]
+    assert retype.safety is repair.Safety.DATA_LOSS
+    assert "USING CASE WHEN status IS NULL OR" in retype.sql
+    assert "ELSE pg_temp.schema_monitor_refuse(" in retype.sql
+    text = script([item], narrow)
+    assert "-- Statements: 0 safe, 0 locking, 1 data loss." in text
+    assert "-- ALTER TABLE" in text and "schema_monitor_refuse(message" not in text
+    allowed = script([item], narrow, allow_data_loss=True)
+    assert "CREATE FUNCTION pg_temp.schema_monitor_refuse" in allowed
+    parses(allowed)
+
+
+def test_a_widening_needs_no_using_and_loses_nothing() -> None:
+    live = describe(Column("status", "character varying(20)"))
+    retype, default = fix(finding(Kind.COLUMN, Change.CHANGED, "status", live), SPEC).statements
+    assert retype.sql.endswith("TYPE text;") and retype.safety is repair.Safety.LOCKING
+    assert default.sql.endswith("SET DEFAULT 'pending'::text;")
+
+
+def test_narrowed_findings_and_those_below_fail_on_are_left_and_listed() -> None:
+    narrowed = dataclasses.replace(privilege(["SELECT"], []), change=Change.NARROWED)
+    info = dataclasses.replace(finding(Kind.INDEX, Change.MISSING, "idx_active"),
+                               severity=Severity.INFO)  # fmt: skip
+    plan = repair.plan([narrowed, info], SECURE, repair.Options(fail_on=Severity.WARNING))
+    assert plan.steps == ()
+    assert [why for _, why in plan.not_repaired] == [
+        repair.NARROWED_NOTE,
+        "below --fail-on warning: left out",
+    ]
+    restored = repair.plan([narrowed], SECURE, repair.Options(restore_narrowed=True))
+    assert [s.statement.sql for s in restored.steps] == [
+        'GRANT SELECT ON TABLE public."Integrations" TO anon;'
+    ]

@@ -171,3 +171,12 @@ def test_a_control_character_anywhere_in_a_large_text_is_found_with_its_line(lin
         spec.loads("\n".join(lines) + "\n", "large.yaml")
     [problem] = raised.value.problems
     assert (problem.line, "control character" in problem.message) == (line, True)
+
+
+def test_a_key_that_is_a_mapping_is_a_problem_with_its_line() -> None:
+    text = "version: 1\n? migrations:\n  applied: ['1']\nschemas: {}\n"
+    with pytest.raises(InputError) as raised:
+        spec.loads(text, "spec.yaml")
+    (problem,) = raised.value.problems
+    assert problem.line == 2
+    assert "a key must be a plain value" in problem.message

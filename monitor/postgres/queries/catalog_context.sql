@@ -84,22 +84,12 @@ SELECT
     ) AS matviews,
     ln.nspname AS ledger_schema,
     lc.relname AS ledger_name,
-    -- The ledger's one column that is read, and whether our role may read it:
-    -- without the grant, only the ledger comparison is given up.
-    EXISTS (
-        SELECT FROM pg_attribute AS a
-        WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
-          AND NOT a.attisdropped
-    ) AS ledger_has_version,
-    CASE
-        WHEN EXISTS (
-            SELECT FROM pg_attribute AS a
-            WHERE a.attrelid = lc.oid AND a.attname = 'version' AND a.attnum > 0
-              AND NOT a.attisdropped
-        )
-        THEN has_column_privilege(lc.oid, 'version', 'SELECT')
-        ELSE false
-    END AS ledger_may_read,
+    -- The ledger's one column that is read (`version`; Sqitch's `change`,
+    -- postgres-migrations' `id`), and whether our role may read it: without the
+    -- grant, only the ledger comparison is given up.
+    ledger_columns.version IS NOT NULL AS ledger_has_version,
+    coalesce(has_column_privilege(lc.oid, ledger_columns.version, 'SELECT'), false)
+        AS ledger_may_read,
     -- Which deploy tool keeps it, by its columns: golang-migrate's flag of a
     -- migration that failed partway and Flyway's success are read where granted.
     CASE
@@ -107,6 +97,10 @@ SELECT
              AND has_column_privilege(lc.oid, 'dirty', 'SELECT') THEN 'golang-migrate'
         WHEN ledger_columns.names @> ARRAY['installed_rank', 'success']::name[]
              AND has_column_privilege(lc.oid, 'success', 'SELECT') THEN 'flyway'
+        WHEN ledger_columns.names @> ARRAY['change_id', 'change', 'project', 'committed_at']::name[]
+             THEN 'sqitch'
+        WHEN ledger_columns.names @> ARRAY['id', 'name', 'hash', 'executed_at']::name[]
+             AND NOT 'version' = ANY(ledger_columns.names) THEN 'postgres-migrations'
         ELSE 'versions'
     END AS ledger_shape,
     -- How many objects of each kind the asked schemas hold: a kind over the cap is not
@@ -140,10 +134,18 @@ SELECT
     ) AS counts
 FROM ledger
 CROSS JOIN LATERAL (
-    SELECT ARRAY(
-        SELECT a.attname FROM pg_attribute AS a
-        WHERE a.attrelid = ledger.oid AND a.attnum > 0 AND NOT a.attisdropped
-    ) AS names
+    SELECT names, CASE
+        WHEN 'version' = ANY(names) THEN 'version'
+        WHEN names @> ARRAY['change_id', 'change', 'project', 'committed_at']::name[]
+            THEN 'change'
+        WHEN names @> ARRAY['id', 'name', 'hash', 'executed_at']::name[] THEN 'id'
+    END AS version
+    FROM (
+        SELECT ARRAY(
+            SELECT a.attname FROM pg_attribute AS a
+            WHERE a.attrelid = ledger.oid AND a.attnum > 0 AND NOT a.attisdropped
+        ) AS names
+    ) AS columns
 ) AS ledger_columns
 LEFT JOIN pg_class AS lc ON lc.oid = ledger.oid
 LEFT JOIN pg_namespace AS ln ON ln.oid = lc.relnamespace

@@ -361,6 +361,16 @@ _COLLECTIONS = (
 )
 
 
+# A missing unique or primary key loses what a missing index loses, and the guarantee too.
+_INDEX_BACKED = frozenset({ConstraintType.PRIMARY_KEY, ConstraintType.UNIQUE})
+
+
+def _missing_severity(spec: _CollectionSpec, item: Named) -> Severity:
+    if isinstance(item, Constraint) and item.type in _INDEX_BACKED:
+        return Severity.CRITICAL
+    return spec.missing_severity
+
+
 def _constraint_backed_indexes(expected: Table, actual: Table) -> frozenset[str]:
     """Indexes reported through their constraint: a dropped UNIQUE is one finding, not two."""
     if expected.constraints is None:
@@ -392,7 +402,7 @@ def _collection(
             yield context.finding(
                 spec.kind,
                 Change.MISSING,
-                spec.missing_severity,
+                _missing_severity(spec, item),
                 table,
                 item.name,
                 f"{label} is missing",
@@ -522,27 +532,31 @@ def _compare_index(expected: Any, actual: Any, table: str) -> Verdict:
 
 
 def _compare_policy(expected: Any, actual: Any, table: str) -> Verdict:
-    changed = []
-    widened = False
+    """Widened when the live policy lets more through (critical), narrowed when it only lets
+    less (someone hardened it by hand), changed otherwise."""
+    changed: list[str] = []
+    widened: list[str] = []
+    narrowed: list[str] = []
     if expected.command != actual.command:
-        changed.append("command")
-        widened |= actual.command == "ALL"
+        if actual.command == "ALL":
+            widened.append("command")
+        elif expected.command == "ALL":
+            narrowed.append("command")
+        else:
+            changed.append("command")
     if expected.permissive != actual.permissive:
-        changed.append("permissive")
-        widened |= actual.permissive  # restrictive made permissive
+        # Restrictive made permissive widens; permissive made restrictive narrows.
+        (widened if actual.permissive else narrowed).append("permissive")
     expected_roles, actual_roles = _roles(expected.roles), _roles(actual.roles)
     if expected_roles != actual_roles:
-        changed.append("roles")
-        widened |= not actual_roles <= expected_roles or (
-            "public" in actual_roles and "public" not in expected_roles
-        )
+        if "public" in expected_roles or actual_roles < expected_roles:
+            (narrowed if "public" not in actual_roles else changed).append("roles")
+        else:
+            widened.append("roles")
     for field in ("using", "with_check"):
         if not normalize.same_expression(getattr(expected, field), getattr(actual, field), table):
-            changed.append(field)
-            widened = True  # a changed USING/WITH CHECK cannot be proven narrower
-    if not changed:
-        return None
-    return Change.CHANGED, Severity.CRITICAL if widened else Severity.WARNING, changed
+            widened.append(field)  # a changed USING/WITH CHECK cannot be proven narrower
+    return diff_security.verdict(changed, widened, narrowed, bool(widened))
 
 
 def _roles(roles: frozenset[str]) -> frozenset[str]:

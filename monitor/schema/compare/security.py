@@ -431,9 +431,7 @@ def _same_definition(expected: Any, actual: Any) -> bool:
     return bool(definition(expected) == definition(actual))
 
 
-def _verdict(
-    changed: list[str], widened: list[str], narrowed: list[str], critical: bool
-) -> Verdict:
+def verdict(changed: list[str], widened: list[str], narrowed: list[str], critical: bool) -> Verdict:
     if not (changed or widened or narrowed):
         return None
     fields = widened + narrowed + changed
@@ -493,7 +491,7 @@ def _compare_function(expected: Function, actual: Function) -> Verdict:
         "security_definer" in widened or ("search_path" in widened and definer)
     )
     critical |= definer and any(f in changed for f in ("body", "search_path", "settings"))
-    return _verdict(changed, widened, narrowed, critical)
+    return verdict(changed, widened, narrowed, critical)
 
 
 def _compare_view(expected: View, actual: View) -> Verdict:
@@ -513,7 +511,7 @@ def _compare_view(expected: View, actual: View) -> Verdict:
     if (expected.check_option or "") != (actual.check_option or ""):
         (narrowed if actual.check_option else widened).append("check_option")
     critical = "security_invoker" in widened and _bypasses_rls_for_api(actual)
-    return _verdict(changed, widened, narrowed, critical)
+    return verdict(changed, widened, narrowed, critical)
 
 
 def _bypasses_rls_for_api(view: View) -> bool:
@@ -550,7 +548,7 @@ def _compare_type(expected: Type, actual: Type) -> Verdict:
         for n, c in wanted.items()
     ):
         changed.append("constraints")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _compare_sequence(expected: SequenceDef, actual: SequenceDef) -> Verdict:
@@ -562,7 +560,7 @@ def _compare_sequence(expected: SequenceDef, actual: SequenceDef) -> Verdict:
             changed.append(field)
     if _bounds(expected) != _bounds(actual):
         changed.append("bounds")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _bounds(sequence: SequenceDef) -> tuple[int, int, int]:
@@ -744,7 +742,7 @@ def _compare_extension(expected: Extension, actual: Extension) -> Verdict:
         changed.append("schema")
     if expected.version is not None and expected.version != actual.version:
         changed.append("version")
-    return _verdict(changed, [], [], False)
+    return verdict(changed, [], [], False)
 
 
 def _compare_publication(expected: Publication, actual: Publication) -> Verdict:
@@ -760,7 +758,7 @@ def _compare_publication(expected: Publication, actual: Publication) -> Verdict:
             narrowed.append("tables")
     if set(expected.operations) != set(actual.operations):
         changed.append("operations")
-    return _verdict(changed, widened, narrowed, False)
+    return verdict(changed, widened, narrowed, False)
 
 
 def _compare_event_trigger(expected: EventTrigger, actual: EventTrigger) -> Verdict:

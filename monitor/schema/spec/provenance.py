@@ -36,6 +36,16 @@ _KIND_OF = {
     "triggers": model.Kind.TRIGGER,
 }
 
+# A platform schema's tables list what migrations added; the platform's own columns,
+# constraints, indexes and triggers differ between its versions. Its policies, and
+# tables of the user's own there, are still reported when they appear unlisted.
+_PLATFORM_EXTRA = model.ExtraPolicy(
+    columns=model.Extra.IGNORE,
+    constraints=model.Extra.IGNORE,
+    indexes=model.Extra.IGNORE,
+    triggers=model.Extra.IGNORE,
+)
+
 # (collection, schema, table, name); a table's own key is ("tables", schema, table, table).
 Key = tuple[str, str, str, str]
 
@@ -62,7 +72,7 @@ def provenance(
     last changed it. Objects that existed at some point but not at the end are
     listed as absent, stamped with the migration that dropped them, unless
     they went with their whole table (then only the table is absent).
-    Bootstrap tables appear only with the collections migrations changed.
+    Bootstrap tables appear only with the objects migrations added or changed.
     The `schemas` asked for are always present; the others (those of the
     bootstrap) only when a migration touched them.
 
@@ -115,12 +125,14 @@ def provenance(
             continue
         listed = {t.name for t in tables}
         ignored = sorted(platform_names.get(schema.name, set()) - listed)
+        platform_schema = schema.name not in schemas and baseline.schema(schema.name) is not None
         result.append(
             model.Schema(
                 name=schema.name,
                 tables=tuple(sorted(tables, key=lambda t: t.name)),
                 absent=absent,
                 ignore=tuple(ignored),
+                extra=_PLATFORM_EXTRA if platform_schema else model.ExtraPolicy(),
             )
         )
     tables_only = model.State(schemas=tuple(result), ledger=ledger)
@@ -162,11 +174,16 @@ def _stamped(
 
     created_by = changed_by[("tables", schema, table.name, table.name)]
     whole = bootstrap is None or created_by is not None
-    kept = {
-        name: collection(name)
-        for name in _COLLECTIONS
-        if whole or _definitions(getattr(table, name)) != _definitions(getattr(bootstrap, name))
-    }
+    kept = {name: collection(name) for name in _COLLECTIONS}
+    if not whole:
+        # The platform's table: only what migrations added or changed; its other columns,
+        # indexes and triggers vary with the platform's version (see _PLATFORM_EXTRA).
+        # Its policies are all listed once one is touched: an unlisted one is reported.
+        kept = {
+            name: items if name == "policies" else tuple(i for i in items if i.migration)
+            for name, items in kept.items()
+            if any(item.migration is not None for item in items)
+        }
     rls = table.rls if whole or bootstrap is None or table.rls != bootstrap.rls else None
     if not whole and not kept and rls is None:
         return None
@@ -180,10 +197,6 @@ def _stamped(
         rls=rls,
         migration=created_by,
     )
-
-
-def _definitions(items: tuple[Any, ...] | None) -> tuple[Any, ...]:
-    return tuple(replace(item, migration=None) for item in items or ())
 
 
 def _absent(

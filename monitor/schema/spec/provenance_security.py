@@ -77,11 +77,13 @@ def with_security_surface(
     def stamped(collection: str, schema: str, items: Iterable[Any], whole: bool) -> list[Any]:
         kept = []
         for item in items:
-            migration = changed_by.get((collection, schema, _identity(collection, item)))
+            key = (collection, schema, _identity(collection, item))
+            migration = changed_by.get(key)
             if whole or migration is not None:
                 # Default privileges are written per role, with no room for provenance.
                 stamp = None if collection == "default_privileges" else migration
-                kept.append(replace(item, migration=stamp))
+                platform = before.get(key) if migration is not None else None
+                kept.append(replace(_the_change(item, platform), migration=stamp))
         return kept
 
     result = []
@@ -91,6 +93,7 @@ def with_security_surface(
             result.append(schema)
             continue
         asked = schema.name in schemas
+        platform_schema = ("schema", schema.name, schema.name) in before
         fields: dict[str, Any] = {}
         extra = {}
         for collection in _SCHEMA_COLLECTIONS:
@@ -98,15 +101,14 @@ def with_security_surface(
             if items is None:
                 continue
             fields[collection] = tuple(stamped(collection, schema.name, items, asked))
-            had = any(key[0] == collection and key[1] == schema.name for key in before)
-            if not asked and had and collection in model.EXTRA_KINDS:
-                extra[collection] = model.Extra.IGNORE  # the platform's own
+            if not asked and platform_schema and collection in model.EXTRA_KINDS:
+                extra[collection] = model.Extra.IGNORE  # the platform's own, any version's
         own_key = ("schema", schema.name, schema.name)
         if asked or changed_by.get(own_key) is not None:
             fields["owner"], fields["grants"] = live.owner, live.grants
         elif "default_privileges" in fields and not fields["default_privileges"]:
             fields["default_privileges"] = None  # the platform's, not the user's
-        tables = tuple(_table_security(t, live, changed_by) for t in schema.tables)
+        tables = tuple(_table_security(t, live, before) for t in schema.tables)
         result.append(
             replace(
                 schema,
@@ -129,14 +131,39 @@ def with_security_surface(
     )
 
 
+# What a platform version decides (a function's body, a view's query): pinned only
+# when a migration changed it, so that another version of the platform checks clean.
+_VERSIONED = {model.Function: "body", model.View: "definition"}
+
+
+def _the_change(item: Any, platform: Any) -> Any:
+    """A platform object a migration changed: with the change, not what it left as it was."""
+    if platform is None or type(platform) is not type(item) or not hasattr(item, "owner"):
+        return item
+    same = {
+        field: None
+        for field in ("owner", "grants", _VERSIONED.get(type(item)))
+        if field is not None and getattr(item, field) == getattr(platform, field)
+    }
+    return replace(item, **same) if same else item
+
+
 def _table_security(
-    table: model.Table, live: model.Schema, changed_by: dict[Key, str | None]
+    table: model.Table,
+    live: model.Schema,
+    before: dict[Key, Any],
 ) -> model.Table:
-    """A table with its owner and grants, unless it is a platform table migrations left alone."""
+    """A table with its owner and grants; a platform table with those a migration changed."""
     found = live.table(table.name)
     if found is None:
         return table
     key = ("table", live.name, table.name)
-    if key in changed_by and changed_by[key] is None and table.migration is None:
-        return table  # the platform's table, its owner and grants as the bootstrap left them
+    if key in before and table.migration is None:
+        # The platform's table: its owner and grants only where a migration changed them.
+        owner, grants = before[key]
+        return replace(
+            table,
+            owner=None if found.owner == owner else found.owner,
+            grants=None if found.grants == grants else found.grants,
+        )
     return replace(table, owner=found.owner, grants=found.grants)

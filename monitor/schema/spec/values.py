@@ -23,6 +23,38 @@ _GRANT_OPTION = " with grant option"
 _NO_GRANTS: model.Grants = frozenset()
 
 
+class _Nameless:
+    """An object read from a body, kept to make equal objects under other names (each
+    named model object is a dataclass with its name first)."""
+
+    __slots__ = ("first", "rest")
+
+    def __init__(self, first: Any) -> None:
+        self.first = first
+        self.rest: tuple[Any, ...] | None = None  # taken when first asked: most bodies are not
+
+    def named(self, name: str) -> Any:
+        first = self.first
+        if name == first.name:
+            return first
+        if self.rest is None:
+            self.rest = tuple(getattr(first, field) for field in _fields_after_name(type(first)))
+        return type(first)(name, *self.rest)
+
+
+def _fields_after_name(kind: type[Any]) -> tuple[str, ...]:
+    found = _AFTER_NAME.get(kind)
+    if found is None:
+        name, *rest = (field.name for field in dataclasses.fields(kind))
+        if name != "name":
+            raise TypeError(f"{kind.__name__} does not have its name first")
+        found = _AFTER_NAME[kind] = tuple(rest)
+    return found
+
+
+_AFTER_NAME: dict[type[Any], tuple[str, ...]] = {}
+
+
 class SpecValues(Reader):
     """The vocabulary of the spec's read methods; each takes ``(value, label)``."""
 
@@ -60,10 +92,8 @@ class SpecValues(Reader):
     ) -> T:
         """``read(name, body, what)`` of an object in a mapping of names, its body read
         once per distinct body (see remembered), the name set on each copy."""
-        made: Any = self.remembered(kind, body, lambda: read(name, body, what))
-        if made.name != name:  # every named model object is a dataclass with a name
-            made = dataclasses.replace(made, name=name)
-        named: T = made
+        made = self.remembered(kind, body, lambda: _Nameless(read(name, body, what)))
+        named: T = made.named(name)
         return named
 
     def sql(self, value: Any, label: str) -> str:
