@@ -379,6 +379,7 @@ def _add_schemas(parser: argparse.ArgumentParser, default: str = "default: publi
 def _spec_snapshot(args: argparse.Namespace) -> int:
     from monitor.postgres import catalog, db, platform
     from monitor.schema import spec
+    from monitor.schema.compare import layout
     from monitor.schema.model import DEFAULT_LEDGER_TABLE
     from monitor.schema.spec import provenance_platform
 
@@ -397,6 +398,10 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
         )
     if snap.ledger_problem is not None:
         raise MonitorError(f"--ledger-table: {snap.ledger_problem}")
+    if snap.missing_schemas:
+        raise MonitorError(
+            "; ".join(f'schema "{name}" does not exist' for name in snap.missing_schemas)
+        )
     state, supabase = provenance_platform.live_spec(snap.state, asked, platform.PLATFORM_TABLES)
     if supabase:
         print(
@@ -404,7 +409,7 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
             " platform's own objects are left out",
             file=sys.stderr,
         )
-    _write(spec.dumps(state), args.output)
+    _write(spec.dumps(layout.with_schema_policy(state)), args.output)
     return ExitCode.OK
 
 

@@ -8,23 +8,22 @@ back to its default is how monitors end up watching nothing.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
-from msgspec import Struct
 
 from monitor.daemon import configdoc
+from monitor.daemon.configvalues import ConfigValues
+from monitor.daemon.configvalues import parse_duration as parse_duration  # re-exported
+from monitor.daemon.configvalues import parse_listen_address as parse_listen_address
 from monitor.daemon.fleet import DEFAULT_MAX_CONCURRENT_CHECKS, Shard, parse_shard
 from monitor.documents import yamldoc
-from monitor.documents.reader import Reader, keys_of
 from monitor.errors import InputError, MonitorError, Problem
 from monitor.postgres import db
 from monitor.schema import spec
@@ -57,13 +56,7 @@ MIN_INTERVAL_SECONDS = 1.0
 RUN_BUDGET_SHARE = 0.9
 DEFAULT_STATEMENT_TIMEOUT_SECONDS = 10.0
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_LISTEN_ADDRESS = re.compile(
-    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,23 +163,6 @@ class Config:
         return next((t for t in self.targets if t.name == name), None)
 
 
-def parse_listen_address(text: str) -> tuple[str, int] | None:
-    """("host", port) from "host:port", "[::1]:port" or ":port"; None when malformed."""
-    match = _LISTEN_ADDRESS.fullmatch(text)
-    if match is None or int(match["port"]) > 65535:
-        return None
-    host = match["ipv6"] if match["ipv6"] is not None else match["host"]
-    return host or "0.0.0.0", int(match["port"])
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds from "60s", "5m", "48h", "1h30m", "200ms", "2d"; None when malformed."""
-    text = text.strip()
-    if not text or _DURATION_PART.sub("", text):
-        return None
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-
-
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate a config file; raises InputError listing every problem.
 
@@ -235,170 +211,6 @@ def loads(text: str, path: Path, environ: Mapping[str, str]) -> Config:
     return config
 
 
-T = TypeVar("T")
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # a name too long, a NUL in it...
-        return False
-
-
-class _Values(Reader):
-    """The values of a config: durations, names, files, choices; each read method takes
-    ``(node, where)`` and gives None (the problem recorded) for what it refuses."""
-
-    def __init__(
-        self, filename: str, root: Any, base_dir: Path, environ: Mapping[str, str]
-    ) -> None:
-        super().__init__(filename, root)
-        self.base_dir = base_dir
-        self.environ = environ
-        self.targets_file_problems: list[Problem] = []  # with that file's name and lines
-
-    def section(
-        self,
-        node: Any | None,
-        where: str,
-        default: T,
-        read: Callable[[Any, str, T], T],
-    ) -> T:
-        return default if node is None else read(node, where, default)
-
-    def optional(
-        self,
-        node: Any | None,
-        where: str,
-        read: Callable[[Any, str], T | None],
-        default: T,
-    ) -> T:
-        if node is None:
-            return default
-        value = read(node, where)
-        return default if value is None else value
-
-    def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
-        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
-        if not isinstance(node, dict):
-            self.problem(node, f"{where}: expected a mapping")
-            return None
-        expected = ", ".join(keys_of(doc))
-        return self.fields(
-            node,
-            where,
-            doc,
-            unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
-        )
-
-    def scalar_text(self, node: Any, where: str, what: str) -> str | None:
-        """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""
-        if isinstance(node, dict | list) or node is None:
-            self.problem(node, f"{where}: expected {what}")
-            return None
-        return str(node)
-
-    def boolean(self, node: Any, where: str) -> bool | None:
-        value = self.scalar_text(node, where, "true or false")
-        if value is None:
-            return None
-        if value.lower() not in ("true", "false"):
-            hint = yamldoc.boolean_hint(value)
-            self.problem(node, f"{where}: expected true or false, got {value!r}{hint}")
-            return None
-        return value.lower() == "true"
-
-    def string(self, node: Any | None, where: str) -> str | None:
-        if node is None:
-            return None
-        value = self.scalar_text(node, where, "a string")
-        if value is not None and not value.strip():
-            self.problem(node, f"{where}: must not be empty")
-            return None
-        return value
-
-    def strings(self, node: Any, where: str) -> tuple[str, ...] | None:
-        if not isinstance(node, list) or not node:
-            self.problem(node, f"{where}: expected a non-empty list of strings")
-            return None
-        values = [self.string(item, f"{where}[{i}]") for i, item in enumerate(node)]
-        clean = tuple(v for v in values if v is not None)
-        return clean if len(clean) == len(values) else None
-
-    def count(self, node: Any, where: str, minimum: int) -> int | None:
-        if node is None:
-            return None
-        value = node if type(node) is int else None
-        if value is None:
-            self.problem(node, f"{where}: expected an integer")
-            return None
-        if value < minimum:
-            self.problem(node, f"{where}: must be at least {minimum}")
-            return None
-        return value
-
-    def duration(self, node: Any, where: str) -> float | None:
-        text = self.scalar_text(node, where, "a duration such as 60s, 5m or 48h")
-        if text is None:
-            return None
-        seconds = parse_duration(text)
-        if seconds is None or not math.isfinite(seconds):
-            hint = " (a unit is required)" if text.strip().replace(".", "", 1).isdigit() else ""
-            self.problem(node, f"{where}: {text!r} is not a duration such as 60s, 5m or 48h{hint}")
-            return None
-        if seconds <= 0:
-            self.problem(node, f"{where}: must be longer than zero")
-            return None
-        return seconds
-
-    def ratio(self, node: Any, where: str) -> float | None:
-        """A number of at least 1, such as 1.5."""
-        text = self.scalar_text(node, where, "a ratio such as 1.5")
-        if text is None:
-            return None
-        value = float(text) if _NUMBER.fullmatch(text) else math.nan
-        if not math.isfinite(value) or value < 1:
-            self.problem(
-                node, f"{where}: expected a ratio of at least 1, such as 1.5; got {text!r}"
-            )
-            return None
-        return value
-
-    def one_of(self, node: Any, where: str, choices: tuple[str, ...]) -> str | None:
-        value = self.scalar_text(node, where, f"one of {', '.join(choices)}")
-        if value is not None and value not in choices:
-            self.problem(node, f"{where}: {value!r} is not one of {', '.join(choices)}")
-            return None
-        return value
-
-    def listen_address(self, node: Any, where: str) -> str | None:
-        value = self.scalar_text(node, where, "HOST:PORT")
-        if value is not None and parse_listen_address(value) is None:
-            self.problem(node, f"{where}: {value!r} is not HOST:PORT (e.g. 0.0.0.0:9568)")
-            return None
-        return value
-
-    def resolve(self, text: str) -> Path:
-        """Relative paths are relative to the config file, not to wherever the daemon started."""
-        path = Path(text)
-        with contextlib.suppress(RuntimeError):  # `~user` of a user unknown here
-            path = path.expanduser()
-        return path if path.is_absolute() else self.base_dir / path
-
-    def path(self, node: Any, where: str) -> Path | None:
-        text = self.string(node, where)
-        return self.resolve(text) if text is not None else None
-
-    def readable_file(self, node: Any | None, where: str) -> Path | None:
-        if node is None:
-            return None
-        path = self.path(node, where)
-        if path is not None and not _is_file(path):
-            self.problem(node, f"{where}: file not found: {path}")
-            return None
-        return path
-
-
 def timing_problems(config: Config) -> Iterator[tuple[str, str]]:
     """The rules across sections: (the section at fault, the problem) of each broken one."""
     timeouts, intervals, reconnect = config.timeouts, config.intervals, config.reconnect
@@ -421,7 +233,123 @@ def timing_problems(config: Config) -> Iterator[tuple[str, str]]:
         yield "reconnect", "reconnect.initial_delay: must not be longer than reconnect.max_delay"
 
 
-class _Reader(_Values):
+class _TargetsReader(ConfigValues):
+    """The targets: inline, from a targets file, and this replica's share of them."""
+
+    def all_targets(self, keys: Mapping[str, Any], file: Path | None) -> tuple[Target, ...]:
+        """`targets:` and the targets file's (YAML or JSON: a list of targets, as in
+        `targets:`), whose problems name that file and its lines."""
+        inline = self.targets(keys.get("targets"))
+        if file is None:
+            return inline
+        try:
+            text = yamldoc.read_text(file, "targets file")
+            yamldoc.check_characters(text, str(file), "targets file")
+            reader = _Reader(
+                str(file), yamldoc.parse(text, str(file)), file.resolve().parent, self.environ
+            )
+            listed = reader.targets(reader.root)
+            reader.finish(text)
+        except InputError as exc:
+            self.targets_file_problems.extend(exc.problems)
+            return inline
+        for name in sorted({t.name for t in inline} & {t.name for t in listed}):
+            self.problem(keys["targets_file"], f"targets_file: {name!r} is also in `targets:`")
+        return inline + listed
+
+    def shard(self, node: Any, where: str) -> Shard | None:
+        text = self.scalar_text(node, where, "I/N")
+        shard = parse_shard(text) if text is not None else None
+        if text is not None and shard is None:
+            self.problem(node, f"{where}: {text!r} is not I/N with 0 <= I < N (e.g. 0/3)")
+        return shard
+
+    def targets(self, node: Any | None) -> tuple[Target, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, list) or not node:
+            self.problem(node, "targets: expected a non-empty list of targets")
+            return ()
+        targets = tuple(
+            t
+            for i, item in self.entries(node, enumerate(node))
+            if (t := self.target(item, f"targets[{i}]")) is not None
+        )
+        seen: dict[str, Any] = {}
+        for item, target in zip(node, targets, strict=False):
+            if target.name in seen:
+                self.problem(item, f"targets: duplicate target name {target.name!r}")
+            seen[target.name] = item
+        return targets
+
+    def target(self, node: Any, where: str) -> Target | None:
+        keys = self.mapping(node, where, configdoc.Target)
+        if keys is None:
+            return None
+        name = self.string(keys.get("name"), f"{where}.name")
+        if name is not None and not _TARGET_NAME.fullmatch(name):
+            self.problem(
+                keys["name"], f"{where}.name: {name!r} must be letters, digits, '_', '.' or '-'"
+            )
+            name = None
+        dsn = self.dsn(node, keys, where)
+        spec = self.readable_file(keys.get("spec"), f"{where}.spec")
+        default_schemas: tuple[str, ...] = ("public",)
+        schemas = self.optional(
+            keys.get("schemas"), f"{where}.schemas", self.strings, default_schemas
+        )
+        if name is None or dsn is None or spec is None:
+            return None
+        return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
+
+    def dsn(self, node: Any, keys: Mapping[str, Any], where: str) -> tuple[str, str] | None:
+        given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
+        if len(given) != 1:
+            self.problem(
+                node,
+                f"{where}: give exactly one of dsn, dsn_env, dsn_file"
+                + (f" (found {', '.join(given)})" if given else ""),
+            )
+            return None
+        key = given[0]
+        value_node = keys[key]
+        value = self.string(value_node, f"{where}.{key}")
+        if value is None:
+            return None
+        if key == "dsn":
+            dsn, source = value, "inline"
+        elif key == "dsn_env":
+            try:
+                from_environment = db.secret_from_environment(value, self.environ)
+            except MonitorError as exc:
+                self.problem(value_node, f"{where}.dsn_env: {exc}")
+                return None
+            if from_environment is None:
+                self.problem(
+                    value_node,
+                    f"{where}.dsn_env: environment variable {value} is not set (nor {value}_FILE)",
+                )
+                return None
+            dsn, source = from_environment, f"env:{value}"
+        else:
+            path = self.resolve(value)
+            try:
+                dsn = yamldoc.read_text(path, "dsn").strip()
+            except InputError as exc:
+                reason = exc.problems[0].message
+                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {reason}")
+                return None
+            source = f"file:{path}"
+        try:
+            db.parse_dsn(dsn)
+        except psycopg.ProgrammingError:
+            # The parser's message may quote the string, password and all: say less.
+            self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
+            return None
+        return dsn, source
+
+
+class _Reader(_TargetsReader):
     """Reads the parsed config, collecting problems instead of stopping at the first."""
 
     # -- the document -------------------------------------------------------
@@ -669,115 +597,3 @@ class _Reader(_Values):
                 default.unused_index_after_seconds,
             ),
         )
-
-    def all_targets(self, keys: Mapping[str, Any], file: Path | None) -> tuple[Target, ...]:
-        """`targets:` and the targets file's (YAML or JSON: a list of targets, as in
-        `targets:`), whose problems name that file and its lines."""
-        inline = self.targets(keys.get("targets"))
-        if file is None:
-            return inline
-        try:
-            text = yamldoc.read_text(file, "targets file")
-            yamldoc.check_characters(text, str(file), "targets file")
-            reader = _Reader(
-                str(file), yamldoc.parse(text, str(file)), file.resolve().parent, self.environ
-            )
-            listed = reader.targets(reader.root)
-            reader.finish(text)
-        except InputError as exc:
-            self.targets_file_problems.extend(exc.problems)
-            return inline
-        for name in sorted({t.name for t in inline} & {t.name for t in listed}):
-            self.problem(keys["targets_file"], f"targets_file: {name!r} is also in `targets:`")
-        return inline + listed
-
-    def shard(self, node: Any, where: str) -> Shard | None:
-        text = self.scalar_text(node, where, "I/N")
-        shard = parse_shard(text) if text is not None else None
-        if text is not None and shard is None:
-            self.problem(node, f"{where}: {text!r} is not I/N with 0 <= I < N (e.g. 0/3)")
-        return shard
-
-    def targets(self, node: Any | None) -> tuple[Target, ...]:
-        if node is None:
-            return ()
-        if not isinstance(node, list) or not node:
-            self.problem(node, "targets: expected a non-empty list of targets")
-            return ()
-        targets = tuple(
-            t
-            for i, item in self.entries(node, enumerate(node))
-            if (t := self.target(item, f"targets[{i}]")) is not None
-        )
-        seen: dict[str, Any] = {}
-        for item, target in zip(node, targets, strict=False):
-            if target.name in seen:
-                self.problem(item, f"targets: duplicate target name {target.name!r}")
-            seen[target.name] = item
-        return targets
-
-    def target(self, node: Any, where: str) -> Target | None:
-        keys = self.mapping(node, where, configdoc.Target)
-        if keys is None:
-            return None
-        name = self.string(keys.get("name"), f"{where}.name")
-        if name is not None and not _TARGET_NAME.fullmatch(name):
-            self.problem(
-                keys["name"], f"{where}.name: {name!r} must be letters, digits, '_', '.' or '-'"
-            )
-            name = None
-        dsn = self.dsn(node, keys, where)
-        spec = self.readable_file(keys.get("spec"), f"{where}.spec")
-        default_schemas: tuple[str, ...] = ("public",)
-        schemas = self.optional(
-            keys.get("schemas"), f"{where}.schemas", self.strings, default_schemas
-        )
-        if name is None or dsn is None or spec is None:
-            return None
-        return Target(name=name, dsn=dsn[0], dsn_source=dsn[1], spec=spec, schemas=schemas)
-
-    def dsn(self, node: Any, keys: Mapping[str, Any], where: str) -> tuple[str, str] | None:
-        given = [k for k in ("dsn", "dsn_env", "dsn_file") if k in keys]
-        if len(given) != 1:
-            self.problem(
-                node,
-                f"{where}: give exactly one of dsn, dsn_env, dsn_file"
-                + (f" (found {', '.join(given)})" if given else ""),
-            )
-            return None
-        key = given[0]
-        value_node = keys[key]
-        value = self.string(value_node, f"{where}.{key}")
-        if value is None:
-            return None
-        if key == "dsn":
-            dsn, source = value, "inline"
-        elif key == "dsn_env":
-            try:
-                from_environment = db.secret_from_environment(value, self.environ)
-            except MonitorError as exc:
-                self.problem(value_node, f"{where}.dsn_env: {exc}")
-                return None
-            if from_environment is None:
-                self.problem(
-                    value_node,
-                    f"{where}.dsn_env: environment variable {value} is not set (nor {value}_FILE)",
-                )
-                return None
-            dsn, source = from_environment, f"env:{value}"
-        else:
-            path = self.resolve(value)
-            try:
-                dsn = yamldoc.read_text(path, "dsn").strip()
-            except InputError as exc:
-                reason = exc.problems[0].message
-                self.problem(value_node, f"{where}.dsn_file: cannot read {path}: {reason}")
-                return None
-            source = f"file:{path}"
-        try:
-            db.parse_dsn(dsn)
-        except psycopg.ProgrammingError:
-            # The parser's message may quote the string, password and all: say less.
-            self.problem(value_node, f"{where}.{key}: not a valid libpq connection string")
-            return None
-        return dsn, source

@@ -72,6 +72,8 @@ class Snapshot:
     ledger_problem: str | None = None
     over_cap: Mapping[str, int] = dataclasses.field(default_factory=dict)  # kind -> objects
     limits: Limits = DEFAULT_LIMITS
+    # Asked schemas that do not exist: left out of the state (the diff reports them).
+    missing_schemas: tuple[str, ...] = ()
 
 
 def snapshot(
@@ -96,13 +98,12 @@ def snapshot(
         # The reader closes its streams first: one left half read holds the connection's
         # lock, and the transaction's ROLLBACK would wait for it for ever.
         with conn.transaction(), _collector_paused(), reader:
-            state, skipped, problem = _read(
-                reader, asked, ledger_table, set(optional) - set(schemas)
-            )
+            state, skipped, problem = _read(reader, asked, ledger_table)
     except psycopg.Error as exc:
         raise _catalog_error(conn, exc) from None
     statements = reader.statements + _TRANSACTION_STATEMENTS
-    return Snapshot(state, skipped, statements, problem, reader.over_cap, limits)
+    missing = tuple(name for name in schemas if state.schema(name) is None)
+    return Snapshot(state, skipped, statements, problem, reader.over_cap, limits, missing)
 
 
 @contextmanager
@@ -216,7 +217,7 @@ class _Reader:
 
 
 def _read(
-    reader: _Reader, schemas: list[str], ledger_table: str | None, optional: set[str]
+    reader: _Reader, schemas: list[str], ledger_table: str | None
 ) -> tuple[model.State, tuple[str, ...], str | None]:
     context = reader.rows("catalog_context", {"schemas": schemas, "ledger": ledger_table})
     (
@@ -232,10 +233,11 @@ def _read(
         may_read,
         ledger_shape,
         counts,
+        database_schemas,
     ) = context[0]
-    missing = [name for name in missing or () if name not in optional]
-    if missing:
-        raise CatalogError("; ".join(f'schema "{name}" does not exist' for name in missing))
+    # A schema that does not exist is drift to report, not an error: read the others
+    # (Snapshot.missing_schemas names those asked for, not the optional ones).
+    schemas = [name for name in schemas if name not in (missing or ())]
     reader.over_cap = over_cap(counts, reader.limits)
     asked = {"schemas": schemas, "skipped": skipped_oids}
     tables = reader.rows("catalog_tables", asked)
@@ -273,6 +275,7 @@ def _read(
                     ledger, latest_only=True, dirty=any(bool(row[1]) for row in versions)
                 )
     state = state_from_rows(schemas, tables, parts, ledger)
+    state = dataclasses.replace(state, database_schemas=tuple(database_schemas))
     state = surface.with_surface(state, functions, views, objects)
     return unread(state, reader.over_cap), skipped, problem
 
@@ -386,7 +389,7 @@ def state_from_rows(
 ) -> model.State:
     """The state of the asked schemas; ``tables`` rows come sorted by schema and name."""
     schema_tables: dict[str, list[model.Table]] = {name: [] for name in schemas}
-    for oid, schema, name, rls_enabled, rls_forced, owner, acl in tables:
+    for oid, schema, name, rls_enabled, rls_forced, owner, acl, *layout in tables:
         grants = surface.grants(acl, owner)
         column_grants = parts.column_grants.get(oid)
         if column_grants:
@@ -402,12 +405,41 @@ def state_from_rows(
                 rls=_RLS[rls_enabled, rls_forced],
                 owner=_intern(owner),
                 grants=grants,
+                owner_privileges=surface.owner_privileges(acl, owner),
+                **table_layout(schema, *layout),
             )
         )
     return model.State(
         schemas=tuple(model.Schema(name, tuple(found)) for name, found in schema_tables.items()),
         ledger=ledger,
     )
+
+
+def table_layout(
+    schema: str,
+    unlogged: bool,
+    partitioned_by: str | None,
+    parents: Sequence[str],
+    partitions: Sequence[Sequence[str]] | None,
+) -> dict[str, Any]:
+    """Persistence, partitioning and parents, as Table fields; a partition in the
+    parent's own schema is named bare, one elsewhere qualified."""
+    return {
+        "unlogged": unlogged,
+        "partitioned_by": partitioned_by,
+        "inherits": tuple(parents),
+        "partitions": None
+        if partitions is None
+        else tuple(
+            sorted(
+                (
+                    model.Partition(name if where == schema else f"{where}.{name}", bound)
+                    for where, name, bound in partitions
+                ),
+                key=lambda partition: partition.name,
+            )
+        ),
+    }
 
 
 def group_by_table(
@@ -463,7 +495,7 @@ _IDENTITY = {"a": "always", "d": "by default"}
 
 
 def column_from_row(row: Row) -> model.Column:
-    _, name, type_, not_null, expression, identity, generated, _acl = row
+    _, name, type_, not_null, expression, identity, generated, collation, _acl = row
     return model.Column(
         name=_intern(name),
         type=_intern(type_),
@@ -471,6 +503,7 @@ def column_from_row(row: Row) -> model.Column:
         default=None if generated else expression,
         identity=_IDENTITY.get(identity),
         generated=expression if generated else None,
+        collation=collation,
     )
 
 

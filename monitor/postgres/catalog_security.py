@@ -101,6 +101,24 @@ def grants(acl: Sequence[str] | None, owner: str, column: str | None = None) -> 
     return _grants(tuple(acl or ()), owner, column)
 
 
+@lru_cache(maxsize=1024)
+def _owner_privileges(acl: tuple[str, ...], owner: str) -> tuple[str, ...] | None:
+    held: set[str] = set()
+    for item in acl:
+        grantee, letters, _ = acl_item(item)
+        if grantee == owner:
+            held.update(privilege for privilege, _ in _privileges(letters))
+    if held >= set(model.TABLE_PRIVILEGES):
+        return None
+    return tuple(p for p in model.TABLE_PRIVILEGES if p in held)
+
+
+def owner_privileges(acl: Sequence[str] | None, owner: str) -> tuple[str, ...] | None:
+    """What a table's owner still holds when part of its default set was revoked;
+    None when it holds the full set (the usual case: it comes with ownership)."""
+    return _owner_privileges(tuple(acl or ()), owner)
+
+
 def column_grants(rows: Iterable[Row]) -> dict[int, frozenset[model.Grant]]:
     """Column privileges by table oid, from the column rows (name second, ACL last)."""
     found: dict[int, set[model.Grant]] = {}
@@ -268,6 +286,25 @@ def sequence_from_row(row: Sequence[Any]) -> tuple[str, model.Sequence]:
     )
 
 
+_COLLATION_PROVIDERS = {"c": "libc", "i": "icu", "b": "builtin", "d": "default"}
+
+
+def collation_from_row(row: Sequence[Any]) -> tuple[str, model.Collation]:
+    schema, name, provider, collate, ctype, locale, deterministic, owner = row
+    if provider == "c":  # libc: LC_COLLATE, and LC_CTYPE only when it differs
+        locale, ctype = collate, None if ctype == collate else ctype
+    else:
+        ctype = None
+    return schema, model.Collation(
+        name=name,
+        provider=_COLLATION_PROVIDERS.get(provider, provider),
+        locale=locale,
+        ctype=ctype,
+        deterministic=deterministic,
+        owner=owner,
+    )
+
+
 def _by_name(item: Any) -> str:
     return str(item.name)
 
@@ -295,9 +332,17 @@ def with_surface(
         publications,
         events,
         *advisor_facts,
+        collations_json,
     ) = objects
     by_schema: dict[str, dict[str, list[Any]]] = {
-        s.name: {"functions": [], "views": [], "types": [], "sequences": [], "defaults": []}
+        s.name: {
+            "functions": [],
+            "views": [],
+            "types": [],
+            "sequences": [],
+            "collations": [],
+            "defaults": [],
+        }
         for s in state.schemas
     }
     for name, function in functions:
@@ -308,6 +353,8 @@ def with_surface(
         by_schema[name]["types"].append(type_)
     for name, sequence in map(sequence_from_row, sequences_json):
         by_schema[name]["sequences"].append(sequence)
+    for name, collation in map(collation_from_row, collations_json):
+        by_schema[name]["collations"].append(collation)
     for name, role, on, acl in defaults_json:
         by_schema[name]["defaults"].append(
             model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
@@ -329,6 +376,7 @@ def with_surface(
                 views=tuple(sorted(found["views"], key=_by_name)),
                 types=tuple(sorted(found["types"], key=_by_name)),
                 sequences=tuple(sorted(found["sequences"], key=_by_name)),
+                collations=tuple(sorted(found["collations"], key=_by_name)),
                 default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
             )
         )

@@ -36,6 +36,9 @@ class Kind(StrEnum):
     SEQUENCE = "sequence"
     PUBLICATION = "publication"
     EVENT_TRIGGER = "event_trigger"
+    SCHEMA = "schema"
+    COLLATION = "collation"
+    PARTITION = "partition"
 
 
 class Change(StrEnum):
@@ -84,6 +87,7 @@ EXTRA_KINDS: tuple[str, ...] = (
     "views",
     "types",
     "sequences",
+    "collations",
 )
 
 
@@ -95,6 +99,7 @@ class Column:
     default: str | None = None
     identity: str | None = None  # "always" | "by default"
     generated: str | None = None  # expression of a STORED generated column
+    collation: str | None = None  # COLLATE, when not the type's default: "C", "public.nocase"
     migration: str | None = None
 
 
@@ -196,6 +201,13 @@ Grants = frozenset[Grant]
 
 
 @dataclass(frozen=True, slots=True)
+class Partition:
+    name: str  # the partition, qualified when its schema is not its parent's
+    bound: str  # pg_get_expr(relpartbound): "FOR VALUES IN ('eu')", "DEFAULT"
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     name: str
     columns: tuple[Column, ...] | None = None
@@ -207,6 +219,15 @@ class Table:
     migration: str | None = None
     owner: str | None = None  # None: not checked
     grants: Grants | None = None  # table and column privileges; None: not checked
+    # What the owner holds when someone revoked part of it (in TABLE_PRIVILEGES order);
+    # None: the owner's full default set, which comes with ownership.
+    owner_privileges: tuple[str, ...] | None = None
+    unlogged: bool = False  # UNLOGGED: not WAL-logged, emptied after a crash
+    partitioned_by: str | None = None  # "RANGE (created_at)": a partitioned table
+    # Its partitions (None: not checked): name (schema-qualified when in another
+    # schema) and bound ("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", "DEFAULT").
+    partitions: tuple[Partition, ...] | None = None
+    inherits: tuple[str, ...] = ()  # INHERITS parents, schema-qualified, in order
     # Live only, never compared: False when its storage parameters switch autovacuum off.
     autovacuum: bool = field(default=True, compare=False)
 
@@ -287,6 +308,20 @@ class Type:
     attributes: tuple[Attribute, ...] = ()  # composite, in order
     owner: str | None = None
     grants: Grants | None = None
+    migration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collation:
+    """A collation made with CREATE COLLATION in a watched schema."""
+
+    name: str
+    provider: str = "libc"  # libc | icu | builtin
+    locale: str | None = None  # ICU locale, or libc's LC_COLLATE when LC_CTYPE is the same
+    ctype: str | None = None  # libc LC_CTYPE, when it differs from the locale
+    deterministic: bool = True
+    owner: str | None = None
+    grants: Grants | None = None  # never any: a collation has no privileges
     migration: str | None = None
 
 
@@ -401,6 +436,7 @@ class ExtraPolicy:
     views: Extra = Extra.REPORT
     types: Extra = Extra.REPORT
     sequences: Extra = Extra.REPORT
+    collations: Extra = Extra.REPORT
 
     def for_kind(self, kind: str) -> Extra:
         value: Extra = getattr(self, kind)
@@ -421,6 +457,7 @@ class Schema:
     views: tuple[View, ...] | None = None
     types: tuple[Type, ...] | None = None
     sequences: tuple[Sequence, ...] | None = None
+    collations: tuple[Collation, ...] | None = None
     default_privileges: tuple[DefaultPrivilege, ...] | None = None
     # Live only, never compared (the advisors read them): foreign tables, with their
     # owner and grants.
@@ -457,6 +494,12 @@ class State:
     publications: tuple[Publication, ...] | None = None
     event_triggers: tuple[EventTrigger, ...] | None = None
     owners: OwnerPolicy = field(default_factory=OwnerPolicy)
+    # Schemas: those that must not exist, and whether one the spec does not list is
+    # reported (a generated spec that holds every schema of its database says report).
+    absent_schemas: tuple[str, ...] = ()
+    extra_schemas: Extra = Extra.IGNORE
+    # Live only, never compared: every schema of the database but the server's own.
+    database_schemas: tuple[str, ...] = field(default=(), compare=False)
     # Live only, never compared (the advisors read them): pgmq's queue tables (pgmq.q_*),
     # with their row level security switch and grants; None where pgmq is not installed.
     queues: tuple[Table, ...] | None = field(default=None, compare=False)
@@ -568,6 +611,7 @@ DRIFT_COMBINATIONS = _combinations(
             **_MISSING_OR_PENDING,
         },
         (_K.INDEX,): {Change.CHANGED: "w", Change.INVALID: "c"},
+        (_K.CONSTRAINT,): {Change.MISSING: "cw"},  # a key as severe as a missing index
         (_K.POLICY,): {Change.CHANGED: "cw", Change.WIDENED: "c", Change.NARROWED: "w"},
         (_K.TRIGGER, _K.EVENT_TRIGGER): {
             Change.MISSING: "w",
@@ -584,6 +628,13 @@ DRIFT_COMBINATIONS = _combinations(
             Change.PENDING: "i",
         },
         (_K.TYPE, _K.SEQUENCE, _K.PUBLICATION): {Change.WIDENED: "w", Change.NARROWED: "w"},
+        # A table added to a publication broadcasts its rows: critical, listed or not.
+        (_K.PUBLICATION,): {Change.WIDENED: "c", Change.UNEXPECTED: "c"},
+        # Persistence, partitioning and parents: critical when it became UNLOGGED.
+        (_K.TABLE,): {Change.CHANGED: "cw"},
+        (_K.SCHEMA,): {Change.MISSING: "cw", Change.UNEXPECTED: "w"},
+        (_K.PARTITION,): {Change.MISSING: "c", Change.CHANGED: "w", **_MISSING_OR_PENDING},
+        (_K.COLLATION,): {Change.MISSING: "w", Change.CHANGED: "w", **_MISSING_OR_PENDING},
         (_K.EXTENSION,): {Change.MISSING: "c", Change.CHANGED: "w", **_MISSING_OR_PENDING},
         (_K.PRIVILEGE,): {Change.WIDENED: "cw", Change.NARROWED: "w", Change.PENDING: "i"},
         (_K.OWNER,): {Change.CHANGED: "cw", Change.PENDING: "i"},
@@ -612,6 +663,8 @@ Named = TypeVar(
     View,
     Type,
     Sequence,
+    Collation,
+    Partition,
     Extension,
     Publication,
     EventTrigger,

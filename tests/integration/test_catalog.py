@@ -435,9 +435,13 @@ def test_ledger_absent_or_not_asked_for_is_none(
     assert catalog.snapshot(monitor_conn, ledger_table="public.nope").state.ledger is None
 
 
-def test_unknown_schema_is_a_catalog_error(monitor_conn: psycopg.Connection[Any]) -> None:
-    with pytest.raises(CatalogError, match=r'^schema "nope" does not exist$'):
-        catalog.snapshot(monitor_conn, schemas=["public", "nope"])
+def test_unknown_schema_is_left_out_and_named(monitor_conn: psycopg.Connection[Any]) -> None:
+    """A schema that does not exist is drift for the diff to report, not an error."""
+    snap = catalog.snapshot(monitor_conn, schemas=["public", "nope"])
+    assert snap.missing_schemas == ("nope",)
+    assert [s.name for s in snap.state.schemas] == ["public"]
+    assert "public" in snap.state.database_schemas
+    assert "nope" not in snap.state.database_schemas
     assert monitor_conn.info.transaction_status == pq.TransactionStatus.IDLE
 
 

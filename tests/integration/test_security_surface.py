@@ -59,8 +59,9 @@ def test_publication_of_a_table_is_widened(phase3_dsn: str, sql: Sql) -> None:
     )
     expected = snapshot(phase3_dsn)
     sql("ALTER PUBLICATION supabase_realtime ADD TABLE public.integrations")
+    # Critical: the rows of a table that holds credentials are now broadcast.
     assert found(diff(expected, snapshot(phase3_dsn))) == {
-        ("publication", None, "supabase_realtime", "widened", "warning")
+        ("publication", None, "supabase_realtime", "widened", "critical")
     }
 
 

@@ -1,5 +1,5 @@
 -- What the snapshot must know before it reads anything else, in one round trip:
--- which of the asked schemas do not exist, where the migration ledger is (and
+-- which of the asked schemas do not exist (and which schemas there are), where the migration ledger is (and
 -- which deploy tool's shape it has), and
 -- which objects sit behind an AccessExclusiveLock, granted or queued. Those are
 -- left out of every later query: the server's deparse functions (pg_get_expr and
@@ -131,7 +131,19 @@ SELECT
             JOIN pg_namespace AS n ON n.oid = c.relnamespace
             WHERE n.nspname = ANY(%(schemas)s::text[]) AND c.relkind IN ('v', 'm')
         )
-    ) AS counts
+    ) AS counts,
+    -- Every schema but the server's own and those an extension made: what an
+    -- unexpected or absent schema is told from.
+    ARRAY(
+        SELECT n.nspname::text
+        FROM pg_namespace AS n
+        WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+          AND NOT EXISTS (
+              SELECT FROM pg_depend AS d
+              WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e'
+          )
+        ORDER BY n.nspname COLLATE "C"
+    ) AS database_schemas
 FROM ledger
 CROSS JOIN LATERAL (
     SELECT names, CASE

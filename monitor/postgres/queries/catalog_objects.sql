@@ -1,6 +1,6 @@
 -- Everything else of the security surface in one round trip, one JSON list per
 -- kind: the asked schemas themselves (owner, ACL), their default privileges,
--- types, sequences, foreign tables and autovacuum switches (for the advisors), and
+-- types, sequences, collations, foreign tables and autovacuum switches (for the advisors), and
 -- the database-wide
 -- extensions, publications, event triggers and pgmq queues. Objects that belong
 -- to an extension (pg_depend deptype 'e') are left out. A NULL ACL means the defaults: acldefault() spells them out. No relation
@@ -192,4 +192,24 @@ SELECT
         JOIN asked AS a ON a.oid = c.relnamespace
         CROSS JOIN LATERAL unnest(c.reloptions) AS option
         WHERE c.relkind = 'r' AND option LIKE 'autovacuum\_enabled=%%'
-    ) AS autovacuum
+    ) AS autovacuum,
+    (
+        -- Collations made in the asked schemas (CREATE COLLATION). The ICU locale's
+        -- column is colliculocale before PostgreSQL 17, colllocale from it: read by name.
+        SELECT coalesce(json_agg(json_build_array(
+            a.nspname,
+            co.collname,
+            co.collprovider,
+            co.collcollate,
+            co.collctype,
+            coalesce(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale'),
+            co.collisdeterministic,
+            pg_get_userbyid(co.collowner)
+        ) ORDER BY a.nspname COLLATE "C", co.collname COLLATE "C"), '[]')
+        FROM pg_collation AS co
+        JOIN asked AS a ON a.oid = co.collnamespace
+        WHERE NOT EXISTS (
+            SELECT FROM extension_members AS x
+            WHERE x.classid = 'pg_collation'::regclass AND x.objid = co.oid
+        )
+    ) AS collations

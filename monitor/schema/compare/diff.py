@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from monitor.schema import normalize
+from monitor.schema.compare import layout
 from monitor.schema.compare import security as diff_security
 from monitor.schema.compare.context import Context as _Context
 from monitor.schema.compare.context import fields_but
@@ -57,6 +58,7 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
     findings.extend(_dirty_findings(ledger, actual.ledger))
     # The deploy tool's own ledger table is never a surprise, listed or not.
     own = frozenset({ledger.table}) if ledger is not None else frozenset()
+    findings.extend(layout.schema_findings(expected, actual, own))
     for schema in expected.schemas:
         live = actual.schema(schema.name) or Schema(schema.name)
         context = _Context(schema, pending, frozenset(skipped), expected.owners, own)
@@ -67,6 +69,7 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
         findings.extend(context.filtered(_matview_index_findings(context, schema, live)))
     is_pending = _Context(Schema(""), pending, frozenset(), expected.owners).is_pending
     findings.extend(diff_security.database_findings(expected, actual, is_pending))
+    findings.extend(layout.publication_findings(expected, actual))
     return tuple(sorted(findings, key=_sort_key))
 
 
@@ -245,6 +248,7 @@ def _table_findings(context: _Context, expected: Table, actual: Table) -> Iterat
         )
     yield from _columns(context, expected, actual)
     yield from diff_security.table_findings(context, expected, actual, context.owners)
+    yield from layout.table_findings(context, expected, actual)
     backed: frozenset[str] | None = None
     for spec in _COLLECTIONS:
         if _same_items(getattr(expected, spec.attribute), getattr(actual, spec.attribute)):
@@ -338,6 +342,8 @@ def _column_changes(expected: Column, actual: Column) -> list[str]:
         changed.append("identity")
     if not normalize.same_expression(expected.generated, actual.generated):
         changed.append("generated")
+    if expected.collation != actual.collation:
+        changed.append("collation")
     return changed
 
 

@@ -25,6 +25,7 @@ from monitor.schema.compare.context import Context, fields_but
 from monitor.schema.compare.describing import describe
 from monitor.schema.model import (
     Change,
+    Collation,
     DefaultPrivilege,
     EventTrigger,
     Extension,
@@ -256,6 +257,7 @@ def schema_findings(
     yield from _objects(context, _VIEWS, expected.views, live.views, owners)
     yield from _objects(context, _TYPES, expected.types, live.types, owners)
     yield from _objects(context, _SEQUENCES, expected.sequences, live.sequences, owners)
+    yield from _objects(context, _COLLATIONS, expected.collations, live.collations, owners)
 
 
 def _policy_functions(schema: Schema) -> frozenset[str]:
@@ -307,7 +309,7 @@ def _default_grants(
 
 # --- functions, views, types and sequences: one walk, per-kind rules --------
 
-Obj = TypeVar("Obj", Function, View, Type, SequenceDef)
+Obj = TypeVar("Obj", Function, View, Type, SequenceDef, Collation)
 Verdict = tuple[Change, Severity, list[str]] | None
 
 
@@ -551,6 +553,12 @@ def _compare_type(expected: Type, actual: Type) -> Verdict:
     return verdict(changed, [], [], False)
 
 
+def _compare_collation(expected: Collation, actual: Collation) -> Verdict:
+    fields = ("provider", "locale", "ctype", "deterministic")
+    changed = [f for f in fields if getattr(expected, f) != getattr(actual, f)]
+    return (Change.CHANGED, Severity.WARNING, changed) if changed else None
+
+
 def _compare_sequence(expected: SequenceDef, actual: SequenceDef) -> Verdict:
     changed = []
     if not normalize.same_type(expected.type, actual.type):
@@ -617,6 +625,10 @@ _VIEWS = _Rules(
     Kind.VIEW, "view", "views", _same_name, _compare_view, _unexpected_view, _never, "read"
 )
 _TYPES = _Rules(Kind.TYPE, "type", "types", _same_name, _compare_type, _warning, _never, "use")
+_COLLATIONS = _Rules(
+    Kind.COLLATION, "collation", "collations", _same_name, _compare_collation, _warning,
+    _never, "use",
+)  # fmt: skip
 _SEQUENCES = _Rules(
     Kind.SEQUENCE,
     "sequence",
@@ -758,7 +770,8 @@ def _compare_publication(expected: Publication, actual: Publication) -> Verdict:
             narrowed.append("tables")
     if set(expected.operations) != set(actual.operations):
         changed.append("operations")
-    return verdict(changed, widened, narrowed, False)
+    # A table added to a publication broadcasts its rows: critical.
+    return verdict(changed, widened, narrowed, bool(widened))
 
 
 def _compare_event_trigger(expected: EventTrigger, actual: EventTrigger) -> Verdict:

@@ -19,7 +19,7 @@ from monitor.schema import normalize
 from monitor.schema.model import Change, Column, Finding, State, Table, by_name
 from monitor.schema.normalize import SqlSyntaxError
 from monitor.schema.quote import ident, literal, qualified
-from monitor.schema.repair.definitions import column_definition, guarded
+from monitor.schema.repair.definitions import collation_clause, column_definition, guarded
 from monitor.schema.repair.statements import (
     Fix,
     Safety,
@@ -105,7 +105,7 @@ def _changes(
     identity_token = f"identity {schema}.{table}.{column.name}"
     yield from _identity(alter, column, actual.get("identity"), identity_token)
     old_type = str(actual.get("type") or column.type)
-    if normalize.same_type(column.type, old_type):
+    if normalize.same_type(column.type, old_type) and column.collation == actual.get("collation"):
         if not normalize.same_expression(
             column.default, actual.get("default"), column_type=column.type
         ):
@@ -191,10 +191,13 @@ def _retype(
     alter: str, column: Column, old: str, requires: tuple[str, ...], provides: tuple[str, ...]
 ) -> Statement:
     new = column.type
-    if widens(old, new):
-        sql, safety = f"{alter} TYPE {new};", Safety.LOCKING
+    # Left out, COLLATE is the new type's default: the spec's too.
+    collate = collation_clause(column.collation)
+    if normalize.same_type(old, new) or widens(old, new):
+        sql, safety = f"{alter} TYPE {new}{collate};", Safety.LOCKING
     else:
-        sql, safety = f"{alter} TYPE {new} USING {_kept_or_refused(column, old)};", Safety.DATA_LOSS
+        using = _kept_or_refused(column, old)
+        sql, safety = f"{alter} TYPE {new}{collate} USING {using};", Safety.DATA_LOSS
     return Statement(sql, step="column", safety=safety, provides=provides, requires=requires)
 
 

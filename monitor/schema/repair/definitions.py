@@ -25,8 +25,13 @@ from monitor.schema.quote import (
 )
 
 
+def collation_clause(collation: str | None) -> str:
+    """`` COLLATE "C"`` for a column whose collation is not its type's; empty otherwise."""
+    return f" COLLATE {table_name(collation)}" if collation else ""
+
+
 def column_definition(column: Column) -> str:
-    parts = [ident(column.name), column.type]
+    parts = [ident(column.name), column.type + collation_clause(column.collation)]
     if column.generated is not None:
         parts.append(f"GENERATED ALWAYS AS ({column.generated}) STORED")
     if column.identity is not None:

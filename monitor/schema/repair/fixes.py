@@ -7,7 +7,7 @@ from collections.abc import Callable
 from monitor.schema import hashed
 from monitor.schema.model import Change, Finding, Kind, Schema, State
 from monitor.schema.quote import NotAName
-from monitor.schema.repair import objects, security, tables, views
+from monitor.schema.repair import layout, objects, security, tables, views
 from monitor.schema.repair.statements import Fix
 
 _SCHEMA_FIXERS: dict[Kind, Callable[[Finding, Schema, State], Fix]] = {
@@ -41,6 +41,9 @@ def fix(finding: Finding, expected: State) -> Fix:
 
 
 def _fix(finding: Finding, expected: State) -> Fix:
+    placed = layout.fix(finding, expected)  # schemas, partitions, persistence, parents ...
+    if placed is not None:
+        return placed
     schema = expected.schema(finding.schema) or Schema(finding.schema)
     if finding.kind in _SCHEMA_FIXERS:
         return _SCHEMA_FIXERS[finding.kind](finding, schema, expected)

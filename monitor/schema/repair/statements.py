@@ -27,6 +27,7 @@ class Safety(StrEnum):
 
 # Order inside a phase when no dependency decides: what others depend on comes first.
 STEP = {
+    "schema": -1,  # before anything is made in it
     "drop trigger": 0,
     "drop policy": 0,
     "drop view": 1,

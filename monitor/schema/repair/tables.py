@@ -23,6 +23,7 @@ from monitor.schema.model import (
     by_name,
 )
 from monitor.schema.quote import NotAName, ident, literal, qualified
+from monitor.schema.repair import layout
 from monitor.schema.repair.columns import column_fix, uses
 from monitor.schema.repair.definitions import (
     ENABLE,
@@ -130,12 +131,12 @@ def create_table(schema: str, table: Table, expected: State) -> Fix:
         return Fix(note="the spec lists no columns for this table: re-create it by hand")
     where = qualified(schema, table.name)
     columns = ",\n".join(f"    {column_definition(c)}" for c in table.columns)
-    needs = [gone(relation(schema, table.name))]
+    needs = [gone(relation(schema, table.name)), *layout.table_needs(schema, table)]
     for column in table.columns:
         needs.extend(uses(schema, column, expected))
     statements = [
         Statement(
-            f"CREATE TABLE {where} (\n{columns}\n);",
+            f"{layout.table_head(where, table)} (\n{columns}\n){layout.table_tail(table)};",
             step="create table",
             provides=(relation(schema, table.name), columns_of(schema, table.name)),
             requires=tuple(needs),

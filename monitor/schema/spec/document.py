@@ -74,6 +74,7 @@ class Extra(_Doc):
     views: str | None = None
     types: str | None = None
     sequences: str | None = None
+    collations: str | None = None
 
 
 class AbsentEntry(_Doc):
@@ -116,6 +117,7 @@ class Column(_Doc):
     default: Sql | None = None
     identity: str | None = None  # always | by default
     generated: Sql | None = None
+    collation: str | None = None  # when not the type's default: "C", "public.nocase"
     migration: str | None = None
 
 
@@ -184,17 +186,27 @@ class Trigger(_Doc):
     migration: str | None = None
 
 
+class Partition(_Doc):
+    bound: str  # as pg_get_expr writes it: FOR VALUES ..., DEFAULT
+    migration: str | None = None
+
+
 class Table(_Doc):
     migration: str | None = None
     owner: str | None = None
+    owner_privileges: Names | None = None  # what the owner holds, when not all
     grants: Grants | None = None
     column_grants: dict[str, Grants] | None = None
+    unlogged: bool | None = None
+    partitioned_by: str | None = None  # RANGE (created_at)
+    inherits: Names | None = None  # parents, bare ones in the table's schema
     rls: bool | Rls | None = None
     columns: Columns | None = None
     constraints: dict[str, Constraint] | None = None
     indexes: dict[str, Index] | None = None
     policies: dict[str, Policy | None] | None = None
     triggers: dict[str, Trigger] | None = None
+    partitions: dict[str, str | Partition] | None = None  # name: bound
     absent: TableAbsent | None = None
 
 
@@ -254,6 +266,15 @@ class Sequence(_Doc):
     migration: str | None = None
 
 
+class Collation(_Doc):
+    provider: str | None = None  # libc | icu | builtin
+    locale: str | None = None
+    ctype: str | None = None  # libc LC_CTYPE, when not the locale
+    deterministic: bool | None = None
+    owner: str | None = None
+    migration: str | None = None
+
+
 class Schema(_Doc):
     extra: str | Extra | None = None
     ignore: Names | None = None
@@ -265,6 +286,7 @@ class Schema(_Doc):
     views: dict[str, View | None] | None = None
     types: dict[str, Type] | None = None
     sequences: dict[str, Sequence | None] | None = None
+    collations: dict[str, Collation | None] | None = None
     absent: SchemaAbsent | None = None
 
 
@@ -278,3 +300,5 @@ class Spec(_Doc):
     extensions: dict[str, Extension | None] | None = None
     publications: dict[str, Publication | None] | None = None
     event_triggers: dict[str, EventTrigger] | None = None
+    extra_schemas: str | None = None  # report | ignore (the default)
+    absent_schemas: Names | None = None

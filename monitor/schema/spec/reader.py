@@ -166,6 +166,10 @@ class _Reader(TableReader, SecurityReader):
             publications=self.named_objects(found, "publications", "", self.publication),
             event_triggers=self.named_objects(found, "event_triggers", "", self.event_trigger),
             owners=self.get(found, "owners", "spec", self.owners, model.OwnerPolicy()),
+            absent_schemas=tuple(sorted(self.get(found, "absent_schemas", "spec", self.names, ()))),
+            extra_schemas=self.get(
+                found, "extra_schemas", "spec", self.extra_choice, model.Extra.IGNORE
+            ),
         )
 
     def ledger(self, value: Any) -> model.Ledger:
@@ -225,6 +229,7 @@ class _Reader(TableReader, SecurityReader):
             views=self.named_objects(found, "views", name, view),
             types=self.named_objects(found, "types", name, self.type_),
             sequences=self.named_objects(found, "sequences", name, self.sequence),
+            collations=self.named_objects(found, "collations", name, self.collation),
         )
 
     def check_schema_names(

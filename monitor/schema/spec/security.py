@@ -40,6 +40,7 @@ _EVENTS = {
     for k in ("ddl_command_start", "ddl_command_end", "sql_drop", "table_rewrite", "login")
 }
 _ENABLED = {k: k for k in ("origin", "always", "replica", "disabled")}
+_COLLATION_PROVIDERS = {k: k for k in ("libc", "icu", "builtin")}
 
 
 class SecurityReader(SpecValues):
@@ -253,6 +254,21 @@ class SecurityReader(SpecValues):
             grants=self.get(found, "grants", what, grants, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
+
+    def collation(self, name: str, body: Any, what: str) -> model.Collation:
+        found = self.fields(body, what, document.Collation, null_is_empty=True)
+        return model.Collation(
+            name=name,
+            provider=self.get(found, "provider", what, self.collation_provider, "libc"),
+            locale=self.get(found, "locale", what, self.optional_text, None),
+            ctype=self.get(found, "ctype", what, self.optional_text, None),
+            deterministic=self.get(found, "deterministic", what, self.flag, True),
+            owner=self.get(found, "owner", what, self.text, None),
+            migration=self.get(found, "migration", what, self.optional_text, None),
+        )
+
+    def collation_provider(self, node: Any, label: str) -> str:
+        return self.choice(node, label, _COLLATION_PROVIDERS)
 
     # -- database-wide objects
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from monitor.documents import locate
 from monitor.documents.reader import FIRST_LINE
-from monitor.documents.yamldoc import Invalid, boolean_hint, describe
+from monitor.documents.yamldoc import Invalid, boolean_hint, describe, spelling
 from monitor.schema import model, normalize
 from monitor.schema.spec import document
 from monitor.schema.spec.values import SpecValues
@@ -57,7 +57,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PUBLIC = "public"
 
 
-_Object = TypeVar("_Object", model.Constraint, model.Index, model.Policy, model.Trigger)
+_Object = TypeVar(
+    "_Object", model.Constraint, model.Index, model.Policy, model.Trigger, model.Partition
+)
+_TABLE_PRIVILEGES = {spelling(p): p for p in model.TABLE_PRIVILEGES}
 
 
 def _sorted(items: tuple[_Object, ...] | None) -> tuple[_Object, ...] | None:
@@ -278,10 +281,38 @@ class TableReader(_TableObjects):
             migration=self.get(found, "migration", what, self.optional_text, None),
             owner=self.get(found, "owner", what, self.text, None),
             grants=self.relation_grants(found, what, model.TABLE_PRIVILEGES),
+            owner_privileges=self.get(found, "owner_privileges", what, self.owner_privileges, None),
+            unlogged=self.get(found, "unlogged", what, self.flag, False),
+            partitioned_by=self.get(found, "partitioned_by", what, self.optional_text, None),
+            partitions=_sorted(objects("partitions", "partition", self.partition)),
+            inherits=tuple(
+                parent if "." in parent else f"{schema}.{parent}"
+                for parent in self.get(found, "inherits", what, self.names, ())
+            ),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
         self.check_table_absent(what, table, absent)
         return table, absent
+
+    def partition(self, name: str, body: Any, what: str) -> model.Partition:
+        """``name: FOR VALUES ...`` (as pg_get_expr writes a bound), or ``{bound, migration}``."""
+        if not isinstance(body, dict):
+            return model.Partition(name, self.text(body, what))
+        found = self.fields(body, what, document.Partition)
+        return model.Partition(
+            name,
+            self.get(found, "bound", what, self.text, ""),
+            self.get(found, "migration", what, self.optional_text, None),
+        )
+
+    def owner_privileges(self, node: Any, label: str) -> tuple[str, ...]:
+        """The privileges a table's owner still holds, when someone revoked some."""
+
+        def privilege(value: Any, item_label: str) -> str:
+            return self.choice(value, item_label, _TABLE_PRIVILEGES)
+
+        held = set(self.items(node, label, privilege))
+        return tuple(p for p in model.TABLE_PRIVILEGES if p in held)
 
     def collection(
         self,
@@ -408,6 +439,7 @@ class TableReader(_TableObjects):
             default=self.get(found, "default", what, self.expression, None),
             identity=self.get(found, "identity", what, self.identity, None),
             generated=self.get(found, "generated", what, self.expression, None),
+            collation=self.get(found, "collation", what, self.optional_text, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         if not name:

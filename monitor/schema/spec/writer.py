@@ -90,6 +90,10 @@ def _state_document(state: model.State) -> dict[str, Any]:
     ):
         if items is not None:
             document[key] = _objects_document(items, describe, _TOP_INDENT)
+    if state.extra_schemas is not model.Extra.IGNORE:
+        document["extra_schemas"] = state.extra_schemas.value
+    if state.absent_schemas:
+        document["absent_schemas"] = _inline(sorted(state.absent_schemas))
     document["schemas"] = {s.name: _schema_document(s) for s in sorted(state.schemas, key=_name)}
     return document
 
@@ -284,6 +288,7 @@ def _schema_document(schema: model.Schema) -> dict[str, Any]:
         ("views", schema.views, _view_document),
         ("types", schema.types, _type_document),
         ("sequences", schema.sequences, _sequence_document),
+        ("collations", schema.collations, _collation_document),
     ):
         if items is not None:
             document[key] = _objects_document(items, describe, _SCHEMA_OBJECT_INDENT)
@@ -330,7 +335,16 @@ def _absent_document(
 
 def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[str, Any]:
     document = _document(("migration", table.migration, None), ("owner", table.owner, None))
+    if table.owner_privileges is not None:
+        document["owner_privileges"] = _inline(table.owner_privileges)
     document.update(_relation_grants_document(table.grants))
+    document.update(
+        _document(
+            ("unlogged", table.unlogged, False),
+            ("partitioned_by", table.partitioned_by, None),
+            ("inherits", _inline(table.inherits), _inline(())),
+        )
+    )
     if table.rls is not None:
         document["rls"] = _Flow(
             _document(("enabled", table.rls.enabled, None), ("forced", table.rls.forced, False))
@@ -355,9 +369,17 @@ def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[
                 )
                 for item in ordered
             }
+    if table.partitions is not None:
+        document["partitions"] = {p.name: _partition_document(p) for p in table.partitions}
     if absent:
         document["absent"] = _absent_document(absent, TABLE_ABSENT)
     return document
+
+
+def _partition_document(partition: model.Partition) -> str | _Flow:
+    if partition.migration is None:
+        return partition.bound
+    return _Flow({"bound": partition.bound, "migration": partition.migration})
 
 
 def _column_document(column: model.Column) -> dict[str, Any]:
@@ -368,6 +390,7 @@ def _column_document(column: model.Column) -> dict[str, Any]:
         ("default", column.default, None),
         ("identity", column.identity, None),
         ("generated", column.generated, None),
+        ("collation", column.collation, None),
         ("migration", column.migration, None),
     )
 
@@ -602,6 +625,17 @@ def _sequence_document(sequence: model.Sequence) -> dict[str, Any]:
         ("owner", sequence.owner, None),
         ("grants", _grants_document(sequence.grants, model.SEQUENCE_PRIVILEGES), None),
         ("migration", sequence.migration, None),
+    )
+
+
+def _collation_document(collation: model.Collation) -> dict[str, Any]:
+    return _document(
+        ("provider", collation.provider, "libc"),
+        ("locale", collation.locale, None),
+        ("ctype", collation.ctype, None),
+        ("deterministic", collation.deterministic, True),
+        ("owner", collation.owner, None),
+        ("migration", collation.migration, None),
     )
 
 
