@@ -388,7 +388,7 @@ class Daemon:
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
-        self._targets_file = fleet.file_signature(config.targets_file)
+        self._targets_file = fleet.FileWatch(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
         self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
@@ -571,17 +571,17 @@ class Daemon:
         A reload reads files in a thread of its own: however long a spec takes to
         load (or however it hangs), this loop keeps answering SIGTERM and SIGINT.
         """
+        heap = fleet.Heap(time.monotonic())
         while not self._stop_requested:
             self._wake.wait(_SIGNAL_POLL_SECONDS)
             self._wake.clear()
             if self._stop_requested:
                 break
+            heap.tick(time.monotonic())
             self._clock.now()  # a step of the wall clock is seen here within a poll
             while self._steps:
                 self._follow_step(self._steps.pop())
-            targets_file = fleet.file_signature(self.config.targets_file)
-            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
-                self._targets_file = targets_file
+            if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
                 self._log_status()
