@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock, after_step
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import fleet, metrics, state_dir, webconfig
@@ -380,9 +380,9 @@ class Daemon:
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
         # Every check, the window and its report read this clock: a step of the wall clock
-        # is logged and taken out, and the schedule is made again from the new wall time.
+        # is logged and taken out, and the jobs' next runs move with it (_follow_step).
         self._clock = SteadyClock(clock, self._wall_clock_stepped)
-        self._reschedule_requested = False
+        self._steps: list[float] = []  # wall-clock steps seen, for serve() to follow
         self.store = ResultsStore(
             Results(version=__version__, config_last_reload_success=self._clock.now())
         )
@@ -579,10 +579,8 @@ class Daemon:
                 break
             heap.tick(time.monotonic())
             self._clock.now()  # a step of the wall clock is seen here within a poll
-            if self._reschedule_requested:  # the wall clock stepped: every job from now
-                self._reschedule_requested = False
-                self._scheduler.remove_all_jobs()
-                self._schedule()
+            while self._steps:
+                self._follow_step(self._steps.pop())
             if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
@@ -642,11 +640,18 @@ class Daemon:
         self._log.info("daemon_stopped")
 
     def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
-        """APScheduler runs on the wall clock: after a step back it would wait the step out
-        (an hour back, an hour without checks), so the jobs are scheduled again from now."""
         self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
-        self._reschedule_requested = True
+        self._steps.append(step)
         self._wake.set()
+
+    def _follow_step(self, step: float) -> None:
+        """APScheduler keeps to the wall clock: after a step back of an hour it would wait the
+        hour out. Each job's next run moves with the step, its spread across the fleet kept."""
+        now = datetime.now(UTC)
+        for job in self._scheduler.get_jobs():
+            if job.next_run_time is not None:
+                interval = job.trigger.interval.total_seconds()
+                job.modify(next_run_time=after_step(job.next_run_time, now, step, interval))
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(
