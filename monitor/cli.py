@@ -98,72 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     json_schema.set_defaults(handler=_spec_json_schema)
 
-    build = spec_commands.add_parser(
-        "build",
-        help="spec from a migrations directory (replay)",
-        description="Replay a migrations folder into a scratch database, as its deploy tool"
-        " would apply it, and write the expected-state spec. The migrations run with the"
-        " rights of the scratch server's user: only build folders whose code you trust.",
-    )
-    build.add_argument("migrations_dir", type=Path, metavar="MIGRATIONS_DIR")
-    _add_output(build)
-    build.add_argument(
-        "--layout",
-        choices=[layout.value for layout in Layout],
-        help="the deploy tool the folder is written for (default: detected from file names)",
-    )
-    build.add_argument(
-        "--ledger-table",
-        metavar="SCHEMA.TABLE",
-        help="the deploy tool's migration ledger (default: the layout's own)",
-    )
-    build.add_argument(
-        "--shadow-dsn",
-        help="server on which to create the scratch database (default: a private PostgreSQL"
-        " from the machine's installation, else the embedded one); prefer a role that may only"
-        " create databases: a superuser on a server with other databases draws a warning",
-    )
-    build.add_argument(
-        "--postgres-version",
-        type=int,
-        metavar="MAJOR",
-        help="major version of the target, to pick the nearest installed PostgreSQL"
-        " (default: supabase/config.toml's db.major_version)",
-    )
-    build.add_argument(
-        "--bootstrap",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="SQL file applied before the migrations (repeatable)",
-    )
-    platform = build.add_mutually_exclusive_group()
-    platform.add_argument(
-        "--platform",
-        choices=("supabase", "none"),
-        default=None,
-        help="the platform the migrations run on: supabase applies the built-in Supabase"
-        " bootstrap first (default: decided from the folder's structure, said on stderr: a"
-        " Supabase CLI project, or migrations that use auth.users, auth.uid(), storage.objects"
-        " ...; never a folder that creates schema auth or storage itself)",
-    )
-    platform.add_argument(
-        "--supabase-bootstrap",
-        dest="platform",
-        action="store_const",
-        const="supabase",
-        help="the same as --platform supabase",
-    )
-    platform.add_argument(
-        "--no-supabase-bootstrap",
-        dest="platform",
-        action="store_const",
-        const="none",
-        help="the same as --platform none",
-    )
-    _add_schemas(build, "default: public and every schema the migrations create")
-    build.set_defaults(handler=_spec_build)
+    _add_build(spec_commands)
 
     check = _command(commands, "check", "compare a live database with a spec, once")
     check.add_argument(
@@ -279,6 +214,76 @@ def _add_demo(commands: Any) -> None:
         help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
     )
     demo.set_defaults(handler=_demo)
+
+
+def _add_build(spec_commands: Any) -> None:
+    """`spec build` and its options."""
+    build = spec_commands.add_parser(
+        "build",
+        help="spec from a migrations directory (replay)",
+        description="Replay a migrations folder into a scratch database, as its deploy tool"
+        " would apply it, and write the expected-state spec. The migrations run with the"
+        " rights of the scratch server's user: only build folders whose code you trust.",
+    )
+    build.add_argument("migrations_dir", type=Path, metavar="MIGRATIONS_DIR")
+    _add_output(build)
+    build.add_argument(
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        help="the deploy tool the folder is written for (default: detected from file names)",
+    )
+    build.add_argument(
+        "--ledger-table",
+        metavar="SCHEMA.TABLE",
+        help="the deploy tool's migration ledger (default: the layout's own)",
+    )
+    build.add_argument(
+        "--shadow-dsn",
+        help="server on which to create the scratch database (default: a private PostgreSQL"
+        " from the machine's installation, else the embedded one); prefer a role that may only"
+        " create databases: a superuser on a server with other databases draws a warning",
+    )
+    build.add_argument(
+        "--postgres-version",
+        type=int,
+        metavar="MAJOR",
+        help="major version of the target, to pick the nearest installed PostgreSQL"
+        " (default: supabase/config.toml's db.major_version)",
+    )
+    build.add_argument(
+        "--bootstrap",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="SQL file applied before the migrations (repeatable)",
+    )
+    platform = build.add_mutually_exclusive_group()
+    platform.add_argument(
+        "--platform",
+        choices=("supabase", "none"),
+        default=None,
+        help="the platform the migrations run on: supabase applies the built-in Supabase"
+        " bootstrap first (default: decided from the folder's structure, said on stderr: a"
+        " Supabase CLI project, or migrations that use auth.users, auth.uid(), storage.objects"
+        " ...; never a folder that creates schema auth or storage itself)",
+    )
+    platform.add_argument(
+        "--supabase-bootstrap",
+        dest="platform",
+        action="store_const",
+        const="supabase",
+        help="the same as --platform supabase",
+    )
+    platform.add_argument(
+        "--no-supabase-bootstrap",
+        dest="platform",
+        action="store_const",
+        const="none",
+        help="the same as --platform none",
+    )
+    _add_schemas(build, "default: public and every schema the migrations create")
+    build.set_defaults(handler=_spec_build)
 
 
 def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
