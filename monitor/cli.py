@@ -75,9 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_spec(commands)
+    _add_check(commands)
+    _add_run(commands)
+    _add_healthcheck(commands)
+    _add_report(commands)
+    if monitor.demo_available():  # a source checkout: a pip install has no examples
+        _add_demo(commands)
+    return parser
 
+
+def _add_spec(commands: Any) -> None:
     spec = commands.add_parser("spec", help="build an expected-state spec")
     spec_commands = spec.add_subparsers(dest="spec_command", required=True, metavar="COMMAND")
+    _add_spec_snapshot(spec_commands)
+    _add_spec_json_schema(spec_commands)
+    _add_spec_build(spec_commands)
+
+
+def _add_spec_snapshot(spec_commands: Any) -> None:
     snapshot = spec_commands.add_parser("snapshot", help="spec from a known-good database")
     _add_dsn(snapshot)
     _add_output(snapshot)
@@ -90,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         " (default: supabase_migrations.schema_migrations)",
     )
     snapshot.set_defaults(handler=_spec_snapshot)
+
+
+def _add_spec_json_schema(spec_commands: Any) -> None:
     json_schema = spec_commands.add_parser(
         "json-schema", help="the JSON Schema of the spec (or the config) format, for editors"
     )
@@ -98,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     json_schema.set_defaults(handler=_spec_json_schema)
 
+
+def _add_spec_build(spec_commands: Any) -> None:
     build = spec_commands.add_parser(
         "build",
         help="spec from a migrations directory (replay)",
@@ -138,6 +159,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="SQL file applied before the migrations (repeatable)",
     )
+    _add_platform(build)
+    _add_schemas(build, "default: public and every schema the migrations create")
+    build.set_defaults(handler=_spec_build)
+
+
+def _add_platform(build: argparse.ArgumentParser) -> None:
+    """--platform and its two older spellings, one of them at most."""
     platform = build.add_mutually_exclusive_group()
     platform.add_argument(
         "--platform",
@@ -162,9 +190,9 @@ def _parser() -> argparse.ArgumentParser:
         const="none",
         help="the same as --platform none",
     )
-    _add_schemas(build, "default: public and every schema the migrations create")
-    build.set_defaults(handler=_spec_build)
 
+
+def _add_check(commands: Any) -> None:
     check = _command(commands, "check", "compare a live database with a spec, once")
     check.add_argument(
         "--spec",
@@ -190,6 +218,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_advisor_options(check)
     check.set_defaults(handler=_check)
 
+
+def _add_run(commands: Any) -> None:
     run = _command(commands, "run", "the daemon: scheduled checks, /metrics")
     run.add_argument(
         "--config", type=Path, required=True, metavar="FILE", help="daemon configuration (YAML)"
@@ -229,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+
+def _add_healthcheck(commands: Any) -> None:
     health = commands.add_parser(
         "healthcheck",
         help="exit 0 when the local daemon answers /healthz (for a container HEALTHCHECK)",
@@ -245,6 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("--config", type=Path, metavar="FILE", help="the daemon's configuration")
     health.set_defaults(handler=_healthcheck)
 
+
+def _add_report(commands: Any) -> None:
     report = _command(
         commands, "report", "the watch-window report, now (reads state files, not the database)"
     )
@@ -259,10 +293,6 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=("markdown", "json"), default="markdown", help="default: markdown"
     )
     report.set_defaults(handler=_report)
-
-    if monitor.demo_available():  # a source checkout: a pip install has no examples
-        _add_demo(commands)
-    return parser
 
 
 def _add_demo(commands: Any) -> None:
