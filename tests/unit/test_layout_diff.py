@@ -16,6 +16,7 @@ from monitor.schema.model import (
     Collation,
     Column,
     Extra,
+    ExtraPolicy,
     Partition,
     Publication,
     Schema,
@@ -112,6 +113,11 @@ def test_a_spec_silent_about_partitions_reports_none() -> None:
     hand = dataclasses.replace(EVENTS, partitions=None)
     live = dataclasses.replace(EVENTS, partitions=(Partition("events_2099", "DEFAULT"),))
     assert found(state(hand), state(live)) == set()
+    # One that lists them but ignores unlisted tables ignores unlisted partitions too.
+    quiet = State(schemas=(Schema("public", (EVENTS,), extra=ExtraPolicy(tables=Extra.IGNORE)),))
+    extra = Partition("events_2099", "DEFAULT")
+    added = dataclasses.replace(EVENTS, partitions=(*(EVENTS.partitions or ()), extra))
+    assert found(quiet, state(added)) == set()
 
 
 def test_privileges_revoked_from_the_owner_are_narrowed() -> None:

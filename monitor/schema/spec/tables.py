@@ -3,7 +3,6 @@ kind with the checks between its fields."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import re
@@ -14,7 +13,7 @@ from monitor.documents import locate
 from monitor.documents.reader import FIRST_LINE
 from monitor.documents.yamldoc import Invalid, boolean_hint, describe, spelling
 from monitor.schema import model, normalize
-from monitor.schema.spec import document
+from monitor.schema.spec import checks, document
 from monitor.schema.spec.values import SpecValues
 from monitor.schema.spec.writer import DEFAULT_ROLES, SCHEMA_ABSENT, TABLE_ABSENT
 
@@ -90,49 +89,11 @@ class _TableObjects(SpecValues):
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
         if kind is not None:
-            self.check_constraint(body, what, found, constraint)
+            self.report_at(body, checks.constraint_problems(what, found, constraint))
         return constraint
 
     def constraint_type(self, node: Any, label: str) -> model.ConstraintType:
         return self.choice(node, label, _CONSTRAINT_TYPES)
-
-    def check_constraint(
-        self,
-        node: Any,
-        what: str,
-        found: Mapping[str, Any],
-        constraint: model.Constraint,
-    ) -> None:
-        kind = constraint.type
-        is_foreign_key = kind is model.ConstraintType.FOREIGN_KEY
-        if is_foreign_key and "references" not in found:
-            self.problem(node, f"{what}: a foreign key needs references: {{table, columns}}")
-        if not is_foreign_key and "references" in found:
-            self.problem(found["references"], f"{what}: only a foreign key has references")
-        needs_columns = (
-            model.ConstraintType.PRIMARY_KEY,
-            model.ConstraintType.UNIQUE,
-            model.ConstraintType.FOREIGN_KEY,
-        )
-        if kind in needs_columns and not found.get("columns"):
-            self.problem(node, f"{what}: a {kind} constraint needs columns")
-        references = constraint.references
-        counts = (len(references.columns), len(constraint.columns)) if references else (0, 0)
-        if all(counts) and counts[0] != counts[1]:
-            message = f"{what}: references names {counts[0]} columns for {counts[1]}"
-            self.problem(found["references"], message)
-        if kind is model.ConstraintType.CHECK and "check" not in found:
-            self.problem(node, f"{what}: a check constraint needs check: <expression>")
-        if constraint.check is not None:
-            label, check = f"{what}: check", constraint.check
-            if kind is model.ConstraintType.CHECK:
-                error = normalize.expression_error(check)
-                with contextlib.suppress(Invalid):
-                    self.checked(found["check"], label, check, error, "SQL expression")
-            elif kind is not model.ConstraintType.EXCLUDE:
-                self.problem(found["check"], f"{label} belongs to check and exclude constraints")
-        if constraint.deferred and not constraint.deferrable:
-            self.problem(found["deferred"], f"{what}: deferred needs deferrable: true")
 
     def references(self, schema: str, node: Any, label: str) -> model.ForeignKey:
         found = self.fields(node, label, document.References)
@@ -204,13 +165,7 @@ class _TableObjects(SpecValues):
             columns=self.get(found, "columns", what, self.names, ()),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
-        # PostgreSQL refuses these combinations; a spec expecting them can never match.
-        if trigger.timing == "INSTEAD OF" and trigger.level != "ROW":
-            self.problem(body, f"{what}: an INSTEAD OF trigger needs level: ROW")
-        if "TRUNCATE" in trigger.events and trigger.level == "ROW":
-            self.problem(body, f"{what}: a TRUNCATE trigger needs level: STATEMENT")
-        if trigger.columns and "UPDATE" not in trigger.events:
-            self.problem(found["columns"], f"{what}: columns (UPDATE OF) need the UPDATE event")
+        self.report_at(body, checks.trigger_problems(what, trigger))
         return trigger
 
     def timing(self, node: Any, label: str) -> str:
@@ -444,7 +399,11 @@ class TableReader(_TableObjects):
         )
         if not name:
             return None
-        return self.check_column(node, what, found, column)
+        self.report_at(node, checks.column_problems(what, found, column))
+        if column.identity is not None and "nullable" not in found:
+            # PostgreSQL makes every identity column NOT NULL.
+            return dataclasses.replace(column, nullable=False)
+        return column
 
     def short_column(self, key: Any, value: Any, label: str, prefix: str) -> model.Column | None:
         """`- id: uuid`: a column with just a name and a type."""
@@ -468,27 +427,11 @@ class TableReader(_TableObjects):
     def identity(self, node: Any, label: str) -> str:
         return self.choice(node, label, _IDENTITIES)
 
-    def check_column(
-        self, node: Any, what: str, found: Mapping[str, Any], column: model.Column
-    ) -> model.Column:
-        given = [key for key in ("default", "identity", "generated") if key in found]
-        if len(given) > 1:
-            self.problem(node, f"{what}: a column has at most one of {', '.join(given)}")
-        if column.identity is not None:
-            if "nullable" not in found:
-                # PostgreSQL makes every identity column NOT NULL.
-                return dataclasses.replace(column, nullable=False)
-            if column.nullable:
-                self.problem(found["nullable"], f"{what}: an identity column is never nullable")
-        return column
-
     # -- policies
 
     def policy(self, name: str, body: Any, what: str) -> model.Policy:
         found = self.fields(body, what, document.Policy, null_is_empty=True)
-        for one, other in (("permissive", "as"), ("with_check", "check")):
-            if one in found and other in found:
-                self.problem(found[other], f"{what}: give {one} or {other}, not both")
+        self.report_at(body, checks.policy_keys_problems(what, found))
         permissive = self.get(found, "permissive", what, self.flag, True)
         if "as" in found:
             permissive = self.get(found, "as", what, self.policy_kind, True)
@@ -502,12 +445,7 @@ class TableReader(_TableObjects):
             with_check=self.get(found, with_check_key, what, self.expression, None),
             migration=self.get(found, "migration", what, self.optional_text, None),
         )
-        # PostgreSQL refuses these combinations; a spec expecting them can never match.
-        if policy.command == "INSERT" and "using" in found:
-            self.problem(found["using"], f"{what}: an INSERT policy has only with_check")
-        if policy.command in ("SELECT", "DELETE") and with_check_key in found:
-            message = f"{what}: a {policy.command} policy has only using, no {with_check_key}"
-            self.problem(found[with_check_key], message)
+        self.report_at(body, checks.policy_problems(what, found, policy, with_check_key))
         return policy
 
     def policy_kind(self, node: Any, label: str) -> bool:

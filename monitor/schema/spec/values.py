@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from monitor.documents import locate
@@ -95,6 +95,13 @@ class SpecValues(Reader):
         made = self.remembered(kind, body, lambda: _Nameless(read(name, body, what)))
         named: T = made.named(name)
         return named
+
+    def report_at(self, body: Any, problems: Iterable[tuple[str | None, str]]) -> None:
+        """Record the problems of a check of :mod:`.checks` about the object read from
+        ``body``: each at the field it names, or at the object."""
+        for key, message in problems:
+            path = self.where(body)[0]
+            self.report(path if key is None else (*path, key), message)
 
     def sql(self, value: Any, label: str) -> str:
         """SQL text (a type, an expression): the spaces around it never count."""
