@@ -113,6 +113,18 @@ def verdict(changed: list[str], widened: list[str], narrowed: list[str], critica
     return Change.CHANGED, Severity.CRITICAL if critical else Severity.WARNING, fields
 
 
+def trigger_verdict(changed: list[str], expected_enabled: str, actual_enabled: str) -> Verdict:
+    """A trigger's (or an event trigger's) verdict: its definition first, then whether it
+    fires (disabled is a change of its own)."""
+    if changed:
+        return Change.CHANGED, Severity.WARNING, changed
+    if expected_enabled != actual_enabled:
+        if actual_enabled == "disabled":
+            return Change.DISABLED, Severity.WARNING, ["enabled"]
+        return Change.CHANGED, Severity.WARNING, ["enabled"]
+    return None
+
+
 def migration_version(migration: str) -> str:
     """ "20250122000000_create_integrations_table" -> "20250122000000"; "1.1_add_x" -> "1.1"."""
     head = migration.split("_", 1)[0]

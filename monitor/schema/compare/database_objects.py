@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from monitor.schema.compare.context import Verdict, same_definition, verdict
+from monitor.schema.compare.context import Verdict, same_definition, trigger_verdict, verdict
 from monitor.schema.compare.describing import describe
 from monitor.schema.model import (
     Change,
@@ -185,10 +185,4 @@ def _compare_event_trigger(expected: EventTrigger, actual: EventTrigger) -> Verd
         for field in ("event", "function", "tags")
         if getattr(expected, field) != getattr(actual, field)
     ]
-    if changed:
-        return Change.CHANGED, Severity.WARNING, changed
-    if expected.enabled != actual.enabled:
-        if actual.enabled == "disabled":
-            return Change.DISABLED, Severity.WARNING, ["enabled"]
-        return Change.CHANGED, Severity.WARNING, ["enabled"]
-    return None
+    return trigger_verdict(changed, expected.enabled, actual.enabled)

@@ -16,7 +16,7 @@ from typing import Any
 from monitor.schema import normalize
 from monitor.schema.compare import database_objects, layout, schema_objects
 from monitor.schema.compare.context import Context as _Context
-from monitor.schema.compare.context import Verdict, fields_but, verdict
+from monitor.schema.compare.context import Verdict, fields_but, trigger_verdict, verdict
 from monitor.schema.compare.context import migration_version as migration_version
 from monitor.schema.compare.describing import describe, describe_changes
 from monitor.schema.model import (
@@ -575,13 +575,7 @@ def _compare_trigger(expected: Any, actual: Any, table: str) -> Verdict:
         changed.append("function")
     if not normalize.same_expression(expected.when, actual.when, table):
         changed.append("when")
-    if changed:
-        return Change.CHANGED, Severity.WARNING, changed
-    if expected.enabled != actual.enabled:
-        if actual.enabled == "disabled":
-            return Change.DISABLED, Severity.WARNING, ["enabled"]
-        return Change.CHANGED, Severity.WARNING, ["enabled"]
-    return None
+    return trigger_verdict(changed, expected.enabled, actual.enabled)
 
 
 def _upper(value: Any) -> Any:
