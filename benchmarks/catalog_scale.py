@@ -316,8 +316,8 @@ def raw_script(dsn: str) -> str:
     values: dict[str, dict[str, Any]] = {
         "catalog_context": {"schemas": schemas, "ledger": model.DEFAULT_LEDGER_TABLE},
         "catalog_tables": {"schemas": schemas, "skipped": skipped},
-        "catalog_columns": {"tables": tables},
-        "catalog_constraints": {"tables": tables},
+        "catalog_columns": {"tables": tables, "text_cap": text_cap},
+        "catalog_constraints": {"tables": tables, "text_cap": text_cap},
         "catalog_indexes": {"tables": tables + matviews},
         "catalog_policies": {"tables": tables, "text_cap": text_cap},
         "catalog_triggers": {"tables": tables},

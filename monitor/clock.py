@@ -82,4 +82,11 @@ class SteadyClock:
         return steady
 
 
+def after_step(next_run: datetime, now: datetime, step: float, interval: float) -> datetime:
+    """A job's next run once the wall clock has stepped `step` seconds: as far off as it was
+    before the step, never later than one interval (it may have been moved already)."""
+    wait = (next_run - now).total_seconds() + step
+    return now + timedelta(seconds=min(max(wait, 0.0), interval))
+
+
 SYSTEM_CLOCK: Clock = SystemClock()

@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock, after_step
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import fleet, metrics, state_dir, webconfig
@@ -380,15 +380,15 @@ class Daemon:
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
         # Every check, the window and its report read this clock: a step of the wall clock
-        # is logged and taken out, and the schedule is made again from the new wall time.
+        # is logged and taken out, and the jobs' next runs move with it (_follow_step).
         self._clock = SteadyClock(clock, self._wall_clock_stepped)
-        self._reschedule_requested = False
+        self._steps: list[float] = []  # wall-clock steps seen, for serve() to follow
         self.store = ResultsStore(
             Results(version=__version__, config_last_reload_success=self._clock.now())
         )
         self._runners: dict[str, TargetRunner] = {}
         self._install(config, specs)
-        self._targets_file = fleet.file_signature(config.targets_file)
+        self._targets_file = fleet.FileWatch(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
         self._pool = fleet.WorkerPool(config.max_concurrent_checks)
         self._scheduler = BackgroundScheduler(
@@ -571,19 +571,17 @@ class Daemon:
         A reload reads files in a thread of its own: however long a spec takes to
         load (or however it hangs), this loop keeps answering SIGTERM and SIGINT.
         """
+        heap = fleet.Heap(time.monotonic())
         while not self._stop_requested:
             self._wake.wait(_SIGNAL_POLL_SECONDS)
             self._wake.clear()
             if self._stop_requested:
                 break
+            heap.tick(time.monotonic())
             self._clock.now()  # a step of the wall clock is seen here within a poll
-            if self._reschedule_requested:  # the wall clock stepped: every job from now
-                self._reschedule_requested = False
-                self._scheduler.remove_all_jobs()
-                self._schedule()
-            targets_file = fleet.file_signature(self.config.targets_file)
-            if targets_file != self._targets_file:  # an inventory changed: no SIGHUP needed
-                self._targets_file = targets_file
+            while self._steps:
+                self._follow_step(self._steps.pop())
+            if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
                 self._log_status()
@@ -642,11 +640,18 @@ class Daemon:
         self._log.info("daemon_stopped")
 
     def _wall_clock_stepped(self, step: float, wall: datetime) -> None:
-        """APScheduler runs on the wall clock: after a step back it would wait the step out
-        (an hour back, an hour without checks), so the jobs are scheduled again from now."""
         self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
-        self._reschedule_requested = True
+        self._steps.append(step)
         self._wake.set()
+
+    def _follow_step(self, step: float) -> None:
+        """APScheduler keeps to the wall clock: after a step back of an hour it would wait the
+        hour out. Each job's next run moves with the step, its spread across the fleet kept."""
+        now = datetime.now(UTC)
+        for job in self._scheduler.get_jobs():
+            if job.next_run_time is not None:
+                interval = job.trigger.interval.total_seconds()
+                job.modify(next_run_time=after_step(job.next_run_time, now, step, interval))
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(
@@ -654,22 +659,24 @@ class Daemon:
         ):
             self.request_stop(ExitCode.OK)
 
-    def run_once(self) -> int:
-        """One drift and one stats run per target: 0 clean, 1 drift, 2 a check failed."""
-        try:
-            for runner in self._runners.values():
-                runner.run_drift()
-                runner.run_stats()
-        finally:
-            for runner in self._runners.values():
-                runner.close()
-        targets = self.store.latest().targets
-        if not all(t.up and t.drift_check.ok and t.stats_check.ok for t in targets):
-            return ExitCode.ERROR
-        drifting = any(
-            f.severity in _FAILING for t in targets if t.drift is not None for f in t.drift.findings
-        )
-        return ExitCode.DRIFT if drifting else ExitCode.OK
+
+def run_once(daemon: Daemon) -> int:
+    """One drift and one stats run per target: 0 clean, 1 drift, 2 a check failed."""
+    runners = daemon.runners.values()
+    try:
+        for runner in runners:
+            runner.run_drift()
+            runner.run_stats()
+    finally:
+        for runner in runners:
+            runner.close()
+    targets = daemon.store.latest().targets
+    if not all(t.up and t.drift_check.ok and t.stats_check.ok for t in targets):
+        return ExitCode.ERROR
+    drifting = any(
+        f.severity in _FAILING for t in targets if t.drift is not None for f in t.drift.findings
+    )
+    return ExitCode.DRIFT if drifting else ExitCode.OK
 
 
 def load(
@@ -716,7 +723,7 @@ def run(
     state_dir.prepare(config.state_dir)
     options: dict[str, Any] = {"web_config": web_config, "clock": clock, "shard": chosen_shard}
     if once:  # reads the window files but never starts a window nor writes one
-        return Daemon(config, specs, keep_state=False, **options).run_once()
+        return run_once(Daemon(config, specs, keep_state=False, **options))
     with state_dir.held(config.state_dir):
         daemon = Daemon(config, specs, listen_address=listen_address, **options)
         _install_signal_handlers(daemon)  # before start: a SIGHUP must never kill the process

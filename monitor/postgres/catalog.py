@@ -296,7 +296,7 @@ def _table_parts(
                 with_acl.append(row)
             yield row
 
-    columns = noting_acls(reader.stream("catalog_columns", by_oid))
+    columns = noting_acls(reader.stream("catalog_columns", reader.capped("columns", by_oid)))
     return TableParts(
         columns=group_by_table(columns, shared(column_from_row, width=-1)),
         constraints=group_by_table(

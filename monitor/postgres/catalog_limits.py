@@ -2,8 +2,10 @@
 
 Two caps, both in ``limits:`` of the daemon's config:
 
-- ``definition_bytes``: a function body, a view's query or a policy's
-  expression over it is never sent whole; the server sends its MD5 and length
+- ``definition_bytes``: a function body, a view's query, a policy's
+  expression, a CHECK or EXCLUDE constraint or a column's default or
+  generation expression over it is never sent whole; the server sends its MD5
+  and length
   (:mod:`monitor.schema.hashed`) and the comparison is by hash. Each such text
   is told in a note ("function public.f(): body of 52,428,800 bytes, over the
   cap of 1,048,576: compared by hash").
@@ -105,7 +107,13 @@ def _notes(state: model.State, cap: str) -> Iterator[str]:
         for view in schema.views or ():
             yield from note(f"view {schema.name}.{view.name}: query", view.definition)
         for table in schema.tables:
+            where = f"{schema.name}.{table.name}"
+            for column in table.columns or ():
+                yield from note(f"column {column.name} of {where}: default", column.default)
+                yield from note(f"column {column.name} of {where}: expression", column.generated)
+            for constraint in table.constraints or ():
+                yield from note(f"constraint {constraint.name} on {where}", constraint.check)
             for policy in table.policies or ():
-                where = f"policy {policy.name} on {schema.name}.{table.name}"
-                yield from note(f"{where}: USING expression", policy.using)
-                yield from note(f"{where}: WITH CHECK expression", policy.with_check)
+                on = f"policy {policy.name} on {where}"
+                yield from note(f"{on}: USING expression", policy.using)
+                yield from note(f"{on}: WITH CHECK expression", policy.with_check)

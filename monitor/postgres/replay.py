@@ -20,6 +20,7 @@ states into the spec.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -181,18 +182,18 @@ def _replay(
     progress: Progress | None,
 ) -> _Replayed:
     """Apply everything, reading the catalog after the bootstrap and after each file."""
-    with db.connect(dsn) as reader:
+    with db.connect(dsn) as reader, _Writer(dsn) as writer:
         available = extensions.available(reader)
         standins = extensions.Standins(available)
         for source in bootstraps:
-            _apply(dsn, source, standins)
+            writer.apply(source, standins)
         before = _schemas(reader)
         baseline = _snapshot(reader, before, standins)
         states = []
         for number, source in enumerate(files, start=1):
             if progress is not None:
                 progress(number, len(files), source.name)
-            _apply(dsn, source, standins)
+            writer.apply(source, standins)
             states.append(_snapshot(reader, _schemas(reader), standins))
         after = _schemas(reader)
     if asked:
@@ -211,18 +212,56 @@ def _replay(
     return _Replayed(baseline, states, watched, used)
 
 
-def _apply(dsn: str, source: Source, standins: extensions.Standins) -> None:
-    """A session of its own for each file, as psql and the deploy tools open."""
-    with _connect(dsn) as writer:
+# A file that sets what new sessions start with: the next file gets a new session.
+_SESSION_DEFAULTS = re.compile(r"\balter\s+(?:database|role|user|system)\b", re.IGNORECASE)
+
+
+class _Writer:
+    """The session files run in: each file starts as a new session would (DISCARD ALL),
+    and in a new one after a file that changed what new sessions start with (ALTER
+    DATABASE ... SET), as psql's session of its own per file sees it."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._close()
+
+    def apply(self, source: Source, standins: extensions.Standins) -> None:
+        try:
+            migrations.apply_sql(
+                self._session(),
+                source.text,
+                source.name,
+                transaction=source.transaction,
+                rewrite=standins,
+            )
+        except BaseException:
+            self._close()
+            raise
+        if _SESSION_DEFAULTS.search(source.text):
+            self._close()
+
+    def _session(self) -> psycopg.Connection[Any]:
+        if self.conn is not None and not self.conn.closed:
+            try:
+                self.conn.execute(b"DISCARD ALL")
+            except psycopg.Error:
+                self._close()  # a session the file left unusable: a new one
+        if self.conn is None or self.conn.closed:
+            self.conn = _connect(self.dsn)
         # The scratch database is thrown away: its commits need not wait for the disk.
-        writer.execute(b"SET synchronous_commit = off")
-        migrations.apply_sql(
-            writer,
-            source.text,
-            source.name,
-            transaction=source.transaction,
-            rewrite=standins,
-        )
+        self.conn.execute(b"SET synchronous_commit = off")
+        return self.conn
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 def _schemas(reader: psycopg.Connection[Any]) -> list[str]:

@@ -48,6 +48,10 @@ def hostile(sql: Run) -> None:
         CREATE FUNCTION big() RETURNS int LANGUAGE sql AS $body${BODY}$body$;
         CREATE POLICY wide ON t USING ({PREDICATE});
         CREATE VIEW v AS SELECT id FROM t WHERE {PREDICATE};
+        CREATE TABLE u (
+            id int CONSTRAINT wide CHECK ({PREDICATE}),
+            label int DEFAULT length('{"y" * 100_000}')
+        );
         """
     )
 
@@ -89,7 +93,9 @@ def test_texts_over_the_cap_come_as_their_hash_never_whole(
         f"function public.big(): body of {len(BODY.encode()):,} bytes, over the cap of"
         in (notes[0])
     )
-    assert notes[0].endswith(f"{CAP:,}: compared by hash") and len(notes) == 3
+    assert notes[0].endswith(f"{CAP:,}: compared by hash") and len(notes) == 5
+    for what in ("column label of public.u: default of ", "constraint wide on public.u of "):
+        assert [n for n in notes if n.startswith(what)], what
 
 
 def test_a_hashed_text_compares_with_the_whole_text_byte_for_byte(

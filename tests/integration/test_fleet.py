@@ -3,6 +3,7 @@ hygiene (one daemon per state_dir, run --once, closed pipes, modes, healthcheck)
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import subprocess
@@ -12,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.daemon.fleet import Shard, first_runs
+from monitor.daemon.fleet import Heap, Shard, first_runs
 from tests.support.daemon import running, write_config
 from tests.support.paths import ROOT, SPEC
 from tests.support.processes import Processes, monitor_command, run_monitor
-from tests.support.waiting import free_port, wait_until
+from tests.support.waiting import fetch, free_port, wait_until
 
 THIRTY = [f"customer-{n:03d}" for n in range(30)]
 
@@ -165,3 +166,28 @@ def test_a_dsn_env_variable_can_name_a_file_instead(tmp_path: Path) -> None:
     environment = {**os.environ, "SM_APP_DSN_FILE": str(secret)}
     done = run_monitor("run", "--config", str(config), "--validate-config", env=environment)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_daemon_serves_the_runbooks_with_an_anchor_per_alert(
+    tmp_path: Path, phase3_dsn: str
+) -> None:
+    with running(write_config(tmp_path, phase3_dsn)) as run:
+        status, page = fetch(f"{run.url}/runbooks")
+        text_status, text = fetch(f"{run.url}/runbooks.md")
+    assert status == 200 and text_status == 200
+    anchors = set(re.findall(r' id="([^"]+)"', page))
+    alerts = re.findall(r"^## (\w+)$", text, flags=re.MULTILINE)
+    assert alerts and {alert.lower() for alert in alerts} <= anchors
+
+
+def test_the_heap_is_frozen_every_minute_and_thawed_for_a_full_pass_every_hour() -> None:
+    heap = Heap(now=0.0)
+    try:
+        heap.tick(Heap.FREEZE_SECONDS - 1)
+        assert gc.get_freeze_count() == 0
+        heap.tick(Heap.FREEZE_SECONDS)
+        assert gc.get_freeze_count() > 0  # a full pass no longer walks these
+        heap.tick(Heap.THAW_SECONDS)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()

@@ -106,6 +106,28 @@ def test_set_not_null_on_a_column_with_nulls_warns_and_the_script_goes_on(dbs: D
     assert rows(dbs.dsn(source)) == [(1, None, None, None, None, None)]
 
 
+def test_an_enum_label_in_use_is_never_removed_from_under_its_rows(dbs: Databases) -> None:
+    setup = (
+        "CREATE TYPE public.level AS ENUM ('low', 'mid', 'high');"
+        " CREATE TABLE public.jobs (id int, level public.level DEFAULT 'low');"
+    )
+    source = dbs.create(setup=setup + "INSERT INTO public.jobs VALUES (1, 'mid'), (2, 'high')")
+    spare = dbs.create(template=source)
+    expected = spec_of(dbs.dsn(dbs.create(setup=setup.replace("'mid', ", ""))))
+    findings = diff(expected, snapshot(dbs.dsn(source)))
+    before = rows(dbs.dsn(source), "public.jobs")
+    done = psql(dbs.dsn(source), repair.script(findings, expected, options=EVERYTHING))
+    assert done.returncode != 0 and "invalid input value for enum" in done.stderr
+    assert rows(dbs.dsn(source), "public.jobs") == before
+    # Once no row holds the label, the same script removes it.
+    with psycopg.connect(dbs.dsn(spare), autocommit=True) as conn:
+        conn.execute("DELETE FROM public.jobs WHERE level = 'mid'")
+    done = psql(dbs.dsn(spare), repair.script(findings, expected, options=EVERYTHING))
+    assert done.returncode == 0, done.stderr
+    assert diff(expected, snapshot(dbs.dsn(spare))) == ()
+    assert rows(dbs.dsn(spare), "public.jobs") == [(2, "high")]
+
+
 # --- properties --------------------------------------------------------------------------------
 
 # (type, values that fit it): what a column may hold before a repair retypes it.

@@ -321,6 +321,26 @@ def test_each_file_starts_with_a_fresh_session(tmp_path: Path, pg_server: str) -
     assert [t.name for t in public.tables] == ["a", "b"]
 
 
+def test_a_database_default_set_by_a_file_applies_to_the_next_and_nothing_else_leaks(
+    tmp_path: Path, pg_server: str
+) -> None:
+    directory = migrations_dir(
+        tmp_path,
+        {
+            "1_defaults.sql": "CREATE SCHEMA app;\n"
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = app, public',"
+            " current_database()); END $$;\n"
+            "CREATE TEMP TABLE staging (id int);\nSET search_path = pg_catalog;\n",
+            "2_in_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE accounts (id int);",
+            "3_still_app.sql": "CREATE TEMP TABLE staging (id int);\nCREATE TABLE users (id int);",
+        },
+    )
+    built = replay.build(directory, shadow_dsn=pg_server, schemas=["app", "public"])
+    app = built.schema("app")
+    assert app is not None
+    assert [t.name for t in app.tables] == ["accounts", "users"]
+
+
 def test_a_file_with_its_own_transaction_and_many_statements_applies(
     tmp_path: Path, pg_server: str
 ) -> None:

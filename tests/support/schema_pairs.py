@@ -286,6 +286,15 @@ CREATE TABLE public.tasks (id int PRIMARY KEY, project_id int REFERENCES public.
           BASE + PARTITIONED + "ALTER TABLE public.events ADD COLUMN kind text;", fast=True),
     _pair("index on a partitioned table", BASE + PARTITIONED,
           BASE + PARTITIONED + "CREATE INDEX events_at ON public.events (at);"),
+    _pair("partition missing", BASE + PARTITIONED,
+          BASE + PARTITIONED + "CREATE TABLE public.events_2026 PARTITION OF public.events"
+          " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"),
+    _pair("partition detached", BASE + PARTITIONED
+          + "ALTER TABLE public.events DETACH PARTITION public.events_2025;",
+          BASE + PARTITIONED),
+    _pair("table made unlogged", BASE, BASE + "ALTER TABLE public.items SET UNLOGGED;"),
+    _pair("column collation", BASE,
+          BASE + 'ALTER TABLE public.items ALTER COLUMN title TYPE varchar(200) COLLATE "C";'),
     _pair("inherited column", BASE + INHERITED,
           BASE + INHERITED + "ALTER TABLE public.vehicles DROP COLUMN wheels;"),
     # --- several at once ----------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
+import monitor
 from monitor import cli
 
 
@@ -24,3 +26,19 @@ def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--version" in out
     assert "exit codes (every command):" in out
     assert "130  interrupted (Ctrl-C)" in out
+
+
+def test_demo_is_offered_only_where_its_examples_are(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "demo" in capsys.readouterr().out  # a source checkout
+    # A pip install: the package without the repository's examples beside it.
+    monkeypatch.setattr(monitor, "EXAMPLE_MIGRATIONS", tmp_path / "examples" / "migrations")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "demo" not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["demo"])
+    assert refused.value.code == 2

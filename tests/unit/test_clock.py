@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.clock import SLEW_RATE, SteadyClock
+from monitor.clock import SLEW_RATE, SteadyClock, after_step
 from tests.support.clock import ManualClock
 
 START = datetime(2025, 1, 23, 10, tzinfo=UTC)
@@ -61,3 +61,14 @@ def test_a_lasting_correction_is_followed_within_hours() -> None:
         clock.now()
     assert clock.now() == wall.now()
     assert clock.offset_seconds == 0
+
+
+def test_a_jobs_next_run_keeps_its_wait_across_a_step_within_one_interval() -> None:
+    now = START  # read after the step
+    # Due in 20 s before a step back of an hour: the scheduler reads it as an hour and 20 s.
+    assert after_step(now + HOUR + 20 * SECOND, now, -3600, 60) == now + 20 * SECOND
+    # Before a step forward of two hours it was due in 20 s: overdue now, it was not run yet.
+    assert after_step(now - 2 * HOUR + 20 * SECOND, now, 7200, 60) == now + 20 * SECOND
+    # The scheduler had run it and set the next run from the new time already.
+    assert after_step(now + 60 * SECOND, now, 7200, 60) == now + 60 * SECOND
+    assert after_step(now - HOUR, now, 5, 60) == now  # never in the past

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from monitor.schema import hashed, normalize
+from monitor.schema import hashed, normalize, repair
+from monitor.schema.model import Change, Finding, Function, Kind, Schema, Severity, State
 
 BODY = "SELECT 1;  -- a comment\n"
 MARKER = hashed.of(BODY)
@@ -33,3 +34,13 @@ def test_comparisons_by_kind_honour_markers() -> None:
     assert normalize.same_view("SELECT 1", hashed.of("SELECT 1"))
     assert normalize.expression_error(MARKER) is None  # a spec written from a capped read
     assert normalize.view_error(MARKER) is None
+
+
+def test_a_repair_never_writes_a_hash_as_a_definition() -> None:
+    function = Function("big()", returns="integer", language="sql", body=MARKER, kind="function")
+    spec = State(schemas=(Schema("public", tables=(), functions=(function,)),))
+    missing = Finding(
+        Kind.FUNCTION, Change.MISSING, Severity.WARNING, "public", None, "big()", "missing"
+    )
+    made = repair.fix(missing, spec)
+    assert made.statements == () and made.note is not None and "hash" in made.note

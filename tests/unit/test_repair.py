@@ -466,8 +466,22 @@ def test_enum_labels_are_appended_in_place_before_anything_uses_them() -> None:
         (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'mid' BEFORE 'high';"),
         (Phase.LABELS, "ALTER TYPE public.level ADD VALUE IF NOT EXISTS 'max';"),
     ]
-    removed = fix(diff(live, state)[0], live)
-    assert removed.statements == () and removed.note and "re-created" in removed.note
+    # A label removed: the type made again, the old one dropped, all of it data loss.
+    posts = Table("posts", columns=(Column("level", "level", default="'low'::level"),))
+    with_column = State((Schema("public", (posts,), types=live.schemas[0].types),))
+    removed = fix(diff(with_column, state)[0], with_column).statements
+    assert {s.safety for s in removed} == {repair.Safety.DATA_LOSS}
+    text = script(diff(with_column, state), with_column, allow_data_loss=True)
+    order = [
+        "ALTER TYPE public.level RENAME TO level_repair;",
+        "CREATE TYPE public.level AS ENUM ('low', 'high');",
+        "ALTER TABLE public.posts ALTER COLUMN level DROP DEFAULT;",
+        "ALTER COLUMN level TYPE level USING (level::text)::level;",
+        "ALTER COLUMN level SET DEFAULT 'low'::level;",
+        "DROP TYPE public.level_repair;",
+    ]
+    assert [text.index(step) for step in order] == sorted(text.index(step) for step in order)
+    parses(text)
 
 
 def test_a_narrowing_is_held_and_written_to_fail_rather_than_truncate() -> None:

@@ -1,5 +1,6 @@
 -- Primary key, unique, foreign key, check and exclusion constraints (not the
--- NOT NULL rows newer servers keep here: nullability is a column property).
+-- NOT NULL rows newer servers keep here: nullability is a column property). A CHECK or
+-- EXCLUDE definition over the byte cap (text_cap) comes as its MD5 and length.
 SELECT
     con.conrelid,
     con.conname,
@@ -24,9 +25,10 @@ SELECT
     con.confdeltype,
     con.confupdtype,
     con.confmatchtype,
-    CASE con.contype
-        WHEN 'c' THEN pg_get_expr(con.conbin, con.conrelid, true)
-        WHEN 'x' THEN pg_get_constraintdef(con.oid, true)
+    CASE
+        WHEN octet_length(expression.text) > %(text_cap)s
+        THEN 'hashed:md5:' || md5(expression.text) || ':' || octet_length(expression.text)
+        ELSE expression.text
     END AS check_expression,
     con.condeferrable,
     con.condeferred,
@@ -37,6 +39,12 @@ SELECT
         WHERE i.indexrelid = con.conindid AND i.indisunique AND NOT i.indisprimary
     ) AS references_unique
 FROM pg_constraint AS con
+CROSS JOIN LATERAL (
+    SELECT CASE con.contype
+        WHEN 'c' THEN pg_get_expr(con.conbin, con.conrelid, true)
+        WHEN 'x' THEN pg_get_constraintdef(con.oid, true)
+    END AS text
+) AS expression
 LEFT JOIN pg_class AS rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace AS rn ON rn.oid = rc.relnamespace
 WHERE con.conrelid = ANY(%(tables)s::oid[])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from monitor.schema import hashed
 from monitor.schema.model import Change, Finding, Kind, Schema, State
 from monitor.schema.quote import NotAName
 from monitor.schema.repair import layout, objects, security, tables, views
@@ -29,9 +30,14 @@ def fix(finding: Finding, expected: State) -> Fix:
     if finding.kind is Kind.MIGRATION:
         return Fix(note="the migration ledger is kept by your migration tool, not repaired here")
     try:
-        return _fix(finding, expected)
+        made = _fix(finding, expected)
     except NotAName as exc:
         return Fix(note=f"no repair is written for a name that does not read back: {exc}")
+    if any(hashed.PREFIX in statement.sql for statement in made.statements):
+        # A spec read from a catalog over limits.definition_bytes holds only a definition's
+        # hash: written out, it would replace the object's real text with the hash.
+        return Fix(note="the spec holds only a hash of this definition: re-create it by hand")
+    return made
 
 
 def _fix(finding: Finding, expected: State) -> Fix:

@@ -3,12 +3,13 @@ database-wide extensions, publications and event triggers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
-from monitor.schema.model import Change, Finding, Schema, State, Type
+from monitor.schema.model import Change, Column, Finding, Schema, State, Type
 from monitor.schema.model import Sequence as SequenceDef
 from monitor.schema.quote import function_signature, ident, literal, qualified, table_name
-from monitor.schema.repair.definitions import function_call, function_definition
+from monitor.schema.repair.definitions import function_call, function_definition, guarded
 from monitor.schema.repair.security import grants_of, named
 from monitor.schema.repair.statements import (
     Fix,
@@ -19,7 +20,10 @@ from monitor.schema.repair.statements import (
     gone,
     one,
     relation,
+    temporary_name,
+    unread,
 )
+from monitor.schema.repair.views import rebuild
 
 
 def _drop(keyword: str, name: str) -> Fix:
@@ -88,11 +92,70 @@ def type_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
                     for sql in added
                 )
             )
-        return Fix(
-            note="an enum label cannot be removed or moved in place: the type, and every "
-            "column of it, must be re-created (values of a removed label lost): left to you"
-        )
+        return _enum_rebuilt(schema, kind)
     return Fix(note="a type is not changed in place: re-create the type and its columns by hand")
+
+
+def _enum_rebuilt(schema: Schema, kind: Type) -> Fix:
+    """An enum whose labels go or move: made again beside the old one, the spec's columns of
+    it moved over through text (a value whose label went stops the script), the old one
+    dropped. All of it may lose data, and is written, or held, together."""
+    name = qualified(schema.name, kind.name)
+    old_name = temporary_name(kind.name)
+    old = qualified(schema.name, old_name)
+    renamed, made = f"renamed {name}", f"type {schema.name}.{kind.name}"
+    statements = [
+        Statement(f"ALTER TYPE {name} RENAME TO {ident(old_name)};", step="type",
+                  provides=(renamed,)),
+        Statement(_create_type(name, kind), step="type", provides=(made,), requires=(renamed,)),
+    ]  # fmt: skip
+    moved = []
+    for table in schema.tables:
+        for column in table.columns or ():
+            if column.type.removesuffix("[]") not in (
+                kind.name,
+                name,
+                f"{schema.name}.{kind.name}",
+            ):
+                continue
+            statements += rebuild(schema, table.name)  # views over the column go first
+            moved.append(f"moved {schema.name}.{table.name}.{column.name}")
+            statements += _column_moved(schema.name, table.name, column, made, moved[-1])
+    statements.append(
+        Statement(
+            guarded(f"DROP TYPE {old};", "dependent_objects_still_exist",
+                    f"{old} is still used: it is left beside {name}", level="WARNING"),
+            step="column",
+            requires=(renamed, made, *moved),
+        )
+    )  # fmt: skip
+    bond = f"enum {name}"
+    return Fix(
+        tuple(
+            dataclasses.replace(s, safety=Safety.DATA_LOSS, bond=bond)
+            if s.step in ("type", "column")
+            else dataclasses.replace(s, bond=bond)
+            for s in statements
+        )
+    )
+
+
+def _column_moved(
+    schema: str, table: str, column: Column, made: str, moved: str
+) -> Iterator[Statement]:
+    alter = f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {ident(column.name)}"
+    text = "text[]" if column.type.endswith("[]") else "text"
+    off = f"{alter} default off"
+    # Its default is of the old type: off first, the spec's after.
+    yield Statement(f"{alter} DROP DEFAULT;", step="column", provides=(off,))
+    yield Statement(
+        f"{alter} TYPE {column.type} USING ({ident(column.name)}::{text})::{column.type};",
+        step="column",
+        provides=(moved, columns_of(schema, table)),
+        requires=(made, off, unread(schema, table)),
+    )
+    if column.default is not None:
+        yield Statement(f"{alter} SET DEFAULT {column.default};", step="column", requires=(moved,))
 
 
 def _create_type(name: str, kind: Type) -> str:

@@ -103,10 +103,15 @@ def plan(findings: Sequence[Finding], expected: State, options: Options = Option
         Step(e.statement, e.finding, e.phase, e.held, tuple(e.findings))
         for e in _ordered(ordered, providers)
     )
+    own: dict[int, list[Step]] = {}
+    for step in steps:
+        for finding in step.findings:
+            own.setdefault(id(finding), []).append(step)
+    listed = {id(finding) for finding, _ in not_repaired}
     for finding in findings:
-        own = [s for s in steps if any(f is finding for f in s.findings)]
-        if own and all(s.held for s in own) and not any(f is finding for f, _ in not_repaired):
-            not_repaired.append((finding, str(own[0].held)))
+        mine = own.get(id(finding), [])
+        if mine and all(s.held for s in mine) and id(finding) not in listed:
+            not_repaired.append((finding, str(mine[0].held)))
     return Plan(steps, tuple(not_repaired))
 
 
@@ -143,15 +148,13 @@ def _hold(entries: list[_Entry], providers: dict[str, list[_Entry]], options: Op
     changed = True
     while changed:
         changed = False
+        held_bonds = {e.statement.bond: e for e in entries if e.held and e.statement.bond}
         for entry in entries:
             if entry.held:
                 continue
             blocker = next((n for n in _needed(entry, providers) if n.held), None)
             if blocker is None and entry.statement.bond is not None:
-                blocker = next(
-                    (e for e in entries if e.held and e.statement.bond == entry.statement.bond),
-                    None,
-                )
+                blocker = held_bonds.get(entry.statement.bond)
             if blocker is not None:
                 first = blocker.statement.sql.splitlines()[0]
                 entry.held = f"needs a statement held above ({first})"

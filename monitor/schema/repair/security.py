@@ -152,7 +152,24 @@ def grants_of(
 
 
 def named(items: Iterable[Any] | None, name: str, *, normalize_signature: bool = False) -> Any:
-    def key(text: str) -> str:
-        return "".join(text.split()).lower() if normalize_signature else text
+    """The item called `name` (a function by its signature, however spaced or cased)."""
+    if items is None:
+        return None
+    index = _indexes.get((id(items), normalize_signature))
+    if index is None or index[0] is not items:
+        if len(_indexes) > 64:
+            _indexes.clear()
+        index = (
+            items,
+            {_key(item.name, normalize_signature): item for item in reversed(list(items))},
+        )
+        _indexes[(id(items), normalize_signature)] = index
+    return index[1].get(_key(name, normalize_signature))
 
-    return next((item for item in items or () if key(item.name) == key(name)), None)
+
+def _key(text: str, normalize_signature: bool) -> str:
+    return "".join(text.split()).lower() if normalize_signature else text
+
+
+# A spec's collections, by name: a repair of thousands of findings looks each up once.
+_indexes: dict[tuple[int, bool], tuple[Any, dict[str, Any]]] = {}

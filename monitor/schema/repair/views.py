@@ -102,22 +102,40 @@ def rebuild(schema: Schema, name: str) -> list[Statement]:
 
 
 def readers(schema: Schema, name: str) -> list[View]:
-    """The spec's views that read `name`, directly or through one another."""
+    """The spec's views that read `name`, directly or through one another, readers of a view
+    after it."""
+    direct = _direct_readers(schema)
     found: list[View] = []
-    targets = {name}
-    changed = True
-    while changed:
-        changed = False
-        for view in schema.views or ():
-            if view.name in targets or view.definition is None:
-                continue
-            if any(
-                w == schema.name and t in targets for w, t in reads(view.definition, schema.name)
-            ):
+    seen = {name}
+    targets = [name]
+    while targets:
+        for view in direct.get(targets.pop(0), ()):
+            if view.name not in seen:
+                seen.add(view.name)
                 found.append(view)
-                targets.add(view.name)
-                changed = True
+                targets.append(view.name)
     return found
+
+
+def _direct_readers(schema: Schema) -> dict[str, list[View]]:
+    """Relation name -> the spec's views whose query reads it (in the schema), kept per
+    collection: a repair of many views asks for it many times."""
+    views = schema.views or ()
+    cached = _readers.get(id(views))
+    if cached is not None and cached[0] is views:
+        return cached[1]
+    direct: dict[str, list[View]] = {}
+    for view in views:
+        for where, table in reads(view.definition, schema.name):
+            if where == schema.name and table != view.name:
+                direct.setdefault(table, []).append(view)
+    if len(_readers) > 16:
+        _readers.clear()
+    _readers[id(views)] = (views, direct)
+    return direct
+
+
+_readers: dict[int, tuple[tuple[View, ...], dict[str, list[View]]]] = {}
 
 
 def _drop_live(schema: str, name: str, live: dict[str, Any], safety: Safety) -> Statement:
