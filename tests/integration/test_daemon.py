@@ -26,7 +26,7 @@ import structlog
 
 from monitor import cli
 from monitor.daemon import runner as daemon
-from monitor.daemon.metrics import ALERTED_DRIFT
+from monitor.daemon.metrics_drift import ALERTED_DRIFT
 from monitor.daemon.target import TargetRunner
 from tests.support.clock import ManualClock
 from tests.support.daemon import Running, dbname, events_named, running, write_config
