@@ -1,10 +1,9 @@
 """`schema-monitor run`: scheduled drift and statistics checks behind /metrics.
 
-The :class:`Daemon` is the process: one
-:class:`~monitor.daemon.target.TargetRunner` per watched database (its single
-session, both checks on it one at a time), APScheduler firing their runs (never
-overlapping, coalesced), reloads of the config and the targets file, signals,
-the watchdog and the web server that renders the
+The :class:`Daemon` is the process: one :class:`~monitor.daemon.target.TargetRunner`
+per watched database (its single session, both checks on it one at a time), the
+:class:`~monitor.daemon.jobs.Jobs` that fire their runs, reloads of the config and
+the targets file, signals, the watchdog and the web server that renders the
 :class:`~monitor.daemon.results.ResultsStore`.
 """
 
@@ -14,24 +13,16 @@ import signal
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from apscheduler.events import (
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    JobEvent,
-)
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-
 from monitor import __version__
-from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock, after_step
+from monitor.clock import SYSTEM_CLOCK, Clock, SteadyClock
 from monitor.daemon import config as config_module
 from monitor.daemon import events as log_module
 from monitor.daemon import fleet, metrics, state_dir, webconfig
+from monitor.daemon.jobs import Jobs
 from monitor.daemon.results import Results, ResultsStore, TargetResults
 from monitor.daemon.target import STOP_GRACE_SECONDS, TargetRunner
 from monitor.daemon.web import Exposition, WebServer
@@ -66,7 +57,7 @@ class Daemon:
         self._log = log_module.get_logger()
         self._events = log_module.Events(self._log)
         # Every check, the window and its report read this clock: a step of the wall clock
-        # is logged and taken out, and the jobs' next runs move with it (_follow_step).
+        # is logged and taken out, and the jobs' next runs move with it (Jobs.follow_step).
         self._clock = SteadyClock(clock, self._wall_clock_stepped)
         self._steps: list[float] = []  # wall-clock steps seen, for serve() to follow
         self.store = ResultsStore(
@@ -76,15 +67,7 @@ class Daemon:
         self._install(config, specs)
         self._targets_file = fleet.FileWatch(config.targets_file)
         self._listen_address = listen_address or config.web.listen_address
-        self._pool = fleet.WorkerPool(config.max_concurrent_checks)
-        self._scheduler = BackgroundScheduler(
-            executors={"default": fleet.PoolExecutor(self._pool)},
-            job_defaults={"coalesce": True, "max_instances": 1},
-            timezone=UTC,
-        )
-        self._scheduler.add_listener(
-            self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED
-        )
+        self._jobs = Jobs(config.max_concurrent_checks, self._events)
         self._web: WebServer | None = None
         self._wake = threading.Event()
         self._stop_requested = False
@@ -145,47 +128,6 @@ class Daemon:
 
         self.store.update(keep)
 
-    def _schedule(self) -> None:
-        """Jobs for new and replaced runners, their first runs spread (:func:`fleet.first_runs`);
-        a runner a reload kept keeps its jobs and their times."""
-        for job in self._scheduler.get_jobs():  # a job runs a bound method of its runner
-            if self._runners.get(job.id.rpartition(":")[0]) is not job.func.__self__:
-                job.remove()
-        scheduled = {job.id for job in self._scheduler.get_jobs()}
-        new = [r for r in self._runners.values() if f"{r.name}:drift" not in scheduled]
-        intervals = self.config.intervals
-        offsets = fleet.first_runs(
-            [r.name for r in new],
-            min(intervals.drift, intervals.stats),
-            self.config.max_concurrent_checks,
-        )
-        now = datetime.now(UTC)
-        for runner in new:
-            first = offsets[runner.name]
-            for check, interval, job, offset in (
-                ("drift", intervals.drift, runner.run_drift, first.drift),
-                ("stats", intervals.stats, runner.run_stats, first.stats),
-            ):
-                self._scheduler.add_job(
-                    job,
-                    IntervalTrigger(seconds=interval, timezone=UTC),
-                    id=f"{runner.name}:{check}",
-                    next_run_time=now + timedelta(seconds=offset),
-                    misfire_grace_time=max(1, int(interval)),
-                )
-
-    def _on_job_event(self, event: JobEvent) -> None:
-        target, _, check = event.job_id.rpartition(":")
-        if event.code == EVENT_JOB_EXECUTED:
-            self._events.rearm(target, f"misfire:{check}")
-            return
-        reason = (
-            "missed its start time"
-            if event.code == EVENT_JOB_MISSED
-            else "previous run still going"
-        )
-        self._events.once(target, f"misfire:{check}", "check_misfired", check=check, reason=reason)
-
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
@@ -193,8 +135,8 @@ class Daemon:
         self.store.subscribe(exposition.changed)
         self._web = WebServer(self._listen_address, exposition, self._effective_web_config())
         self._web.start()
-        self._schedule()
-        self._scheduler.start()
+        self._jobs.schedule(self._runners, self.config)
+        self._jobs.start()
         threading.Thread(target=self._watch_runs, name="watchdog", daemon=True).start()
         self._log.info(
             "daemon_started",
@@ -266,7 +208,7 @@ class Daemon:
             heap.tick(time.monotonic())
             self._clock.now()  # a step of the wall clock is seen here within a poll
             while self._steps:
-                self._follow_step(self._steps.pop())
+                self._jobs.follow_step(self._steps.pop())
             if self._targets_file.changed(self.config.targets_file):  # no SIGHUP needed
                 self._reload_requested = True
             if self._status_requested:
@@ -304,7 +246,7 @@ class Daemon:
             reason = "web settings and max_concurrent_checks take effect at the next restart"
             self._log.warning("config_reload_partial", reason=reason)
         self._install(config, specs)
-        self._schedule()
+        self._jobs.schedule(self._runners, self.config)
         now = self._clock.now()
         self.store.update(
             lambda r: replace(r, config_reload_success=True, config_last_reload_success=now)
@@ -316,8 +258,7 @@ class Daemon:
         self._stopped.set()
         for runner in self._runners.values():
             runner.stop()
-        self._scheduler.shutdown(wait=False)
-        self._pool.shutdown()
+        self._jobs.shutdown()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for runner in self._runners.values():
             runner.close(timeout=max(0.0, deadline - time.monotonic()))
@@ -329,15 +270,6 @@ class Daemon:
         self._log.warning("wall_clock_stepped", step_seconds=round(step, 3), wall=wall.isoformat())
         self._steps.append(step)
         self._wake.set()
-
-    def _follow_step(self, step: float) -> None:
-        """APScheduler keeps to the wall clock: after a step back of an hour it would wait the
-        hour out. Each job's next run moves with the step, its spread across the fleet kept."""
-        now = datetime.now(UTC)
-        for job in self._scheduler.get_jobs():
-            if job.next_run_time is not None:
-                interval = job.trigger.interval.total_seconds()
-                job.modify(next_run_time=after_step(job.next_run_time, now, step, interval))
 
     def _window_ended(self, _target: str) -> None:
         if self.config.watch_window.after == "exit" and all(
