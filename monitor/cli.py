@@ -75,9 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_spec(commands)
+    _add_check(commands)
+    _add_run(commands)
+    _add_healthcheck(commands)
+    _add_report(commands)
+    if monitor.demo_available():  # a source checkout: a pip install has no examples
+        _add_demo(commands)
+    return parser
 
+
+def _add_spec(commands: Any) -> None:
     spec = commands.add_parser("spec", help="build an expected-state spec")
     spec_commands = spec.add_subparsers(dest="spec_command", required=True, metavar="COMMAND")
+    _add_spec_snapshot(spec_commands)
+    _add_spec_json_schema(spec_commands)
+    _add_spec_build(spec_commands)
+
+
+def _add_spec_snapshot(spec_commands: Any) -> None:
     snapshot = spec_commands.add_parser("snapshot", help="spec from a known-good database")
     _add_dsn(snapshot)
     _add_output(snapshot)
@@ -90,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         " (default: supabase_migrations.schema_migrations)",
     )
     snapshot.set_defaults(handler=_spec_snapshot)
+
+
+def _add_spec_json_schema(spec_commands: Any) -> None:
     json_schema = spec_commands.add_parser(
         "json-schema", help="the JSON Schema of the spec (or the config) format, for editors"
     )
@@ -98,126 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     json_schema.set_defaults(handler=_spec_json_schema)
 
-    _add_build(spec_commands)
 
-    check = _command(commands, "check", "compare a live database with a spec, once")
-    check.add_argument(
-        "--spec",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="expected-state spec (YAML) from `spec build` or `spec snapshot`",
-    )
-    _add_dsn(check)
-    check.add_argument(
-        "--format",
-        choices=("text", "json", "sql", "junit", "github"),
-        default="text",
-        help="text for people; json for tools (ok, findings, advisories, summary); sql (a "
-        "repair script); junit (CI test report); github (GitHub Actions annotations)",
-    )
-    check.add_argument(
-        "--fail-on",
-        choices=[s.value for s in Severity],
-        default=Severity.WARNING.value,
-        help="lowest severity that makes the exit code 1 (default: warning)",
-    )
-    _add_advisor_options(check)
-    check.set_defaults(handler=_check)
-
-    run = _command(commands, "run", "the daemon: scheduled checks, /metrics")
-    run.add_argument(
-        "--config", type=Path, required=True, metavar="FILE", help="daemon configuration (YAML)"
-    )
-    run.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        metavar="HOST:PORT",
-        help="where /metrics listens (default: web.listen_address, else 0.0.0.0:9568)",
-    )
-    run.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        type=Path,
-        metavar="FILE",
-        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
-    )
-    run.add_argument(
-        "--shard",
-        metavar="I/N",
-        help="watch only the targets of replica I of N (0-based, e.g. a StatefulSet's pod"
-        " index): N replicas watch each target exactly once (default: the config's shard,"
-        " else every target)",
-    )
-    run.add_argument(
-        "--log.level",
-        dest="log_level",
-        choices=("debug", "info", "warn", "error"),
-        help="least severe level logged (default: the config's log_level, else info)",
-    )
-    run.add_argument("--validate-config", action="store_true", help="validate and exit")
-    run.add_argument(
-        "--once",
-        action="store_true",
-        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed;"
-        " reads the watch window's files but never starts a window nor writes one",
-    )
-    run.set_defaults(handler=_run)
-
-    health = commands.add_parser(
-        "healthcheck",
-        help="exit 0 when the local daemon answers /healthz (for a container HEALTHCHECK)",
-        description="Ask the daemon on this machine for /healthz, over HTTPS when it serves"
-        " TLS (the certificate is not verified: this proves liveness only). Exit 0 alive, 2"
-        " not.",
-    )
-    health.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        metavar="HOST:PORT",
-        help="the daemon's listen address (default: the config's, else 0.0.0.0:9568)",
-    )
-    health.add_argument("--config", type=Path, metavar="FILE", help="the daemon's configuration")
-    health.set_defaults(handler=_healthcheck)
-
-    report = _command(
-        commands, "report", "the watch-window report, now (reads state files, not the database)"
-    )
-    report.add_argument(
-        "--config",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="the daemon's configuration: its state_dir and specs",
-    )
-    report.add_argument(
-        "--format", choices=("markdown", "json"), default="markdown", help="default: markdown"
-    )
-    report.set_defaults(handler=_report)
-
-    if monitor.demo_available():  # a source checkout: a pip install has no examples
-        _add_demo(commands)
-    return parser
-
-
-def _add_demo(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="everything on an embedded PostgreSQL")
-    demo.add_argument(
-        "--drift", action="store_true", help="drop an index and alter a policy after a delay"
-    )
-    demo.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT")
-    demo.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
-    )
-    demo.set_defaults(handler=_demo)
-
-
-def _add_build(spec_commands: Any) -> None:
-    """`spec build` and its options."""
+def _add_spec_build(spec_commands: Any) -> None:
     build = spec_commands.add_parser(
         "build",
         help="spec from a migrations directory (replay)",
@@ -258,6 +159,13 @@ def _add_build(spec_commands: Any) -> None:
         metavar="FILE",
         help="SQL file applied before the migrations (repeatable)",
     )
+    _add_platform(build)
+    _add_schemas(build, "default: public and every schema the migrations create")
+    build.set_defaults(handler=_spec_build)
+
+
+def _add_platform(build: argparse.ArgumentParser) -> None:
+    """--platform and its two older spellings, one of them at most."""
     platform = build.add_mutually_exclusive_group()
     platform.add_argument(
         "--platform",
@@ -282,8 +190,125 @@ def _add_build(spec_commands: Any) -> None:
         const="none",
         help="the same as --platform none",
     )
-    _add_schemas(build, "default: public and every schema the migrations create")
-    build.set_defaults(handler=_spec_build)
+
+
+def _add_check(commands: Any) -> None:
+    check = _command(commands, "check", "compare a live database with a spec, once")
+    check.add_argument(
+        "--spec",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="expected-state spec (YAML) from `spec build` or `spec snapshot`",
+    )
+    _add_dsn(check)
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "sql", "junit", "github"),
+        default="text",
+        help="text for people; json for tools (ok, findings, advisories, summary); sql (a "
+        "repair script); junit (CI test report); github (GitHub Actions annotations)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        default=Severity.WARNING.value,
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
+    _add_advisor_options(check)
+    check.set_defaults(handler=_check)
+
+
+def _add_run(commands: Any) -> None:
+    run = _command(commands, "run", "the daemon: scheduled checks, /metrics")
+    run.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="daemon configuration (YAML)"
+    )
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="where /metrics listens (default: web.listen_address, else 0.0.0.0:9568)",
+    )
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        metavar="FILE",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="watch only the targets of replica I of N (0-based, e.g. a StatefulSet's pod"
+        " index): N replicas watch each target exactly once (default: the config's shard,"
+        " else every target)",
+    )
+    run.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=("debug", "info", "warn", "error"),
+        help="least severe level logged (default: the config's log_level, else info)",
+    )
+    run.add_argument("--validate-config", action="store_true", help="validate and exit")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="one cycle per target, then exit: 0 clean, 1 drift, 2 a check failed;"
+        " reads the watch window's files but never starts a window nor writes one",
+    )
+    run.set_defaults(handler=_run)
+
+
+def _add_healthcheck(commands: Any) -> None:
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the local daemon answers /healthz (for a container HEALTHCHECK)",
+        description="Ask the daemon on this machine for /healthz, over HTTPS when it serves"
+        " TLS (the certificate is not verified: this proves liveness only). Exit 0 alive, 2"
+        " not.",
+    )
+    health.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="the daemon's listen address (default: the config's, else 0.0.0.0:9568)",
+    )
+    health.add_argument("--config", type=Path, metavar="FILE", help="the daemon's configuration")
+    health.set_defaults(handler=_healthcheck)
+
+
+def _add_report(commands: Any) -> None:
+    report = _command(
+        commands, "report", "the watch-window report, now (reads state files, not the database)"
+    )
+    report.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the daemon's configuration: its state_dir and specs",
+    )
+    report.add_argument(
+        "--format", choices=("markdown", "json"), default="markdown", help="default: markdown"
+    )
+    report.set_defaults(handler=_report)
+
+
+def _add_demo(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="everything on an embedded PostgreSQL")
+    demo.add_argument(
+        "--drift", action="store_true", help="drop an index and alter a policy after a delay"
+    )
+    demo.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop the daemon after this long (default: until Ctrl-C on a TTY)",
+    )
+    demo.set_defaults(handler=_demo)
 
 
 def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:

@@ -334,77 +334,91 @@ def with_surface(
         *advisor_facts,
         collations_json,
     ) = objects
-    by_schema: dict[str, dict[str, list[Any]]] = {
-        s.name: {
-            "functions": [],
-            "views": [],
-            "types": [],
-            "sequences": [],
-            "collations": [],
-            "defaults": [],
-        }
-        for s in state.schemas
-    }
-    for name, function in functions:
-        by_schema[name]["functions"].append(function)
-    for name, view in views:
-        by_schema[name]["views"].append(view)
-    for name, type_ in map(type_from_row, types_json):
-        by_schema[name]["types"].append(type_)
-    for name, sequence in map(sequence_from_row, sequences_json):
-        by_schema[name]["sequences"].append(sequence)
-    for name, collation in map(collation_from_row, collations_json):
-        by_schema[name]["collations"].append(collation)
-    for name, role, on, acl in defaults_json:
-        by_schema[name]["defaults"].append(
-            model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
-        )
+    by_schema = _by_schema(
+        state,
+        (
+            ("functions", functions),
+            ("views", views),
+            ("types", map(type_from_row, types_json)),
+            ("sequences", map(sequence_from_row, sequences_json)),
+            ("collations", map(collation_from_row, collations_json)),
+            ("defaults", map(_default_privilege, defaults_json)),
+        ),
+    )
     owners: dict[str, tuple[str | None, model.Grants | None]] = {
         schema_name: (owner, grants(acl, owner)) for schema_name, owner, acl in schemas_json
     }
-    schemas: list[model.Schema] = []
-    for schema in state.schemas:
-        found = by_schema[schema.name]
-        owner, schema_grants = owners.get(schema.name, (None, None))
-        schemas.append(
-            replace(
-                schema,
-                owner=owner,
-                grants=schema_grants,
-                # In the order a spec loads them: by name (a function by its signature).
-                functions=tuple(sorted(found["functions"], key=_by_name)),
-                views=tuple(sorted(found["views"], key=_by_name)),
-                types=tuple(sorted(found["types"], key=_by_name)),
-                sequences=tuple(sorted(found["sequences"], key=_by_name)),
-                collations=tuple(sorted(found["collations"], key=_by_name)),
-                default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
-            )
-        )
     surface = replace(
         state,
-        schemas=tuple(schemas),
+        schemas=tuple(
+            _with_objects(schema, by_schema[schema.name], *owners.get(schema.name, (None, None)))
+            for schema in state.schemas
+        ),
         extensions=tuple(map(_extension, extensions)),
-        publications=tuple(
-            model.Publication(
-                name=name,
-                all_tables=all_tables,
-                operations=tuple(op for op, on in zip(_OPERATIONS, flags, strict=True) if on),
-                tables=tuple(tables or ()),
-            )
-            for name, all_tables, *flags, tables in publications
-        ),
-        event_triggers=tuple(
-            model.EventTrigger(
-                name=name,
-                event=event,
-                function=f"{quote.qualified(function_schema, function_name)}()",
-                enabled=_ENABLED[enabled],
-                tags=tuple(sorted(tags or ())),
-            )
-            for name, event, function_schema, function_name, enabled, tags in events
-        ),
+        publications=tuple(map(_publication, publications)),
+        event_triggers=tuple(map(_event_trigger, events)),
     )
     return with_advisor_facts(surface, *advisor_facts)
+
+
+def _by_schema(
+    state: model.State, kinds: Sequence[tuple[str, Iterable[tuple[str, Any]]]]
+) -> dict[str, dict[str, list[Any]]]:
+    """Each asked schema's objects, by kind: ``kinds`` pairs a kind with its (schema,
+    object) pairs."""
+    by_schema: dict[str, dict[str, list[Any]]] = {
+        s.name: {kind: [] for kind, _ in kinds} for s in state.schemas
+    }
+    for kind, pairs in kinds:
+        for name, item in pairs:
+            by_schema[name][kind].append(item)
+    return by_schema
+
+
+def _with_objects(
+    schema: model.Schema,
+    found: Mapping[str, list[Any]],
+    owner: str | None,
+    schema_grants: model.Grants | None,
+) -> model.Schema:
+    return replace(
+        schema,
+        owner=owner,
+        grants=schema_grants,
+        # In the order a spec loads them: by name (a function by its signature).
+        functions=tuple(sorted(found["functions"], key=_by_name)),
+        views=tuple(sorted(found["views"], key=_by_name)),
+        types=tuple(sorted(found["types"], key=_by_name)),
+        sequences=tuple(sorted(found["sequences"], key=_by_name)),
+        collations=tuple(sorted(found["collations"], key=_by_name)),
+        default_privileges=tuple(sorted(found["defaults"], key=lambda d: (d.role, d.on))),
+    )
+
+
+def _default_privilege(row: Sequence[Any]) -> tuple[str, model.DefaultPrivilege]:
+    schema, role, on, acl = row
+    return schema, model.DefaultPrivilege(role=role, on=_DEFAULT_ON[on], grants=grants(acl, ""))
+
+
+def _publication(row: Sequence[Any]) -> model.Publication:
+    name, all_tables, *flags, tables = row
+    return model.Publication(
+        name=name,
+        all_tables=all_tables,
+        operations=tuple(op for op, on in zip(_OPERATIONS, flags, strict=True) if on),
+        tables=tuple(tables or ()),
+    )
+
+
+def _event_trigger(row: Sequence[Any]) -> model.EventTrigger:
+    name, event, function_schema, function_name, enabled, tags = row
+    return model.EventTrigger(
+        name=name,
+        event=event,
+        function=f"{quote.qualified(function_schema, function_name)}()",
+        enabled=_ENABLED[enabled],
+        tags=tuple(sorted(tags or ())),
+    )
 
 
 def _extension(row: Sequence[Any]) -> model.Extension:

@@ -1,8 +1,10 @@
 """What the diff knows while it walks one schema of the spec: the schema, the pending
-migrations, what was left unread, how owners map; and how it words a finding. Pure.
+migrations, what was left unread, how owners map; how it words a finding, and how it
+weighs a change. Pure.
 
-Shared by :mod:`monitor.schema.compare.diff` (tables) and :mod:`monitor.schema.compare.security`
-(the security surface).
+Shared by :mod:`monitor.schema.compare.diff` (tables) and the modules of the other
+kinds beside it (:mod:`~monitor.schema.compare.schema_objects`,
+:mod:`~monitor.schema.compare.database_objects`, ...).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from monitor.schema.model import (
     Schema,
     Severity,
 )
+
+# What a kind's comparison decides: the change, its severity and the fields that differ;
+# None when the two are the same.
+Verdict = tuple[Change, Severity, list[str]] | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +89,40 @@ def fields_but(cls: type, left_out: frozenset[str]) -> Callable[[Any], Any]:
         names = [f.name for f in dataclasses.fields(cls) if f.name not in left_out and f.compare]
         getter = _GETTERS[cls, left_out] = operator.attrgetter(*names)
     return getter
+
+
+_NOT_DEFINITION = frozenset({"migration", "owner", "grants", "rls_tables", "indexes"})
+
+
+def same_definition(expected: Any, actual: Any) -> bool:
+    """Equal as written, apart from what is compared on its own (owner, grants, provenance)."""
+    definition = fields_but(type(expected), _NOT_DEFINITION)
+    return bool(definition(expected) == definition(actual))
+
+
+def verdict(changed: list[str], widened: list[str], narrowed: list[str], critical: bool) -> Verdict:
+    """Widened when anything lets more through (critical when ``critical`` says so),
+    narrowed when everything only lets less, changed otherwise."""
+    if not (changed or widened or narrowed):
+        return None
+    fields = widened + narrowed + changed
+    if widened:
+        return Change.WIDENED, Severity.CRITICAL if critical else Severity.WARNING, fields
+    if narrowed and not changed:
+        return Change.NARROWED, Severity.WARNING, fields
+    return Change.CHANGED, Severity.CRITICAL if critical else Severity.WARNING, fields
+
+
+def trigger_verdict(changed: list[str], expected_enabled: str, actual_enabled: str) -> Verdict:
+    """A trigger's (or an event trigger's) verdict: its definition first, then whether it
+    fires (disabled is a change of its own)."""
+    if changed:
+        return Change.CHANGED, Severity.WARNING, changed
+    if expected_enabled != actual_enabled:
+        if actual_enabled == "disabled":
+            return Change.DISABLED, Severity.WARNING, ["enabled"]
+        return Change.CHANGED, Severity.WARNING, ["enabled"]
+    return None
 
 
 def migration_version(migration: str) -> str:

@@ -14,10 +14,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from monitor.schema import normalize
-from monitor.schema.compare import layout
-from monitor.schema.compare import security as diff_security
+from monitor.schema.compare import database_objects, layout, schema_objects
 from monitor.schema.compare.context import Context as _Context
-from monitor.schema.compare.context import fields_but
+from monitor.schema.compare.context import Verdict, fields_but, trigger_verdict, verdict
 from monitor.schema.compare.context import migration_version as migration_version
 from monitor.schema.compare.describing import describe, describe_changes
 from monitor.schema.model import (
@@ -64,11 +63,11 @@ def diff(expected: State, actual: State, *, skipped: Collection[str] = ()) -> tu
         context = _Context(schema, pending, frozenset(skipped), expected.owners, own)
         findings.extend(context.filtered(_schema_findings(context, schema, live)))
         findings.extend(
-            context.filtered(diff_security.schema_findings(context, schema, live, expected.owners))
+            context.filtered(schema_objects.schema_findings(context, schema, live, expected.owners))
         )
         findings.extend(context.filtered(_matview_index_findings(context, schema, live)))
     is_pending = _Context(Schema(""), pending, frozenset(), expected.owners).is_pending
-    findings.extend(diff_security.database_findings(expected, actual, is_pending))
+    findings.extend(database_objects.database_findings(expected, actual, is_pending))
     findings.extend(layout.publication_findings(expected, actual))
     return tuple(sorted(findings, key=_sort_key))
 
@@ -247,7 +246,7 @@ def _table_findings(context: _Context, expected: Table, actual: Table) -> Iterat
             expected.migration,
         )
     yield from _columns(context, expected, actual)
-    yield from diff_security.table_findings(context, expected, actual, context.owners)
+    yield from schema_objects.table_findings(context, expected, actual, context.owners)
     yield from layout.table_findings(context, expected, actual)
     backed: frozenset[str] | None = None
     for spec in _COLLECTIONS:
@@ -419,9 +418,9 @@ def _collection(
             continue
         if _equal_but_provenance(item, found):
             continue
-        verdict = _COMPARE[spec.kind](item, found, table)
-        if verdict is not None:
-            change, severity, changed = verdict
+        outcome = _COMPARE[spec.kind](item, found, table)
+        if outcome is not None:
+            change, severity, changed = outcome
             detail = describe_changes(changed, item, found)
             yield context.finding(
                 spec.kind,
@@ -452,9 +451,6 @@ def _collection(
                     None,
                     describe(item),
                 )
-
-
-Verdict = tuple[Change, Severity, list[str]] | None
 
 
 def _same_items(expected: Sequence[Any] | None, actual: Sequence[Any] | None) -> bool:
@@ -562,7 +558,7 @@ def _compare_policy(expected: Any, actual: Any, table: str) -> Verdict:
     for field in ("using", "with_check"):
         if not normalize.same_expression(getattr(expected, field), getattr(actual, field), table):
             widened.append(field)  # a changed USING/WITH CHECK cannot be proven narrower
-    return diff_security.verdict(changed, widened, narrowed, bool(widened))
+    return verdict(changed, widened, narrowed, bool(widened))
 
 
 def _roles(roles: frozenset[str]) -> frozenset[str]:
@@ -579,13 +575,7 @@ def _compare_trigger(expected: Any, actual: Any, table: str) -> Verdict:
         changed.append("function")
     if not normalize.same_expression(expected.when, actual.when, table):
         changed.append("when")
-    if changed:
-        return Change.CHANGED, Severity.WARNING, changed
-    if expected.enabled != actual.enabled:
-        if actual.enabled == "disabled":
-            return Change.DISABLED, Severity.WARNING, ["enabled"]
-        return Change.CHANGED, Severity.WARNING, ["enabled"]
-    return None
+    return trigger_verdict(changed, expected.enabled, actual.enabled)
 
 
 def _upper(value: Any) -> Any:

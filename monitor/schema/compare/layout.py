@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from monitor.schema.compare.context import Context
+from monitor.schema.compare.database_objects import PLATFORM_SCHEMAS
 from monitor.schema.compare.describing import describe
-from monitor.schema.compare.security import PLATFORM_SCHEMAS
 from monitor.schema.model import (
     TABLE_PRIVILEGES,
     Change,
