@@ -26,7 +26,8 @@ import structlog
 
 from monitor import cli
 from monitor.daemon import runner as daemon
-from monitor.daemon.metrics import ALERTED_DRIFT
+from monitor.daemon.metrics_drift import ALERTED_DRIFT
+from monitor.daemon.target import TargetRunner
 from tests.support.clock import ManualClock
 from tests.support.daemon import Running, dbname, events_named, running, write_config
 from tests.support.postgres import use_an_index
@@ -410,7 +411,7 @@ def blocking_pids(conn: psycopg.Connection[Any], pid: int) -> set[int]:
     return set(row[0])
 
 
-def runner_results(runner: daemon.TargetRunner) -> Any:
+def runner_results(runner: TargetRunner) -> Any:
     found = runner._store.latest().target(runner.name)
     assert found is not None
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from pathlib import Path
 
 import pytest
 import structlog
@@ -17,9 +16,8 @@ from apscheduler.events import (
 )
 
 from monitor.daemon import events as log
-from monitor.daemon import runner as daemon
+from monitor.daemon.jobs import Jobs
 from monitor.schema.model import Change, Finding, Kind, Severity
-from tests.support.paths import SPEC
 
 
 @pytest.mark.parametrize(
@@ -130,13 +128,8 @@ def test_a_forgotten_target_starts_fresh() -> None:
     assert [e["event"] for e in logs] == ["drift_detected", "drift_detected"]
 
 
-def test_a_misfiring_check_is_logged_once_until_it_runs_again(tmp_path: Path) -> None:
-    config = tmp_path / "monitor.yaml"
-    config.write_text(
-        f"version: 1\nstate_dir: {tmp_path / 'state'}\n"
-        f"targets:\n  - {{name: app, dsn: 'host=/nonexistent', spec: {SPEC}}}\n"
-    )
-    monitor = daemon.Daemon(*daemon.load(config))
+def test_a_misfiring_check_is_logged_once_until_it_runs_again() -> None:
+    jobs = Jobs(1, log.Events(log.get_logger()))
     with structlog.testing.capture_logs() as logs:
         for code in (
             EVENT_JOB_MISSED,
@@ -144,7 +137,7 @@ def test_a_misfiring_check_is_logged_once_until_it_runs_again(tmp_path: Path) ->
             EVENT_JOB_EXECUTED,
             EVENT_JOB_MISSED,
         ):
-            monitor._on_job_event(JobEvent(code, "app:drift", "default"))
+            jobs.on_job_event(JobEvent(code, "app:drift", "default"))
     assert [(e["event"], e["check"], e["reason"]) for e in logs] == [
         ("check_misfired", "drift", "missed its start time"),
         ("check_misfired", "drift", "missed its start time"),

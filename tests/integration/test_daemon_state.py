@@ -15,19 +15,20 @@ import structlog
 from monitor.clock import SYSTEM_CLOCK
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import TargetResults
+from monitor.daemon.target import TargetRunner
 from tests.support.clock import ManualClock
 from tests.support.daemon import events_named, write_config
 
 INDEX = "idx_active_integrations"
 
 
-def results(runner: daemon.TargetRunner) -> TargetResults:
+def results(runner: TargetRunner) -> TargetResults:
     found = runner._store.latest().target(runner.name)
     assert found is not None
     return found
 
 
-def started(config_path: Path, clock: ManualClock | None = None) -> daemon.TargetRunner:
+def started(config_path: Path, clock: ManualClock | None = None) -> TargetRunner:
     config, specs = daemon.load(config_path)
     monitor = daemon.Daemon(config, specs, clock=clock or SYSTEM_CLOCK)
     return monitor.runners["app"]

@@ -16,6 +16,7 @@ from monitor.daemon import events as log
 from monitor.daemon import metrics
 from monitor.daemon import runner as daemon
 from monitor.daemon.results import StatementsResult
+from monitor.daemon.target import TargetRunner
 from monitor.postgres import db, statements
 from monitor.schema import spec
 from monitor.window import report, watch
@@ -45,7 +46,7 @@ def statements_of(running: daemon.Daemon) -> StatementsResult:
     return target.statements
 
 
-def daemon_on(dsn: str, directory: Path) -> tuple[ManualClock, daemon.Daemon, daemon.TargetRunner]:
+def daemon_on(dsn: str, directory: Path) -> tuple[ManualClock, daemon.Daemon, TargetRunner]:
     """A daemon in this process watching `dsn`, its checks run by the test, its clock too."""
     clock = ManualClock(START)
     config, specs = daemon.load(write_config(directory, dsn))

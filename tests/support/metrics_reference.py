@@ -13,14 +13,14 @@ from typing import TypeVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from monitor.daemon.metrics import (
+from monitor.daemon.metrics import CHECKS
+from monitor.daemon.metrics_drift import (
     ADVISORY_SERIES,
     ALERTED_DRIFT,
-    CHECKS,
     DRIFT_FINDING_SERIES,
-    PREFIX,
     PRESENT_SERIES_KINDS,
 )
+from monitor.daemon.metrics_format import PREFIX
 from monitor.daemon.results import Results, TargetResults
 from monitor.schema.advisors import RULES
 from monitor.schema.model import Change, Finding, Kind, Severity

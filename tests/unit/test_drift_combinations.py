@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from monitor.daemon.metrics import ALERTED_DRIFT
+from monitor.daemon.metrics_drift import ALERTED_DRIFT
 from monitor.schema.compare.diff import diff
 from monitor.schema.model import DRIFT_COMBINATIONS, Change, Kind, Severity, State
 from tests.support.drifts import DRIFT, SECURITY_DRIFTS

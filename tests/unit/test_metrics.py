@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.daemon import metrics
-from monitor.daemon.metrics import ALERTED_DRIFT, DRIFT_FINDING_SERIES
+from monitor.daemon.metrics_drift import ADVISORY_SERIES, ALERTED_DRIFT, DRIFT_FINDING_SERIES
 from monitor.daemon.results import (
     CheckResult,
     DriftResult,
@@ -458,14 +458,12 @@ def test_without_advisories_the_per_object_family_is_absent_but_the_counts_stay(
 
 
 def test_advisories_beyond_the_cap_are_counted_not_shown() -> None:
-    many = tuple(
-        replace(DUPLICATE, object=f"idx_{n:05}") for n in range(metrics.ADVISORY_SERIES + 5)
-    )
+    many = tuple(replace(DUPLICATE, object=f"idx_{n:05}") for n in range(ADVISORY_SERIES + 5))
     clean = target()
     assert clean.drift is not None
     samples = scrape(results(replace(clean, drift=replace(clean.drift, advisories=many))))
     shown = [name for name, _ in samples if name == "schema_monitor_advisories"]
-    assert len(shown) == metrics.ADVISORY_SERIES
+    assert len(shown) == ADVISORY_SERIES
     assert value(
         samples, "advisory_rules", target="supabase", rule="duplicate_index",
         level="warning",
