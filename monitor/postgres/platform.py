@@ -24,6 +24,7 @@ from typing import Any
 from pglast.parser import ParseError, parse_sql_json
 
 from monitor.documents import files
+from monitor.schema.normalize import tree_nodes
 
 # The tables of the platform's services, as Supabase's hosted databases hold them
 # (past and present versions), by schema: never expected, never unexpected.
@@ -190,14 +191,7 @@ def _uses(sources: Sequence[tuple[str, str]]) -> _Uses:
 
 def _walk(node: Any, file: str, uses: _Uses) -> None:
     """Every platform schema, function, relation and role a parse tree names."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-            continue
-        if not isinstance(item, dict):
-            continue
+    for item in tree_nodes(node):
         if (schema := item.get("CreateSchemaStmt", {}).get("schemaname")) is not None:
             first = uses.created_schemas.get(schema, (file, True))
             if_not_exists = bool(item["CreateSchemaStmt"].get("if_not_exists"))
@@ -213,7 +207,6 @@ def _walk(node: Any, file: str, uses: _Uses) -> None:
                 uses.used.setdefault(name, file)
         if item.get("rolename") in PLATFORM_ROLES:
             uses.used.setdefault(item["rolename"], file)
-        stack.extend(value for value in item.values() if isinstance(value, dict | list))
 
 
 def _qualified(parts: Any) -> str | None:

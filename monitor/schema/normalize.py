@@ -672,3 +672,16 @@ def read_relations(query: str) -> frozenset[tuple[str | None, str]]:
     except SqlSyntaxError:
         return frozenset()
     return frozenset((node.get("schemaname"), node["relname"]) for node in _nodes(tree, "RangeVar"))
+
+
+def tree_nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every node (mapping) of a parse tree as pglast's JSON gives it, without recursion: a
+    deep expression must not reach Python's recursion limit."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            yield item
+            stack.extend(value for value in item.values() if isinstance(value, dict | list))

@@ -10,6 +10,8 @@ from typing import Any
 
 from pglast import parser
 
+from monitor.schema.normalize import tree_nodes
+
 EXCERPT_CHARS = 120
 # Statements whose top-level parse node is one of these are kept; EXPLAIN, PREPARE and
 # the rest of the utility statements (our own probes among them) are not workload.
@@ -112,14 +114,7 @@ class _Walk:
         self.parameters = 0
 
     def visit(self, node: Any) -> None:
-        stack = [node]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list):
-                stack.extend(item)
-                continue
-            if not isinstance(item, dict):
-                continue
+        for item in tree_nodes(node):
             for key, value in item.items():
                 # A RangeVar is wrapped where any node may stand (FROM), bare where only
                 # a relation may (the target of INSERT, UPDATE, DELETE, MERGE).
@@ -129,5 +124,3 @@ class _Walk:
                     self.ctes.add(value["ctename"])
                 elif key == "ParamRef":
                     self.parameters = max(self.parameters, int(value.get("number", 0)))
-                if isinstance(value, dict | list):
-                    stack.append(value)
