@@ -70,6 +70,7 @@ def _run(dsn: str, statement: str) -> None:
         conn.execute(statement.encode())
 
 
+@pytest.mark.slow  # every layout but Supabase's is left to `make test-all`, as in test_layouts
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_folder_builds_checks_clean_and_its_pending_migration_is_seen(
     name: str, make_database: Callable[..., str], pg_server: str, tmp_path: Path
