@@ -108,6 +108,17 @@ def snapshot(
     return Snapshot(state, skipped, statements, problem, reader.over_cap, limits, missing)
 
 
+def versions(conn: psycopg.Connection[Any], schemas: Sequence[str]) -> dict[tuple[str, ...], str]:
+    """Every object of `schemas` (and the database's extensions, publications and event
+    triggers) by its provenance key, with the catalog rows it is made of as its version:
+    one statement, for `spec build` to run after each migration file."""
+    # One statement on an autocommit session (db.connect): a snapshot of its own. Run
+    # hundreds of times a build, it is prepared: planning it costs half as much again.
+    query = load_query("catalog_versions")
+    rows = conn.execute(query, {"schemas": list(schemas)}, prepare=True).fetchall()
+    return {surface.version_key(*row[:5]): row[5] for row in rows}
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Build the model without garbage collection passes.

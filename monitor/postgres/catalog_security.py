@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from monitor.schema import model, quote
+from monitor.schema import model, normalize, quote
 
 Row = tuple[Any, ...]
 
@@ -465,3 +465,18 @@ def _queue(row: Sequence[Any]) -> model.Table:
     return model.Table(
         name, rls=model.Rls(enabled=rls_enabled), owner=owner, grants=grants(acl, owner)
     )
+
+
+def version_key(
+    collection: str, schema: str, table: str | None, name: str, detail: str | None
+) -> tuple[str, ...]:
+    """The key of a ``catalog_versions.sql`` row, as provenance keys the model's objects
+    (``provenance_security.identity``): a table's parts by table and name, a function by
+    its signature, default privileges by role and kind of object."""
+    if table is not None:
+        return (collection, schema, table, name)
+    if collection == "functions":
+        name = normalize.function_key(quote.signature(name, detail or ""))
+    elif collection == "default_privileges":
+        name = f"{name} {_DEFAULT_ON[detail or '']}"
+    return (collection, schema, name)

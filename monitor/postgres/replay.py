@@ -13,9 +13,11 @@ Trust: the migrations run with the rights of the scratch server's user (a
 superuser on a private server). Replaying someone else's migrations on your
 shadow server is running their code there.
 
-The catalog is read after the bootstrap and after every migration file; the
-pure :func:`monitor.schema.spec.provenance.provenance` turns that sequence of
-states into the spec.
+The catalog is read whole after the bootstrap and at the end; after every
+migration file one statement reads the versions of its objects (their keys and
+the catalog rows they are made of: a whole read costs ten times as much, and
+would be most of a build's time). The pure
+:func:`monitor.schema.spec.provenance.provenance` turns them into the spec.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SCRATCH_PREFIX = "schema_monitor_scratch_"
 BOOTSTRAP_NAME = "supabase_bootstrap.sql"
 
 Progress = Callable[[int, int, str], None]
+Versions = dict[tuple[str, ...], str]
 Notice = Callable[[str], None]
 
 
@@ -118,12 +121,16 @@ def build(
             "stand-ins used for extensions the scratch server lacks (same schemas, types and"
             f" function signatures; no behaviour): {', '.join(replayed.standins)}"
         )
-    say(f"building the spec from {len(replayed.states) + 1} catalog states")
-    states = zip(found.migrations, replayed.states, strict=True)
-    steps = [Step(migration.name, state) for migration, state in states]
+    say(f"building the spec from {len(replayed.steps)} migrations")
+    steps = [
+        Step(migration.name, versions)
+        for migration, versions in zip(found.migrations, replayed.steps, strict=True)
+    ]
     return provenance(
         replayed.baseline,
         steps,
+        start=replayed.start,
+        final=replayed.final,
         schemas=replayed.watched,
         ledger=ledger,
         platform=platform.PLATFORM_TABLES if supabase_bootstrap else None,
@@ -169,7 +176,9 @@ _SCHEMAS_QUERY = (
 @dataclass(frozen=True, slots=True)
 class _Replayed:
     baseline: model.State
-    states: list[model.State]
+    start: Versions  # the bootstrap's objects' versions
+    steps: list[Versions]  # after each file
+    final: model.State
     watched: tuple[str, ...]  # the schemas the spec must hold
     standins: tuple[str, ...]
 
@@ -181,7 +190,8 @@ def _replay(
     asked: Sequence[str],
     progress: Progress | None,
 ) -> _Replayed:
-    """Apply everything, reading the catalog after the bootstrap and after each file."""
+    """Apply everything, reading the catalog after the bootstrap and at the end, and the
+    versions of its objects after each file."""
     with db.connect(dsn) as reader, _Writer(dsn) as writer:
         available = extensions.available(reader)
         standins = extensions.Standins(available)
@@ -189,13 +199,15 @@ def _replay(
             writer.apply(source, standins)
         before = _schemas(reader)
         baseline = _snapshot(reader, before, standins)
-        states = []
+        start = _versions(reader, before, standins)
+        steps = []
         for number, source in enumerate(files, start=1):
             if progress is not None:
                 progress(number, len(files), source.name)
             writer.apply(source, standins)
-            states.append(_snapshot(reader, _schemas(reader), standins))
+            steps.append(_versions(reader, _schemas(reader), standins))
         after = _schemas(reader)
+        final = _snapshot(reader, after, standins)
     if asked:
         watched = tuple(dict.fromkeys(asked))
     else:
@@ -209,7 +221,7 @@ def _replay(
         else name
         for name in standins.used
     )
-    return _Replayed(baseline, states, watched, used)
+    return _Replayed(baseline, start, steps, final, watched, used)
 
 
 # A file that sets what new sessions start with: the next file gets a new session.
@@ -268,12 +280,26 @@ def _schemas(reader: psycopg.Connection[Any]) -> list[str]:
     return [name for (name,) in reader.execute(_SCHEMAS_QUERY).fetchall()]
 
 
+def _users(present: Sequence[str], standins: extensions.Standins) -> list[str]:
+    """Every schema that exists now but the stand-ins' own (a migration may create or drop one)."""
+    return [name for name in present if name not in standins.schemas]
+
+
+def _versions(
+    reader: psycopg.Connection[Any], present: Sequence[str], standins: extensions.Standins
+) -> Versions:
+    """The versions of the objects, the stand-ins made so far among the extensions
+    (as :func:`extensions.with_standins` puts them in a state)."""
+    found = catalog.versions(reader, _users(present, standins))
+    for name, schema in standins.created.items():
+        found[("extensions", "", name)] = f"stand-in in {schema}"
+    return found
+
+
 def _snapshot(
     reader: psycopg.Connection[Any], present: Sequence[str], standins: extensions.Standins
 ) -> model.State:
-    """Every schema that exists now but the stand-ins' own (a migration may create or drop one)."""
-    existing = [name for name in present if name not in standins.schemas]
-    state = catalog.snapshot(reader, existing, ledger_table=None).state
+    state = catalog.snapshot(reader, _users(present, standins), ledger_table=None).state
     return extensions.with_standins(state, standins)
 
 

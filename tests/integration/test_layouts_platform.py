@@ -261,5 +261,5 @@ def test_a_long_build_says_how_far_it_is_outside_a_terminal(pg_server: str, tmp_
     lines = stderr.splitlines()
     assert "schema-monitor: applying 50/60: 0050_t50.sql" in lines
     assert "schema-monitor: applying 60/60: 0060_t60.sql" in lines
-    assert "schema-monitor: building the spec from 61 catalog states" in lines
+    assert "schema-monitor: building the spec from 60 migrations" in lines
     assert "\r" not in stderr

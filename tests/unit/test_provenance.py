@@ -27,7 +27,7 @@ from monitor.schema.model import (
     Trigger,
 )
 from monitor.schema.spec import dumps, loads
-from monitor.schema.spec.provenance import Step, provenance
+from monitor.schema.spec.provenance import Step, provenance, versions_of
 from tests.support.strategies import states
 
 BASE = "20250101000000_base_schema"
@@ -81,10 +81,30 @@ INTEGRATIONS = table("integrations", ID, ORG, ACTIVE, PKEY, PKEY_INDEX, rls=Rls(
 USERS = table("users", ID, Index("users_pkey", ("id",), unique=True))
 
 
+def replayed(
+    baseline: State,
+    steps: list[tuple[str, State]],
+    *,
+    schemas: tuple[str, ...] = ("public",),
+    ledger: Ledger | None = None,
+    platform: dict[str, tuple[str, ...]] | None = None,
+) -> State:
+    """The spec of a replay that left these states, each object's definition its version."""
+    return provenance(
+        baseline,
+        [Step(m, versions_of(s)) for m, s in steps],
+        start=versions_of(baseline),
+        final=steps[-1][1] if steps else baseline,
+        schemas=schemas,
+        ledger=ledger,
+        platform=platform,
+    )
+
+
 def build(
     *steps: tuple[str, State], baseline: State = EMPTY, schemas: tuple[str, ...] = ("public",)
 ) -> State:
-    return provenance(baseline, [Step(m, s) for m, s in steps], schemas=schemas, ledger=None)
+    return replayed(baseline, list(steps), schemas=schemas)
 
 
 def bare(found: State) -> State:
@@ -279,12 +299,8 @@ def test_a_schema_holding_bootstrap_tables_ignores_them_by_name_and_reports_the_
 
 def test_platform_tables_beyond_the_bootstrap_are_ignored_too() -> None:
     users = dataclasses.replace(USERS, policies=(VIEW,))
-    spec = provenance(
-        BOOTSTRAP,
-        [Step(CREATE, state(auth=(users,)))],
-        schemas=("public",),
-        ledger=None,
-        platform={"auth": ("users", "mfa_factors")},
+    spec = replayed(
+        BOOTSTRAP, [(CREATE, state(auth=(users,)))], platform={"auth": ("users", "mfa_factors")}
     )
     auth = spec.schema("auth")
     assert auth is not None
@@ -352,16 +368,14 @@ def test_an_asked_schema_that_never_appears_is_an_error() -> None:
 
 def test_the_ledger_is_the_one_given() -> None:
     ledger = Ledger(applied=("20250101000000", "20250122000000"))
-    spec = provenance(
-        EMPTY, [Step(CREATE, state(INTEGRATIONS))], schemas=("public",), ledger=ledger
-    )
+    spec = replayed(EMPTY, [(CREATE, state(INTEGRATIONS))], ledger=ledger)
     assert spec.ledger == ledger
 
 
 @given(states())
 def test_one_migration_from_nothing_gives_back_its_state_stamped_by_it(found: State) -> None:
     snapshot = bare(found)
-    spec = provenance(EMPTY, [Step(CREATE, snapshot)], schemas=("public",), ledger=None)
+    spec = replayed(EMPTY, [(CREATE, snapshot)])
     assert bare(spec) == snapshot
     assert all(set(provenance_of(t).values()) == {CREATE} for t in public(spec).tables)
 
@@ -369,6 +383,6 @@ def test_one_migration_from_nothing_gives_back_its_state_stamped_by_it(found: St
 @given(states())
 def test_a_migration_that_changes_nothing_yields_no_tables_of_the_bootstrap(found: State) -> None:
     snapshot = bare(found)
-    spec = provenance(snapshot, [Step(CREATE, snapshot)], schemas=("public",), ledger=None)
+    spec = replayed(snapshot, [(CREATE, snapshot)])
     assert public(spec).tables == ()
     assert public(spec).absent == ()

@@ -1,9 +1,11 @@
-"""Provenance: the spec that a sequence of catalog states describes. Pure, no database.
+"""Provenance: the spec that a replay of the migrations describes. Pure, no database.
 
-`spec build` reads the catalog after the bootstrap and after every migration
-file; this turns that sequence into the spec: who created or last changed each
-object, what was dropped for good, and which objects belong to the platform
-(the bootstrap), which are never expected.
+`spec build` reads the whole catalog after the bootstrap and at the end, and
+after every migration file the versions of its objects (their keys, and the
+catalog rows they are made of: see ``catalog_versions.sql``), a tenth of the
+cost of a whole read. This turns them into the spec: who created or last
+changed each object, what was dropped for good, and which objects belong to the
+platform (the bootstrap), which are never expected.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.schema import model
-from monitor.schema.spec.provenance_security import with_security_surface
+from monitor.schema.spec import provenance_security as security
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """The catalog as one migration left it."""
+    """The catalog as one migration left it: every object's key, and a version of it
+    that moves when the object changes (its catalog rows, or its definition itself)."""
 
     migration: str  # the provenance stamp of the migration
-    state: model.State
+    versions: Mapping[tuple[str, ...], object]
 
 
 # Where a table's objects live, in the order of the model.
@@ -47,7 +50,8 @@ _PLATFORM_EXTRA = model.ExtraPolicy(
 )
 
 # (collection, schema, table, name); a table's own key is ("tables", schema, table, table).
-Key = tuple[str, str, str, str]
+# The security surface's keys have three parts (see provenance_security).
+Key = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +65,21 @@ def provenance(
     baseline: model.State,
     steps: Sequence[Step],
     *,
+    start: Mapping[tuple[str, ...], object],
+    final: model.State,
     schemas: Sequence[str],
     ledger: model.Ledger | None,
     platform: Mapping[str, Sequence[str]] | None = None,
 ) -> model.State:
-    """The spec that a sequence of catalog states describes.
+    """The spec that a replay describes.
 
-    `baseline` is the catalog after the bootstrap, `steps` the catalog after
-    each migration. Each object is stamped with the migration that created or
-    last changed it. Objects that existed at some point but not at the end are
-    listed as absent, stamped with the migration that dropped them, unless
-    they went with their whole table (then only the table is absent).
+    `baseline` is the catalog after the bootstrap and `start` its versions,
+    `steps` the versions after each migration, `final` the catalog at the end.
+    Each object is stamped with the migration that created or last changed it;
+    one of the bootstrap's that ends as the bootstrap made it has no stamp.
+    Objects that existed at some point but not at the end are listed as absent,
+    stamped with the migration that dropped them, unless they went with their
+    whole table (then only the table is absent).
     Bootstrap tables appear only with the objects migrations added or changed.
     The `schemas` asked for are always present; the others (those of the
     bootstrap) only when a migration touched them.
@@ -81,19 +89,14 @@ def provenance(
     lists their names in `ignore`, so a table of the user's own in that schema
     is still reported when it appears unlisted.
     """
-    objects = _objects(baseline)
-    changed_by: dict[Key, str | None] = dict.fromkeys(objects)
-    dropped: dict[Key, _Drop] = {}
-    for number, step in enumerate(steps):
-        now = _objects(step.state)
-        for key, value in now.items():
-            if key not in objects or objects[key] != value:
-                changed_by[key] = step.migration
-        for key in objects.keys() - now.keys():
-            dropped[key] = _Drop(number, step.migration, _table_key(key) not in now)
-        objects = now
-
-    final = steps[-1].state if steps else baseline
+    changed_by, dropped, gone = _history(start, steps)
+    # The bootstrap's objects that end as it made them, never dropped on the way, are
+    # the platform's: no stamp, whatever a migration rewrote (a GRANT of what it had).
+    after = versions_of(final)
+    for key, value in versions_of(baseline).items():
+        if key not in gone and after.get(key, _GONE) == value:
+            changed_by[key] = None
+    objects: dict[Key, object] = {k: v for k, v in after.items() if len(k) == 4}
     missing = [name for name in schemas if final.schema(name) is None]
     if missing:
         raise MonitorError(
@@ -136,7 +139,41 @@ def provenance(
             )
         )
     tables_only = model.State(schemas=tuple(result), ledger=ledger)
-    return with_security_surface(tables_only, baseline, steps, schemas)
+    return security.with_security_surface(tables_only, baseline, final, changed_by, schemas)
+
+
+_GONE = object()
+
+
+def _history(
+    start: Mapping[tuple[str, ...], object], steps: Sequence[Step]
+) -> tuple[dict[Any, str | None], dict[Key, _Drop], set[Key]]:
+    """Who last changed each object (None: the bootstrap); the drops of tables and their
+    parts, each with the latest migration that dropped it; every key that went once."""
+    versions = start
+    changed_by: dict[Any, str | None] = dict.fromkeys(versions)
+    dropped: dict[Key, _Drop] = {}
+    gone: set[Key] = set()
+    for number, step in enumerate(steps):
+        now = step.versions
+        for key, value in now.items():
+            if key not in versions or versions[key] != value:
+                changed_by[key] = step.migration
+        for key in versions.keys() - now.keys():
+            gone.add(key)
+            if len(key) == 4:  # a table, or one of its parts
+                table_gone = _table_key(key) not in now
+                dropped[key] = _Drop(number, step.migration, table_gone)
+        versions = now
+    return changed_by, dropped, gone
+
+
+def versions_of(state: model.State) -> dict[tuple[str, ...], object]:
+    """Every object of a state by key, its definition as its version."""
+    found: dict[tuple[str, ...], object] = {}
+    found.update(_objects(state))
+    found.update(security.objects(state))
+    return found
 
 
 def _objects(state: model.State) -> dict[Key, object]:
@@ -162,17 +199,17 @@ def _stamped(
     schema: str,
     table: model.Table,
     bootstrap: model.Table | None,
-    changed_by: dict[Key, str | None],
+    changed_by: Mapping[Any, str | None],
 ) -> model.Table | None:
     """`table` with provenance; for a bootstrap table only what migrations changed, or None."""
 
     def collection(name: str) -> tuple[Any, ...]:
         return tuple(
-            replace(item, migration=changed_by[(name, schema, table.name, item.name)])
+            replace(item, migration=changed_by.get((name, schema, table.name, item.name)))
             for item in getattr(table, name) or ()
         )
 
-    created_by = changed_by[("tables", schema, table.name, table.name)]
+    created_by = changed_by.get(("tables", schema, table.name, table.name))
     whole = bootstrap is None or created_by is not None
     kept = {name: collection(name) for name in _COLLECTIONS}
     if not whole:

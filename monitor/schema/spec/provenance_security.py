@@ -11,9 +11,9 @@ platform with more of them, or other versions, checks clean.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from monitor.schema import model, normalize
 
@@ -21,18 +21,11 @@ _SCHEMA_COLLECTIONS = ("functions", "views", "types", "sequences", "default_priv
 _DATABASE_COLLECTIONS = ("extensions", "publications", "event_triggers")
 
 
-class _Step(Protocol):
-    @property
-    def migration(self) -> str: ...
-
-    @property
-    def state(self) -> model.State: ...
+Key = tuple[str, ...]  # (collection, schema, identity)
 
 
-Key = tuple[str, str, str]  # (collection, schema, identity)
-
-
-def _identity(collection: str, item: Any) -> str:
+def identity(collection: str, item: Any) -> str:
+    """An object's name in its key (``catalog_security.version_key`` gives the same)."""
     if collection == "functions":
         return normalize.function_key(item.name)
     if collection == "default_privileges":
@@ -40,13 +33,14 @@ def _identity(collection: str, item: Any) -> str:
     return str(item.name)
 
 
-def _objects(state: model.State) -> dict[Key, Any]:
+def objects(state: model.State) -> dict[Key, Any]:
+    """Every object of the security surface by key, without provenance."""
     found: dict[Key, Any] = {}
     for schema in state.schemas:
         found[("schema", schema.name, schema.name)] = (schema.owner, schema.grants)
         for collection in _SCHEMA_COLLECTIONS:
             for item in getattr(schema, collection) or ():
-                key = (collection, schema.name, _identity(collection, item))
+                key = (collection, schema.name, identity(collection, item))
                 found[key] = replace(item, migration=None)
         for table in schema.tables:
             found[("table", schema.name, table.name)] = (table.owner, table.grants)
@@ -59,25 +53,18 @@ def _objects(state: model.State) -> dict[Key, Any]:
 def with_security_surface(
     spec: model.State,
     baseline: model.State,
-    steps: Sequence[_Step],
+    final: model.State,
+    changed_by: Mapping[Any, str | None],
     schemas: Sequence[str],
 ) -> model.State:
-    """``spec`` (built from the tables) with the security surface and its provenance."""
-    before = _objects(baseline)
-    changed_by: dict[Key, str | None] = dict.fromkeys(before)
-    objects = before
-    for step in steps:
-        now = _objects(step.state)
-        for key, value in now.items():
-            if key not in objects or objects[key] != value:
-                changed_by[key] = step.migration
-        objects = now
-    final = steps[-1].state if steps else baseline
+    """``spec`` (built from the tables) with the security surface and its provenance:
+    `changed_by` names the migration that last changed each object (None: the bootstrap)."""
+    before = objects(baseline)
 
     def stamped(collection: str, schema: str, items: Iterable[Any], whole: bool) -> list[Any]:
         kept = []
         for item in items:
-            key = (collection, schema, _identity(collection, item))
+            key = (collection, schema, identity(collection, item))
             migration = changed_by.get(key)
             if whole or migration is not None:
                 # Default privileges are written per role, with no room for provenance.
