@@ -26,6 +26,7 @@ from monitor.postgres import catalog, db, replay, scratch
 from monitor.schema import spec
 from monitor.schema.compare import diff
 from monitor.schema.model import DEFAULT_LEDGER_TABLE, Absent, Extra, Kind, Ledger, Rls, State
+from monitor.schema.spec import provenance
 from tests.support import deploy_tools
 from tests.support.waiting import wait_until
 
@@ -371,6 +372,79 @@ def test_progress_names_each_file_in_order(tmp_path: Path, pg_server: str) -> No
     calls: list[tuple[int, int, str]] = []
     replay.build(directory, shadow_dsn=pg_server, progress=lambda n, m, f: calls.append((n, m, f)))
     assert calls == [(1, 2, "1_a.sql"), (2, 2, "2_b.sql")]
+
+
+EVERY_KIND = """
+CREATE SCHEMA app;
+CREATE TYPE app.mood AS ENUM ('ok', 'sad');
+CREATE DOMAIN app.positive AS integer CHECK (VALUE > 0);
+CREATE TYPE app.pair AS (a int, b text);
+CREATE TYPE app.span AS RANGE (subtype = integer);
+CREATE SEQUENCE app.counter;
+CREATE TABLE app.parent (id int PRIMARY KEY, mood app.mood DEFAULT 'ok', n app.positive);
+CREATE TABLE app.child (
+    id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent_id int REFERENCES app.parent (id),
+    note text CHECK (note <> ''),
+    UNIQUE (parent_id, note)
+);
+CREATE INDEX child_note ON app.child (note) WHERE note IS NOT NULL;
+ALTER TABLE app.child ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "mine" ON app.child FOR SELECT USING (parent_id > 0);
+CREATE FUNCTION app."Stamp"() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION app.add(a integer, b text DEFAULT '') RETURNS int LANGUAGE sql AS 'SELECT a';
+CREATE TRIGGER stamp BEFORE INSERT ON app.child FOR EACH ROW EXECUTE FUNCTION app."Stamp"(1, 'x');
+CREATE VIEW app.notes AS SELECT note FROM app.child;
+CREATE MATERIALIZED VIEW app.counts AS SELECT count(*) AS n FROM app.child;
+CREATE INDEX counts_n ON app.counts (n);
+ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;
+CREATE PUBLICATION feed FOR TABLE app.child;
+CREATE FUNCTION app.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE EVENT TRIGGER watch_ddl ON ddl_command_end EXECUTE FUNCTION app.on_ddl();
+"""
+
+
+def test_the_versions_read_after_each_file_cover_every_object_a_snapshot_reads(
+    make_database: Callable[..., str],
+) -> None:
+    dsn = make_database()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(EVERY_KIND)
+    try:
+        with db.connect(dsn) as conn:
+            state = catalog.snapshot(conn, ["public", "app"], ledger_table=None).state
+            found = catalog.versions(conn, ["public", "app"])
+        expected = provenance.versions_of(state)
+        assert {key[0] for key in expected} >= {
+            "tables", "columns", "constraints", "indexes", "policies", "triggers", "functions",
+            "views", "types", "sequences", "default_privileges", "publications", "event_triggers",
+        }  # fmt: skip
+        assert expected.keys() - found.keys() == set()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP EVENT TRIGGER watch_ddl; DROP PUBLICATION feed")
+
+
+def test_a_file_that_rewrites_an_object_stamps_it_and_one_that_leaves_it_does_not(
+    tmp_path: Path, pg_server: str
+) -> None:
+    directory = migrations_dir(
+        tmp_path,
+        {
+            "1_create.sql": "CREATE TABLE a (id int, n int DEFAULT 1);"
+            " CREATE POLICY p ON a USING (true); CREATE INDEX a_n ON a (n);",
+            "2_other.sql": "CREATE TABLE b (id int);",
+            "3_policy.sql": "ALTER POLICY p ON a USING (id > 0);",
+            "4_drop.sql": "DROP INDEX a_n;",
+        },
+    )
+    built = replay.build(directory, shadow_dsn=pg_server)
+    table = built.schema("public").table("a")  # type: ignore[union-attr]
+    assert table is not None
+    assert {p.name: p.migration for p in table.policies or ()} == {"p": "3_policy"}
+    assert {c.name: c.migration for c in table.columns or ()} == {"id": "1_create", "n": "1_create"}
+    assert Absent(Kind.INDEX, "a_n", None, "4_drop") in built.schema("public").absent  # type: ignore[union-attr]
 
 
 # --- failures ----------------------------------------------------------------------------
