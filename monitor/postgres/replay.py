@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,22 +193,22 @@ def _replay(
 ) -> _Replayed:
     """Apply everything, reading the catalog after the bootstrap and at the end, and the
     versions of its objects after each file."""
-    with db.connect(dsn) as reader, _Writer(dsn) as writer:
+    with db.connect(dsn) as reader, _Writer(dsn) as writer, _VersionReader(dsn) as versions:
         available = extensions.available(reader)
         standins = extensions.Standins(available)
         for source in bootstraps:
             writer.apply(source, standins)
         before = _schemas(reader)
         baseline = _snapshot(reader, before, standins)
-        start = _versions(reader, before, standins)
-        steps = []
+        versions.read(standins)
         for number, source in enumerate(files, start=1):
             if progress is not None:
                 progress(number, len(files), source.name)
             writer.apply(source, standins)
-            steps.append(_versions(reader, _schemas(reader), standins))
+            versions.read(standins)
         after = _schemas(reader)
         final = _snapshot(reader, after, standins)
+        start, *steps = versions.results()
     if asked:
         watched = tuple(dict.fromkeys(asked))
     else:
@@ -285,15 +286,56 @@ def _users(present: Sequence[str], standins: extensions.Standins) -> list[str]:
     return [name for name in present if name not in standins.schemas]
 
 
-def _versions(
-    reader: psycopg.Connection[Any], present: Sequence[str], standins: extensions.Standins
-) -> Versions:
-    """The versions of the objects, the stand-ins made so far among the extensions
-    (as :func:`extensions.with_standins` puts them in a state)."""
-    found = catalog.versions(reader, _users(present, standins))
-    for name, schema in standins.created.items():
-        found[("extensions", "", name)] = f"stand-in in {schema}"
-    return found
+class _VersionReader:
+    """Reads the versions of the objects each file left while the next file applies.
+
+    Right after a file, a REPEATABLE READ transaction on one of two sessions lists
+    the schemas, which fixes its snapshot: the catalog as that file left it,
+    whatever the next one does meanwhile. The versions statement runs in that
+    snapshot on a worker thread, beside the next file, so a build costs about its
+    files' apply time, not that plus a read per file. (Names of argument types and
+    roles come from the server's caches, as of the read: a type renamed by the next
+    file could stamp a function taking it with the file before the rename.)
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.sessions: list[psycopg.Connection[Any]] = []
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="versions")
+        self.reads: list[Future[Versions]] = []
+
+    def __enter__(self) -> _VersionReader:
+        self.sessions = [db.connect(self.dsn), db.connect(self.dsn)]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.worker.shutdown(wait=True, cancel_futures=True)
+        for session in self.sessions:
+            session.close()
+
+    def read(self, standins: extensions.Standins) -> None:
+        """Fix a snapshot of the catalog now; read its versions in the background."""
+        session = self.sessions[len(self.reads) % 2]
+        if len(self.reads) >= 2:
+            self.reads[-2].result()  # that session's last read is over
+        session.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        present = _users(_schemas(session), standins)
+        # The stand-ins made so far, among the extensions as with_standins puts them.
+        made: Versions = {
+            ("extensions", "", name): f"stand-in in {schema}"
+            for name, schema in standins.created.items()
+        }
+        self.reads.append(self.worker.submit(self._versions, session, present, made))
+
+    def results(self) -> list[Versions]:
+        return [read.result() for read in self.reads]
+
+    @staticmethod
+    def _versions(session: psycopg.Connection[Any], present: list[str], made: Versions) -> Versions:
+        try:
+            return {**catalog.versions(session, present), **made}
+        finally:
+            session.execute(b"COMMIT")
 
 
 def _snapshot(
