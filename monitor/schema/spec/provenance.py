@@ -156,9 +156,8 @@ def _history(
     gone: set[Key] = set()
     for number, step in enumerate(steps):
         now = step.versions
-        for key, value in now.items():
-            if key not in versions or versions[key] != value:
-                changed_by[key] = step.migration
+        for key, _ in now.items() - versions.items():  # new, or of another version
+            changed_by[key] = step.migration
         for key in versions.keys() - now.keys():
             gone.add(key)
             if len(key) == 4:  # a table, or one of its parts
