@@ -286,6 +286,9 @@ def _users(present: Sequence[str], standins: extensions.Standins) -> list[str]:
     return [name for name in present if name not in standins.schemas]
 
 
+_READ_WAIT_MS = 600_000
+
+
 class _VersionReader:
     """Reads the versions of the objects each file left while the next file applies.
 
@@ -305,7 +308,12 @@ class _VersionReader:
         self.reads: list[Future[Versions]] = []
 
     def __enter__(self) -> _VersionReader:
-        self.sessions = [db.connect(self.dsn), db.connect(self.dsn)]
+        # They read while the next file runs: a VACUUM FULL or REINDEX of the catalogs
+        # there may hold a lock on them for a while, which a read must wait out.
+        self.sessions = [
+            db.connect(self.dsn, lock_timeout_ms=_READ_WAIT_MS, statement_timeout_ms=_READ_WAIT_MS)
+            for _ in range(2)
+        ]
         return self
 
     def __exit__(self, *_: object) -> None:
