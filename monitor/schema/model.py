@@ -228,6 +228,10 @@ class Table:
     # schema) and bound ("FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", "DEFAULT").
     partitions: tuple[Partition, ...] | None = None
     inherits: tuple[str, ...] = ()  # INHERITS parents, schema-qualified, in order
+    # What to do with this table's unlisted columns, constraints, indexes, policies and
+    # triggers, where it differs from its schema's choice (a project's own table in a
+    # platform's schema: reported, where the platform's tables there are not).
+    extra: ExtraPolicy | None = None
     # Live only, never compared: False when its storage parameters switch autovacuum off.
     autovacuum: bool = field(default=True, compare=False)
 

@@ -5,6 +5,7 @@ migration, a dropped index, a platform object widened) is still seen."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,6 +173,31 @@ def test_a_storage_policy_pins_the_policy_not_the_platform(
         ("privilege", "widened", "critical", "anon"),
         ("rls", "disabled", "critical", "objects"),
         ("privilege", "widened", "critical", "authenticated"),
+    }
+
+
+def test_a_projects_own_table_in_a_platform_schema_has_its_unlisted_parts_reported(
+    make_database: Callable[..., str], pg_server: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "supabase" / "migrations"
+    shutil.copytree(FIXTURES / "supabase-storage" / "supabase" / "migrations", folder)
+    (folder / "20240601120200_avatar_reviews.sql").write_text(
+        "create table storage.avatar_reviews (\n"
+        "  object_id uuid primary key references storage.objects (id) on delete cascade,\n"
+        "  approved boolean not null default false\n"
+        ");\n"
+    )
+    spec_file = tmp_path / "expected.yaml"
+    _build(folder, spec_file, pg_server)
+    live = make_database()
+    deploy(live, folder, "supabase", tmp_path)
+    assert _findings(spec_file, live) == set()
+    _run(live, "ALTER TABLE storage.avatar_reviews ADD COLUMN reviewer text")
+    _run(live, "CREATE INDEX avatar_reviews_reviewer ON storage.avatar_reviews (reviewer)")
+    _run(live, "ALTER TABLE storage.objects ADD COLUMN thumbnail text")  # the platform's own
+    assert _findings(spec_file, live) == {
+        ("column", "unexpected", "warning", "reviewer"),
+        ("index", "unexpected", "warning", "avatar_reviews_reviewer"),
     }
 
 

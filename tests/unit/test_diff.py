@@ -311,6 +311,25 @@ def test_extra_ignore_for_a_kind_hides_only_that_kind() -> None:
     assert [(f.kind, f.name) for f in diff(spec, edited)] == [(Kind.POLICY, "Anyone")]
 
 
+def test_a_tables_own_extra_choice_wins_over_its_schemas() -> None:
+    own = dataclasses.replace(INTEGRATIONS, extra=ExtraPolicy())
+    quiet = ExtraPolicy(columns=Extra.IGNORE, indexes=Extra.IGNORE)
+    spec = State(schemas=(Schema("public", tables=(own,), extra=quiet),), ledger=LEDGER)
+    edited = live(
+        lambda t: dataclasses.replace(
+            t,
+            columns=(*t.columns, Column("reviewer", "text")),
+            indexes=(*(t.indexes or ()), Index("idx_hand_made", ("status",))),
+        )
+    )
+    assert {(f.kind, f.name) for f in diff(spec, edited)} == {
+        (Kind.COLUMN, "reviewer"),
+        (Kind.INDEX, "idx_hand_made"),
+    }
+    as_schema_says = State(schemas=(Schema("public", tables=(INTEGRATIONS,), extra=quiet),))
+    assert diff(as_schema_says, edited) == ()
+
+
 def test_ignore_globs_hide_matching_names() -> None:
     spec = State(
         schemas=(Schema("public", tables=(INTEGRATIONS,), ignore=("idx_tmp_*",)),), ledger=LEDGER

@@ -440,6 +440,22 @@ def test_extra_takes_one_choice_for_all_kinds_or_one_per_kind() -> None:
     assert some.extra == ExtraPolicy(indexes=Extra.IGNORE)
 
 
+def test_a_tables_extra_choice_is_read_and_written_back_as_given() -> None:
+    text = (
+        "version: 1\nschemas:\n  storage:\n    extra: ignore\n    tables:\n"
+        "      reviews: {extra: report}\n      notes: {extra: {indexes: ignore}}\n"
+        "      objects: {}\n"
+    )
+    storage = spec.loads(text).schemas[0]
+    extras = {t.name: t.extra for t in storage.tables}
+    assert extras == {
+        "reviews": ExtraPolicy(),
+        "notes": ExtraPolicy(indexes=Extra.IGNORE),
+        "objects": None,
+    }
+    assert spec.loads(spec.dumps(spec.loads(text))) == spec.loads(text)
+
+
 def test_ignore_globs_are_kept_sorted() -> None:
     public = spec.loads("version: 1\nschemas: {public: {ignore: [tmp_*, 'pg_?', a*]}}\n").schemas[0]
     assert public.ignore == ("a*", "pg_?", "tmp_*")

@@ -23,6 +23,7 @@ from monitor.schema.model import (
     OwnerPolicy,
     Schema,
     Severity,
+    Table,
 )
 
 # What a kind's comparison decides: the change, its severity and the fields that differ;
@@ -43,8 +44,11 @@ class Context:
             if not any(fnmatchcase(finding.name, glob) for glob in self.schema.ignore):
                 yield finding
 
-    def reports_extra(self, kind: str) -> bool:
-        return self.schema.extra.for_kind(kind) is Extra.REPORT
+    def reports_extra(self, kind: str, table: Table | None = None) -> bool:
+        """Whether unlisted objects of `kind` are reported: as `table` (when it has a
+        choice of its own for its parts) or else its schema says."""
+        extra = table.extra if table is not None and table.extra is not None else self.schema.extra
+        return extra.for_kind(kind) is Extra.REPORT
 
     def is_absent(self, kind: Kind, table: str | None, name: str) -> bool:
         """Absent objects that reappear are reported once, as such, not also as extras."""

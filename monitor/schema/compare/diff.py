@@ -299,7 +299,7 @@ def _columns(context: _Context, expected: Table, actual: Table) -> Iterator[Find
                 column.migration,
             )
     listed = [c.name for c in expected.columns]
-    if context.reports_extra("columns"):
+    if context.reports_extra("columns", expected):
         for column in actual.columns:
             if column.name not in listed and not context.is_absent(
                 Kind.COLUMN, expected.name, column.name
@@ -433,7 +433,7 @@ def _collection(
                 describe(found),
                 item.migration,
             )
-    if context.reports_extra(spec.attribute):
+    if context.reports_extra(spec.attribute, expected_table):
         listed = {item.name for item in expected}
         for item in actual:
             if (

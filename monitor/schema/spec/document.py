@@ -200,6 +200,7 @@ class Table(_Doc):
     unlogged: bool | None = None
     partitioned_by: str | None = None  # RANGE (created_at)
     inherits: Names | None = None  # parents, bare ones in the table's schema
+    extra: str | Extra | None = None  # its parts' unlisted ones, where not as its schema says
     rls: bool | Rls | None = None
     columns: Columns | None = None
     constraints: dict[str, Constraint] | None = None

@@ -110,12 +110,17 @@ def provenance(
         platform_names.setdefault(schema_name, set()).update(names)
     result = []
     for schema in sorted(final.schemas, key=lambda s: s.name):
+        platform_schema = schema.name not in schemas and baseline.schema(schema.name) is not None
         tables = []
         for table in schema.tables:
             bootstrap = bootstrap_tables.get((schema.name, table.name))
             stamped = _stamped(schema.name, table, bootstrap, changed_by)
-            if stamped is not None:
-                tables.append(stamped)
+            if stamped is None:
+                continue
+            if platform_schema and (bootstrap is None or stamped.migration is not None):
+                # The project's own table among the platform's: its unlisted parts count.
+                stamped = replace(stamped, extra=model.ExtraPolicy())
+            tables.append(stamped)
         absent = _absent(schema.name, objects, dropped)
         listed = {t.name for t in tables}
         # A column (policy ...) dropped from a platform table the spec does not list
@@ -128,7 +133,6 @@ def provenance(
             continue
         listed = {t.name for t in tables}
         ignored = sorted(platform_names.get(schema.name, set()) - listed)
-        platform_schema = schema.name not in schemas and baseline.schema(schema.name) is not None
         result.append(
             model.Schema(
                 name=schema.name,

@@ -66,7 +66,8 @@ def _schema(schema: model.Schema, platform: frozenset[str]) -> model.Schema:
     tables = []
     for table in schema.tables:
         if table.name not in platform:
-            tables.append(table)  # the project's own table in the platform's schema
+            # The project's own table in the platform's schema: its unlisted parts count.
+            tables.append(replace(table, extra=model.ExtraPolicy()))
             continue
         own_triggers = tuple(t for t in table.triggers or () if not _platform_function(t.function))
         if table.policies or own_triggers:

@@ -59,7 +59,6 @@ __all__ = [
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
 
-_EXTRAS = {e.value: e for e in model.Extra}
 
 # Where a spec in block layout writes a schema's `tables:` (schemas > name > tables).
 _TABLES_INDENT = 4
@@ -257,20 +256,6 @@ class _Reader(TableReader, SecurityReader):
                     self.places.get((f"absent {item.kind}", what, item.name), ()),
                     f"{what}: {item.kind} {item.name!r} is both expected and absent",
                 )
-
-    def extra(self, node: Any, label: str) -> model.ExtraPolicy:
-        if not isinstance(node, dict):
-            every = self.choice(node, label, _EXTRAS)
-            return model.ExtraPolicy(**dict.fromkeys(model.EXTRA_KINDS, every))
-        found = self.fields(node, label, model.EXTRA_KINDS)
-        chosen = {
-            kind: self.get(found, kind, label, self.extra_choice, model.Extra.REPORT)
-            for kind in model.EXTRA_KINDS
-        }
-        return model.ExtraPolicy(**chosen)
-
-    def extra_choice(self, node: Any, label: str) -> model.Extra:
-        return self.choice(node, label, _EXTRAS)
 
     # -- tables
 

@@ -196,6 +196,9 @@ class _TableObjects(SpecValues):
         return self.checked(node, label, value, error, "function call")
 
 
+_EXTRAS = {e.value: e for e in model.Extra}
+
+
 class TableReader(_TableObjects):
     """A table: its columns, policies, row level security and absent objects, and the
     objects of :class:`_TableObjects`."""
@@ -244,10 +247,25 @@ class TableReader(_TableObjects):
                 parent if "." in parent else f"{schema}.{parent}"
                 for parent in self.get(found, "inherits", what, self.names, ())
             ),
+            extra=self.get(found, "extra", what, self.extra, None),
         )
         absent = self.absent(found["absent"], what, TABLE_ABSENT, name) if "absent" in found else []
         self.check_table_absent(what, table, absent)
         return table, absent
+
+    def extra(self, node: Any, label: str) -> model.ExtraPolicy:
+        if not isinstance(node, dict):
+            every = self.choice(node, label, _EXTRAS)
+            return model.ExtraPolicy(**dict.fromkeys(model.EXTRA_KINDS, every))
+        found = self.fields(node, label, model.EXTRA_KINDS)
+        chosen = {
+            kind: self.get(found, kind, label, self.extra_choice, model.Extra.REPORT)
+            for kind in model.EXTRA_KINDS
+        }
+        return model.ExtraPolicy(**chosen)
+
+    def extra_choice(self, node: Any, label: str) -> model.Extra:
+        return self.choice(node, label, _EXTRAS)
 
     def partition(self, name: str, body: Any, what: str) -> model.Partition:
         """``name: FOR VALUES ...`` (as pg_get_expr writes a bound), or ``{bound, migration}``."""

@@ -343,6 +343,8 @@ def _table_document(table: model.Table, absent: Sequence[model.Absent]) -> dict[
             ("unlogged", table.unlogged, False),
             ("partitioned_by", table.partitioned_by, None),
             ("inherits", _inline(table.inherits), _inline(())),
+            # None takes the schema's choice: a table that reports everything says so.
+            ("extra", table.extra and (_extra_document(table.extra) or "report"), None),
         )
     )
     if table.rls is not None:
