@@ -318,7 +318,7 @@ def test_a_tables_own_extra_choice_wins_over_its_schemas() -> None:
     edited = live(
         lambda t: dataclasses.replace(
             t,
-            columns=(*t.columns, Column("reviewer", "text")),
+            columns=(*(t.columns or ()), Column("reviewer", "text")),
             indexes=(*(t.indexes or ()), Index("idx_hand_made", ("status",))),
         )
     )
