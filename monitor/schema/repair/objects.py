@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 from monitor.schema.model import Change, Column, Finding, Schema, State, Type
 from monitor.schema.model import Sequence as SequenceDef
@@ -268,13 +269,25 @@ def _owned_by(schema: str, name: str, owned_by: str | None) -> Iterator[Statemen
     )
 
 
-def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+def _database_object(
+    finding: Finding, items: tuple[Any, ...] | None, keyword: str
+) -> tuple[str, Any] | Fix:
+    """What the fix of a database-wide object starts from: its quoted name and the spec's
+    object; or the whole fix, a DROP of one the spec lacks, a note where it is silent."""
     name = ident(finding.name)
     if finding.change is Change.UNEXPECTED:
-        return _drop("EXTENSION", name)
-    extension = named(expected.extensions, finding.name)
-    if extension is None:
-        return Fix(note="the spec does not describe this extension")
+        return _drop(keyword, name)
+    found = named(items, finding.name)
+    if found is None:
+        return Fix(note=f"the spec does not describe this {keyword.lower()}")
+    return name, found
+
+
+def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
+    head = _database_object(finding, expected.extensions, "EXTENSION")
+    if isinstance(head, Fix):
+        return head
+    name, extension = head
     if finding.change is Change.MISSING:
         version = f" VERSION {literal(extension.version)}" if extension.version else ""
         sql = f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA {ident(extension.schema)}{version};"
@@ -297,12 +310,10 @@ def extension_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 
 
 def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
-    name = ident(finding.name)
-    if finding.change is Change.UNEXPECTED:
-        return _drop("PUBLICATION", name)
-    publication = named(expected.publications, finding.name)
-    if publication is None:
-        return Fix(note="the spec does not describe this publication")
+    head = _database_object(finding, expected.publications, "PUBLICATION")
+    if isinstance(head, Fix):
+        return head
+    name, publication = head
     if publication.all_tables:
         return Fix(note="a FOR ALL TABLES publication is re-created by hand")
     if not publication.tables:
@@ -317,12 +328,10 @@ def publication_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
 
 
 def event_trigger_fix(finding: Finding, schema: Schema, expected: State) -> Fix:
-    name = ident(finding.name)
-    if finding.change is Change.UNEXPECTED:
-        return _drop("EVENT TRIGGER", name)
-    trigger = named(expected.event_triggers, finding.name)
-    if trigger is None:
-        return Fix(note="the spec does not describe this event trigger")
+    head = _database_object(finding, expected.event_triggers, "EVENT TRIGGER")
+    if isinstance(head, Fix):
+        return head
+    name, trigger = head
     if finding.change is Change.MISSING:
         tags = (
             f" WHEN TAG IN ({', '.join(literal(t) for t in trigger.tags)})" if trigger.tags else ""
