@@ -185,7 +185,16 @@ class Reader:
         if not isinstance(value, dict | Entries):
             self.problem(value, f"{what} must be a mapping of names, not {describe(value)}")
             return iter(())
-        return self.entries(value, value.items())
+        return self._plain_names(value, what)
+
+    def _plain_names(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
+        # A "? [a, b]" key reads as a tuple (a mapping as a frozenset): no object's name.
+        for name, body in self.entries(value, value.items()):
+            if isinstance(name, tuple | frozenset):
+                shape = "a list" if isinstance(name, tuple) else "a mapping"
+                self.problem(value, f"{what}: a name must be a plain value, not {shape}")
+            else:
+                yield name, body
 
     def get(
         self,

@@ -173,6 +173,18 @@ def test_a_control_character_anywhere_in_a_large_text_is_found_with_its_line(lin
     assert (problem.line, "control character" in problem.message) == (line, True)
 
 
+@pytest.mark.parametrize(("key", "shape"), [("[a, b]", "a list"), ("{a: 1}", "a mapping")])
+def test_an_object_named_by_a_list_or_a_mapping_is_a_problem_not_a_crash(
+    key: str, shape: str
+) -> None:
+    text = f"version: 1\nschemas:\n  public: {{}}\n  ? {key}\n  : {{}}\n"
+    with pytest.raises(InputError) as raised:
+        spec.loads(text, "spec.yaml")
+    (problem,) = raised.value.problems
+    assert problem.message == f"schemas: a name must be a plain value, not {shape}"
+    assert problem.line is not None
+
+
 def test_a_key_that_is_a_mapping_is_a_problem_with_its_line() -> None:
     text = "version: 1\n? migrations:\n  applied: ['1']\nschemas: {}\n"
     with pytest.raises(InputError) as raised:
