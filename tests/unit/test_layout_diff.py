@@ -147,6 +147,15 @@ def test_a_table_in_a_publication_the_spec_lacks_is_critical() -> None:
     }
 
 
+def test_a_published_table_in_a_schema_with_a_dot_in_its_name_is_found_there() -> None:
+    realtime = Publication("supabase_realtime", tables=("my.app.accounts",))
+    expected = State(schemas=(Schema("my.app", (Table("accounts"),)),), publications=())
+    live = State(schemas=(Schema("my.app", (Table("accounts"),)),), publications=(realtime,))
+    assert found(expected, live) == {
+        ("publication", "unexpected", "critical", "accounts", "supabase_realtime")
+    }
+
+
 def test_collations_of_columns_and_collations_themselves() -> None:
     column = Table("t", columns=(Column("email", "text", collation="C"),))
     default = Table("t", columns=(Column("email", "text"),))

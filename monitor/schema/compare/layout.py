@@ -251,7 +251,7 @@ def publication_findings(expected: State, actual: State) -> Iterator[Finding]:
         if publication.name in listed:
             continue
         for qualified in publication.tables:
-            schema, _, table = qualified.partition(".")
+            schema, _, table = qualified.rpartition(".")  # as every "schema.table" is read
             if schema not in watched:
                 continue
             yield Finding(
