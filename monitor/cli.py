@@ -110,10 +110,14 @@ def _add_spec_snapshot(spec_commands: Any) -> None:
 
 def _add_spec_json_schema(spec_commands: Any) -> None:
     json_schema = spec_commands.add_parser(
-        "json-schema", help="the JSON Schema of the spec (or the config) format, for editors"
+        "json-schema",
+        help="the JSON Schema of the spec (or the config, or the web config) format, for editors",
     )
     json_schema.add_argument(
-        "--of", choices=("spec", "config"), default="spec", help="which format (default: spec)"
+        "--of",
+        choices=("spec", "config", "web-config"),
+        default="spec",
+        help="which format (default: spec)",
     )
     json_schema.set_defaults(handler=_spec_json_schema)
 
@@ -445,13 +449,14 @@ def _spec_snapshot(args: argparse.Namespace) -> int:
 
 def json_schemas() -> dict[str, str]:
     """The JSON Schema of each document format, by the file docs/schemas/ ships it in."""
-    from monitor.daemon import configdoc
+    from monitor.daemon import configdoc, webconfigdoc
     from monitor.documents.reader import json_schema
     from monitor.schema.spec import document
 
     return {
         "spec": json_schema(document.Spec, "schema-monitor expected-state spec"),
         "config": json_schema(configdoc.Config, "schema-monitor daemon config"),
+        "web-config": json_schema(webconfigdoc.WebConfig, "schema-monitor web config"),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from msgspec import Struct
 
 from monitor.documents import yamldoc
-from monitor.documents.reader import Reader, keys_of
+from monitor.documents.reader import Reader, keys_of, refused_of
 from monitor.errors import Problem
 
 T = TypeVar("T")
@@ -88,17 +88,28 @@ class ConfigValues(Reader):
         return default if value is None else value
 
     def mapping(self, node: Any, where: str, doc: type[Struct]) -> Mapping[str, Any] | None:
-        """The mapping's keys and values; unknown, duplicate and missing keys are problems."""
+        """The mapping's keys and values; unknown, duplicate, missing and refused keys
+        (:data:`~monitor.documents.reader.Refused`) are problems."""
         if not isinstance(node, dict):
             self.problem(node, f"{where}: expected a mapping")
             return None
-        expected = ", ".join(keys_of(doc))
-        return self.fields(
+        refused = refused_of(doc)
+        expected = ", ".join(key for key in keys_of(doc) if key not in refused)
+        keys = self.fields(
             node,
             where,
             doc,
             unknown=lambda key: f"unknown key {key!r} (expected one of: {expected})",
         )
+        for key in refused:
+            if key in keys:
+                self.refuse(node, key, f"{where}.{key}: not supported by schema-monitor")
+        return keys
+
+    def refuse(self, node: Any, key: str, message: str) -> None:
+        """A problem at ``key`` of the mapping ``node`` (found by the mapping: a value such
+        as ``true`` is one object wherever it is written)."""
+        self.report((*self.where(node)[0], key), message, key=True)
 
     def scalar_text(self, node: Any, where: str, what: str) -> str | None:
         """A scalar's text as written, whatever YAML reads it as; None (reported) otherwise."""

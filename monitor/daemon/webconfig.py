@@ -13,45 +13,29 @@ The same file that node_exporter or postgres_exporter take::
     http_server_config:
       headers: {Strict-Transport-Security: max-age=31536000}
 
-Options of the toolkit this server cannot honour (client certificates taken
-without verification, cipher and curve choices, HTTP/2) are refused by name
-rather than ignored.
+Its format is declared in :mod:`.webconfigdoc`; it is read as the daemon's config
+is (:mod:`.config`): the same strict YAML, unknown keys and types reported at their
+lines. Options of the toolkit this server cannot honour (client certificates taken
+without verification, cipher and curve choices, HTTP/2) are refused by name rather
+than ignored.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from monitor.daemon import webconfigdoc as doc
+from monitor.daemon.configvalues import ConfigValues
+from monitor.daemon.webconfigdoc import CLIENT_AUTH, TLS_VERSIONS
 from monitor.documents import yamldoc
-from monitor.documents.reader import Reader
 
-CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
+T = TypeVar("T")
 _UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
-TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
-_TLS_KEYS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version")
-_TLS_KEYS_REFUSED = (
-    "cipher_suites",
-    "curve_preferences",
-    "prefer_server_cipher_suites",
-    "max_version",
-    "client_allowed_sans",
-    "cert",
-    "key",
-)
-_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,137 +65,98 @@ class WebConfig:
 
 def load(path: Path) -> WebConfig:
     """Read and check a web config file; every problem in one InputError (exit 2)."""
-    # The engine the spec and the config go through: regular files only, bounded
-    # size, aliases capped, duplicate keys refused, every problem with its line.
     text = yamldoc.read_text(path, "web config")
-    data = yamldoc.parse(text, str(path))
-    reader = _Reader(str(path), {} if data is None else data, path.resolve().parent)
+    filename = str(path)
+    reader = _Reader(filename, yamldoc.parse(text, filename), path.resolve().parent, {})
     config = reader.config(reader.root)
     reader.finish(text)
     return config
 
 
-class _Reader(Reader):
+class _Reader(ConfigValues):
     """Problems are worded with the dotted path they are at (``tls_server_config.cert_file``)."""
 
-    def __init__(self, filename: str, root: Any, base: Path) -> None:
-        super().__init__(filename, root)
-        self.base = base
-
-    def add(self, what: str, message: str) -> None:
-        self.report(self.add_path(what), message)
-
-    @staticmethod
-    def add_path(what: str) -> tuple[str, ...]:
-        return tuple(part for part in what.split(".") if part != "web config")
-
-    def mapping(self, value: Any, what: str, known: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.add(what, f"{what}: expected a mapping")
-            return {}
-        for key in value:
-            if key not in known:
-                self.add(what, f"{what}: unknown key {key!r} (expected one of: {', '.join(known)})")
-        return value
-
-    def config(self, data: Any) -> WebConfig:
-        top = self.mapping(
-            data, "web config", ("tls_server_config", "basic_auth_users", "http_server_config")
+    def config(self, root: Any) -> WebConfig:
+        keys = self.mapping(root, "web config", doc.WebConfig) if root is not None else {}
+        if keys is None:
+            return WebConfig()
+        return WebConfig(
+            tls=self.tls(keys.get("tls_server_config"), "tls_server_config"),
+            basic_auth_users=self.users(keys.get("basic_auth_users"), "basic_auth_users"),
+            headers=self.headers(keys.get("http_server_config"), "http_server_config"),
         )
-        tls = self.tls(top["tls_server_config"]) if top.get("tls_server_config") else None
-        users = self.users(top.get("basic_auth_users") or {})
-        headers = self.headers(top.get("http_server_config") or {})
-        return WebConfig(tls=tls, basic_auth_users=users, headers=headers)
 
-    def tls(self, value: Any) -> ServerTls | None:
-        what = "tls_server_config"
-        keys = self.mapping(value, what, _TLS_KEYS + _TLS_KEYS_REFUSED)
-        for refused in _TLS_KEYS_REFUSED:
-            if refused in keys:
-                self.add(what, f"{what}.{refused}: not supported by schema-monitor")
-        cert = self.file(keys.get("cert_file"), f"{what}.cert_file", required=True)
-        key = self.file(keys.get("key_file"), f"{what}.key_file", required=True)
-        auth_name = keys.get("client_auth_type", "NoClientCert")
-        auth = CLIENT_AUTH.get(str(auth_name))
-        if auth_name in _UNVERIFIED_CLIENT_AUTH:
-            self.add(
-                what,
-                f"{what}.client_auth_type: {auth_name} (a certificate taken without"
+    def tls(self, node: Any, where: str) -> ServerTls | None:
+        if node is None or node == {}:  # no TLS, as in the toolkit
+            return None
+        keys = self.mapping(node, where, doc.TlsServerConfig)
+        if keys is None:
+            return None
+        cert = self.readable_file(keys.get("cert_file"), f"{where}.cert_file")
+        key = self.readable_file(keys.get("key_file"), f"{where}.key_file")
+        ca = self.readable_file(keys.get("client_ca_file"), f"{where}.client_ca_file")
+        auth_node = keys.get("client_auth_type")
+        if auth_node in _UNVERIFIED_CLIENT_AUTH:
+            self.refuse(
+                node,
+                "client_auth_type",
+                f"{where}.client_auth_type: {auth_node} (a certificate taken without"
                 " verification) is not supported; use VerifyClientCertIfGiven or"
                 " RequireAndVerifyClientCert with client_ca_file",
             )
-        elif auth is None:
-            self.add(
-                what,
-                f"{what}.client_auth_type: {auth_name!r} is not one of {', '.join(CLIENT_AUTH)}",
-            )
-        ca = self.file(keys.get("client_ca_file"), f"{what}.client_ca_file", required=False)
-        if auth in (ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED) and ca is None:
-            self.add(what, f"{what}.client_ca_file: required by {auth_name}")
-        version = keys.get("min_version", "TLS12")
-        minimum = TLS_VERSIONS.get(str(version))
-        if minimum is None:
-            self.add(
-                what, f"{what}.min_version: {version!r} is not one of {', '.join(TLS_VERSIONS)}"
-            )
-        if cert is None or key is None or auth is None or minimum is None:
+            auth_node = None
+        auth = self.pick(auth_node, f"{where}.client_auth_type", CLIENT_AUTH, "NoClientCert")
+        if auth != ssl.CERT_NONE and "client_ca_file" not in keys:
+            self.problem(node, f"{where}.client_ca_file: required by {auth_node}")
+        version = self.pick(keys.get("min_version"), f"{where}.min_version", TLS_VERSIONS, "TLS12")
+        if cert is None or key is None:
             return None
-        tls = ServerTls(cert, key, auth, ca, minimum)
+        tls = ServerTls(cert, key, auth, ca, version)
         try:
             tls.context()
         except (OSError, ssl.SSLError) as exc:
-            self.add(what, f"{what}: cannot load the certificate or key: {exc}")
+            self.problem(node, f"{where}: cannot load the certificate or key: {exc}")
             return None
         return tls
 
-    def file(self, value: Any, what: str, *, required: bool) -> Path | None:
-        if value is None:
-            if required:
-                self.add(what, f"{what}: required")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.add(what, f"{what}: expected a file name")
-            return None
-        path = Path(value).expanduser()
-        path = path if path.is_absolute() else self.base / path
-        if not path.is_file():
-            self.add(what, f"{what}: file not found: {path}")
-            return None
-        return path
+    def pick(self, node: Any, where: str, options: Mapping[str, T], default: str) -> T:
+        """One of ``options`` by its name; the default's when absent or not one of them."""
+        choices = tuple(options)
+        return options[self.optional(node, where, lambda n, w: self.one_of(n, w, choices), default)]
 
-    def users(self, value: Any) -> dict[str, bytes]:
-        if not isinstance(value, dict):
-            self.add(
-                "basic_auth_users", "basic_auth_users: expected a mapping of user names to hashes"
-            )
-            return {}
+    def users(self, node: Any, where: str) -> dict[str, bytes]:
         users = {}
-        for user, hashed in value.items():
-            if not isinstance(user, str) or not isinstance(hashed, str):
-                self.add(
-                    f"basic_auth_users.{user}",
-                    f"basic_auth_users: {user!r}: expected a bcrypt hash string",
-                )
-            elif not hashed.startswith(_BCRYPT_PREFIXES):
-                # Never quote the value: a clear-text password put here by mistake stays unseen.
-                self.add(
-                    f"basic_auth_users.{user}",
-                    f"basic_auth_users.{user}: not a bcrypt hash (it must start with $2a$,"
-                    " $2b$ or $2y$; htpasswd -nBC 12 USER makes one)",
-                )
-            else:
+        for user, hashed in self.texts(node, where).items():
+            if re.match(doc.BCRYPT, hashed):
                 users[user] = hashed.encode()
+            else:
+                # Never quote the value: a clear-text password put here by mistake stays unseen.
+                self.report(
+                    (where, user),
+                    f"{where}.{user}: not a bcrypt hash (it must start with $2a$, $2b$ or"
+                    " $2y$; htpasswd -nBC 12 USER makes one)",
+                )
         return users
 
-    def headers(self, value: Any) -> dict[str, str]:
-        server = self.mapping(value, "http_server_config", ("headers",))
-        headers = server.get("headers") or {}
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            self.add(
-                "http_server_config.headers",
-                "http_server_config.headers: expected a mapping of strings",
-            )
+    def headers(self, node: Any, where: str) -> dict[str, str]:
+        keys = self.mapping(node, where, doc.HttpServerConfig) if node is not None else {}
+        if keys is None:
             return {}
-        return dict(headers)
+        if self.optional(keys.get("http2"), f"{where}.http2", self.boolean, False):
+            message = "not supported by schema-monitor (it serves HTTP/1.1; leave it out)"
+            self.refuse(node, "http2", f"{where}.http2: {message}")
+        return self.texts(keys.get("headers"), f"{where}.headers")
+
+    def texts(self, node: Any, where: str) -> dict[str, str]:
+        """A mapping of names to text: users to hashes, headers to values."""
+        if node is None:
+            return {}
+        if not isinstance(node, dict):
+            self.problem(node, f"{where}: expected a mapping")
+            return {}
+        found = {}
+        for name, value in self.entries(node, node.items()):
+            text = self.scalar_text(value, f"{where}.{name}", "a string")
+            if text is not None:
+                found[str(name)] = text
+        return found

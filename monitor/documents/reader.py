@@ -19,7 +19,7 @@ import difflib
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 
@@ -303,6 +303,15 @@ class Reader:
         return tuple(values)
 
 
+# A key a declared format names only to refuse it: another program's option (one the
+# same file may hold) that this one cannot honour. Invalid whatever its value, in the
+# JSON Schema too; a reader names it as refused rather than as unknown.
+Refused = Annotated[
+    Any,
+    msgspec.Meta(extra_json_schema={"not": {}, "description": "not supported by schema-monitor"}),
+]
+
+
 @functools.cache
 def keys_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
     """The keys a mapping of a declared format accepts, in declared order."""
@@ -313,6 +322,12 @@ def keys_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
 def required_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
     """The keys a mapping of a declared format must have."""
     return tuple(f.encode_name for f in msgspec.structs.fields(doc) if f.required)
+
+
+@functools.cache
+def refused_of(doc: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The keys of a declared format that are :data:`Refused`."""
+    return tuple(f.encode_name for f in msgspec.structs.fields(doc) if f.type == Refused)
 
 
 def json_schema(doc: type[msgspec.Struct], title: str) -> str:

@@ -30,7 +30,7 @@ def shipped(name: str) -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize("name", ["spec", "config"])
+@pytest.mark.parametrize("name", ["spec", "config", "web-config"])
 def test_the_shipped_json_schema_is_the_one_the_format_generates(name: str) -> None:
     # Regenerate with: schema-monitor spec json-schema --of NAME > docs/schemas/NAME.schema.json
     assert (SHIPPED / f"{name}.schema.json").read_text() == cli.json_schemas()[name]
@@ -56,6 +56,26 @@ def test_a_misspelt_key_is_invalid_under_the_schema() -> None:
     text = "version: 1\nschemas: {public: {tables: {t: {colums: []}}}}\n"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(parsed(text), shipped("spec"))
+
+
+def test_the_web_config_of_the_deploy_guide_is_valid_under_its_schema() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    example = guide.split("exporter-toolkit format:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    assert "tls_server_config" in example and "basic_auth_users" in example
+    jsonschema.validate(parsed(example), shipped("web-config"))
+
+
+def test_a_web_config_the_server_refuses_is_invalid_under_the_schema_too() -> None:
+    valid = "basic_auth_users: {prometheus: $2b$12$abc}\nhttp_server_config: {http2: false}\n"
+    jsonschema.validate(parsed(valid), shipped("web-config"))
+    for refused in (
+        "tls_server_config: {cert_file: a, key_file: b, cipher_suites: [x]}",
+        "tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAnyClientCert}",
+        "basic_auth_users: {prometheus: clear-text}",
+        "http_server_config: {http2: true}",
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(parsed(refused), shipped("web-config"))
 
 
 def test_a_name_of_63_bytes_ending_in_a_space_round_trips(tmp_path: Path) -> None:
