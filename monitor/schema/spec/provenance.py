@@ -89,13 +89,8 @@ def provenance(
     lists their names in `ignore`, so a table of the user's own in that schema
     is still reported when it appears unlisted.
     """
-    changed_by, dropped, gone = _history(start, steps)
-    # The bootstrap's objects that end as it made them, never dropped on the way, are
-    # the platform's: no stamp, whatever a migration rewrote (a GRANT of what it had).
     after = versions_of(final)
-    for key, value in versions_of(baseline).items():
-        if key not in gone and after.get(key, _GONE) == value:
-            changed_by[key] = None
+    changed_by, dropped = _history(start, steps, versions_of(baseline), after)
     objects: dict[Key, object] = {k: v for k, v in after.items() if len(k) == 4}
     missing = [name for name in schemas if final.schema(name) is None]
     if missing:
@@ -150,10 +145,15 @@ _GONE = object()
 
 
 def _history(
-    start: Mapping[tuple[str, ...], object], steps: Sequence[Step]
-) -> tuple[dict[Any, str | None], dict[Key, _Drop], set[Key]]:
-    """Who last changed each object (None: the bootstrap); the drops of tables and their
-    parts, each with the latest migration that dropped it; every key that went once."""
+    start: Mapping[tuple[str, ...], object],
+    steps: Sequence[Step],
+    bootstrap: Mapping[tuple[str, ...], object],
+    final: Mapping[tuple[str, ...], object],
+) -> tuple[dict[Any, str | None], dict[Key, _Drop]]:
+    """Who last changed each object (None: the bootstrap), and the drops of tables and
+    their parts, each with the latest migration that dropped it. `bootstrap` and
+    `final` are the definitions of the objects before the first migration and after
+    the last."""
     versions = start
     changed_by: dict[Any, str | None] = dict.fromkeys(versions)
     dropped: dict[Key, _Drop] = {}
@@ -168,7 +168,12 @@ def _history(
                 table_gone = _table_key(key) not in now
                 dropped[key] = _Drop(number, step.migration, table_gone)
         versions = now
-    return changed_by, dropped, gone
+    # The bootstrap's objects that end as it made them, never dropped on the way, are
+    # the platform's: no stamp, whatever a migration rewrote (a GRANT of what it had).
+    for key, value in bootstrap.items():
+        if key not in gone and final.get(key, _GONE) == value:
+            changed_by[key] = None
+    return changed_by, dropped
 
 
 def versions_of(state: model.State) -> dict[tuple[str, ...], object]:
