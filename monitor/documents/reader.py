@@ -185,10 +185,13 @@ class Reader:
         if not isinstance(value, dict | Entries):
             self.problem(value, f"{what} must be a mapping of names, not {describe(value)}")
             return iter(())
+        # A "? [a, b]" key reads as a tuple (a mapping as a frozenset): no object's name.
+        # Looked for at C speed in a mapping at hand; entry by entry in a cut one.
+        if isinstance(value, dict) and _PLAIN_KEYS.issuperset(map(type, value)):
+            return self.entries(value, value.items())
         return self._plain_names(value, what)
 
     def _plain_names(self, value: Any, what: str) -> Iterator[tuple[str, Any]]:
-        # A "? [a, b]" key reads as a tuple (a mapping as a frozenset): no object's name.
         for name, body in self.entries(value, value.items()):
             if isinstance(name, tuple | frozenset):
                 shape = "a list" if isinstance(name, tuple) else "a mapping"
@@ -302,6 +305,8 @@ class Reader:
             values.append(item)
         return tuple(values)
 
+
+_PLAIN_KEYS = frozenset({str, int, float, bool, type(None)})
 
 # A key a declared format names only to refuse it: another program's option (one the
 # same file may hold) that this one cannot honour. Invalid whatever its value, in the
