@@ -2,6 +2,9 @@
 with the project's alerts.yml, Alertmanager with a webhook, and the dashboard's queries,
 all real.
 
+The database is the example migrations on a private server with pg_stat_statements
+preloaded, and the app's reads of public.integrations run before the daemon starts
+(the baseline) and after, so that the query-evidence panels have data too.
 Prometheus evaluates the production rules unchanged, so the test waits out
 their `for: 1m`: about a minute and a half in all.
 """
@@ -9,7 +12,6 @@ their `for: 1m`: about a minute and a half in all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -32,6 +34,7 @@ from tests.support.processes import (
     start_monitor,
     start_prometheus,
 )
+from tests.support.statements import execute, organization, run_workload
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -49,16 +52,12 @@ POLICY = "Admins can delete integrations"
 TABLE = "integrations"
 # How Grafana fills the dashboard variables for this target and schema.
 VARIABLES = {"target": "supabase", "schema": "public", "__rate_interval": "1m"}
-# The query-evidence panels read pg_stat_statements, which the test server does not preload:
-# there they are empty, and the panel of statements_available says why (0).
-NEEDS_STATEMENTS = (
-    "schema_monitor_index_not_planned",
-    "schema_monitor_index_planned_statements",
-    "schema_monitor_statement_advisories",
-    "schema_monitor_table_statement_mean_seconds",
-    "schema_monitor_statement_mean_seconds",
-)
 STATEMENTS_AVAILABLE = 'schema_monitor_statements_available{target="supabase"}'
+# The app's and PostgREST's reads before the daemon starts and after its first sample.
+CALLS_BEFORE, CALLS_SINCE = 5, 8
+# The daemon's wait before it says no statement plans through a new index (1h by
+# default): this test cannot sit it out.
+DAEMON_SETTINGS = {"statements": {"unplanned_after": "5s"}}
 # `for: 1m`, evaluation and notification with a wide margin.
 ALERT_TIMEOUT = 150
 
@@ -93,6 +92,24 @@ def restore_statements(dsn: str) -> list[str]:
         return [index_row[0], policy.as_string(conn)]
 
 
+def add_organizations(dsn: str, count: int) -> None:
+    """The organizations the workload reads, each with three integrations, one inactive."""
+    ids = [organization(number) for number in range(count)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO public.organizations (id, name, slug) SELECT id, 'Org ' || n,"
+            " 'org-' || n FROM unnest(%s::uuid[]) WITH ORDINALITY AS added (id, n)",
+            (ids,),
+        )
+        conn.execute(
+            "INSERT INTO public.integrations (organization_id, integration_type, is_active)"
+            " SELECT id, kind, kind <> 'github' FROM unnest(%s::uuid[]) AS added (id),"
+            " unnest(ARRAY['slack', 'github', 'salesforce']) AS kind",
+            (ids,),
+        )
+        conn.execute("ANALYZE public.organizations, public.integrations")
+
+
 def presence(prometheus: str, name: str) -> float | None:
     result = instant_query(
         prometheus, f'schema_monitor_expected_object_present{{relname="{TABLE}",object="{name}"}}'
@@ -119,6 +136,17 @@ def assert_names_object(alert: dict[str, Any], name: str) -> None:
     assert alert["annotations"]["runbook_url"].endswith(f"#{alert['labels']['alertname'].lower()}")
 
 
+def statements_available(prometheus: str) -> list[str]:
+    return [sample["value"][1] for sample in instant_query(prometheus, STATEMENTS_AVAILABLE)]
+
+
+def calls_since_watch_start(prometheus: str) -> list[str]:
+    """The calls of each statement that ran since the window began, the statements that
+    ran only before it left out."""
+    query = 'schema_monitor_statement_calls_since_watch_start{target="supabase"} > 0'
+    return sorted(sample["value"][1] for sample in instant_query(prometheus, query))
+
+
 def widened_privileges(prometheus: str) -> float | None:
     result = instant_query(
         prometheus,
@@ -128,11 +156,14 @@ def widened_privileges(prometheus: str) -> float | None:
 
 
 def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
-    phase3_dsn: str, sql: Callable[[str], None], processes: Processes
+    pgss_phase3_dsn: str, processes: Processes
 ) -> None:
     prometheus_binary = require_binary("prometheus")
     alertmanager_binary = require_binary("alertmanager", "prometheus-alertmanager")
-    monitor = start_monitor(processes, phase3_dsn)
+    dsn = pgss_phase3_dsn
+    add_organizations(dsn, max(CALLS_BEFORE, CALLS_SINCE))
+    run_workload(dsn, CALLS_BEFORE)
+    monitor = start_monitor(processes, dsn, settings=DAEMON_SETTINGS)
     with Webhook() as webhook:
         alertmanager = start_alertmanager(processes, alertmanager_binary, webhook.url)
         prometheus = start_prometheus(processes, prometheus_binary, monitor, alertmanager)
@@ -155,12 +186,23 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
         paging = ("SchemaIndexMissing", "SchemaPolicyMissing", "SchemaPrivilegeWidened")
         assert not any(name in quiet for name in paging), quiet
         assert widened_privileges(prometheus) == 0
+        # Once the daemon has read the statements' baseline, the workload goes on.
+        wait_until(
+            lambda: statements_available(prometheus) == ["1"],
+            timeout=30,
+            what="the daemon's first read of pg_stat_statements",
+            processes=processes,
+        )
+        run_workload(dsn, CALLS_SINCE)
 
-        restore = restore_statements(phase3_dsn)
-        sql(f"DROP INDEX public.{INDEX}")
-        sql(f'DROP POLICY "{POLICY}" ON public.{TABLE}')
-        sql(WIDEN)
-        sql(NARROW)
+        restore = restore_statements(dsn)
+        execute(
+            dsn,
+            f"DROP INDEX public.{INDEX}",
+            f'DROP POLICY "{POLICY}" ON public.{TABLE}',
+            WIDEN,
+            NARROW,
+        )
         wait_until(
             lambda: (
                 presence(prometheus, INDEX) == 0
@@ -172,14 +214,10 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
             processes=processes,
         )
 
-        # While the alerts wait out `for:`, every dashboard panel must show data.
-        available = instant_query(
-            prometheus, 'schema_monitor_statements_available{target="supabase"}'
-        )
-        assert [sample["value"][1] for sample in available] == ["0"]
+        # While the alerts wait out `for:`, every dashboard panel must show data, the
+        # query evidence's too.
+        assert statements_available(prometheus) == ["1"]
         for query in panel_queries(dashboard()):
-            if any(name in query.expr for name in NEEDS_STATEMENTS):
-                continue
             expr = substitute(query.expr, VARIABLES)
             wait_until(
                 functools.partial(instant_query, prometheus, expr),
@@ -187,6 +225,13 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
                 what=f"data for panel {query.panel!r} ({query.ref_id}): {expr}",
                 processes=processes,
             )
+        # The app's read and PostgREST's, counted from the baseline on.
+        wait_until(
+            lambda: calls_since_watch_start(prometheus) == [str(CALLS_SINCE)] * 2,
+            timeout=20,
+            what=f"the workload's two statements at {CALLS_SINCE} calls since the window began",
+            processes=processes,
+        )
 
         index_alert = wait_until(
             lambda: webhook.find("SchemaIndexMissing", "firing"),
@@ -213,8 +258,7 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
         assert "anon" in grant_alert["annotations"]["description"]
         assert grant_alert["annotations"]["runbook_url"].endswith("#schemaprivilegewidened")
 
-        for statement in (*restore, *RESTORE_GRANTS):
-            sql(statement)
+        execute(dsn, *restore, *RESTORE_GRANTS)
         for alertname, name in (("SchemaIndexMissing", INDEX), ("SchemaPolicyMissing", POLICY)):
             resolved = wait_until(
                 functools.partial(webhook.find, alertname, "resolved"),

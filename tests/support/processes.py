@@ -2,8 +2,9 @@
 
 Each process gets a free loopback port, its output in a log file under the
 test's tmp_path, and is ended when the test ends. Their configurations are
-the project's own deploy files with only addresses, intervals and the
-webhook changed. Every wait is bounded and fails with the processes' logs.
+the project's own deploy files with only addresses, intervals, the webhook
+and the waits a test cannot sit out changed. Every wait is bounded and fails
+with the processes' logs.
 """
 
 from __future__ import annotations
@@ -115,9 +116,13 @@ def monitor_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "monitor"]
 
 
-def start_monitor(processes: Processes, dsn: str, interval: str = "1s") -> str:
-    """`schema-monitor run` with deploy/compose/monitor.yaml pointed at `dsn`; its base URL."""
+def start_monitor(
+    processes: Processes, dsn: str, interval: str = "1s", settings: Mapping[str, Any] | None = None
+) -> str:
+    """`schema-monitor run` with deploy/compose/monitor.yaml pointed at `dsn`, its top-level
+    `settings` replaced; its base URL."""
     config = yaml.safe_load((DEPLOY / "compose" / "monitor.yaml").read_text())
+    config.update(settings or {})
     port = free_port()
     config["state_dir"] = str(processes.directory / "monitor-state")
     config["web"]["listen_address"] = f"127.0.0.1:{port}"
