@@ -15,7 +15,7 @@ shadow server is running their code there.
 
 The catalog is read whole after the bootstrap and at the end; after every
 migration file one statement reads the versions of its objects (their keys and
-the catalog rows they are made of: a whole read costs ten times as much, and
+the catalog rows they are made of: a whole read costs six times as much, and
 would be most of a build's time). The pure
 :func:`monitor.schema.spec.provenance.provenance` turns them into the spec.
 """

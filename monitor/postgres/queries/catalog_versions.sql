@@ -1,7 +1,7 @@
 -- Every object a snapshot reads, by the key provenance knows it by, with a version:
 -- the catalog rows it is made of, as their OIDs and xmins, so a version moves when a
 -- statement rewrote one of them. `spec build` runs this after each migration file,
--- where a whole snapshot would cost ten times as much (see monitor.postgres.replay);
+-- where a whole snapshot would cost six times as much (see monitor.postgres.replay);
 -- the objects themselves are read once, at the end. Kinds and filters follow the
 -- catalog_*.sql statements; a table's own version is its OID alone (a table is
 -- tracked by existence, its parts by their own rows). Where no row holds the whole

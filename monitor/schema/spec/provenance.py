@@ -2,7 +2,7 @@
 
 `spec build` reads the whole catalog after the bootstrap and at the end, and
 after every migration file the versions of its objects (their keys, and the
-catalog rows they are made of: see ``catalog_versions.sql``), a tenth of the
+catalog rows they are made of: see ``catalog_versions.sql``), a sixth of the
 cost of a whole read. This turns them into the spec: who created or last
 changed each object, what was dropped for good, and which objects belong to the
 platform (the bootstrap), which are never expected.
