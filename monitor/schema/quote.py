@@ -75,7 +75,24 @@ def function_parts(text: str) -> tuple[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=4096)
 def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    drop = _only_statement(f"DROP FUNCTION {text}", text, "a function signature")
+    # The name and the argument list parsed apart, each as a whole signature of its own
+    # (so neither can carry a second statement): a catalog's thousands of functions
+    # share a few argument lists, whose types are spelled once each.
+    opening = _outside_quotes(text, "(")
+    if opening is None:  # a name alone: the one function of that name
+        return _signature(text, text)
+    names, _ = _signature(f"{text[:opening]}()", text)
+    _, types = _argument_types(text[opening:])
+    return names, types
+
+
+@lru_cache(maxsize=1024)
+def _argument_types(arguments: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return _signature(f"f{arguments}", arguments)
+
+
+def _signature(signature: str, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    drop = _only_statement(f"DROP FUNCTION {signature}", text, "a function signature")
     if not isinstance(drop, ast.DropStmt) or len(drop.objects or ()) != 1:
         raise NotAName(f"not one function signature: {text!r}")
     (target,) = drop.objects or ()
@@ -86,6 +103,17 @@ def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if parameter.mode is not FunctionParameterMode.FUNC_PARAM_OUT
     )
     return names, types
+
+
+def _outside_quotes(text: str, wanted: str) -> int | None:
+    """Where `wanted` first stands outside double-quoted identifiers, if anywhere."""
+    quoted = False
+    for at, character in enumerate(text):
+        if character == '"':
+            quoted = not quoted  # a doubled quote inside one toggles twice: no change
+        elif character == wanted and not quoted:
+            return at
+    return None
 
 
 def _only_statement(sql: str, text: str, what: str) -> ast.Node | None:
