@@ -447,6 +447,33 @@ def test_a_file_that_rewrites_an_object_stamps_it_and_one_that_leaves_it_does_no
     assert Absent(Kind.INDEX, "a_n", None, "4_drop") in built.schema("public").absent  # type: ignore[union-attr]
 
 
+def test_each_of_many_quick_files_stamps_exactly_what_it_made(
+    tmp_path: Path, pg_server: str
+) -> None:
+    # The versions of what a file left are read while the next one runs: each must
+    # still see the catalog as its own file left it.
+    files = {"00_table.sql": "CREATE TABLE t (id int PRIMARY KEY);"}
+    for k in range(1, 31):
+        files[f"{k:02d}_c{k}.sql"] = (
+            f"ALTER TABLE t ADD COLUMN c{k} int; CREATE INDEX i{k} ON t (c{k});"
+            + (f" DROP INDEX i{k - 1};" if k % 10 == 0 else "")
+        )
+    built = replay.build(migrations_dir(tmp_path, files), shadow_dsn=pg_server)
+    public = built.schema("public")
+    assert public is not None
+    table = public.table("t")
+    assert table is not None
+    stamps = {c.name: c.migration for c in table.columns or ()}
+    assert stamps == {"id": "00_table", **{f"c{k}": f"{k:02d}_c{k}" for k in range(1, 31)}}
+    assert {i.name: i.migration for i in table.indexes or ()} == {
+        "t_pkey": "00_table",
+        **{f"i{k}": f"{k:02d}_c{k}" for k in range(1, 31) if k % 10 != 9},
+    }
+    assert {(a.name, a.migration) for a in public.absent} == {
+        (f"i{k - 1}", f"{k:02d}_c{k}") for k in (10, 20, 30)
+    }
+
+
 # --- failures ----------------------------------------------------------------------------
 
 BROKEN_CASES = {
