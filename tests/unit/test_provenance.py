@@ -28,6 +28,7 @@ from monitor.schema.model import (
 )
 from monitor.schema.spec import dumps, loads
 from monitor.schema.spec.provenance import Step, provenance, versions_of
+from monitor.schema.spec.provenance_platform import live_boundary
 from tests.support.strategies import states
 
 BASE = "20250101000000_base_schema"
@@ -390,3 +391,16 @@ def test_a_migration_that_changes_nothing_yields_no_tables_of_the_bootstrap(foun
     spec = replayed(snapshot, [(CREATE, snapshot)])
     assert public(spec).tables == ()
     assert public(spec).absent == ()
+
+
+def test_a_snapshot_keeps_the_projects_own_table_in_a_platform_schema_whole_and_reported() -> None:
+    objects = table("objects", ID, VIEW)
+    reviews = table("avatar_reviews", ID)
+    live = state(storage=(objects, reviews))
+    storage = live_boundary(live, {"storage": ("objects", "buckets")}).schema("storage")
+    assert storage is not None
+    kept = {t.name: t for t in storage.tables}
+    assert kept["avatar_reviews"] == dataclasses.replace(reviews, extra=ExtraPolicy())
+    assert kept["objects"].extra is None and kept["objects"].columns is None
+    assert storage.extra.columns is Extra.IGNORE
+    assert storage.ignore == ("buckets",)
