@@ -31,7 +31,9 @@ HEADER = "# Rendered by deploy/kubernetes/render.py from {sources}: do not edit.
 # which has the instance as a label): the daemon that watches the alert's target serves them.
 RUNBOOK_BASE = (
     '\'{{ with printf "schema_monitor_up{target=%q}" $labels.target | query }}'
-    'http://{{ . | first | label "instance" }}{{ end }}/runbooks'
+    '{{ $instance := . | first | label "instance" }}'
+    '{{ with printf "schema_monitor_web_info{instance=%q}" $instance | query }}'
+    '{{ . | first | label "scheme" }}{{ else }}http{{ end }}://{{ $instance }}{{ end }}/runbooks'
 )
 _DOWN_BASE = "'http://{{ $labels.instance }}/runbooks"
 

@@ -23,6 +23,8 @@ width, T stands for ``target="supabase"``, D for ``datname="app",``, R for
 
     # TYPE schema_monitor_build_info gauge
     schema_monitor_build_info{version="0.1.0"} 1.0
+    # TYPE schema_monitor_web_info gauge
+    schema_monitor_web_info{scheme="http"} 1.0
     # TYPE schema_monitor_config_reload_success gauge
     schema_monitor_config_reload_success 1.0
     # TYPE schema_monitor_config_last_reload_success_timestamp_seconds gauge
@@ -142,6 +144,9 @@ from monitor.daemon.results import Results, TargetResults
 CHECKS = ("drift", "stats")
 
 BUILD_INFO = gauge("build_info", "Version of schema-monitor; always 1.")
+WEB_INFO = gauge(
+    "web_info", "How this daemon serves /metrics and /runbooks (http or https); always 1."
+)
 CONFIG_RELOAD_SUCCESS = gauge(
     "config_reload_success", "Whether the last configuration (re)load succeeded."
 )
@@ -173,6 +178,7 @@ WINDOW_ACTIVE = gauge("watch_window_active", "Whether the watch window is runnin
 def _daemon(results: Results) -> Chunks:
     lines = Lines()
     lines.add(BUILD_INFO, label_string({"version": results.version}), 1.0)
+    lines.add(WEB_INFO, label_string({"scheme": results.web_scheme}), 1.0)
     lines.add(CONFIG_RELOAD_SUCCESS, "", flag(results.config_reload_success))
     lines.add(CONFIG_LAST_RELOAD_SUCCESS, "", timestamp(results.config_last_reload_success))
     return lines.chunks()

@@ -185,6 +185,7 @@ class Results:
     targets: tuple[TargetResults, ...] = ()
     config_reload_success: bool = True
     config_last_reload_success: datetime | None = None
+    web_scheme: str = "http"  # how /metrics and /runbooks are served: https with TLS
 
     def target(self, name: str) -> TargetResults | None:
         return next((t for t in self.targets if t.name == name), None)

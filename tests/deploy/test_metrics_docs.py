@@ -46,6 +46,7 @@ def test_docs_list_exactly_the_exported_metrics(phase3_dsn: str, tmp_path: Path)
 def test_every_series_but_the_daemons_own_carries_the_target_label() -> None:
     own = {
         "schema_monitor_build_info",
+        "schema_monitor_web_info",
         "schema_monitor_config_reload_success",
         "schema_monitor_config_last_reload_success_timestamp_seconds",
     }

@@ -102,6 +102,7 @@ def test_basic_auth_with_bcrypt_hashes_guards_metrics_but_not_the_probes(
     assert get(f"{url}/metrics", auth=("nobody", "scrape-Secret-1"))[0] == 401
     status, _, body = get(f"{url}/metrics", auth=("prometheus", "scrape-Secret-1"))
     assert status == 200 and b"schema_monitor_build_info" in body
+    assert b'schema_monitor_web_info{scheme="http"} 1.0' in body  # the runbook links' scheme
     assert get(f"{url}/healthz")[0] == 200 and get(f"{url}/readyz")[0] == 200
 
 
@@ -128,6 +129,7 @@ def test_client_certificates_are_required_when_the_web_config_says_so(
     known.load_cert_chain(str(client_cert), str(client_key))
     status, _, body = get(f"{url}/metrics", context=known)
     assert status == 200 and b"schema_monitor_up" in body
+    assert b'schema_monitor_web_info{scheme="https"} 1.0' in body  # the runbook links' scheme
 
 
 def test_a_bad_web_config_lists_every_problem_and_exits_2(tmp_path: Path) -> None:

@@ -73,6 +73,11 @@ class ResultsCollector(Collector):
             "build_info", "Version of schema-monitor; always 1.", ["version"]
         ).add_metric([results.version], 1.0)
         families.gauge(
+            "web_info",
+            "How this daemon serves /metrics and /runbooks (http or https); always 1.",
+            ["scheme"],
+        ).add_metric([results.web_scheme], 1.0)
+        families.gauge(
             "config_reload_success", "Whether the last configuration (re)load succeeded.", []
         ).add_metric([], 1.0 if results.config_reload_success else 0.0)
         families.gauge(

@@ -144,6 +144,7 @@ def test_every_documented_metric_is_rendered() -> None:
         "watch_window_end_timestamp_seconds",
         "watch_window_active",
         "build_info",
+        "web_info",
         "database_connections",
         "lock_waiting_sessions",
         "longest_transaction_seconds",
@@ -160,6 +161,7 @@ def test_every_documented_metric_is_rendered() -> None:
 def test_every_series_but_the_process_wide_ones_names_its_target() -> None:
     process_wide = {
         "schema_monitor_build_info",
+        "schema_monitor_web_info",
         "schema_monitor_config_reload_success",
         "schema_monitor_config_last_reload_success_timestamp_seconds",
     }
@@ -184,6 +186,7 @@ def test_check_outcomes() -> None:
     )
     assert value(samples, "check_errors_total", target="supabase", check="stats") == 1
     assert value(samples, "build_info", version="1.2.3") == 1
+    assert value(samples, "web_info", scheme="http") == 1
     assert value(samples, "config_reload_success") == 1
 
 
