@@ -109,8 +109,16 @@ def test_every_runbook_link_of_rules_and_dashboards_has_its_anchor_in_the_served
 
 def test_the_dashboards_runbook_link_is_the_page_the_daemon_serves() -> None:
     for dashboard in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
-        links = [link["url"] for link in json.loads(dashboard.read_text())["links"]]
-        assert "http://${runbook_base}/runbooks" in links, dashboard.name
+        board = json.loads(dashboard.read_text())
+        links = [link["url"] for link in board["links"]]
+        assert "${runbook_scheme}://${runbook_base}/runbooks" in links, dashboard.name
+        queries = {v["name"]: v.get("definition") for v in board["templating"]["list"]}
+        assert queries["runbook_base"] == (
+            'label_values(schema_monitor_up{target=~"$target"}, instance)'
+        )
+        assert queries["runbook_scheme"] == (
+            'label_values(schema_monitor_web_info{instance=~"$runbook_base"}, scheme)'
+        )
 
 
 def test_alerts_about_one_object_name_it() -> None:

@@ -240,6 +240,12 @@ def test_dropped_index_and_policy_and_a_grant_to_anon_page_and_resolve(
             processes=processes,
         )
         assert_names_object(index_alert, INDEX)
+        # The link is the page the daemon serves, at the address Prometheus scrapes it by.
+        (up,) = instant_query(prometheus, 'schema_monitor_up{target="supabase"}')
+        (web,) = instant_query(prometheus, "schema_monitor_web_info")
+        assert index_alert["annotations"]["runbook_url"] == (
+            f"{web['metric']['scheme']}://{up['metric']['instance']}/runbooks#schemaindexmissing"
+        )
         policy_alert = wait_until(
             lambda: webhook.find("SchemaPolicyMissing", "firing"),
             timeout=30,
