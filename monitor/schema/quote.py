@@ -78,7 +78,7 @@ def _signature_parts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # The name and the argument list parsed apart, each as a whole signature of its own
     # (so neither can carry a second statement): a catalog's thousands of functions
     # share a few argument lists, whose types are spelled once each.
-    opening = _outside_quotes(text, "(")
+    opening = _first_parenthesis(text)
     if opening is None:  # a name alone: the one function of that name
         return _signature(text, text)
     names, _ = _signature(f"{text[:opening]}()", text)
@@ -105,15 +105,14 @@ def _signature(signature: str, text: str) -> tuple[tuple[str, ...], tuple[str, .
     return names, types
 
 
-def _outside_quotes(text: str, wanted: str) -> int | None:
-    """Where `wanted` first stands outside double-quoted identifiers, if anywhere."""
-    quoted = False
-    for at, character in enumerate(text):
-        if character == '"':
-            quoted = not quoted  # a doubled quote inside one toggles twice: no change
-        elif character == wanted and not quoted:
-            return at
-    return None
+def _first_parenthesis(text: str) -> int | None:
+    """Where the first "(" stands as PostgreSQL's lexer reads `text` (not in a quoted name
+    or a comment), if anywhere."""
+    try:
+        tokens = pglast.parser.scan(text)
+    except pglast.parser.ParseError as exc:
+        raise NotAName(f"not a function signature: {text!r} ({exc})") from None
+    return next((token.start for token in tokens if token.name == "ASCII_40"), None)
 
 
 def _only_statement(sql: str, text: str, what: str) -> ast.Node | None:

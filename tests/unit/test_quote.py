@@ -45,3 +45,7 @@ def test_anything_but_one_signature_is_not_a_name(text: str) -> None:
 def test_functions_sharing_an_argument_list_each_keep_their_own_name() -> None:
     assert function_signature("app", '"My f"(integer, text)') == 'app."My f"(integer, text)'
     assert function_signature("app", "g(integer, text)") == "app.g(integer, text)"
+
+
+def test_a_parenthesis_in_a_comment_is_not_where_the_arguments_start() -> None:
+    assert function_parts("f/* ( */(integer)") == ("f", ("integer",))
