@@ -19,7 +19,8 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from monitor.schema import model, normalize, quote
+from monitor.schema import model, quote
+from monitor.schema.spec.provenance_security import identity
 
 Row = tuple[Any, ...]
 
@@ -470,13 +471,16 @@ def _queue(row: Sequence[Any]) -> model.Table:
 def version_key(
     collection: str, schema: str, table: str | None, name: str, detail: str | None
 ) -> tuple[str, ...]:
-    """The key of a ``catalog_versions.sql`` row, as provenance keys the model's objects
-    (``provenance_security.identity``): a table's parts by table and name, a function by
-    its signature, default privileges by role and kind of object."""
+    """The key of a ``catalog_versions.sql`` row, as provenance keys the model's objects:
+    a table's parts by table and name, the rest by :func:`provenance_security.identity`
+    of the object the row names (a function by its signature, default privileges by role
+    and kind of object)."""
     if table is not None:
         return (collection, schema, table, name)
     if collection == "functions":
-        name = normalize.function_key(quote.signature(name, detail or ""))
+        item: Any = model.Function(quote.signature(name, detail or ""))
     elif collection == "default_privileges":
-        name = f"{name} {_DEFAULT_ON[detail or '']}"
-    return (collection, schema, name)
+        item = model.DefaultPrivilege(role=name, on=_DEFAULT_ON[detail or ""], grants=frozenset())
+    else:
+        return (collection, schema, name)
+    return (collection, schema, identity(collection, item))

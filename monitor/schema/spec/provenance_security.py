@@ -25,7 +25,8 @@ Key = tuple[str, ...]  # (collection, schema, identity)
 
 
 def identity(collection: str, item: Any) -> str:
-    """An object's name in its key (``catalog_security.version_key`` gives the same)."""
+    """An object's name in its key (``catalog_security.version_key`` keys catalog rows
+    by it too)."""
     if collection == "functions":
         return normalize.function_key(item.name)
     if collection == "default_privileges":
