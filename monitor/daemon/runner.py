@@ -133,8 +133,7 @@ class Daemon:
     def start(self) -> None:
         web_config = self._effective_web_config()
         # The alerts' runbook links look the scheme up (schema_monitor_web_info).
-        scheme = "https" if web_config.tls is not None else "http"
-        self.store.update(lambda results: replace(results, web_scheme=scheme))
+        self.store.update(lambda results: replace(results, web_scheme=web_config.scheme))
         exposition = Exposition(metrics.Renderer(self.store.latest), metrics.process())
         self.store.subscribe(exposition.changed)
         self._web = WebServer(self._listen_address, exposition, web_config)

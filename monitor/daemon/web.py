@@ -549,7 +549,7 @@ class WebServer:
             target=self._server.serve_forever, name="schema-monitor-web", daemon=True
         )
         self._reaper = threading.Thread(target=self._reap, name="web-deadlines", daemon=True)
-        self.scheme = "https" if context is not None else "http"
+        self.scheme = web_config.scheme
 
     @property
     def port(self) -> int:

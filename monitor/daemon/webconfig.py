@@ -62,6 +62,11 @@ class WebConfig:
     basic_auth_users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def scheme(self) -> str:
+        """How /metrics and /runbooks are served."""
+        return "https" if self.tls is not None else "http"
+
 
 def load(path: Path) -> WebConfig:
     """Read and check a web config file; every problem in one InputError (exit 2)."""
