@@ -90,7 +90,8 @@ def provenance(
     is still reported when it appears unlisted.
     """
     after = versions_of(final)
-    changed_by, dropped = _history(start, steps, versions_of(baseline), after)
+    before = versions_of(baseline)
+    changed_by, dropped = _history(start, steps, before, after)
     objects: dict[Key, object] = {k: v for k, v in after.items() if len(k) == 4}
     missing = [name for name in schemas if final.schema(name) is None]
     if missing:
@@ -138,7 +139,7 @@ def provenance(
             )
         )
     tables_only = model.State(schemas=tuple(result), ledger=ledger)
-    return security.with_security_surface(tables_only, baseline, final, changed_by, schemas)
+    return security.with_security_surface(tables_only, before, final, changed_by, schemas)
 
 
 _GONE = object()

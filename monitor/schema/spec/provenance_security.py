@@ -53,14 +53,15 @@ def objects(state: model.State) -> dict[Key, Any]:
 
 def with_security_surface(
     spec: model.State,
-    baseline: model.State,
+    before: Mapping[tuple[str, ...], Any],
     final: model.State,
     changed_by: Mapping[Any, str | None],
     schemas: Sequence[str],
 ) -> model.State:
     """``spec`` (built from the tables) with the security surface and its provenance:
-    `changed_by` names the migration that last changed each object (None: the bootstrap)."""
-    before = objects(baseline)
+    `before` holds the bootstrap's objects by key (:func:`objects` of its state among
+    them), `changed_by` the migration that last changed each object (None: the
+    bootstrap)."""
 
     def stamped(collection: str, schema: str, items: Iterable[Any], whole: bool) -> list[Any]:
         kept = []
@@ -139,7 +140,7 @@ def _the_change(item: Any, platform: Any) -> Any:
 def _table_security(
     table: model.Table,
     live: model.Schema,
-    before: dict[Key, Any],
+    before: Mapping[Key, Any],
 ) -> model.Table:
     """A table with its owner and grants; a platform table with those a migration changed."""
     found = live.table(table.name)
